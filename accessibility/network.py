@@ -1,0 +1,467 @@
+"""Per-mode routable road networks as compressed sparse row (CSR) arrays.
+
+Design
+------
+In:  :class:`RoadData` — the road part of an OSM read (see :mod:`accessibility.sources.osm`):
+     a node table (OSM id → lon/lat, WGS-84) and a segment table with one row per pair
+     of consecutive nodes of a ``highway=*`` way (``u``, ``v``, ``highway``, ``oneway``,
+     ``maxspeed``, ``exempt``).
+Out: :class:`Network` — for one travel mode, the directed edges that mode may use
+     (one per segment and allowed direction), their length in metres (geodesic) and
+     travel time in seconds (speed per ``highway`` class from ``rules/speeds.yml``),
+     node coordinates in the region's metric CRS, and the undirected *segments* that
+     snapping projects points onto. Only the largest strongly connected component is
+     kept; what was dropped is counted in :attr:`Network.meta`.
+Cache: ``network_<mode>_<key>.npz`` under ``data/processed/<region>/``; the key hashes
+     the road data fingerprint, the mode's speed table and the CRS, so a change of any
+     of them builds afresh. Writes are atomic.
+Tests: ``tests/test_network.py`` — hand-built roads with one-way streets and two
+     components, speeds, caching and invalidation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyproj
+import yaml
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from ._errors import ValidationError
+
+log = logging.getLogger(__name__)
+
+#: Bump when the layout of cached network files changes.
+FORMAT_VERSION = 1
+
+_GEOD = pyproj.Geod(ellps="WGS84")
+
+
+@cache
+def _speed_rules() -> dict[str, dict[str, Any]]:
+    text = resources.files("accessibility.rules").joinpath("speeds.yml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def modes() -> list[str]:
+    """Return the names of the travel modes defined in ``rules/speeds.yml``."""
+    return list(_speed_rules())
+
+
+def mode_rules(mode: str, *, overrides: dict[str, float] | None = None) -> dict[str, Any]:
+    """Return the rule table of one travel mode.
+
+    Parameters
+    ----------
+    mode
+        A mode name from ``rules/speeds.yml`` (``walk``, ``bicycle``, ``ebike``, ``car``…).
+    overrides
+        Speeds in km/h per ``highway`` class replacing the defaults (a region's
+        overrides); a value of ``0`` or ``None`` forbids the class.
+    """
+    rules = _speed_rules()
+    if mode not in rules:
+        msg = f"unknown travel mode {mode!r}; choose one of: {', '.join(rules)}"
+        raise ValidationError(msg)
+    rule = json.loads(json.dumps(rules[mode]))  # deep copy
+    for highway, speed in (overrides or {}).items():
+        if speed is None or speed == 0:
+            rule["speeds_kmh"].pop(highway, None)
+        elif not isinstance(speed, (int, float)) or speed < 0:
+            msg = f"speed override for {mode}/{highway} must be a positive number of km/h, got {speed!r}"
+            raise ValidationError(msg)
+        else:
+            rule["speeds_kmh"][highway] = float(speed)
+    return rule
+
+
+@dataclass
+class RoadData:
+    """Roads read from OSM, before any mode is applied.
+
+    Attributes
+    ----------
+    nodes
+        Indexed by OSM node id (int64); columns ``lon``, ``lat`` (degrees, WGS-84).
+    segments
+        One row per consecutive node pair of a ``highway=*`` way: ``way`` (OSM way id),
+        ``u``, ``v`` (OSM node ids, in way order), ``highway`` (str), ``oneway``
+        (int8: 0 both ways, 1 u→v only, -1 v→u only), ``maxspeed`` (km/h, NaN when
+        untagged), ``exempt`` (str: ";"-joined ``key=value`` tags that may exempt
+        the way from one-way rules for some modes, e.g. ``oneway:bicycle=no``).
+    fingerprint
+        A string that changes whenever the content changes (e.g. a hash of the
+        source file and the clip); it keys network caches.
+    """
+
+    nodes: pd.DataFrame
+    segments: pd.DataFrame
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        missing = [c for c in ("lon", "lat") if c not in self.nodes.columns]
+        missing += [c for c in ("u", "v", "highway", "oneway") if c not in self.segments.columns]
+        if missing:
+            msg = f"road data lacks columns {missing}; nodes need lon/lat, segments u/v/highway/oneway"
+            raise ValidationError(msg)
+        if not self.fingerprint:
+            self.fingerprint = _frame_hash(self.nodes, self.segments)
+
+
+def _frame_hash(*frames: pd.DataFrame) -> str:
+    h = hashlib.sha256()
+    for frame in frames:
+        h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        h.update(",".join(map(str, frame.columns)).encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Network:
+    """A directed, strongly connected road network for one travel mode.
+
+    Node arrays are indexed ``0..n_nodes-1``; edge arrays ``0..n_edges-1``.
+
+    Attributes
+    ----------
+    mode
+        Travel mode name.
+    crs
+        The metric CRS of ``x``/``y`` (e.g. ``"EPSG:32649"``).
+    node_id
+        OSM node id per node (int64).
+    x, y
+        Node coordinates in ``crs``, metres.
+    lon, lat
+        Node coordinates, degrees WGS-84.
+    u, v
+        Edge tail and head node index (int32).
+    length_m
+        Geodesic edge length, metres.
+    time_s
+        Edge travel time for this mode, seconds.
+    highway
+        Edge ``highway`` class code (int16) into :attr:`highway_classes`.
+    segment
+        Undirected segment index of each edge (both directions of a two-way road
+        share one); segments are what points snap onto.
+    seg_a, seg_b
+        Segment end nodes; an edge runs ``seg_a → seg_b`` when :attr:`forward` is true.
+    forward
+        Whether the edge runs ``seg_a → seg_b`` (bool).
+    meta
+        Mode, rule hash, source fingerprint, counts of input and dropped nodes/edges.
+    """
+
+    mode: str
+    crs: str
+    node_id: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    length_m: np.ndarray
+    time_s: np.ndarray
+    highway: np.ndarray
+    highway_classes: list[str]
+    segment: np.ndarray
+    seg_a: np.ndarray
+    seg_b: np.ndarray
+    forward: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.node_id.size)
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.u.size)
+
+    @property
+    def n_segments(self) -> int:
+        return int(self.seg_a.size)
+
+    def csr(self) -> sparse.csr_matrix:
+        """Return the travel-time adjacency matrix (seconds), parallel edges reduced to the fastest."""
+        return csr_from_edges(self.u, self.v, self.time_s, self.n_nodes)
+
+    def edges_frame(self) -> pd.DataFrame:
+        """Return the edge table: ``u``, ``v`` (OSM ids), ``length_m``, ``time_s``, ``highway``."""
+        return pd.DataFrame(
+            {
+                "u": self.node_id[self.u],
+                "v": self.node_id[self.v],
+                "length_m": self.length_m,
+                "time_s": self.time_s,
+                "highway": np.asarray(self.highway_classes, dtype=object)[self.highway],
+            }
+        )
+
+    def save(self, path: Path) -> Path:
+        """Write the network to ``path`` (``.npz``) atomically and return the path."""
+        arrays = {
+            name: getattr(self, name)
+            for name in (
+                "node_id", "x", "y", "lon", "lat", "u", "v", "length_m", "time_s",
+                "highway", "segment", "seg_a", "seg_b", "forward",
+            )
+        }
+        header = {
+            "format": FORMAT_VERSION,
+            "mode": self.mode,
+            "crs": self.crs,
+            "highway_classes": self.highway_classes,
+            "meta": self.meta,
+        }
+        arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        os.close(fd)
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Network:
+        """Read a network written by :meth:`save`."""
+        with np.load(path) as data:
+            header = json.loads(bytes(data["header"]).decode("utf-8"))
+            if header.get("format") != FORMAT_VERSION:
+                msg = f"{path} has network format {header.get('format')}, expected {FORMAT_VERSION}; delete it to rebuild"
+                raise ValidationError(msg)
+            arrays = {k: data[k] for k in data.files if k != "header"}
+        return cls(
+            mode=header["mode"],
+            crs=header["crs"],
+            highway_classes=list(header["highway_classes"]),
+            meta=header["meta"],
+            **arrays,
+        )
+
+
+def csr_from_edges(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sparse.csr_matrix:
+    """Build an ``n × n`` CSR matrix from directed edges, keeping the smallest weight of parallel edges.
+
+    ``scipy.sparse`` would *add* duplicate entries; a road graph with two ways over
+    the same node pair must instead offer the faster one. Explicit zero weights are
+    kept as edges (scipy's csgraph routines treat stored zeros as edges).
+    """
+    u = np.asarray(u, dtype=np.int64)
+    v = np.asarray(v, dtype=np.int64)
+    w = np.asarray(w, dtype=np.float64)
+    if u.size:
+        order = np.lexsort((w, v, u))
+        u, v, w = u[order], v[order], w[order]
+        first = np.ones(u.size, dtype=bool)
+        first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+        u, v, w = u[first], v[first], w[first]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(indptr, u + 1, 1)
+    np.cumsum(indptr, out=indptr)
+    return sparse.csr_matrix((w, v.astype(np.int32), indptr), shape=(n, n))
+
+
+def rule_hash(rule: dict[str, Any]) -> str:
+    """Return a short stable hash of a mode's rule table."""
+    return hashlib.sha256(json.dumps(rule, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def build(
+    roads: RoadData,
+    *,
+    mode: str,
+    crs: str,
+    speed_overrides: dict[str, float] | None = None,
+    largest_component: bool = True,
+) -> Network:
+    """Build the network of one travel mode from road data.
+
+    Parameters
+    ----------
+    roads
+        Road nodes (WGS-84) and segments.
+    mode
+        Travel mode from ``rules/speeds.yml``.
+    crs
+        Metric CRS for node ``x``/``y`` (metres), chosen per region.
+    speed_overrides
+        km/h per ``highway`` class replacing the mode's defaults.
+    largest_component
+        Keep only the largest strongly connected component (the default, so that
+        every kept node can reach every other). ``False`` keeps every piece, for
+        diagnostics; origins on another piece are then reported unreachable.
+
+    Returns
+    -------
+    Network
+        By default the largest strongly connected component of the mode's directed graph. Edge time
+        is ``length_m / (speed_kmh / 3.6)``; for modes with ``use_maxspeed`` the speed
+        is the lower of the class speed and a tagged ``maxspeed``.
+    """
+    rule = mode_rules(mode, overrides=speed_overrides)
+    speeds: dict[str, float] = {k: float(s) for k, s in rule["speeds_kmh"].items()}
+    seg = roads.segments
+    nodes = roads.nodes
+
+    usable = seg["highway"].isin(list(speeds)).to_numpy()
+    seg = seg.loc[usable]
+    if seg.empty:
+        msg = f"no road usable by mode {mode!r}: none of the highway classes {sorted(speeds)} is present"
+        raise ValidationError(msg)
+    missing = ~seg["u"].isin(nodes.index) | ~seg["v"].isin(nodes.index)
+    if missing.any():
+        msg = f"{int(missing.sum())} road segments refer to nodes without coordinates; the OSM read is incomplete"
+        raise ValidationError(msg)
+
+    # Undirected segments between distinct nodes.
+    seg = seg.loc[seg["u"].to_numpy() != seg["v"].to_numpy()]
+    osm_ids = np.unique(np.concatenate([seg["u"].to_numpy(), seg["v"].to_numpy()]))
+    a = np.searchsorted(osm_ids, seg["u"].to_numpy())
+    b = np.searchsorted(osm_ids, seg["v"].to_numpy())
+    lon = nodes.loc[osm_ids, "lon"].to_numpy(dtype=float)
+    lat = nodes.loc[osm_ids, "lat"].to_numpy(dtype=float)
+    _, _, length = _GEOD.inv(lon[a], lat[a], lon[b], lat[b])
+    length = np.asarray(length, dtype=float)
+
+    highway = seg["highway"].to_numpy(dtype=object)
+    speed = np.array([speeds[h] for h in highway], dtype=float)
+    if rule.get("use_maxspeed") and "maxspeed" in seg.columns:
+        maxspeed = pd.to_numeric(seg["maxspeed"], errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(maxspeed) & (maxspeed > 0)
+        speed[ok] = np.minimum(speed[ok], maxspeed[ok])
+    time = length / (speed / 3.6)
+
+    oneway = seg["oneway"].to_numpy(dtype=np.int8).copy()
+    if not rule.get("oneway", False):
+        oneway[:] = 0
+    elif rule.get("oneway_exempt_tags") and "exempt" in seg.columns:
+        exempt_tags = set(rule["oneway_exempt_tags"])
+        exempt = np.array(
+            [bool(exempt_tags.intersection(str(t).split(";"))) if t else False for t in seg["exempt"].to_numpy()]
+        )
+        oneway[exempt] = 0
+
+    n_seg = a.size
+    seg_index = np.arange(n_seg)
+    fwd = oneway >= 0
+    bwd = oneway <= 0
+    eu = np.concatenate([a[fwd], b[bwd]])
+    ev = np.concatenate([b[fwd], a[bwd]])
+    e_seg = np.concatenate([seg_index[fwd], seg_index[bwd]])
+    e_forward = np.concatenate([np.ones(fwd.sum(), bool), np.zeros(bwd.sum(), bool)])
+
+    # Largest strongly connected component.
+    n_all = osm_ids.size
+    graph = csr_from_edges(eu, ev, time[e_seg], n_all)
+    n_comp, labels = connected_components(graph, directed=True, connection="strong")
+    sizes = np.bincount(labels, minlength=n_comp)
+    keep_label = int(np.argmax(sizes))
+    keep_node = labels == keep_label if largest_component else np.ones(n_all, dtype=bool)
+    keep_edge = keep_node[eu] & keep_node[ev]
+    keep_seg = np.zeros(n_seg, dtype=bool)
+    keep_seg[e_seg[keep_edge]] = True
+
+    new_node = np.full(n_all, -1, dtype=np.int64)
+    new_node[keep_node] = np.arange(int(keep_node.sum()))
+    new_seg = np.full(n_seg, -1, dtype=np.int64)
+    new_seg[keep_seg] = np.arange(int(keep_seg.sum()))
+
+    classes = sorted(set(highway.tolist()))
+    class_code = {h: i for i, h in enumerate(classes)}
+    hw_code = np.array([class_code[h] for h in highway], dtype=np.int16)
+
+    transformer = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    kept_lon, kept_lat = lon[keep_node], lat[keep_node]
+    x, y = transformer.transform(kept_lon, kept_lat)
+
+    es = e_seg[keep_edge]
+    dropped_nodes = int(n_all - keep_node.sum())
+    meta = {
+        "mode": mode,
+        "crs": crs,
+        "rule_hash": rule_hash(rule),
+        "source": roads.fingerprint,
+        "nodes_input": int(n_all),
+        "nodes_kept": int(keep_node.sum()),
+        "nodes_dropped": dropped_nodes,
+        "edges_input": int(eu.size),
+        "edges_dropped": int(eu.size - keep_edge.sum()),
+        "length_dropped_km": round(float(length[~keep_seg].sum()) / 1000.0, 3),
+        "components": int(n_comp),
+    }
+    if dropped_nodes:
+        log.info(
+            "%s network: kept the largest strongly connected component (%d nodes); dropped %d nodes in %d other components",
+            mode, meta["nodes_kept"], dropped_nodes, n_comp - 1,
+        )
+    return Network(
+        mode=mode,
+        crs=crs,
+        node_id=osm_ids[keep_node].astype(np.int64),
+        x=np.asarray(x, dtype=float),
+        y=np.asarray(y, dtype=float),
+        lon=kept_lon,
+        lat=kept_lat,
+        u=new_node[eu[keep_edge]].astype(np.int32),
+        v=new_node[ev[keep_edge]].astype(np.int32),
+        length_m=length[es],
+        time_s=time[es],
+        highway=hw_code[es],
+        highway_classes=classes,
+        segment=new_seg[es].astype(np.int32),
+        seg_a=new_node[a[keep_seg]].astype(np.int32),
+        seg_b=new_node[b[keep_seg]].astype(np.int32),
+        forward=e_forward[keep_edge],
+        meta=meta,
+    )
+
+
+def cache_key(roads: RoadData, *, mode: str, crs: str, speed_overrides: dict[str, float] | None = None) -> str:
+    """Return the cache key of a network: source fingerprint, rule table, CRS and format."""
+    rule = mode_rules(mode, overrides=speed_overrides)
+    text = json.dumps([roads.fingerprint, rule_hash(rule), crs, FORMAT_VERSION])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_or_build(
+    roads: RoadData,
+    *,
+    mode: str,
+    crs: str,
+    cache_dir: Path,
+    speed_overrides: dict[str, float] | None = None,
+) -> Network:
+    """Return the mode's network from ``cache_dir``, building and caching it when absent.
+
+    The file is ``network_<mode>_<key>.npz``; the key changes with the road data,
+    the speed table and the CRS, so stale networks are never reused.
+    """
+    key = cache_key(roads, mode=mode, crs=crs, speed_overrides=speed_overrides)
+    path = Path(cache_dir) / f"network_{mode}_{key}.npz"
+    if path.is_file():
+        log.info("loading cached %s network from %s", mode, path)
+        return Network.load(path)
+    net = build(roads, mode=mode, crs=crs, speed_overrides=speed_overrides)
+    net.save(path)
+    log.info("cached %s network (%d nodes, %d edges) at %s", mode, net.n_nodes, net.n_edges, path)
+    return net

@@ -1,0 +1,61 @@
+"""Shared fixtures: small road networks laid out in metres and turned into WGS-84."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import pytest
+import shapely
+
+from accessibility.network import RoadData
+from accessibility.settings import settings
+
+#: Test layouts are drawn in UTM 50N metres, near 114.3°E 34.0°N.
+TEST_CRS = "EPSG:32650"
+X0, Y0 = 250_000.0, 3_765_000.0
+
+_to_wgs = pyproj.Transformer.from_crs(TEST_CRS, "EPSG:4326", always_xy=True)
+
+
+def lonlat(x: float, y: float) -> tuple[float, float]:
+    """Layout metres (relative to X0, Y0) → lon/lat."""
+    lon, lat = _to_wgs.transform(X0 + x, Y0 + y)
+    return float(lon), float(lat)
+
+
+def make_roads(
+    coords: dict[int, tuple[float, float]],
+    ways: Iterable[tuple[Sequence[int], str, int]],
+) -> RoadData:
+    """Road data from node positions in metres and ``(node ids, highway, oneway)`` ways."""
+    nodes = pd.DataFrame(
+        [(nid, *lonlat(x, y)) for nid, (x, y) in coords.items()], columns=["id", "lon", "lat"]
+    ).set_index("id")
+    rows = []
+    for way_id, (ids, highway, oneway) in enumerate(ways, start=1):
+        for a, b in zip(ids[:-1], ids[1:]):
+            rows.append((way_id, a, b, highway, oneway, np.nan, ""))
+    segments = pd.DataFrame(rows, columns=["way", "u", "v", "highway", "oneway", "maxspeed", "exempt"])
+    segments["oneway"] = segments["oneway"].astype(np.int8)
+    return RoadData(nodes=nodes, segments=segments)
+
+
+def make_points(points: dict[object, tuple[float, float]]) -> gpd.GeoDataFrame:
+    """Points from layout metres, in WGS-84, index = the dict's keys."""
+    ids = list(points)
+    geoms = [shapely.Point(*lonlat(*points[i])) for i in ids]
+    return gpd.GeoDataFrame(geometry=geoms, index=pd.Index(ids, name="id"), crs=4326)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path_factory: pytest.TempPathFactory):
+    """Every test starts from default settings with progress bars off."""
+    saved = dict(vars(settings))
+    settings.progress = False
+    yield
+    for key, value in saved.items():
+        setattr(settings, key, value)
