@@ -1,0 +1,21 @@
+"""Travel-time access to schools, clinics, reading places and bus stops over OSM road networks.
+
+Modules, in the order data flows through them::
+
+    settings -> regions -> sources (sample, osm) -> classify -> network -> snapping
+             -> engine -> metrics -> maps, export;  pipeline and runner/cli drive them.
+
+Call sites read ``acc.network.build(...)``, ``acc.engine.access(...)`` and so on.
+"""
+
+from __future__ import annotations
+
+from . import classify, engine, export, labels, maps, metrics, network, pipeline, regions, runner, snapping
+from .settings import configure, settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "classify", "configure", "engine", "export", "labels", "maps", "metrics", "network",
+    "pipeline", "regions", "runner", "settings", "snapping",
+]

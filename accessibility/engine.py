@@ -274,3 +274,76 @@ class Router:
             total = dist[:, self.origin_node] + leg_s[None, :]
             counts += (total[:, :, None] <= thresholds[None, None, :]).sum(axis=0)
         return pd.DataFrame(counts, index=self.origins.index, columns=[float(t) for t in thresholds])
+
+
+def group_key(group: str) -> str:
+    """Column prefix of a facility group: ``"school:primary"`` → ``"school_primary"``."""
+    return group.replace(":", "_")
+
+
+def check_thresholds(thresholds_min: Sequence[float]) -> list[float]:
+    """Validate travel-time thresholds in minutes (finite, > 0) and return them sorted."""
+    try:
+        values = [float(t) for t in thresholds_min]
+    except (TypeError, ValueError) as exc:
+        msg = f"thresholds must be numbers of minutes, got {thresholds_min!r}"
+        raise ValidationError(msg) from exc
+    if not values or any(not np.isfinite(t) or t <= 0 for t in values):
+        msg = f"thresholds must be finite and > 0 minutes, got {list(thresholds_min)}"
+        raise ValidationError(msg)
+    return sorted(set(values))
+
+
+def access(
+    router: Router,
+    facilities: pd.DataFrame,
+    groups: Sequence[str],
+    *,
+    thresholds_min: Sequence[float],
+) -> pd.DataFrame:
+    """Nearest facility and counts within thresholds, per origin, for several facility groups.
+
+    Parameters
+    ----------
+    router
+        Built on the origins and on (at least) these facilities.
+    facilities
+        Classified facilities (``kind``, ``tiers``, ``name``), index = facility id.
+    groups
+        ``"kind"`` or ``"kind:tier"`` strings, e.g. ``["school:primary", "health", "bus"]``.
+    thresholds_min
+        Time limits in minutes for the counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per origin (index = origin id) and, per group with prefix
+        ``key = group_key(group)``: ``{key}_time_min`` (minutes; ``inf`` unreachable,
+        NaN when the group has no facility), ``{key}_facility`` (id),
+        ``{key}_facility_name``, ``{key}_flag`` and ``{key}_n{T}`` (count within T
+        minutes). A group without facilities is logged and flagged ``no_facility``.
+    """
+    from .classify import parse_group, select
+
+    thresholds = check_thresholds(thresholds_min)
+    if isinstance(groups, str) or not list(groups):
+        msg = f"groups must be a non-empty list like ['school:primary', 'health'], got {groups!r}"
+        raise ValidationError(msg)
+    for g in groups:
+        parse_group(g)
+    names = facilities["name"] if "name" in facilities.columns else pd.Series(dtype=object)
+    columns: dict[str, object] = {}
+    for g in groups:
+        key = group_key(g)
+        ids = select(facilities, g)
+        if len(ids) == 0:
+            log.warning("no facility of group %r in this region: its results are flagged 'no_facility'", g)
+        near = router.nearest(ids)
+        columns[f"{key}_time_min"] = near["time_s"].to_numpy() / 60.0
+        columns[f"{key}_facility"] = near["facility_id"].to_numpy()
+        columns[f"{key}_facility_name"] = names.reindex(near["facility_id"]).to_numpy()
+        columns[f"{key}_flag"] = near["flag"].to_numpy()
+        counts = router.count_within([t * 60.0 for t in thresholds], ids)
+        for t, col in zip(thresholds, counts.columns):
+            columns[f"{key}_n{t:g}"] = counts[col].to_numpy()
+    return pd.DataFrame(columns, index=router.origins.index)

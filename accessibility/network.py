@@ -235,6 +235,7 @@ class Network:
         try:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
+            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

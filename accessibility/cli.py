@@ -1,0 +1,114 @@
+"""The ``accessibility`` command line.
+
+``accessibility run --region sample`` executes the facility-access notebook for a
+region; ``accessibility regions`` lists the configured regions;
+``accessibility sample`` (re)generates the synthetic sample county. Errors in the
+input print one line saying what to fix and exit with status 2; a failing notebook
+exits with status 1 and names the executed copy to open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import regions, runner
+from ._errors import AccessibilityError, ValidationError
+from .settings import settings
+
+
+def _thresholds(text: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        msg = f"--thresholds takes minutes separated by commas, e.g. 15,30; got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="accessibility", description="Travel-time access to public facilities.")
+    p.add_argument("--root", type=Path, help="project root (data/, maps/, runs/); default: found from the working directory")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a notebook for a region")
+    run.add_argument("--region", required=True, help="region name (see `accessibility regions`)")
+    run.add_argument("--notebook", default="facility_access", choices=runner.NOTEBOOKS)
+    run.add_argument("--mode", help="travel mode: walk, walk_child, bicycle, ebike, car")
+    run.add_argument("--thresholds", type=_thresholds, help="minutes, comma-separated (e.g. 15,30)")
+    run.add_argument("--kinds", help="facility groups, comma-separated (e.g. school:primary,health,bus)")
+    run.add_argument("--osm-file", type=Path, help="local .osm/.osm.pbf extract to read instead of the region's source")
+    run.add_argument("--lang", choices=("zh", "en"), help="language of map labels (default zh)")
+    run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=JSON",
+                     help="any other notebook parameter, value as JSON (e.g. -p 'origin_levels=[\"admin_village\"]')")
+
+    sub.add_parser("regions", help="list configured regions")
+    sample = sub.add_parser("sample", help="generate the synthetic sample county under data/raw/sample/")
+    sample.add_argument("--seed", type=int, default=None)
+    return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    params: dict[str, object] = {}
+    for item in args.parameter:
+        name, sep, value = item.partition("=")
+        if not sep:
+            msg = f"-p takes NAME=JSON, got {item!r}"
+            raise ValidationError(msg)
+        try:
+            params[name] = json.loads(value)
+        except json.JSONDecodeError:
+            params[name] = value
+    for name, value in (("mode", args.mode), ("thresholds_min", args.thresholds), ("lang", args.lang)):
+        if value is not None:
+            params[name] = value
+    if args.kinds:
+        params["kinds"] = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    if args.osm_file:
+        params["osm_file"] = str(args.osm_file.resolve())
+    result = runner.run(args.notebook, region=args.region, parameters=params)
+    print("done.")
+    print(f"  map:      {result.map_html}")
+    print(f"  tables:   {result.tables}")
+    print(f"  notebook: {result.notebook}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``accessibility`` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.root is not None:
+        settings.root = args.root
+    if args.quiet:
+        settings.progress = False
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "regions":
+            for name in regions.available():
+                r = regions.load(name)
+                print(f"{name}\t{r.label_zh}\t{r.label_en}")
+            return 0
+        if args.command == "sample":
+            from .sources import sample
+
+            region = regions.load("sample")
+            seed = args.seed if args.seed is not None else int(region.source.get("seed", 2023))
+            files = sample.generate(region.raw_dir, seed=seed)
+            print(f"sample county written to {files.osm.parent}")
+            return 0
+    except runner.NotebookFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except AccessibilityError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

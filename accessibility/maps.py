@@ -1,0 +1,1139 @@
+"""Interactive access maps (Folium / Leaflet) that open with no internet.
+
+:func:`access_map` draws, for each facility group, the origins (villages) as circles
+coloured by travel-time class, with that group's facilities on top; one group is
+shown at a time through the layer control. :func:`save_html` writes the map as one
+self-contained HTML file: Leaflet's JavaScript and CSS are inlined from the
+``django-js-lib-leaflet`` wheel and no script or stylesheet is fetched from a CDN.
+Base tiles (OpenStreetMap) are an optional overlay that is off by default.
+
+All geometries are expected in EPSG:4326 (WGS 84 longitude/latitude); times are in
+minutes. Labels come from :mod:`accessibility.labels`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import itertools
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import folium
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.template import Template
+
+from accessibility._errors import ValidationError
+from accessibility.classify import parse_group, select
+from accessibility.engine import group_key
+from accessibility.labels import LANGS, group_label, label
+
+__all__ = [
+    "FACILITY_COLOUR",
+    "UNREACHABLE",
+    "UNREACHABLE_COLOUR",
+    "access_map",
+    "class_colours",
+    "class_labels",
+    "render_html",
+    "save_html",
+    "travel_time_classes",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Class code of an origin with no finite travel time (NaN or inf minutes).
+UNREACHABLE: Final[int] = -1
+#: Fill colour of unreachable origins.
+UNREACHABLE_COLOUR: Final[str] = "#a3a3a3"
+#: Fill colour of facility markers (drawn with a white ring, above the origins).
+FACILITY_COLOUR: Final[str] = "#1f2a5c"
+#: Map background when no base tiles are shown.
+BACKGROUND_COLOUR: Final[str] = "#f3f1ec"
+#: Travel-time colour ramp, best (shortest) first; classes sample it evenly.
+_RAMP: Final[tuple[str, ...]] = ("#1a9850", "#91cf60", "#fdae61", "#f46d43", "#d73027")
+#: Decimal places kept for longitude/latitude (6 ≈ 0.1 m).
+_COORD_DECIMALS: Final[int] = 6
+
+
+# --------------------------------------------------------------------------- classes
+
+
+def _check_thresholds(thresholds_min: Sequence[float]) -> np.ndarray:
+    try:
+        th = np.asarray(list(thresholds_min), dtype=float)
+    except (TypeError, ValueError):
+        th = np.array([np.nan])
+    if th.ndim != 1 or th.size == 0 or not np.all(np.isfinite(th)) or np.any(th <= 0):
+        msg = (
+            "thresholds_min must be one or more positive, finite minutes, e.g. [15, 30]; "
+            f"got {thresholds_min!r}"
+        )
+        raise ValidationError(msg)
+    if np.any(np.diff(th) <= 0):
+        msg = f"thresholds_min must be strictly increasing, e.g. [15, 30]; got {list(th)}"
+        raise ValidationError(msg)
+    return th
+
+
+def travel_time_classes(
+    minutes: npt.ArrayLike, thresholds_min: Sequence[float]
+) -> npt.NDArray[np.int64]:
+    """Travel-time class of each value.
+
+    With thresholds ``t_0 < t_1 < ... < t_{n-1}`` (minutes), class ``0`` is
+    ``minutes <= t_0``, class ``k`` is ``t_{k-1} < minutes <= t_k`` and class ``n`` is
+    ``minutes > t_{n-1}``: a value exactly on a threshold belongs to the lower class
+    (15 minutes is "within 15 minutes"). NaN and ±inf give :data:`UNREACHABLE`.
+
+    Parameters
+    ----------
+    minutes
+        Travel times in minutes (scalar or array).
+    thresholds_min
+        Class limits in minutes, positive and strictly increasing.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer classes, same shape as ``minutes``; ``UNREACHABLE`` (-1) where the
+        time is not finite.
+    """
+    th = _check_thresholds(thresholds_min)
+    t = np.asarray(minutes, dtype=float)
+    finite = np.isfinite(t)
+    classes = np.searchsorted(th, np.where(finite, t, 0.0), side="left")
+    return np.where(finite, classes, UNREACHABLE).astype(np.int64)
+
+
+def _hex_to_rgb(colour: str) -> tuple[int, int, int]:
+    value = colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def class_colours(n_classes: int) -> list[str]:
+    """Fill colours for ``n_classes`` travel-time classes, green (short) to red (long).
+
+    Parameters
+    ----------
+    n_classes
+        Number of classes, i.e. ``len(thresholds_min) + 1``.
+
+    Returns
+    -------
+    list of str
+        ``#rrggbb`` colours sampled evenly along a green–orange–red ramp.
+    """
+    if n_classes < 1:
+        msg = f"n_classes must be at least 1; got {n_classes}"
+        raise ValidationError(msg)
+    if n_classes == 1:
+        return [_RAMP[0]]
+    out = []
+    for i in range(n_classes):
+        pos = i * (len(_RAMP) - 1) / (n_classes - 1)
+        lo = min(math.floor(pos), len(_RAMP) - 2)
+        frac = pos - lo
+        a, b = _hex_to_rgb(_RAMP[lo]), _hex_to_rgb(_RAMP[lo + 1])
+        rgb = (round(a[j] + (b[j] - a[j]) * frac) for j in range(3))
+        out.append("#" + "".join(f"{v:02x}" for v in rgb))
+    return out
+
+
+def _fmt_minutes(value: float) -> str:
+    return f"{value:g}"
+
+
+def class_labels(thresholds_min: Sequence[float], *, lang: str = "zh") -> list[str]:
+    """Legend text of each travel-time class (not including "unreachable").
+
+    Parameters
+    ----------
+    thresholds_min
+        Class limits in minutes, e.g. ``[15, 30]``.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    list of str
+        E.g. ``["≤ 15 分钟", "15–30 分钟", "> 30 分钟"]``.
+    """
+    th = _check_thresholds(thresholds_min)
+    unit = label("ui.minutes", lang=lang)
+    parts = [f"≤ {_fmt_minutes(th[0])}"]
+    parts += [f"{_fmt_minutes(a)}–{_fmt_minutes(b)}" for a, b in itertools.pairwise(th)]
+    parts.append(f"> {_fmt_minutes(th[-1])}")
+    return [f"{p} {unit}" for p in parts]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in LANGS:
+        msg = f"lang must be one of {', '.join(map(repr, LANGS))}; got {lang!r}"
+        raise ValidationError(msg)
+
+
+def _check_crs(crs: Any, what: str) -> None:
+    if crs is None:
+        msg = (
+            f"{what} has no CRS; if its coordinates are longitude/latitude call "
+            f"{what}.set_crs(4326), otherwise set its real CRS and call {what}.to_crs(4326)"
+        )
+        raise ValidationError(msg)
+    if crs.to_epsg() != 4326:
+        msg = (
+            f"{what} must be in EPSG:4326 (WGS 84 longitude/latitude), not {crs.to_string()}; "
+            f"call {what}.to_crs(4326) first"
+        )
+        raise ValidationError(msg)
+
+
+def _check_lonlat(lon: np.ndarray, lat: np.ndarray, what: str) -> None:
+    if np.any(np.abs(lon) > 180) or np.any(np.abs(lat) > 90):
+        msg = (
+            f"{what} is labelled EPSG:4326 but has coordinates outside ±180°/±90° "
+            "(they look projected, e.g. metres); set its real CRS with "
+            f"{what}.set_crs(..., allow_override=True) and then call {what}.to_crs(4326)"
+        )
+        raise ValidationError(msg)
+
+
+def _check_groups(groups: Sequence[str]) -> list[str]:
+    if isinstance(groups, str):
+        msg = (
+            f"groups must be a list of group strings, e.g. [{groups!r}]; got the string {groups!r}"
+        )
+        raise ValidationError(msg)
+    out = [str(g).strip() for g in groups]
+    if not out:
+        msg = "groups is empty; name at least one group, e.g. ['school:primary'] or ['health']"
+        raise ValidationError(msg)
+    seen: set[str] = set()
+    for g in out:
+        parse_group(g)
+        if g in seen:
+            msg = f"group {g!r} is listed twice in groups; list each group once"
+            raise ValidationError(msg)
+        seen.add(g)
+    return out
+
+
+def _check_places(places: gpd.GeoDataFrame, groups: list[str]) -> None:
+    if not isinstance(places, gpd.GeoDataFrame):
+        msg = f"places must be a GeoDataFrame of origins in EPSG:4326; got {type(places).__name__}"
+        raise ValidationError(msg)
+    if places.empty:
+        msg = (
+            "places is empty: there are no origins to draw; check the region's places "
+            "table and the unit filter before mapping"
+        )
+        raise ValidationError(msg)
+    _check_crs(places.crs, "places")
+    for g in groups:
+        col = f"{group_key(g)}_time_min"
+        if col not in places.columns:
+            msg = (
+                f"places has no column {col!r} for group {g!r}; the engine writes one "
+                "'<group>_time_min' column per group (travel minutes, NaN when unreachable): "
+                "compute access for this group or remove it from `groups`"
+            )
+            raise ValidationError(msg)
+        column = places[col]
+        numeric = (
+            pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        ) or pd.api.types.infer_dtype(column, skipna=True) in {
+            "floating",
+            "integer",
+            "empty",
+            "mixed-integer-float",
+        }
+        if not numeric:
+            msg = (
+                f"places[{col!r}] (group {g!r}) must hold numbers (minutes, NaN when "
+                f"unreachable); got dtype {places[col].dtype}: convert it with pd.to_numeric"
+            )
+            raise ValidationError(msg)
+        values = places[col].to_numpy(dtype=float)
+        if np.any(values < 0):
+            bad = places.index[values < 0][:5].tolist()
+            msg = (
+                f"places[{col!r}] (group {g!r}) has negative travel times at ids {bad}; "
+                "times must be minutes ≥ 0 (NaN or inf when unreachable)"
+            )
+            raise ValidationError(msg)
+
+
+def _check_facilities(facilities: gpd.GeoDataFrame, groups: list[str]) -> None:
+    if not isinstance(facilities, gpd.GeoDataFrame):
+        msg = (
+            "facilities must be a GeoDataFrame in EPSG:4326 with columns name, kind, tiers; "
+            f"got {type(facilities).__name__}"
+        )
+        raise ValidationError(msg)
+    if facilities.empty:
+        return
+    _check_crs(facilities.crs, "facilities")
+    if "kind" not in facilities.columns:
+        msg = "facilities has no 'kind' column (school, health, reading or bus); add it"
+        raise ValidationError(msg)
+    if "tiers" not in facilities.columns and any(parse_group(g)[1] for g in groups):
+        msg = (
+            "facilities has no 'tiers' column but groups name tiers (e.g. 'school:primary'); "
+            "add 'tiers' (';'-joined tier names, e.g. 'primary;middle') or use bare kinds"
+        )
+        raise ValidationError(msg)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _points_lonlat(geoms: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
+    pts = shapely.point_on_surface(geoms.to_numpy())
+    lon = np.round(shapely.get_x(pts), _COORD_DECIMALS)
+    lat = np.round(shapely.get_y(pts), _COORD_DECIMALS)
+    return lon, lat
+
+
+def _valid_geometry(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+    ok = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
+    if not ok.all():
+        bad = gdf.index[~ok]
+        logger.warning(
+            "%s: %d row(s) without geometry are not drawn (ids %s)",
+            what,
+            len(bad),
+            bad[:5].tolist(),
+        )
+    return gdf[ok]
+
+
+def _missing(value: Any) -> bool:
+    """Whether a scalar cell is missing (None, NaN, NA, NaT)."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(value: Any, fallback: str = "") -> str:
+    """HTML-escaped text of a cell, ``fallback`` when missing or blank."""
+    text = "" if _missing(value) else str(value).strip()
+    return html.escape(text if text else fallback)
+
+
+def _radius(population: float) -> float:
+    """Marker radius in screen pixels: 3 px, growing with log10 of population, ≤ 9 px."""
+    if not np.isfinite(population) or population <= 0:
+        return 3.5
+    return round(min(9.0, 3.0 + 1.5 * math.log10(1.0 + population / 100.0)), 1)
+
+
+def _soft_label(key: str, raw: str, lang: str) -> str:
+    """Label of ``key``, or ``raw`` itself when the table has none."""
+    try:
+        return label(key, lang=lang)
+    except ValidationError:
+        return raw
+
+
+def _js_json(obj: Any) -> str:
+    """Compact JSON that is safe to place inside a ``<script>`` element."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escape)
+    return text
+
+
+def _round_coords(obj: Any) -> Any:
+    if isinstance(obj, (list, tuple)):
+        if obj and isinstance(obj[0], (int, float)):
+            return [round(float(v), _COORD_DECIMALS) for v in obj]
+        return [_round_coords(v) for v in obj]
+    return obj
+
+
+def _place_rows(places: gpd.GeoDataFrame, lang: str) -> tuple[list[list[Any]], list[str], bool]:
+    """Shared per-origin rows: ``[lat, lon, name, level index, population, radius, far, leg_m]``."""
+    lon, lat = _points_lonlat(places.geometry)
+    _check_lonlat(lon, lat, "places")
+    n = len(places)
+    names = (
+        places["name"] if "name" in places.columns else pd.Series([None] * n, index=places.index)
+    )
+    levels = (
+        places["level"] if "level" in places.columns else pd.Series([None] * n, index=places.index)
+    )
+    pops = (
+        pd.to_numeric(places["population"], errors="coerce").to_numpy(dtype=float)
+        if "population" in places.columns
+        else np.full(n, np.nan)
+    )
+    far = (
+        places["snap_flag"].astype("string").fillna("ok").str.strip().eq("far").to_numpy(dtype=bool)
+        if "snap_flag" in places.columns
+        else np.zeros(n, dtype=bool)
+    )
+    legs = (
+        pd.to_numeric(places["leg_m"], errors="coerce").to_numpy(dtype=float)
+        if "leg_m" in places.columns
+        else np.full(n, np.nan)
+    )
+    missing = [c for c in ("name", "level", "population", "snap_flag", "leg_m") if c not in places]
+    if missing:
+        logger.warning("places has no column(s) %s; tooltips show them as unknown", missing)
+
+    level_texts: list[str] = []
+    level_index: dict[str, int] = {}
+    unknown = label("ui.unknown", lang=lang)
+    rows: list[list[Any]] = []
+    for i, pid in enumerate(places.index):
+        raw_level = "" if _missing(levels.iloc[i]) else str(levels.iloc[i]).strip()
+        level_text = (
+            html.escape(_soft_label(f"level.{raw_level}", raw_level, lang)) if raw_level else ""
+        )
+        if level_text not in level_index:
+            level_index[level_text] = len(level_texts)
+            level_texts.append(level_text)
+        pop = pops[i]
+        rows.append(
+            [
+                float(lat[i]),
+                float(lon[i]),
+                _text(names.iloc[i], fallback=str(pid)),
+                level_index[level_text],
+                f"{pop:,.0f}" if np.isfinite(pop) else html.escape(unknown),
+                _radius(pop),
+                1 if far[i] else 0,
+                round(float(legs[i])) if np.isfinite(legs[i]) else None,
+            ]
+        )
+    return rows, level_texts, bool(far.any())
+
+
+def _select_facilities(facilities: gpd.GeoDataFrame, group: str) -> gpd.GeoDataFrame:
+    """Facilities of a group (see :func:`accessibility.classify.select`)."""
+    if facilities.empty:
+        return facilities
+    return facilities[facilities.index.isin(select(facilities, group))]
+
+
+def _facility_rows(selected: gpd.GeoDataFrame, lang: str) -> list[list[Any]]:
+    """Per-facility rows: ``[lat, lon, name, tier labels]``."""
+    selected = _valid_geometry(selected, "facilities")
+    if selected.empty:
+        return []
+    lon, lat = _points_lonlat(selected.geometry)
+    _check_lonlat(lon, lat, "facilities")
+    sep = "、" if lang == "zh" else ", "
+    rows = []
+    has_name = "name" in selected.columns
+    has_tiers = "tiers" in selected.columns
+    for i, fid in enumerate(selected.index):
+        name = _text(selected["name"].iloc[i] if has_name else None, fallback=str(fid))
+        tier_text = ""
+        if has_tiers and not _missing(selected["tiers"].iloc[i]):
+            names = [t.strip() for t in str(selected["tiers"].iloc[i]).split(";") if t.strip()]
+            tier_text = html.escape(sep.join(_soft_label(f"tier.{t}", t, lang) for t in names))
+        rows.append([float(lat[i]), float(lon[i]), name, tier_text])
+    return rows
+
+
+def _nearest_names(
+    places: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, key: str
+) -> list[str | None]:
+    """Name of the nearest facility per origin: ``{key}_facility_name``, else the name
+    of facility ``{key}_facility`` in ``facilities``, else ``None``."""
+    names: list[str | None] = [None] * len(places)
+    name_col, id_col = f"{key}_facility_name", f"{key}_facility"
+    if name_col in places.columns:
+        for i, value in enumerate(places[name_col]):
+            if not _missing(value) and str(value).strip():
+                names[i] = str(value).strip()
+    if id_col in places.columns and "name" in facilities.columns and not facilities.empty:
+        lookup = facilities["name"][~facilities.index.duplicated()].to_dict()
+        for i, fid in enumerate(places[id_col]):
+            if names[i] is None and not _missing(fid) and not _missing(lookup.get(fid)):
+                names[i] = str(lookup[fid]).strip() or None
+    return names
+
+
+def _group_payload(
+    places: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    group: str,
+    thresholds: np.ndarray,
+    lang: str,
+) -> dict[str, Any]:
+    """Per-group data: times ``t`` (min, 1 decimal), classes ``c``, nearest-name index ``f``
+    into ``fn``, facility rows ``x`` and the group label ``g``."""
+    key = group_key(group)
+    minutes = places[f"{key}_time_min"].to_numpy(dtype=float)
+    classes = travel_time_classes(minutes, thresholds)
+    if np.all(classes == UNREACHABLE):
+        logger.warning(
+            "group %r: all %d places are unreachable (no finite %s_time_min); "
+            "check the engine run for this group",
+            group,
+            len(places),
+            key,
+        )
+    nearest = _nearest_names(places, facilities, key)
+    fac_names: list[str] = []
+    fac_index: dict[str, int] = {}
+    f: list[int | None] = []
+    for cls, name in zip(classes, nearest):
+        if cls == UNREACHABLE or name is None:
+            f.append(None)
+            continue
+        text = _text(name)
+        if text not in fac_index:
+            fac_index[text] = len(fac_names)
+            fac_names.append(text)
+        f.append(fac_index[text])
+    selected = _select_facilities(facilities, group)
+    if selected.empty:
+        logger.warning("group %r: no facilities match; only the places are drawn", group)
+    return {
+        "g": html.escape(group_label(group, lang=lang)),
+        "t": [round(float(v), 1) if np.isfinite(v) else None for v in minutes],
+        "c": classes.tolist(),
+        "f": f,
+        "fn": fac_names,
+        "x": _facility_rows(selected, lang),
+    }
+
+
+def _boundary_geojson(boundary: gpd.GeoSeries) -> dict[str, Any]:
+    geoms = [g for g in boundary.to_numpy() if g is not None and not g.is_empty]
+    features = []
+    for geom in geoms:
+        mapping = shapely.geometry.mapping(shapely.set_precision(geom, 10.0**-_COORD_DECIMALS))
+        mapping = {"type": mapping["type"], "coordinates": _round_coords(mapping["coordinates"])}
+        features.append({"type": "Feature", "properties": {}, "geometry": mapping})
+    return {"type": "FeatureCollection", "features": features}
+
+
+# --------------------------------------------------------------------------- elements
+
+_STYLE = """
+#{map} {{ background: {bg}; }}
+#{map}.leaflet-container {{
+  font-family: "Helvetica Neue", Arial, "PingFang SC", "Microsoft YaHei",
+    "Noto Sans CJK SC", sans-serif;
+}}
+.acc-title {{
+  position: absolute; top: 10px; left: 50%; transform: translateX(-50%);
+  z-index: 1000; max-width: 60%; padding: 6px 14px; text-align: center;
+  background: rgba(255, 255, 255, 0.93); border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0, 0, 0, 0.3);
+}}
+.acc-title .acc-h {{ font-size: 16px; font-weight: 600; }}
+.acc-title .acc-sub {{ font-size: 12px; color: #444; }}
+.acc-title .acc-syn {{ font-size: 12px; color: #b00020; font-weight: 600; }}
+.acc-legend {{
+  padding: 6px 10px; font-size: 12px; line-height: 18px;
+  background: rgba(255, 255, 255, 0.93); border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0, 0, 0, 0.3);
+}}
+.acc-legend .acc-lt {{ font-weight: 600; margin-bottom: 2px; }}
+.acc-legend i {{
+  display: inline-block; width: 11px; height: 11px; margin-right: 6px;
+  border-radius: 50%; vertical-align: -1px; box-sizing: border-box;
+}}
+.acc-legend .acc-note {{ color: #555; font-size: 11px; }}
+"""
+
+
+class _AccessLayers(MacroElement):
+    """Shared data and drawing code for every group layer of one map.
+
+    Emits ``var <name> = {addGroup, addBoundary}``; each group layer then calls
+    ``<name>.addGroup(<feature group>, {...});`` on one line.
+    """
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>{{ this.style }}</style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = (function (map) {
+                var D = {{ this.data }};
+                var pane = map.createPane("accBoundary");
+                pane.style.zIndex = 350;
+                pane.style.pointerEvents = "none";
+                function tip(g, i) {
+                    var p = D.p[i], t = g.t[i], f = g.f[i], s = D.s;
+                    var lv = D.lv[p[3]];
+                    var out = "<b>" + p[2] + "</b>" + (lv ? " (" + lv + ")" : "") +
+                        "<br>" + s.pop + ": " + p[4] +
+                        "<br>" + s.time + " · " + g.g + ": " +
+                        (t === null ? s.unreachable : t.toFixed(1) + " " + s.min) +
+                        "<br>" + s.nearest + ": " + (f === null ? "—" : g.fn[f]);
+                    if (p[6] === 1) {
+                        out += "<br><i>⚠ " + s.far +
+                            (p[7] === null ? "" : " (" + s.leg + " " + p[7] + " " + s.m + ")") + "</i>";
+                    }
+                    return out;
+                }
+                function addGroup(layer, g) {
+                    var tipOf = function (marker) { return tip(g, marker.options.accIndex); };
+                    for (var i = 0; i < D.p.length; i++) {
+                        var p = D.p[i], c = g.c[i], far = p[6] === 1;
+                        L.circleMarker([p[0], p[1]], {
+                            radius: p[5], weight: far ? 1.6 : 0.8,
+                            color: far ? "#000000" : "#ffffff", dashArray: far ? "3 3" : null,
+                            fillColor: c < 0 ? D.un : D.col[c], fillOpacity: 0.9, accIndex: i
+                        }).bindTooltip(tipOf).addTo(layer);
+                    }
+                    for (var j = 0; j < g.x.length; j++) {
+                        var q = g.x[j];
+                        L.circleMarker([q[0], q[1]], {
+                            radius: 4.5, weight: 2, color: "#ffffff",
+                            fillColor: D.fac, fillOpacity: 1
+                        }).bindTooltip("<b>" + q[2] + "</b><br>" + g.g + (q[3] ? " · " + q[3] : ""))
+                          .addTo(layer);
+                    }
+                }
+                function addBoundary(layer, geojson) {
+                    L.geoJSON(geojson, {
+                        pane: "accBoundary", interactive: false,
+                        style: {color: "#4d4d4d", weight: 1.5, dashArray: "6 4", fill: false}
+                    }).addTo(layer);
+                }
+                return {addGroup: addGroup, addBoundary: addBoundary};
+            })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict[str, Any], style: str) -> None:
+        super().__init__()
+        self._name = "AccessLayers"
+        self.data = _js_json(data)
+        self.style = style
+
+
+class _GroupMarkers(MacroElement):
+    """Adds one group's origins and facilities to its parent FeatureGroup."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            {{ this.shared.get_name() }}.addGroup({{ this._parent.get_name() }}, {{ this.data }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, shared: _AccessLayers, data: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "GroupMarkers"
+        self.shared = shared
+        self.data = _js_json(data)
+
+
+class _BoundaryOutline(MacroElement):
+    """Adds a boundary outline (GeoJSON, EPSG:4326) to its parent FeatureGroup."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            {{ this.shared.get_name() }}.addBoundary({{ this._parent.get_name() }}, {{ this.data }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, shared: _AccessLayers, geojson: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "BoundaryOutline"
+        self.shared = shared
+        self.data = _js_json(geojson)
+
+
+class _TitleBox(MacroElement):
+    """A title box centred at the top of the map (HTML given, already escaped)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            (function (map) {
+                var box = L.DomUtil.create("div", "acc-title", map.getContainer());
+                box.innerHTML = {{ this.content }};
+                L.DomEvent.disableClickPropagation(box);
+                L.DomEvent.disableScrollPropagation(box);
+            })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, content_html: str) -> None:
+        super().__init__()
+        self._name = "TitleBox"
+        self.content = _js_json(content_html)
+
+
+class _Legend(MacroElement):
+    """A legend control in the bottom-left corner (HTML given, already escaped)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            (function (map) {
+                var legend = L.control({position: "bottomleft"});
+                legend.onAdd = function () {
+                    var div = L.DomUtil.create("div", "acc-legend");
+                    div.innerHTML = {{ this.content }};
+                    L.DomEvent.disableClickPropagation(div);
+                    return div;
+                };
+                legend.addTo(map);
+            })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, content_html: str) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.content = _js_json(content_html)
+
+
+def _legend_html(thresholds: np.ndarray, colours: list[str], *, lang: str, any_far: bool) -> str:
+    def row(swatch_style: str, text: str) -> str:
+        return f'<div><i style="{swatch_style}"></i>{html.escape(text)}</div>'
+
+    heading = f"{label('ui.legend', lang=lang)} · {label('ui.travel_time', lang=lang)}"
+    parts = [f'<div class="acc-lt">{html.escape(heading)}</div>']
+    for colour, text in zip(colours, class_labels(list(thresholds), lang=lang)):
+        parts.append(row(f"background:{colour}", text))
+    parts.append(row(f"background:{UNREACHABLE_COLOUR}", label("ui.unreachable", lang=lang)))
+    parts.append(
+        row(
+            f"background:{FACILITY_COLOUR};border:2px solid #fff;"
+            f"box-shadow:0 0 0 1px {FACILITY_COLOUR}",
+            label("ui.facilities", lang=lang),
+        )
+    )
+    if any_far:
+        parts.append(
+            row("background:#ddd;border:1.5px dashed #000", label("ui.far_from_road", lang=lang))
+        )
+    parts.append(
+        f'<div class="acc-note">{html.escape(label("ui.size_by_population", lang=lang))}</div>'
+    )
+    return "".join(parts)
+
+
+def _title_html(title: str, subtitle: str | None, *, synthetic: bool, lang: str) -> str:
+    parts = [f'<div class="acc-h">{html.escape(title)}</div>']
+    if subtitle:
+        parts.append(f'<div class="acc-sub">{html.escape(subtitle)}</div>')
+    if synthetic:
+        parts.append(
+            f'<div class="acc-syn">{html.escape(label("ui.synthetic_notice", lang=lang))}</div>'
+        )
+    return "".join(parts)
+
+
+def _bounds(
+    places_lonlat: tuple[np.ndarray, np.ndarray],
+    extra: list[list[Any]],
+    boundary: gpd.GeoSeries | None,
+) -> list[list[float]]:
+    lon, lat = places_lonlat
+    lons = [float(np.min(lon)), float(np.max(lon))] + [r[1] for r in extra]
+    lats = [float(np.min(lat)), float(np.max(lat))] + [r[0] for r in extra]
+    if boundary is not None and not boundary.empty:
+        minx, miny, maxx, maxy = boundary.total_bounds
+        if np.all(np.isfinite([minx, miny, maxx, maxy])):
+            lons += [float(minx), float(maxx)]
+            lats += [float(miny), float(maxy)]
+    south, north, west, east = min(lats), max(lats), min(lons), max(lons)
+    pad = 0.005  # degrees (~500 m), so a single point is not drawn at the maximum zoom
+    if north - south < pad:
+        south, north = south - pad, north + pad
+    if east - west < pad:
+        west, east = west - pad, east + pad
+    return [[south, west], [north, east]]
+
+
+# --------------------------------------------------------------------------- public
+
+
+def access_map(
+    places: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    groups: Sequence[str],
+    thresholds_min: Sequence[float],
+    title: str,
+    lang: str = "zh",
+    boundary: gpd.GeoSeries | None = None,
+    synthetic: bool = False,
+    subtitle: str | None = None,
+    basemap: bool = True,
+) -> folium.Map:
+    """Map of travel time from each origin to its nearest facility, one layer per group.
+
+    Each group (``"kind"`` or ``"kind:tier"``) becomes an overlay named with its
+    label; it holds every origin as a circle coloured by travel-time class (see
+    :func:`travel_time_classes`; grey when unreachable), sized gently by
+    population (3–9 px), outlined black and dashed when the origin is far from the
+    road (``snap_flag == "far"``), and that group's facilities as dark dots with a
+    white ring. Only the first group is shown when the map opens. The map has a
+    title box, a legend (bottom left), an optional boundary outline, and an
+    OpenStreetMap overlay that is off by default (the map works without it).
+
+    Parameters
+    ----------
+    places
+        Origins in EPSG:4326, index = place id. Columns ``name``, ``level``,
+        ``population`` (may be NaN), ``leg_m`` (metres walked to the road),
+        ``snap_flag`` (``"ok"``/``"far"``) and, per group with
+        ``key = group.replace(":", "_")``: ``{key}_time_min`` (minutes; NaN or inf
+        when unreachable, required), ``{key}_facility`` (nearest facility id) and
+        ``{key}_facility_name`` (both optional). Non-point geometries are drawn at
+        a point on their surface.
+    facilities
+        Facilities in EPSG:4326, index = facility id, with ``name``, ``kind``
+        (school, health, reading, bus) and ``tiers`` (``;``-joined tier names).
+        ``"kind:tier"`` selects facilities of that kind whose tiers include the
+        tier; a bare ``"kind"`` selects every facility of that kind.
+    groups
+        Groups to draw, e.g. ``["school:primary", "health", "reading"]``.
+    thresholds_min
+        Class limits in minutes, positive and increasing; ``[15, 30]`` gives the
+        classes ≤ 15, 15–30 and > 30 minutes (a limit belongs to the lower class).
+    title
+        Title shown at the top of the map (and as the page title).
+    lang
+        ``"zh"`` or ``"en"`` for every label.
+    boundary
+        Optional outline (e.g. the county) in EPSG:4326, drawn as a dashed line.
+    synthetic
+        Show the synthetic-data notice under the title (required for the
+        generated sample region).
+    subtitle
+        Optional second line of the title (e.g. travel mode and data date).
+    basemap
+        Add the switchable OpenStreetMap overlay (off when the map opens).
+
+    Returns
+    -------
+    folium.Map
+        Save it with :func:`save_html` to get a file that works offline.
+
+    Raises
+    ------
+    ValidationError
+        Bad ``lang``, groups or thresholds; empty ``places``; inputs not in
+        EPSG:4326; a missing ``{key}_time_min`` column or negative times.
+    """
+    _check_lang(lang)
+    group_list = _check_groups(groups)
+    thresholds = _check_thresholds(thresholds_min)
+    _check_places(places, group_list)
+    _check_facilities(facilities, group_list)
+    if boundary is not None:
+        if isinstance(boundary, gpd.GeoDataFrame):
+            boundary = boundary.geometry
+        if not isinstance(boundary, gpd.GeoSeries):
+            msg = f"boundary must be a GeoSeries in EPSG:4326; got {type(boundary).__name__}"
+            raise ValidationError(msg)
+        _check_crs(boundary.crs, "boundary")
+
+    places = _valid_geometry(places, "places")
+    if places.empty:
+        msg = "places has no row with a geometry; give the origins point geometries in EPSG:4326"
+        raise ValidationError(msg)
+
+    colours = class_colours(len(thresholds) + 1)
+    place_rows, level_texts, any_far = _place_rows(places, lang)
+    payloads = [_group_payload(places, facilities, g, thresholds, lang) for g in group_list]
+
+    strings = {
+        "pop": label("ui.population", lang=lang),
+        "time": label("ui.travel_time", lang=lang),
+        "min": label("ui.minutes", lang=lang),
+        "m": label("ui.metres", lang=lang),
+        "nearest": label("ui.nearest_facility", lang=lang),
+        "unreachable": label("ui.unreachable", lang=lang),
+        "far": label("ui.far_from_road", lang=lang),
+        "leg": label("ui.walk_to_road", lang=lang),
+    }
+    shared_data = {
+        "p": place_rows,
+        "lv": level_texts,
+        "s": {k: html.escape(v) for k, v in strings.items()},
+        "col": colours,
+        "un": UNREACHABLE_COLOUR,
+        "fac": FACILITY_COLOUR,
+    }
+
+    lonlat = (np.array([r[1] for r in place_rows]), np.array([r[0] for r in place_rows]))
+    bounds = _bounds(lonlat, [r for p in payloads for r in p["x"]], boundary)
+    centre = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
+
+    m = folium.Map(
+        location=centre, zoom_start=10, tiles=None, prefer_canvas=True, control_scale=True
+    )
+    # Only Leaflet itself is needed; folium's other defaults (jQuery, Bootstrap,
+    # awesome-markers, Font Awesome) are CDN assets this map does not use.
+    m.default_js = [(n, u) for n, u in folium.Map.default_js if n == "leaflet"]
+    m.default_css = [(n, u) for n, u in folium.Map.default_css if n == "leaflet_css"]
+    m.get_root().header.add_child(
+        Element(f"<title>{html.escape(title)}</title>"), name="acc_page_title"
+    )
+
+    shared = _AccessLayers(shared_data, _STYLE.format(map=m.get_name(), bg=BACKGROUND_COLOUR))
+    m.add_child(shared)
+
+    used_names: set[str] = set()
+    for i, (group, payload) in enumerate(zip(group_list, payloads)):
+        name = group_label(group, lang=lang)
+        if name in used_names:  # e.g. "bus" and "bus:bus_stop" share a label
+            name = f"{name} ({group})"
+        used_names.add(name)
+        layer = folium.FeatureGroup(name=name, overlay=True, control=True, show=(i == 0))
+        layer.add_child(_GroupMarkers(shared, payload))
+        m.add_child(layer)
+
+    if boundary is not None and not boundary.empty:
+        outline = folium.FeatureGroup(name=label("ui.boundary", lang=lang), show=True)
+        outline.add_child(_BoundaryOutline(shared, _boundary_geojson(boundary)))
+        m.add_child(outline)
+
+    if basemap:
+        folium.TileLayer(
+            "OpenStreetMap",
+            name=label("ui.basemap_osm", lang=lang),
+            overlay=True,
+            control=True,
+            show=False,
+        ).add_to(m)
+
+    m.add_child(_TitleBox(_title_html(title, subtitle, synthetic=synthetic, lang=lang)))
+    m.add_child(_Legend(_legend_html(thresholds, colours, lang=lang, any_far=any_far)))
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.fit_bounds(bounds, padding=(20, 20))
+    logger.debug("access map: %d places, groups %s", len(places), group_list)
+    return m
+
+
+# --------------------------------------------------------------------------- self-contained HTML
+
+#: CDN assets folium adds by default that a self-contained map does without.
+_DROPPABLE = re.compile(
+    r"jquery|bootstrap|awesome-markers|awesome\.rotate|fontawesome|font-awesome|glyphicons",
+    re.IGNORECASE,
+)
+_SCRIPT_SRC = re.compile(
+    r"<script\b[^>]*?\bsrc\s*=\s*(?:\"(?P<u1>[^\"]*)\"|'(?P<u2>[^']*)'|(?P<u3>[^\s>]+))"
+    r"[^>]*>\s*</script\s*>",
+    re.IGNORECASE,
+)
+_LINK = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_HREF = re.compile(
+    r"\bhref\s*=\s*(?:\"(?P<u1>[^\"]*)\"|'(?P<u2>[^']*)'|(?P<u3>[^\s>]+))", re.IGNORECASE
+)
+_INLINE_SCRIPT = re.compile(
+    r"<script\b(?![^>]*\bsrc\s*=)[^>]*>(?P<body>.*?)</script\s*>", re.IGNORECASE | re.DOTALL
+)
+_JQUERY_USE = re.compile(r"(?<![\w$])(?:\$|jQuery)\s*[(.]")
+_IMPORT = re.compile(r"@import\b", re.IGNORECASE)
+_CSS_URL = re.compile(r"url\((?P<q>['\"]?)(?P<path>images/[^'\")]+)(?P=q)\)")
+_EXTERNAL_SRC = re.compile(r"<script\b[^>]*\bsrc\s*=", re.IGNORECASE)
+_EXTERNAL_HREF = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//", re.IGNORECASE)
+
+
+def _url(match: re.Match[str]) -> str:
+    return match.group("u1") or match.group("u2") or match.group("u3") or ""
+
+
+def _basename(url: str) -> str:
+    return url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+@functools.cache
+def _leaflet_assets() -> tuple[str, str, dict[str, str]]:
+    """Leaflet's JS, its CSS with images as data URIs, and the marker icon data URIs."""
+    try:
+        root = resources.files("js_lib_leaflet").joinpath("static", "js_lib_leaflet")
+        js = root.joinpath("leaflet.js").read_text("utf-8")
+        css = root.joinpath("leaflet.css").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        msg = (
+            "Leaflet's files were not found; install the 'django-js-lib-leaflet' package "
+            "(it ships leaflet.js and leaflet.css) into this environment"
+        )
+        raise RuntimeError(msg) from exc
+
+    def data_uri(rel: str) -> str:
+        data = root.joinpath(*rel.split("/")).read_bytes()
+        return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+    css = _CSS_URL.sub(lambda mt: f'url("{data_uri(mt.group("path"))}")', css)
+    icons = {
+        "iconUrl": data_uri("images/marker-icon.png"),
+        "iconRetinaUrl": data_uri("images/marker-icon-2x.png"),
+        "shadowUrl": data_uri("images/marker-shadow.png"),
+    }
+    return js.replace("</script", "<\\/script"), css.replace("</style", "<\\/style"), icons
+
+
+def render_html(m: folium.Map) -> str:
+    """Render a map to one HTML document that loads nothing from the network.
+
+    Leaflet's JS and CSS are inlined (CSS images as ``data:`` URIs); folium's other
+    default CDN assets (jQuery, Bootstrap, awesome-markers, Font Awesome, ...) are
+    removed. Tile URLs inside the page's own script are kept (tiles are optional).
+
+    Parameters
+    ----------
+    m
+        A folium map, e.g. from :func:`access_map`.
+
+    Returns
+    -------
+    str
+        The HTML document.
+
+    Raises
+    ------
+    ValidationError
+        If the map loads a script or stylesheet this function cannot inline
+        (e.g. a folium plugin), or uses a removed library (awesome-markers icons
+        from ``folium.Icon``, or jQuery).
+    RuntimeError
+        If the rendered page has no Leaflet script or an external asset survives.
+    """
+    page = m.get_root().render()
+    js, css, icons = _leaflet_assets()
+
+    inline_code = "\n".join(mt.group("body") for mt in _INLINE_SCRIPT.finditer(page))
+    if "L.AwesomeMarkers" in inline_code:
+        msg = (
+            "the map uses folium.Icon (awesome-markers), which needs CDN scripts and fonts; "
+            "draw points with folium.CircleMarker instead so the map works offline"
+        )
+        raise ValidationError(msg)
+    if _JQUERY_USE.search(inline_code):
+        msg = (
+            "the map's script uses jQuery ($), which is not bundled; avoid features that need "
+            "it (e.g. folium.Popup with an html Element, or Map(..., objects_to_stay_in_front))"
+        )
+        raise ValidationError(msg)
+
+    unknown: list[str] = []
+    found = {"js": 0, "css": 0}
+    marker_fix = ""
+    if "L.marker(" in inline_code:
+        marker_fix = (
+            '<script>L.Icon.Default.imagePath = "";'
+            f"L.Icon.Default.mergeOptions({_js_json(icons)});</script>"
+        )
+
+    def replace_script(mt: re.Match[str]) -> str:
+        url = _url(mt)
+        if _basename(url) == "leaflet.js":
+            found["js"] += 1
+            return "" if found["js"] > 1 else f"<script>\n{js}\n</script>{marker_fix}"
+        if _DROPPABLE.search(url):
+            return ""
+        unknown.append(url)
+        return mt.group(0)
+
+    def replace_link(mt: re.Match[str]) -> str:
+        href = _HREF.search(mt.group(0))
+        if href is None:
+            return mt.group(0)
+        url = _url(href)
+        if _basename(url) == "leaflet.css":
+            found["css"] += 1
+            return "" if found["css"] > 1 else f"<style>\n{css}\n</style>"
+        if _DROPPABLE.search(url):
+            return ""
+        unknown.append(url)
+        return mt.group(0)
+
+    page = _SCRIPT_SRC.sub(replace_script, page)
+    page = _LINK.sub(replace_link, page)
+    if unknown:
+        msg = (
+            f"the map loads {', '.join(unknown)} from outside the page; save_html can only "
+            "inline Leaflet itself. Remove the plugin or element that adds these assets "
+            "(or bundle them yourself) so the map works offline"
+        )
+        raise ValidationError(msg)
+    if found["js"] == 0 or found["css"] == 0:
+        msg = "the rendered map has no Leaflet <script>/<link> to replace; is it a folium.Map?"
+        raise RuntimeError(msg)
+    styles = re.findall(r"<style\b[^>]*>(.*?)</style\s*>", page, re.IGNORECASE | re.DOTALL)
+    if (
+        _EXTERNAL_SRC.search(page)
+        or _EXTERNAL_HREF.search(page)
+        or any(_IMPORT.search(s) for s in styles)
+    ):
+        msg = "an external script or stylesheet is still referenced after inlining Leaflet"
+        raise RuntimeError(msg)
+    return page
+
+
+def save_html(m: folium.Map, path: Path | str) -> Path:
+    """Write a map as one self-contained HTML file (see :func:`render_html`).
+
+    The file is written to a temporary file in the same folder and then moved over
+    ``path`` (atomic: readers never see a half-written map); missing parent
+    folders are created.
+
+    Parameters
+    ----------
+    m
+        A folium map, e.g. from :func:`access_map`.
+    path
+        Output file, e.g. ``maps/<region>/<unit>_school.html``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    page = render_html(m)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(page)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; maps are for sharing
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    logger.info("wrote %s (%.0f kB)", path, path.stat().st_size / 1024)
+    return path

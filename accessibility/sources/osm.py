@@ -1,0 +1,262 @@
+"""Reading OpenStreetMap files (``.osm``, ``.osm.pbf``) into the package's tables.
+
+Design
+------
+In:  a local OSM file — a real extract or the generated sample county — read once,
+     streaming, with pyosmium (node locations cached by libosmium, not in Python).
+Out: :class:`OsmData`:
+
+- ``roads`` — :class:`~accessibility.network.RoadData`: one row per consecutive node
+  pair of every ``highway=*`` way, with the tags that routing needs (one-way,
+  ``maxspeed``, one-way exemptions), and the coordinates of those nodes;
+- ``places`` — ``place=*`` nodes (WGS-84 points) with name, ``population``,
+  ``capital``, ``admin_level``;
+- ``pois`` — candidate facilities: nodes and closed or open ways tagged ``amenity``,
+  ``healthcare``, ``public_transport`` or ``highway=bus_stop`` (a way is represented
+  by the centroid of its nodes), with their full tags for classification.
+
+Every table keeps OSM ids (``n123`` / ``w456`` for POIs). Nothing is classified here
+(see :mod:`accessibility.classify`). An optional WGS-84 clip polygon keeps only what
+lies inside it (roads: segments with at least one end inside).
+Tests: ``tests/test_osm.py`` — hand-written ``.osm`` files for every tag case; the
+sample county end to end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import osmium
+import pandas as pd
+import shapely
+
+from .._errors import DataSourceError
+from ..network import RoadData
+
+log = logging.getLogger(__name__)
+
+#: Tag keys that make an element a candidate facility.
+POI_KEYS = ("amenity", "healthcare", "public_transport")
+#: Tags that may exempt a one-way way for some modes (see ``rules/speeds.yml``).
+EXEMPT_TAGS = ("oneway:bicycle", "cycleway")
+_ONEWAY_FORWARD = {"yes", "true", "1"}
+_ONEWAY_BACKWARD = {"-1", "reverse"}
+
+
+@dataclass
+class OsmData:
+    """What one OSM file holds for this package (see the module docstring)."""
+
+    roads: RoadData
+    places: gpd.GeoDataFrame
+    pois: gpd.GeoDataFrame
+    fingerprint: str
+
+
+def file_hash(path: Path, *, chunk: int = 1 << 22) -> str:
+    """Return the SHA-256 of a file's content (hex, 16 characters)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def parse_oneway(tags: dict[str, str]) -> int:
+    """Return 1 (u→v only), -1 (v→u only) or 0 (both ways) for a way's tags."""
+    value = tags.get("oneway", "").strip().lower()
+    if value in _ONEWAY_FORWARD:
+        return 1
+    if value in _ONEWAY_BACKWARD:
+        return -1
+    if value == "no":
+        return 0
+    if tags.get("junction") in ("roundabout", "circular") or tags.get("highway") in ("motorway", "motorway_link"):
+        return 1
+    return 0
+
+
+_SPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph)?\s*$", re.IGNORECASE)
+
+
+def parse_maxspeed(value: str | None) -> float:
+    """Return a ``maxspeed`` value in km/h, NaN when absent or not a number (e.g. ``CN:urban``)."""
+    if not value:
+        return float("nan")
+    match = _SPEED.match(value.split(";")[0])
+    if not match:
+        return float("nan")
+    speed = float(match.group(1))
+    return speed * 1.609344 if (match.group(2) or "").lower() == "mph" else speed
+
+
+_POP = re.compile(r"\d[\d,，]*")
+
+
+def parse_population(value: str | None) -> float:
+    """Return a ``population`` tag as a number, NaN when absent or unreadable ("约3,000人" → 3000)."""
+    if not value:
+        return float("nan")
+    match = _POP.search(value)
+    if not match:
+        return float("nan")
+    return float(match.group(0).replace(",", "").replace("，", ""))
+
+
+def _is_poi(tags: osmium.osm.TagList) -> bool:
+    if any(k in tags for k in POI_KEYS):
+        return True
+    return tags.get("highway") == "bus_stop"
+
+
+def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
+    """Read an OSM file into roads, places and candidate facilities.
+
+    Parameters
+    ----------
+    path
+        ``.osm``, ``.osm.gz``, ``.osm.bz2`` or ``.osm.pbf`` file.
+    clip
+        Optional polygon in WGS-84 degrees; features outside it are left out (a road
+        segment is kept when either end is inside). Pass the region boundary with its
+        buffer so that villages near the edge can reach facilities just outside.
+
+    Returns
+    -------
+    OsmData
+        Tables in WGS-84 (EPSG:4326).
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"OSM file not found: {path}"
+        raise DataSourceError(msg)
+    fingerprint = file_hash(path)
+    if clip is not None:
+        fingerprint = hashlib.sha256((fingerprint + shapely.to_wkb(clip, hex=True)).encode()).hexdigest()[:16]
+
+    seg_rows: list[tuple[int, int, int, str, int, float, str]] = []
+    node_lon: dict[int, float] = {}
+    node_lat: dict[int, float] = {}
+    places: list[dict[str, object]] = []
+    pois: list[dict[str, object]] = []
+
+    processor = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+    try:
+        for obj in processor:
+            tags = obj.tags
+            if obj.is_node():
+                if not tags:
+                    continue
+                if "place" in tags:
+                    places.append(_place_row(obj))
+                if _is_poi(tags):
+                    pois.append(_poi_row("n", obj.id, obj.location.lon, obj.location.lat, tags))
+                continue
+            # ways
+            highway = tags.get("highway")
+            if highway and tags.get("area") != "yes":
+                refs = [(n.ref, n.location) for n in obj.nodes]
+                if any(not loc.valid() for _, loc in refs):
+                    log.debug("way %d has nodes without location; skipped", obj.id)
+                    continue
+                oneway = parse_oneway({k: v for k, v in tags})
+                maxspeed = parse_maxspeed(tags.get("maxspeed"))
+                exempt = ";".join(f"{k}={tags[k]}" for k in EXEMPT_TAGS if k in tags)
+                for (a, la), (b, lb) in zip(refs[:-1], refs[1:]):
+                    seg_rows.append((obj.id, a, b, highway, oneway, maxspeed, exempt))
+                    node_lon[a], node_lat[a] = la.lon, la.lat
+                    node_lon[b], node_lat[b] = lb.lon, lb.lat
+            if _is_poi(tags):
+                coords = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
+                if coords:
+                    lon, lat = _centroid(coords)
+                    pois.append(_poi_row("w", obj.id, lon, lat, tags))
+    except RuntimeError as exc:  # libosmium reports corrupt input this way
+        msg = f"cannot read OSM file {path}: {exc}"
+        raise DataSourceError(msg) from exc
+
+    nodes = pd.DataFrame(
+        {"lon": pd.Series(node_lon, dtype=float), "lat": pd.Series(node_lat, dtype=float)}
+    )
+    nodes.index = nodes.index.astype(np.int64)
+    nodes.index.name = "id"
+    segments = pd.DataFrame(seg_rows, columns=["way", "u", "v", "highway", "oneway", "maxspeed", "exempt"])
+    segments = segments.astype({"way": np.int64, "u": np.int64, "v": np.int64, "oneway": np.int8, "maxspeed": float})
+    places_gdf = _points_frame(places, ["id", "name", "name_en", "place", "population", "capital", "admin_level"])
+    pois_gdf = _points_frame(pois, ["id", "osm_type", "osm_id", "name", "tags"])
+
+    if clip is not None:
+        nodes, segments = _clip_roads(nodes, segments, clip)
+        places_gdf = places_gdf.loc[places_gdf.within(clip)]
+        pois_gdf = pois_gdf.loc[pois_gdf.within(clip)]
+
+    if segments.empty:
+        msg = f"{path} holds no highway ways{' inside the clip area' if clip is not None else ''}; is it the right file or region?"
+        raise DataSourceError(msg)
+    log.info(
+        "read %s: %d road segments, %d places, %d candidate facilities",
+        path.name, len(segments), len(places_gdf), len(pois_gdf),
+    )
+    roads = RoadData(nodes=nodes, segments=segments, fingerprint=fingerprint)
+    return OsmData(roads=roads, places=places_gdf, pois=pois_gdf, fingerprint=fingerprint)
+
+
+def _centroid(coords: list[tuple[float, float]]) -> tuple[float, float]:
+    if len(coords) >= 4 and coords[0] == coords[-1]:
+        c = shapely.Polygon(coords).centroid
+        if not c.is_empty:
+            return float(c.x), float(c.y)
+    arr = np.asarray(coords)
+    return float(arr[:, 0].mean()), float(arr[:, 1].mean())
+
+
+def _place_row(node: osmium.osm.Node) -> dict[str, object]:
+    tags = node.tags
+    return {
+        "id": f"n{node.id}",
+        "name": tags.get("name", ""),
+        "name_en": tags.get("name:en", ""),
+        "place": tags.get("place", ""),
+        "population": parse_population(tags.get("population")),
+        "capital": tags.get("capital", ""),
+        "admin_level": tags.get("admin_level", ""),
+        "geometry": shapely.Point(node.location.lon, node.location.lat),
+    }
+
+
+def _poi_row(kind: str, osm_id: int, lon: float, lat: float, tags: osmium.osm.TagList) -> dict[str, object]:
+    return {
+        "id": f"{kind}{osm_id}",
+        "osm_type": "node" if kind == "n" else "way",
+        "osm_id": int(osm_id),
+        "name": tags.get("name", ""),
+        "tags": {k: v for k, v in tags},
+        "geometry": shapely.Point(lon, lat),
+    }
+
+
+def _points_frame(rows: list[dict[str, object]], columns: list[str]) -> gpd.GeoDataFrame:
+    if rows:
+        frame = pd.DataFrame(rows)
+    else:
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        frame["geometry"] = pd.Series(dtype=object)
+    gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs=4326)
+    gdf = gdf.drop_duplicates("id").set_index("id")
+    return gdf
+
+
+def _clip_roads(nodes: pd.DataFrame, segments: pd.DataFrame, clip: shapely.Geometry) -> tuple[pd.DataFrame, pd.DataFrame]:
+    inside = pd.Series(
+        shapely.contains_xy(clip, nodes["lon"].to_numpy(), nodes["lat"].to_numpy()), index=nodes.index
+    )
+    keep = inside.reindex(segments["u"]).to_numpy() | inside.reindex(segments["v"]).to_numpy()
+    segments = segments.loc[keep].reset_index(drop=True)
+    used = np.unique(np.concatenate([segments["u"].to_numpy(), segments["v"].to_numpy()]))
+    return nodes.loc[used], segments

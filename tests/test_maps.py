@@ -1,0 +1,602 @@
+"""Maps and labels: offline HTML, marker counts, travel-time classes, validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from accessibility import labels, maps
+from accessibility._errors import ValidationError
+from accessibility.labels import group_label, label
+from accessibility.maps import (
+    UNREACHABLE,
+    access_map,
+    class_colours,
+    class_labels,
+    render_html,
+    save_html,
+    travel_time_classes,
+)
+
+GROUPS = ["school:primary", "health"]
+NOTICE = "合成数据，仅供演示 / Synthetic data, for demonstration only"
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def make_places() -> gpd.GeoDataFrame:
+    """Five villages around 114.0°E 34.0°N with hand-set times (minutes)."""
+    places = gpd.GeoDataFrame(
+        {
+            "name": ["村甲", "村乙", "城关镇", "村丁", "县城"],
+            "level": [
+                "admin_village",
+                "natural_village",
+                "township_seat",
+                "admin_village",
+                "county_seat",
+            ],
+            "population": [1200.0, np.nan, 8000.0, 300.0, 60000.0],
+            "leg_m": [20.0, 55.0, 5.0, 812.4, 0.0],
+            "snap_flag": ["ok", "ok", "ok", "far", "ok"],
+            # exactly on a limit (15, 30) must fall in the lower class
+            "school_primary_time_min": [10.0, 15.0, 29.99, np.nan, 45.0],
+            "school_primary_facility": ["f1", "f1", "f2", None, "f2"],
+            "school_primary_facility_name": ["城关小学", "城关小学", "九年一贯制学校", None, ""],
+            "health_time_min": [15.0, 30.0, np.inf, 31.0, 0.0],
+            "health_facility": ["f3", "f3", None, "f3", "f3"],
+        },
+        geometry=[
+            shapely.Point(114.0, 34.0),
+            shapely.Point(114.0123456789, 34.0098765432),
+            shapely.Point(113.98, 33.99),
+            shapely.Point(114.03, 34.02),
+            shapely.Point(113.97, 34.03),
+        ],
+        index=["p1", "p2", "p3", "p4", "p5"],
+        crs=4326,
+    )
+    places.index.name = "id"
+    return places
+
+
+def make_facilities() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "name": ["城关小学", "九年一贯制学校", "镇卫生院", "图书馆", "汽车站"],
+            "kind": ["school", "school", "health", "reading", "bus"],
+            "tiers": ["primary", "primary;middle", "township_health_centre", "library", "bus_stop"],
+        },
+        geometry=[
+            shapely.Point(114.001, 34.001),
+            shapely.Point(113.99, 33.995),
+            shapely.Point(114.02, 34.01),
+            shapely.Point(114.0, 34.005),
+            shapely.Point(113.995, 34.0),
+        ],
+        index=["f1", "f2", "f3", "f4", "f5"],
+        crs=4326,
+    )
+
+
+def make_map(**kwargs: Any) -> folium.Map:
+    options: dict[str, Any] = {
+        "groups": GROUPS,
+        "thresholds_min": [15, 30],
+        "title": "示例县 · 出行时间",
+    }
+    options.update(kwargs)
+    places = options.pop("places", make_places())
+    facilities = options.pop("facilities", make_facilities())
+    return access_map(places, facilities, **options)
+
+
+@pytest.fixture(scope="module")
+def zh_html() -> str:
+    boundary = gpd.GeoSeries([shapely.box(113.95, 33.97, 114.05, 34.05)], crs=4326)
+    return render_html(make_map(synthetic=True, boundary=boundary, subtitle="电动车"))
+
+
+def body_script(page: str) -> str:
+    """The page's own script (folium puts it last, after ``</body>``)."""
+    return re.findall(r"<script>(.*?)</script>", page, re.DOTALL)[-1]
+
+
+def group_payloads(page: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(feature group variable, data)`` of every ``addGroup`` call, in order."""
+    found = re.findall(r"\.addGroup\((\w+), (\{.*\})\);$", page, re.MULTILINE)
+    return [(layer, json.loads(data)) for layer, data in found]
+
+
+def shared_data(page: str) -> dict[str, Any]:
+    return json.loads(re.search(r"var D = (\{.*\});$", page, re.MULTILINE).group(1))
+
+
+def overlay_names(page: str) -> list[str]:
+    block = re.search(r"overlays :\s*\{(.*?)\}", page, re.DOTALL).group(1)
+    return [json.loads(f'"{n}"') for n in re.findall(r'"((?:[^"\\]|\\.)*)" :', block)]
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def test_labels_in_both_languages() -> None:
+    assert label("kind.school") == "学校"
+    assert label("kind.health", lang="en") == "Health care"
+    assert label("tier.township_health_centre") == "乡镇卫生院"
+    assert label("level.admin_village") == "行政村"
+    assert label("mode.ebike") == "电动车"
+    assert label("ui.travel_time") == "出行时间"
+    assert label("ui.travel_time", lang="en") == "Travel time"
+    assert label("ui.synthetic_notice") == NOTICE
+    assert group_label("school:primary") == "小学"
+    assert group_label("school:primary", lang="en") == "Primary school"
+    assert group_label("health") == "医疗卫生"
+    assert group_label("reading:village_centre") == "村综合性文化服务中心"
+
+
+def test_label_table_is_complete() -> None:
+    wanted = {
+        "kind": {"school", "health", "reading", "bus"},
+        "tier": {
+            "primary",
+            "middle",
+            "high",
+            "village_clinic",
+            "township_health_centre",
+            "county_hospital",
+            "library",
+            "study_room",
+            "cultural_station",
+            "village_centre",
+            "bus_stop",
+        },
+        "level": {
+            "county_seat",
+            "township_seat",
+            "admin_village",
+            "natural_village",
+            "residential",
+        },
+        "mode": {"walk", "bicycle", "ebike", "car", "bus"},
+        "ui": {
+            "travel_time",
+            "minutes",
+            "population",
+            "nearest_facility",
+            "unreachable",
+            "far_from_road",
+            "synthetic_notice",
+            "legend",
+        },
+    }
+    for section, names in wanted.items():
+        assert names <= set(labels.keys(section)), section
+        for name in labels.keys(section):
+            assert label(f"{section}.{name}", lang="zh")
+            assert label(f"{section}.{name}", lang="en")
+
+
+def test_label_errors() -> None:
+    with pytest.raises(ValidationError, match="'kind.castle'"):
+        label("kind.castle")
+    with pytest.raises(ValidationError, match="'colour.red'.*section"):
+        label("colour.red")
+    with pytest.raises(ValidationError, match="'travel_time'"):
+        label("travel_time")
+    with pytest.raises(ValidationError, match="lang must be one of"):
+        label("kind.school", lang="fr")
+    with pytest.raises(ValidationError, match="unknown facility kind 'park'"):
+        group_label("park")
+    with pytest.raises(ValidationError, match="unknown tier 'kindergarten'"):
+        group_label("school:kindergarten")
+    with pytest.raises(ValidationError, match="unknown tier 'village_clinic' for kind 'school'"):
+        group_label("school:village_clinic")
+    with pytest.raises(ValidationError, match="lang must be one of"):
+        group_label("health", lang="ZH")
+    with pytest.raises(ValidationError, match="unknown label section"):
+        labels.keys("colour")
+
+
+# --------------------------------------------------------------------------- classes
+
+
+def test_class_boundaries_belong_to_lower_class() -> None:
+    values = [0.0, 14.99, 15.0, 15.0001, 30.0, 30.5, 1e6, np.nan, np.inf, -np.inf]
+    expected = [0, 0, 0, 1, 1, 2, 2, UNREACHABLE, UNREACHABLE, UNREACHABLE]
+    assert travel_time_classes(values, [15, 30]).tolist() == expected
+    assert travel_time_classes(15.0, [15]).item() == 0
+    assert travel_time_classes(15.5, [15]).item() == 1
+    assert travel_time_classes(np.nan, [15]).item() == UNREACHABLE
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "match"),
+    [
+        ([], "one or more"),
+        ([30, 15], "increasing"),
+        ([15, 15], "increasing"),
+        ([0, 15], "positive"),
+        ([15, np.nan], "finite"),
+        (["a"], "minutes"),
+    ],
+)
+def test_bad_thresholds(thresholds: list[Any], match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        travel_time_classes([1.0], thresholds)
+
+
+def test_class_colours_and_labels() -> None:
+    assert class_colours(1) == ["#1a9850"]
+    three = class_colours(3)
+    assert three[0] == "#1a9850" and three[-1] == "#d73027" and len(set(three)) == 3
+    assert len(set(class_colours(7))) == 7
+    assert maps.UNREACHABLE_COLOUR not in class_colours(7)
+    assert class_labels([15, 30]) == ["≤ 15 分钟", "15–30 分钟", "> 30 分钟"]
+    assert class_labels([7.5], lang="en") == ["≤ 7.5 min", "> 7.5 min"]
+
+
+# --------------------------------------------------------------------------- HTML content
+
+
+def test_html_is_self_contained(zh_html: str) -> None:
+    tags = re.findall(r"<(?:script|link)\b[^>]*>", zh_html, re.IGNORECASE)
+    assert tags, "expected inline <script> tags"
+    for tag in tags:
+        assert not re.search(r"\b(?:src|href)\s*=", tag, re.IGNORECASE), tag
+    assert not re.search(r"<script[^>]*src=[\"']?(?:https?:)?//", zh_html, re.IGNORECASE)
+    assert not re.search(r"<link[^>]*href=[\"']?(?:https?:)?//", zh_html, re.IGNORECASE)
+    for cdn in ("jquery", "bootstrap", "awesome-markers", "fontawesome", "glyphicons"):
+        assert cdn not in zh_html.lower()
+    root = resources.files("js_lib_leaflet").joinpath("static", "js_lib_leaflet")
+    leaflet_js = root.joinpath("leaflet.js").read_text("utf-8")
+    assert leaflet_js[:3000] in zh_html and "Leaflet 1.9.4" in zh_html
+    assert ".leaflet-control-layers" in zh_html  # CSS inlined
+    assert "url(images/" not in zh_html and 'url("data:image/png;base64,' in zh_html
+    # the base map is an optional overlay: its tile URL is allowed inside the script
+    assert "tile.openstreetmap.org" in body_script(zh_html)
+
+
+def test_html_chinese_labels_and_notice(zh_html: str) -> None:
+    assert overlay_names(zh_html)[:2] == ["小学", "医疗卫生"]
+    assert "行政边界" in overlay_names(zh_html)
+    assert NOTICE in zh_html
+    assert "示例县 · 出行时间" in zh_html and "电动车" in zh_html
+    assert "<title>示例县 · 出行时间</title>" in zh_html
+    assert "≤ 15 分钟" in zh_html and "不可达" in zh_html
+
+
+def test_html_english_labels_and_no_notice_by_default() -> None:
+    page = render_html(make_map(lang="en", basemap=False))
+    assert overlay_names(page) == ["Primary school", "Health care"]
+    assert "≤ 15 min" in page and "Unreachable" in page
+    assert "Synthetic data" not in page
+    assert "tile.openstreetmap.org" not in page
+
+
+def test_one_marker_per_place_per_layer(zh_html: str) -> None:
+    places = make_places()
+    payloads = group_payloads(zh_html)
+    assert len(payloads) == len(GROUPS)
+    assert len({layer for layer, _ in payloads}) == len(GROUPS)
+    assert len(shared_data(zh_html)["p"]) == len(places)
+    for (_, data), n_facilities in zip(payloads, [2, 1]):  # f1+f2 serve primary; f3 health
+        assert len(data["t"]) == len(data["c"]) == len(data["f"]) == len(places)
+        assert len(data["x"]) == n_facilities
+
+
+def test_emitted_classes_times_and_names(zh_html: str) -> None:
+    (_, school), (_, health) = group_payloads(zh_html)
+    assert school["c"] == [0, 0, 1, UNREACHABLE, 2]
+    assert school["t"] == [10.0, 15.0, 30.0, None, 45.0]  # 1 decimal
+    assert health["c"] == [0, 1, UNREACHABLE, 2, 0]
+    # names: given column, else looked up by facility id, none when unreachable
+    assert [school["fn"][i] if i is not None else None for i in school["f"]] == [
+        "城关小学",
+        "城关小学",
+        "九年一贯制学校",
+        None,
+        "九年一贯制学校",
+    ]
+    assert [health["fn"][i] if i is not None else None for i in health["f"]] == [
+        "镇卫生院",
+        "镇卫生院",
+        None,
+        "镇卫生院",
+        "镇卫生院",
+    ]
+    rows = shared_data(zh_html)["p"]
+    assert [r[6] for r in rows] == [0, 0, 0, 1, 0]  # far from road
+    assert rows[3][7] == 812  # leg metres
+    assert rows[1][:2] == [34.009877, 114.012346]  # 6 decimals
+
+
+def test_coordinates_are_rounded(zh_html: str) -> None:
+    script = body_script(zh_html)
+    assert "0123456789" not in script and "0098765432" not in script
+    data_lines = [
+        line
+        for line in script.splitlines()
+        if ".addGroup(" in line or "var D =" in line or ".addBoundary(" in line
+    ]
+    assert len(data_lines) == 4
+    for line in data_lines:
+        assert not re.search(r"\d\.\d{7,}", line), line
+
+
+def test_names_are_escaped() -> None:
+    places = make_places()
+    places.loc["p1", "name"] = "<script>alert(1)</script>"
+    page = render_html(make_map(places=places, title="<b>x</b>"))
+    assert "<script>alert(1)" not in page
+    assert "<b>x</b>" not in page
+    assert "&lt;script&gt;alert(1)" in json.dumps(shared_data(page), ensure_ascii=False)
+
+
+def test_only_first_layer_shown(zh_html: str) -> None:
+    layers = [layer for layer, _ in group_payloads(zh_html)]
+    map_name = re.search(r"var (map_\w+) = L\.map\(", zh_html).group(1)
+    assert f"{layers[0]}.addTo({map_name});" in zh_html
+    for layer in layers[1:]:
+        assert f"{layer}.addTo(" not in zh_html
+    assert '"collapsed": false' in zh_html
+
+
+_STUB_JS = r"""
+const fs = require("fs");
+const code = fs.readFileSync(process.argv[2], "utf8");
+let nextId = 0;
+const ids = new WeakMap();
+const adds = [], tooltips = [], seen = {};
+function make(kind, store) {
+  const target = function () {};
+  target.store = store || {};
+  const proxy = new Proxy(target, {
+    get(t, prop) {
+      if (typeof prop === "symbol") return undefined;
+      if (prop in t.store) return t.store[prop];
+      if (prop === "addTo") return function (parent) {
+        adds.push({kind: kind, id: ids.get(proxy), parent: ids.get(parent)});
+        if (typeof t.store.onAdd === "function") t.store.onAdd.call(proxy, parent);
+        return proxy;
+      };
+      if (prop === "bindTooltip") return function (content) {
+        tooltips.push(typeof content === "function" ? content(proxy) : content);
+        return proxy;
+      };
+      return make(kind + "." + prop);
+    },
+    set(t, prop, value) { t.store[prop] = value; return true; },
+    apply(t, self, args) {
+      const store = {};
+      if (kind === "L.circleMarker") store.options = args[1] || {};
+      const out = make(kind + "()", store);
+      if (kind === "L.map") seen.map = ids.get(out);
+      if (kind === "L.control.layers") {
+        seen.overlays = Object.entries(args[1]).map(([k, v]) => [k, ids.get(v)]);
+      }
+      return out;
+    },
+  });
+  ids.set(proxy, ++nextId);
+  return proxy;
+}
+globalThis.L = make("L");
+new Function(code)();
+const layers = seen.overlays.map(([name, id]) => ({
+  name: name,
+  markers: adds.filter((a) => a.kind === "L.circleMarker()" && a.parent === id).length,
+  shown: adds.some((a) => a.id === id && a.parent === seen.map),
+}));
+process.stdout.write(JSON.stringify({layers: layers, tooltips: tooltips}));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the map script")
+def test_map_script_runs_and_draws_every_marker(zh_html: str, tmp_path: Path) -> None:
+    (tmp_path / "stub.js").write_text(_STUB_JS, encoding="utf-8")
+    (tmp_path / "map.js").write_text(body_script(zh_html), encoding="utf-8")
+    done = subprocess.run(
+        ["node", str(tmp_path / "stub.js"), str(tmp_path / "map.js")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    by_name = {layer["name"]: layer for layer in result["layers"]}
+    assert by_name["小学"] == {"name": "小学", "markers": 5 + 2, "shown": True}
+    assert by_name["医疗卫生"] == {"name": "医疗卫生", "markers": 5 + 1, "shown": False}
+    assert by_name["行政边界"]["shown"] is True
+    assert not any(
+        name.startswith("OpenStreetMap") and layer["shown"] for name, layer in by_name.items()
+    )
+    tips = result["tooltips"]
+    assert len(tips) == 2 * 5 + 3
+    assert tips[0] == (
+        "<b>村甲</b> (行政村)<br>人口: 1,200<br>出行时间 · 小学: 10.0 分钟<br>最近设施: 城关小学"
+    )
+    assert "人口: 未知" in tips[1]
+    assert "出行时间 · 小学: 不可达" in tips[3] and "最近设施: —" in tips[3]
+    assert "⚠ 距道路过远 (步行至道路 812 米)" in tips[3]
+    assert "<b>镇卫生院</b><br>医疗卫生 · 乡镇卫生院" in tips
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def test_wrong_crs() -> None:
+    with pytest.raises(ValidationError, match=r"EPSG:4326.*to_crs\(4326\)"):
+        make_map(places=make_places().to_crs(32650))
+    with pytest.raises(ValidationError, match=r"facilities.*to_crs\(4326\)"):
+        make_map(facilities=make_facilities().to_crs(3857))
+    with pytest.raises(ValidationError, match=r"places has no CRS.*set_crs\(4326\)"):
+        make_map(places=make_places().set_crs(None, allow_override=True))
+    boundary = gpd.GeoSeries([shapely.box(0, 0, 1, 1)], crs=32650)
+    with pytest.raises(ValidationError, match=r"boundary.*to_crs\(4326\)"):
+        make_map(boundary=boundary)
+
+
+def test_projected_coordinates_labelled_wgs84() -> None:
+    places = make_places().to_crs(32650).set_crs(4326, allow_override=True)
+    with pytest.raises(ValidationError, match="look projected"):
+        make_map(places=places)
+
+
+def test_missing_time_column() -> None:
+    places = make_places().drop(columns="health_time_min")
+    with pytest.raises(ValidationError, match="'health_time_min' for group 'health'"):
+        make_map(places=places)
+
+
+def test_bad_time_values() -> None:
+    places = make_places()
+    places["health_time_min"] = places["health_time_min"].astype(str)
+    with pytest.raises(ValidationError, match="must hold numbers.*pd.to_numeric"):
+        make_map(places=places)
+    places = make_places()
+    places["health_time_min"] = places["health_time_min"] > 10
+    with pytest.raises(ValidationError, match="must hold numbers"):
+        make_map(places=places)
+    places = make_places()
+    places["health_time_min"] = (
+        places["health_time_min"].astype(object).where(places["health_time_min"].notna(), None)
+    )
+    assert group_payloads(render_html(make_map(places=places)))[1][1]["c"] == [0, 1, -1, 2, 0]
+    places = make_places()
+    places.loc["p2", "health_time_min"] = -1.0
+    with pytest.raises(ValidationError, match=r"negative travel times at ids \['p2'\]"):
+        make_map(places=places)
+
+
+def test_bad_lang() -> None:
+    with pytest.raises(ValidationError, match="lang must be one of 'zh', 'en'; got 'fr'"):
+        make_map(lang="fr")
+
+
+def test_empty_places() -> None:
+    with pytest.raises(ValidationError, match="places is empty"):
+        make_map(places=make_places().iloc[:0])
+    with pytest.raises(ValidationError, match="GeoDataFrame"):
+        make_map(places=make_places().drop(columns="geometry").to_dict())
+
+
+@pytest.mark.parametrize(
+    ("groups", "match"),
+    [
+        ([], "groups is empty"),
+        (["health", "health"], "listed twice"),
+        (["park"], "unknown facility kind"),
+        (["school:clinic"], "unknown tier"),
+        ("health", "must be a list"),
+    ],
+)
+def test_bad_groups(groups: Any, match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        make_map(groups=groups)
+
+
+def test_bad_map_thresholds() -> None:
+    with pytest.raises(ValidationError, match="strictly increasing"):
+        make_map(thresholds_min=[30, 15])
+
+
+def test_facilities_need_tiers_for_tier_groups() -> None:
+    with pytest.raises(ValidationError, match="no 'tiers' column"):
+        make_map(facilities=make_facilities().drop(columns="tiers"))
+    page = render_html(
+        make_map(groups=["health"], facilities=make_facilities().drop(columns="tiers"))
+    )
+    assert len(group_payloads(page)[0][1]["x"]) == 1
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def test_save_html_creates_folders_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "maps" / "sample" / "school.html"
+    out = save_html(make_map(synthetic=True), target)
+    assert out == target and target.is_file()
+    assert [p.name for p in target.parent.iterdir()] == ["school.html"]
+    page = target.read_text(encoding="utf-8")
+    assert NOTICE in page and page.startswith("<!DOCTYPE html>")
+    save_html(make_map(lang="en"), str(target))  # overwrite, str path
+    assert [p.name for p in target.parent.iterdir()] == ["school.html"]
+    assert "Primary school" in target.read_text(encoding="utf-8")
+
+
+def test_save_html_failure_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "m.html"
+    target.write_text("old", encoding="utf-8")
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(maps.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        save_html(make_map(), target)
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.html"]
+
+
+def test_render_plain_folium_map_drops_cdn_assets() -> None:
+    m = folium.Map(tiles=None)
+    folium.CircleMarker([34.0, 114.0], radius=3).add_to(m)
+    folium.Marker([34.0, 114.01]).add_to(m)  # Leaflet's default icon, no awesome-markers
+    page = render_html(m)
+    assert not re.search(r"<(?:script|link)\b[^>]*\b(?:src|href)=", page)
+    assert "L.Icon.Default.mergeOptions" in page  # default icon images as data URIs
+    assert "Leaflet 1.9.4" in page
+
+
+def test_render_refuses_what_it_cannot_inline() -> None:
+    m = folium.Map(tiles=None)
+    folium.Marker([34.0, 114.0], icon=folium.Icon(icon="info-sign")).add_to(m)
+    with pytest.raises(ValidationError, match="awesome-markers.*CircleMarker"):
+        render_html(m)
+    m = folium.Map(tiles=None)
+    m.get_root().header.add_child(folium.JavascriptLink("https://example.org/plugin.js"))
+    with pytest.raises(ValidationError, match="example.org/plugin.js.*offline"):
+        render_html(m)
+
+
+def test_demo_sized_map_stays_small(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    n = 500
+    places = gpd.GeoDataFrame(
+        {
+            "name": [f"村{i}" for i in range(n)],
+            "level": "admin_village",
+            "population": rng.integers(100, 3000, n).astype(float),
+            "leg_m": 10.0,
+            "snap_flag": "ok",
+            "school_primary_time_min": rng.gamma(3, 6, n),
+            "health_time_min": rng.gamma(3, 6, n),
+        },
+        geometry=gpd.points_from_xy(
+            114 + rng.uniform(-0.2, 0.2, n), 34 + rng.uniform(-0.2, 0.2, n)
+        ),
+        crs=4326,
+    )
+    size = os.path.getsize(save_html(make_map(places=places), tmp_path / "m.html"))
+    leaflet = len(
+        resources.files("js_lib_leaflet")
+        .joinpath("static", "js_lib_leaflet", "leaflet.js")
+        .read_bytes()
+    )
+    # Leaflet itself, its CSS and controls (~30 kB), then well under 100 bytes per place
+    assert size - leaflet < 30_000 + 100 * n, size

@@ -1,0 +1,77 @@
+"""Reading OSM files: roads, one-way and speed tags, places, facilities as nodes and ways, clipping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from accessibility._errors import DataSourceError
+from accessibility.sources import osm
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def tagged() -> osm.OsmData:
+    return osm.read(DATA / "tagging.osm")
+
+
+def test_road_segments_and_tags(tagged) -> None:
+    seg = tagged.roads.segments
+    assert len(seg) == 5
+    by_way = seg.groupby("way")
+    assert by_way.size().to_dict() == {100: 2, 101: 2, 102: 1}
+    assert set(seg.loc[seg["way"] == 101, "oneway"]) == {1}
+    assert set(seg.loc[seg["way"] == 102, "oneway"]) == {-1}
+    assert set(seg.loc[seg["way"] == 100, "maxspeed"]) == {40.0}
+    assert set(seg.loc[seg["way"] == 101, "exempt"]) == {"oneway:bicycle=no"}
+    assert list(seg.loc[seg["way"] == 100, ["u", "v"]].itertuples(index=False, name=None)) == [(1, 2), (2, 3)]
+    assert tagged.roads.nodes.loc[5, "lon"] == pytest.approx(114.02)
+
+
+def test_places_and_pois(tagged) -> None:
+    assert tagged.places.loc["n10", "population"] == 1250
+    assert tagged.places.loc["n11", "capital"] == "6"
+    assert set(tagged.pois.index) == {"n20", "n21", "n22", "w103"}
+    campus = tagged.pois.loc["w103"]
+    assert campus["tags"]["isced:level"] == "2"
+    # a campus polygon is represented by its centroid
+    assert campus.geometry.x == pytest.approx(114.0035) and campus.geometry.y == pytest.approx(34.0055)
+
+
+def test_clip_keeps_segments_with_an_end_inside(tagged) -> None:
+    clip = shapely.box(113.999, 33.999, 114.005, 34.0095)  # holds nodes 1 and 4 only
+    data = osm.read(DATA / "tagging.osm", clip=clip)
+    pairs = set(data.roads.segments[["u", "v"]].itertuples(index=False, name=None))
+    assert pairs == {(1, 2), (3, 4), (4, 1)}
+    assert set(data.places.index) == {"n10"}
+    assert data.fingerprint != tagged.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [({"oneway": "yes"}, 1), ({"oneway": "-1"}, -1), ({"oneway": "no", "junction": "roundabout"}, 0),
+     ({"junction": "roundabout"}, 1), ({"highway": "motorway"}, 1), ({}, 0)],
+)
+def test_parse_oneway(tags, expected) -> None:
+    assert osm.parse_oneway(tags) == expected
+
+
+def test_parse_numbers() -> None:
+    assert osm.parse_maxspeed("60") == 60
+    assert osm.parse_maxspeed("30 mph") == pytest.approx(48.28, rel=1e-3)
+    assert np.isnan(osm.parse_maxspeed("CN:urban"))
+    assert osm.parse_population("约3,000人") == 3000
+    assert np.isnan(osm.parse_population("unknown"))
+
+
+def test_missing_and_empty_files(tmp_path) -> None:
+    with pytest.raises(DataSourceError, match="not found"):
+        osm.read(tmp_path / "nope.osm")
+    empty = tmp_path / "empty.osm"
+    empty.write_text('<?xml version="1.0"?><osm version="0.6"><node id="1" lat="34" lon="114"/></osm>')
+    with pytest.raises(DataSourceError, match="no highway ways"):
+        osm.read(empty)
