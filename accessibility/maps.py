@@ -1137,3 +1137,27 @@ def save_html(m: folium.Map, path: Path | str) -> Path:
         raise
     logger.info("wrote %s (%.0f kB)", path, path.stat().st_size / 1024)
     return path
+
+
+class InlineMap:
+    """A self-contained map shown inside a notebook (an ``<iframe srcdoc>``).
+
+    Folium's own notebook display loads Leaflet from a CDN; this one carries
+    Leaflet inline, so analysts without internet see the map too.
+    """
+
+    def __init__(self, page: str, *, height_px: int = 600) -> None:
+        self.page = page
+        self.height_px = int(height_px)
+
+    def _repr_html_(self) -> str:
+        srcdoc = html.escape(self.page, quote=True)
+        return (
+            f'<iframe srcdoc="{srcdoc}" style="width:100%;height:{self.height_px}px;border:none" '
+            'sandbox="allow-scripts"></iframe>'
+        )
+
+
+def inline(m: folium.Map, *, height_px: int = 600) -> InlineMap:
+    """Return an object that displays ``m`` in a notebook without any network access."""
+    return InlineMap(render_html(m), height_px=height_px)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -600,3 +601,12 @@ def test_demo_sized_map_stays_small(tmp_path: Path) -> None:
     )
     # Leaflet itself, its CSS and controls (~30 kB), then well under 100 bytes per place
     assert size - leaflet < 30_000 + 100 * n, size
+
+
+def test_inline_display_is_self_contained() -> None:
+    m = make_map()
+    shown = maps.inline(m)._repr_html_()
+    assert shown.startswith("<iframe srcdoc=")
+    page = html.unescape(shown.split('srcdoc="', 1)[1].split('" style=', 1)[0])
+    assert page.startswith("<!DOCTYPE html>") and "L.map(" in page and "L.circleMarker" in page
+    assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?:", page)
