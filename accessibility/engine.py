@@ -60,7 +60,7 @@ _COUNT_CHUNK = 64
 
 @dataclass
 class Router:
-    """An augmented graph holding a network plus snapped origins and facilities.
+    """A network with snapped facilities built in, and snapped origins attached to it.
 
     Build it once per network and point set; run any number of facility subsets
     (kinds, tiers, scenarios) on it.
@@ -71,9 +71,16 @@ class Router:
         The mode's network.
     origins, facilities
         The snap tables (index = ids), as returned by :func:`accessibility.snapping.snap`.
-    origin_node, facility_door
-        Node index of each origin's snap point and each facility's door in the
-        augmented graph (aligned with the snap tables' rows).
+    facility_door
+        Node index of each facility's door in the augmented graph (aligned with the
+        facilities table's rows).
+    origin_prev, origin_next
+        For each origin, the augmented-graph nodes just before and after it along
+        its segment (segment ends or facility snap points).
+    origin_prev_s, origin_next_s
+        Seconds from the origin's snap point to those nodes along the segment
+        (``inf`` where the mode may not travel in that direction; ``0`` where the
+        origin lies on the node itself).
     reverse
         CSR matrix of the reversed augmented graph, seconds.
     """
@@ -81,13 +88,16 @@ class Router:
     network: Network
     origins: pd.DataFrame
     facilities: pd.DataFrame
-    origin_node: np.ndarray
     facility_door: np.ndarray
+    origin_prev: np.ndarray
+    origin_next: np.ndarray
+    origin_prev_s: np.ndarray
+    origin_next_s: np.ndarray
     reverse: sparse.csr_matrix
 
     @classmethod
     def build(cls, network: Network, origins: pd.DataFrame, facilities: pd.DataFrame) -> Router:
-        """Split the network's segments at the snap points and build the reversed graph.
+        """Split the network's segments at the facilities' snap points and attach the origins.
 
         Parameters
         ----------
@@ -96,6 +106,15 @@ class Router:
         origins, facilities
             Snap tables (``segment``, ``fraction``, ``leg_s``…), index = ids. Ids must
             be unique within each table.
+
+        Notes
+        -----
+        Facilities become nodes of the search graph; origins do not (their number
+        does not change the graph). An origin at fraction ``t`` of a segment leaves
+        it towards the nearest node ahead (``next``: a facility point or the
+        segment's end ``seg_b``) if the segment may be driven ``seg_a → seg_b``, or
+        the nearest node behind (``prev``) if it may be driven the other way; a point
+        at the same position as a node *is* that node (zero time, any direction).
         """
         for name, table in (("origins", origins), ("facilities", facilities)):
             missing = {"segment", "fraction", "leg_s", "leg_m", "flag"} - set(table.columns)
@@ -110,35 +129,33 @@ class Router:
                 raise ValidationError(msg)
 
         n = network.n_nodes
-        n_o, n_f = len(origins), len(facilities)
-        seg = np.concatenate([origins["segment"].to_numpy(np.int64), facilities["segment"].to_numpy(np.int64)])
-        frac = np.concatenate([origins["fraction"].to_numpy(float), facilities["fraction"].to_numpy(float)])
+        n_f = len(facilities)
+        f_seg = facilities["segment"].to_numpy(np.int64)
+        f_frac = facilities["fraction"].to_numpy(float)
 
-        # A point at a segment's end *is* that end node. Interior points become new
-        # nodes, one per distinct (segment, fraction): two points at the same place
-        # share a node, so the time between them is zero whatever the one-way rules.
-        point_node = np.where(frac <= 0.0, network.seg_a[seg], network.seg_b[seg]).astype(np.int64)
-        inner = np.flatnonzero((frac > 0.0) & (frac < 1.0))
-        order = inner[np.lexsort((frac[inner], seg[inner]))]
-        s_seg, s_frac = seg[order], frac[order]
+        # A facility at a segment's end *is* that end node. Interior facility points
+        # become new nodes, one per distinct (segment, fraction).
+        f_node = np.where(f_frac <= 0.0, network.seg_a[f_seg], network.seg_b[f_seg]).astype(np.int64)
+        inner = np.flatnonzero((f_frac > 0.0) & (f_frac < 1.0))
+        order = inner[np.lexsort((f_frac[inner], f_seg[inner]))]
+        k_seg, k_frac = f_seg[order], f_frac[order]
         distinct = np.ones(order.size, dtype=bool)
-        distinct[1:] = (s_seg[1:] != s_seg[:-1]) | (s_frac[1:] != s_frac[:-1])
-        point_node[order] = n + np.cumsum(distinct) - 1
-        s_seg, s_frac, s_node = s_seg[distinct], s_frac[distinct], point_node[order][distinct]
-        n_virtual = int(distinct.sum())
+        distinct[1:] = (k_seg[1:] != k_seg[:-1]) | (k_frac[1:] != k_frac[:-1])
+        f_node[order] = n + np.cumsum(distinct) - 1
+        k_seg, k_frac, k_node = k_seg[distinct], k_frac[distinct], f_node[order][distinct]
+        n_virtual = int(k_node.size)
 
-        # Chains along each split segment: seg_a -> p1 -> p2 ... -> seg_b (sorted by fraction).
-        new_seg = np.ones(s_seg.size, dtype=bool)
-        new_seg[1:] = s_seg[1:] != s_seg[:-1]
-        prev_node = np.where(new_seg, network.seg_a[s_seg], np.roll(s_node, 1))
-        prev_frac = np.where(new_seg, 0.0, np.roll(s_frac, 1))
-        last = np.ones(s_seg.size, dtype=bool)
-        last[:-1] = s_seg[1:] != s_seg[:-1]
-        # pieces: (from, to, segment, fraction of segment) in the seg_a -> seg_b direction
-        p_from = np.concatenate([prev_node, s_node[last]])
-        p_to = np.concatenate([s_node, network.seg_b[s_seg[last]]])
-        p_seg = np.concatenate([s_seg, s_seg[last]])
-        p_share = np.concatenate([s_frac - prev_frac, 1.0 - s_frac[last]])
+        # Chains along each split segment: seg_a -> k1 -> k2 ... -> seg_b (sorted by fraction).
+        first = np.ones(k_seg.size, dtype=bool)
+        first[1:] = k_seg[1:] != k_seg[:-1]
+        last = np.ones(k_seg.size, dtype=bool)
+        last[:-1] = k_seg[1:] != k_seg[:-1]
+        prev_node = np.where(first, network.seg_a[k_seg], np.roll(k_node, 1))
+        prev_frac = np.where(first, 0.0, np.roll(k_frac, 1))
+        p_from = np.concatenate([prev_node, k_node[last]])
+        p_to = np.concatenate([k_node, network.seg_b[k_seg[last]]])
+        p_seg = np.concatenate([k_seg, k_seg[last]])
+        p_share = np.concatenate([k_frac - prev_frac, 1.0 - k_frac[last]])
 
         # For every directed edge lying on a split segment, one directed piece per piece.
         edge_order = np.argsort(network.segment, kind="stable")
@@ -157,20 +174,37 @@ class Router:
 
         # Doors: facility snap node -> door, weighted by the facility's leg.
         door = n + n_virtual + np.arange(n_f)
-        f_snap = point_node[n_o:]
-        f_leg = facilities["leg_s"].to_numpy(float)
-
         n_aug = n + n_virtual + n_f
-        u = np.concatenate([network.u, e_u, f_snap])
+        u = np.concatenate([network.u, e_u, f_node])
         v = np.concatenate([network.v, e_v, door])
-        w = np.concatenate([network.time_s, e_w, f_leg])
+        w = np.concatenate([network.time_s, e_w, facilities["leg_s"].to_numpy(float)])
         reverse = csr_from_edges(v, u, w, n_aug)
+
+        # Origins: the knots (segment ends and facility points) on either side.
+        o_seg = origins["segment"].to_numpy(np.int64)
+        o_frac = origins["fraction"].to_numpy(float)
+        o_prev, o_prev_frac = network.seg_a[o_seg].astype(np.int64), np.zeros(o_seg.size)
+        o_next, o_next_frac = network.seg_b[o_seg].astype(np.int64), np.ones(o_seg.size)
+        if k_seg.size:
+            key_k = k_seg + k_frac  # interior fractions keep the (segment, fraction) order
+            key_o = o_seg + o_frac
+            i_le = np.searchsorted(key_k, key_o, side="right") - 1
+            i_ge = np.searchsorted(key_k, key_o, side="left")
+            le, ge = np.clip(i_le, 0, None), np.clip(i_ge, None, k_seg.size - 1)
+            has_prev = (i_le >= 0) & (k_seg[le] == o_seg)
+            has_next = (i_ge < k_seg.size) & (k_seg[ge] == o_seg)
+            o_prev[has_prev], o_prev_frac[has_prev] = k_node[le[has_prev]], k_frac[le[has_prev]]
+            o_next[has_next], o_next_frac[has_next] = k_node[ge[has_next]], k_frac[ge[has_next]]
+        t_fwd, t_bwd = _segment_times(network)
         return cls(
             network=network,
             origins=origins,
             facilities=facilities,
-            origin_node=point_node[:n_o],
             facility_door=door,
+            origin_prev=o_prev,
+            origin_next=o_next,
+            origin_prev_s=_part_time(o_frac - o_prev_frac, t_bwd[o_seg]),
+            origin_next_s=_part_time(o_next_frac - o_frac, t_fwd[o_seg]),
             reverse=reverse,
         )
 
@@ -185,6 +219,18 @@ class Router:
             msg = f"facility ids not in this router: {unknown}; snap them with the others before building the Router"
             raise ValidationError(msg)
         return np.unique(pos)
+
+    def _origin_times(self, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Seconds from each origin to the search's sources, given node distances.
+
+        ``dist`` is one row (shape ``(n_nodes,)``) or a stack of rows. Returns the
+        time from the origin's snap point (without its leg) and whether the way out
+        through ``next`` (True) or ``prev`` (False) was used.
+        """
+        via_next = dist[..., self.origin_next] + self.origin_next_s
+        via_prev = dist[..., self.origin_prev] + self.origin_prev_s
+        use_next = via_next <= via_prev
+        return np.where(use_next, via_next, via_prev), use_next
 
     def nearest(self, facility_ids: Sequence[object] | pd.Index | None = None) -> pd.DataFrame:
         """Travel time from every origin to the nearest of the given facilities.
@@ -205,15 +251,15 @@ class Router:
         """
         rows = self._facility_rows(facility_ids)
         origins = self.origins
-        leg_s = origins["leg_s"].to_numpy(float)
-        far = (origins["flag"] == FLAG_FAR).to_numpy()
+        n_o = len(origins)
+        leg_m = origins["leg_m"].to_numpy(float)
         if rows.size == 0:
             return pd.DataFrame(
                 {
-                    "time_s": np.full(len(origins), np.nan),
-                    "facility_id": pd.Series([pd.NA] * len(origins), dtype=object).to_numpy(),
-                    "leg_m": origins["leg_m"].to_numpy(float),
-                    "flag": np.full(len(origins), FLAG_NO_FACILITY, dtype=object),
+                    "time_s": np.full(n_o, np.nan),
+                    "facility_id": np.full(n_o, None, dtype=object),
+                    "leg_m": leg_m,
+                    "flag": np.full(n_o, FLAG_NO_FACILITY, dtype=object),
                 },
                 index=origins.index,
             )
@@ -224,20 +270,17 @@ class Router:
             min_only=True,
             return_predecessors=True,
         )
-        d = dist[self.origin_node]
-        src = source[self.origin_node]
+        d, use_next = self._origin_times(dist)
+        src = np.where(use_next, source[self.origin_next], source[self.origin_prev])
         reach = np.isfinite(d) & (src >= 0)
-        time = np.where(reach, d + leg_s, np.inf)
-        # map winning door node -> facility id
-        door_to_row = np.full(self.reverse.shape[0], -1, dtype=np.int64)
-        door_to_row[self.facility_door] = np.arange(len(self.facilities))
-        fid = np.full(len(origins), None, dtype=object)
-        fid[reach] = self.facilities.index.to_numpy()[door_to_row[src[reach]]]
+        time = np.where(reach, d + origins["leg_s"].to_numpy(float), np.inf)
+        # winning door node -> facility row (doors are the last n_f nodes, in row order)
+        first_door = self.reverse.shape[0] - len(self.facilities)
+        fid = np.full(n_o, None, dtype=object)
+        fid[reach] = self.facilities.index.to_numpy()[src[reach] - first_door]
+        far = (origins["flag"] == FLAG_FAR).to_numpy()
         flag = np.where(~reach, FLAG_UNREACHABLE, np.where(far, FLAG_FAR_FROM_ROAD, FLAG_OK)).astype(object)
-        return pd.DataFrame(
-            {"time_s": time, "facility_id": fid, "leg_m": origins["leg_m"].to_numpy(float), "flag": flag},
-            index=origins.index,
-        )
+        return pd.DataFrame({"time_s": time, "facility_id": fid, "leg_m": leg_m, "flag": flag}, index=origins.index)
 
     def count_within(
         self,
@@ -271,9 +314,25 @@ class Router:
         for start in range(0, rows.size, _COUNT_CHUNK):
             doors = self.facility_door[rows[start : start + _COUNT_CHUNK]]
             dist = dijkstra(self.reverse, directed=True, indices=doors, limit=limit)
-            total = dist[:, self.origin_node] + leg_s[None, :]
+            total = self._origin_times(dist)[0] + leg_s[None, :]
             counts += (total[:, :, None] <= thresholds[None, None, :]).sum(axis=0)
         return pd.DataFrame(counts, index=self.origins.index, columns=[float(t) for t in thresholds])
+
+
+def _segment_times(network: Network) -> tuple[np.ndarray, np.ndarray]:
+    """Fastest time over each segment in the ``seg_a → seg_b`` and ``seg_b → seg_a`` directions (inf: not allowed)."""
+    t_fwd = np.full(network.n_segments, np.inf)
+    t_bwd = np.full(network.n_segments, np.inf)
+    f = network.forward
+    np.minimum.at(t_fwd, network.segment[f], network.time_s[f])
+    np.minimum.at(t_bwd, network.segment[~f], network.time_s[~f])
+    return t_fwd, t_bwd
+
+
+def _part_time(share: np.ndarray, full: np.ndarray) -> np.ndarray:
+    """Time over ``share`` of a segment taking ``full`` seconds; zero for a zero share even when ``full`` is inf."""
+    with np.errstate(invalid="ignore"):
+        return np.where(share <= 0.0, 0.0, share * full)
 
 
 def group_key(group: str) -> str:

@@ -77,6 +77,17 @@ def test_point_beyond_segment_end_joins_the_node() -> None:
     assert res.loc["o", "time_s"] == pytest.approx(3 * CAR_SIDE_S + math.hypot(30, 30) / 1.25, rel=REL)
 
 
+def test_origin_between_two_facilities_on_a_one_way_segment() -> None:
+    # A->B is one-way; facilities at 200 m and 800 m, origin at 500 m: the one ahead
+    # is 300 m away; the one behind needs the whole loop.
+    r = router(SQUARE, ONEWAY_SQUARE, "car", {"o": (500, 0)}, {"behind": (200, 0), "ahead": (800, 0)})
+    res = r.nearest()
+    assert res.loc["o", "facility_id"] == "ahead"
+    assert res.loc["o", "time_s"] == pytest.approx(0.3 * CAR_SIDE_S, rel=REL)
+    assert r.nearest(["behind"]).loc["o", "time_s"] == pytest.approx(3.7 * CAR_SIDE_S, rel=REL)
+    assert r.count_within([0.31 * CAR_SIDE_S, 3.8 * CAR_SIDE_S]).loc["o"].tolist() == [1, 2]
+
+
 def test_far_origin_is_flagged_but_routed() -> None:
     r = router(SQUARE, ONEWAY_SQUARE, "walk", {"far": (500, -800)}, {"f": (500, 0)})
     res = r.nearest()
@@ -206,6 +217,8 @@ def test_multi_source_equals_brute_force_minimum(seed: int, mode: str) -> None:
     origins = {f"o{k}": tuple(rng.uniform(-100, 1600, 2)) for k in range(12)}
     facilities = {f"f{k}": tuple(rng.uniform(-100, 1600, 2)) for k in range(4)}
     facilities["f_at_o0"] = origins["o0"]  # same place as an origin: zero network time
+    facilities["f_by_o1"] = (origins["o1"][0] + 40, origins["o1"][1])  # likely the same segment
+    facilities["f_by_o1b"] = (origins["o1"][0] - 40, origins["o1"][1])
     o = snapping.snap(net, make_points(origins))
     f = snapping.snap(net, make_points(facilities))
     r = engine.Router.build(net, o, f)
