@@ -95,6 +95,14 @@ class Router:
     origin_next_s: np.ndarray
     reverse: sparse.csr_matrix
 
+    def __post_init__(self) -> None:
+        # per-origin arrays every query needs, prepared once
+        self._leg_s = self.origins["leg_s"].to_numpy(float)
+        self._leg_m = self.origins["leg_m"].to_numpy(float)
+        self._far = (self.origins["flag"] == FLAG_FAR).to_numpy()
+        self._facility_ids = self.facilities.index.to_numpy()
+        self._first_door = self.reverse.shape[0] - len(self.facilities)
+
     @classmethod
     def build(cls, network: Network, origins: pd.DataFrame, facilities: pd.DataFrame) -> Router:
         """Split the network's segments at the facilities' snap points and attach the origins.
@@ -252,7 +260,7 @@ class Router:
         rows = self._facility_rows(facility_ids)
         origins = self.origins
         n_o = len(origins)
-        leg_m = origins["leg_m"].to_numpy(float)
+        leg_m = self._leg_m
         if rows.size == 0:
             return pd.DataFrame(
                 {
@@ -273,13 +281,11 @@ class Router:
         d, use_next = self._origin_times(dist)
         src = np.where(use_next, source[self.origin_next], source[self.origin_prev])
         reach = np.isfinite(d) & (src >= 0)
-        time = np.where(reach, d + origins["leg_s"].to_numpy(float), np.inf)
+        time = np.where(reach, d + self._leg_s, np.inf)
         # winning door node -> facility row (doors are the last n_f nodes, in row order)
-        first_door = self.reverse.shape[0] - len(self.facilities)
         fid = np.full(n_o, None, dtype=object)
-        fid[reach] = self.facilities.index.to_numpy()[src[reach] - first_door]
-        far = (origins["flag"] == FLAG_FAR).to_numpy()
-        flag = np.where(~reach, FLAG_UNREACHABLE, np.where(far, FLAG_FAR_FROM_ROAD, FLAG_OK)).astype(object)
+        fid[reach] = self._facility_ids[src[reach] - self._first_door]
+        flag = np.where(~reach, FLAG_UNREACHABLE, np.where(self._far, FLAG_FAR_FROM_ROAD, FLAG_OK)).astype(object)
         return pd.DataFrame({"time_s": time, "facility_id": fid, "leg_m": leg_m, "flag": flag}, index=origins.index)
 
     def count_within(
@@ -308,7 +314,7 @@ class Router:
             msg = f"thresholds must be finite and > 0 seconds, got {list(thresholds_s)}"
             raise ValidationError(msg)
         rows = self._facility_rows(facility_ids)
-        leg_s = self.origins["leg_s"].to_numpy(float)
+        leg_s = self._leg_s
         counts = np.zeros((len(self.origins), thresholds.size), dtype=np.int64)
         limit = float(thresholds.max())
         for start in range(0, rows.size, _COUNT_CHUNK):
