@@ -1,0 +1,92 @@
+"""The sample county through the whole chain: region → OSM → network → snapping → engine."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from accessibility import classify, engine, metrics, pipeline
+from accessibility._errors import UnknownRegionError, ValidationError
+from accessibility.settings import settings
+
+GROUPS = ["school:primary", "school:middle", "school:high", "health", "reading", "bus"]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("root")
+
+
+@pytest.fixture(scope="module")
+def study(root):
+    settings.root = root
+    try:
+        return pipeline.prepare("sample", mode="walk", progress=False)
+    finally:
+        settings.root = None
+
+
+def test_origins_are_the_villages_inside_the_boundary(study, root) -> None:
+    meta = json.loads((root / "data" / "raw" / "sample" / "meta.json").read_text("utf-8"))
+    assert study.meta["synthetic"] is True
+    assert set(study.origins["level"]) == {"admin_village"}
+    assert len(study.origins) == meta["counts"]["villages"]
+    assert study.origins["population"].notna().all()
+
+
+def test_crs_chosen_from_location(study) -> None:
+    lon = study.boundary.iloc[0].centroid.x
+    assert study.crs == ("EPSG:32649" if lon < 114 else "EPSG:32650")
+
+
+def test_network_cached_and_reused(study, root) -> None:
+    files = list((root / "data" / "processed" / "sample").glob("network_walk_*.npz"))
+    assert len(files) == 1
+    settings.root = root
+    again = pipeline.prepare("sample", mode="walk", progress=False)
+    np.testing.assert_array_equal(again.network.time_s, study.network.time_s)
+    assert study.network.meta["nodes_dropped"] > 0  # the sample has disconnected fragments
+
+
+def test_every_village_gets_a_time_per_group(study) -> None:
+    table = engine.access(study.router, study.facilities, GROUPS, thresholds_min=[15, 30])
+    assert len(table) == len(study.origins)
+    for g in GROUPS:
+        key = engine.group_key(g)
+        t = table[f"{key}_time_min"]
+        assert np.isfinite(t).all(), g  # one strongly connected network: everyone reaches something
+        assert (t * 60 >= study.origin_snap["leg_s"] - 1e-9).all()  # never less than the walk to the road
+        assert (table[f"{key}_n15"] <= table[f"{key}_n30"]).all()
+        assert ((table[f"{key}_n15"] > 0) == (t <= 15)).all()
+    far = study.origin_snap["flag"] == "far"
+    assert far.any()  # the sample has villages far from roads; they are kept and flagged
+    assert (table.loc[far, "bus_flag"] == "far_from_road").all()
+
+
+def test_village_with_its_own_clinic_is_close(study) -> None:
+    table = engine.access(study.router, study.facilities, ["health:village_clinic"], thresholds_min=[15])
+    # a clinic named after the village lies within its streets
+    names = study.facilities.loc[classify.select(study.facilities, "health:village_clinic"), "name"]
+    own = study.origins["name"].map(lambda n: any(str(x).startswith(n) for x in names))
+    assert own.sum() > 100
+    assert table.loc[own[own].index, "health_village_clinic_time_min"].median() < 10
+
+
+def test_empty_group_is_flagged_not_an_error(study) -> None:
+    no_bus = study.facilities.loc[study.facilities["kind"] != "bus"]
+    table = engine.access(study.router, no_bus, ["bus", "health"], thresholds_min=[15])
+    assert (table["bus_flag"] == "no_facility").all()
+    assert table["bus_time_min"].isna().all()
+    summary = metrics.summary(table, study.origins["population"], ["bus", "health"], thresholds_min=[15])
+    assert summary.loc["bus", "no_facility"] and not summary.loc["health", "no_facility"]
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(UnknownRegionError, match="unknown region 'nowhere'"):
+        pipeline.prepare("nowhere")
+    with pytest.raises(ValidationError, match="unknown travel mode 'rocket'"):
+        pipeline.prepare("sample", mode="rocket")
+    with pytest.raises(ValidationError, match="unknown origin levels"):
+        pipeline.prepare("sample", origin_levels=["castle"])
