@@ -10,12 +10,35 @@ Call sites read ``acc.network.build(...)``, ``acc.engine.access(...)`` and so on
 
 from __future__ import annotations
 
-from . import classify, engine, export, labels, maps, metrics, network, pipeline, regions, runner, snapping
+from . import (
+    classify,
+    engine,
+    export,
+    labels,
+    maps,
+    metrics,
+    network,
+    pipeline,
+    regions,
+    runner,
+    snapping,
+)
 from .settings import configure, settings
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "classify", "configure", "engine", "export", "labels", "maps", "metrics", "network",
-    "pipeline", "regions", "runner", "settings", "snapping",
+    "classify",
+    "configure",
+    "engine",
+    "export",
+    "labels",
+    "maps",
+    "metrics",
+    "network",
+    "pipeline",
+    "regions",
+    "runner",
+    "settings",
+    "snapping",
 ]

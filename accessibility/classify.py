@@ -124,9 +124,15 @@ def classify_feature(tags: dict[str, str], name: str | None = None) -> Decision 
             tiers = _isced_tiers(tags, levels)
             if tiers is None:
                 continue
-            return Decision(d["kind"], tiers, d.get("confidence", "tag"), rule.id, d.get("note", ""))
+            return Decision(
+                d["kind"], tiers, d.get("confidence", "tag"), rule.id, d.get("note", "")
+            )
         return Decision(
-            d.get("kind"), tuple(d.get("tiers") or ()), d.get("confidence", "name"), rule.id, d.get("note", "")
+            d.get("kind"),
+            tuple(d.get("tiers") or ()),
+            d.get("confidence", "name"),
+            rule.id,
+            d.get("note", ""),
         )
     return None
 
@@ -150,8 +156,11 @@ def facilities(pois: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     keep = table["kind"].notna()
     dropped = table.loc[~keep]
     if len(dropped):
-        log.info("%d mapped features are not facilities of this project (e.g. %s)",
-                 len(dropped), ", ".join(dropped["name"].astype(str).head(3)))
+        log.info(
+            "%d mapped features are not facilities of this project (e.g. %s)",
+            len(dropped),
+            ", ".join(dropped["name"].astype(str).head(3)),
+        )
     return table.loc[keep].drop(columns=["tags"], errors="ignore")
 
 
@@ -161,7 +170,10 @@ def explain(pois: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if missing:
         msg = f"candidate facilities lack columns {sorted(missing)}; expected 'name' and 'tags' (a dict per row)"
         raise ValidationError(msg)
-    decisions = [classify_feature(t or {}, n if isinstance(n, str) else "") for t, n in zip(pois["tags"], pois["name"])]
+    decisions = [
+        classify_feature(t or {}, n if isinstance(n, str) else "")
+        for t, n in zip(pois["tags"], pois["name"])
+    ]
     out = pois.copy()
     out["kind"] = [d.kind if d else None for d in decisions]
     out["tiers"] = [";".join(d.tiers) if d else "" for d in decisions]
@@ -192,7 +204,11 @@ def places(places: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         raise ValidationError(msg)
     levels = []
     for _, row in places.iterrows():
-        tags = {k: str(row[k]) for k in ("place", "capital", "admin_level") if k in row and isinstance(row[k], str) and row[k]}
+        tags = {
+            k: str(row[k])
+            for k in ("place", "capital", "admin_level")
+            if k in row and isinstance(row[k], str) and row[k]
+        }
         levels.append(place_level(tags, str(row.get("name", "") or "")))
     out = places.copy()
     out["level"] = [lv for lv, _ in levels]

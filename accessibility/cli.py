@@ -29,8 +29,14 @@ def _thresholds(text: str) -> list[float]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="accessibility", description="Travel-time access to public facilities.")
-    p.add_argument("--root", type=Path, help="project root (data/, maps/, runs/); default: found from the working directory")
+    p = argparse.ArgumentParser(
+        prog="accessibility", description="Travel-time access to public facilities."
+    )
+    p.add_argument(
+        "--root",
+        type=Path,
+        help="project root (data/, maps/, runs/); default: found from the working directory",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -39,14 +45,28 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--notebook", default="facility_access", choices=runner.NOTEBOOKS)
     run.add_argument("--mode", help="travel mode: walk, walk_child, bicycle, ebike, car")
     run.add_argument("--thresholds", type=_thresholds, help="minutes, comma-separated (e.g. 15,30)")
-    run.add_argument("--kinds", help="facility groups, comma-separated (e.g. school:primary,health,bus)")
-    run.add_argument("--osm-file", type=Path, help="local .osm/.osm.pbf extract to read instead of the region's source")
+    run.add_argument(
+        "--kinds", help="facility groups, comma-separated (e.g. school:primary,health,bus)"
+    )
+    run.add_argument(
+        "--osm-file",
+        type=Path,
+        help="local .osm/.osm.pbf extract to read instead of the region's source",
+    )
     run.add_argument("--lang", choices=("zh", "en"), help="language of map labels (default zh)")
-    run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=JSON",
-                     help="any other notebook parameter, value as JSON (e.g. -p 'origin_levels=[\"admin_village\"]')")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="any other notebook parameter, value as JSON (e.g. -p 'origin_levels=[\"admin_village\"]')",
+    )
 
     sub.add_parser("regions", help="list configured regions")
-    sample = sub.add_parser("sample", help="generate the synthetic sample county under data/raw/sample/")
+    sample = sub.add_parser(
+        "sample", help="generate the synthetic sample county under data/raw/sample/"
+    )
     sample.add_argument("--seed", type=int, default=None)
     return p
 
@@ -62,7 +82,11 @@ def _run(args: argparse.Namespace) -> int:
             params[name] = json.loads(value)
         except json.JSONDecodeError:
             params[name] = value
-    for name, value in (("mode", args.mode), ("thresholds_min", args.thresholds), ("lang", args.lang)):
+    for name, value in (
+        ("mode", args.mode),
+        ("thresholds_min", args.thresholds),
+        ("lang", args.lang),
+    ):
         if value is not None:
             params[name] = value
     if args.kinds:
@@ -80,7 +104,10 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``accessibility`` console script."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     if args.root is not None:
         settings.root = args.root
     if args.quiet:

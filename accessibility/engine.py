@@ -132,7 +132,9 @@ class Router:
             if not table.index.is_unique:
                 msg = f"{name} ids must be unique"
                 raise ValidationError(msg)
-            if len(table) and (table["segment"].max() >= network.n_segments or table["segment"].min() < 0):
+            if len(table) and (
+                table["segment"].max() >= network.n_segments or table["segment"].min() < 0
+            ):
                 msg = f"{name} were snapped to another network (segment index out of range)"
                 raise ValidationError(msg)
 
@@ -143,7 +145,9 @@ class Router:
 
         # A facility at a segment's end *is* that end node. Interior facility points
         # become new nodes, one per distinct (segment, fraction).
-        f_node = np.where(f_frac <= 0.0, network.seg_a[f_seg], network.seg_b[f_seg]).astype(np.int64)
+        f_node = np.where(f_frac <= 0.0, network.seg_a[f_seg], network.seg_b[f_seg]).astype(
+            np.int64
+        )
         inner = np.flatnonzero((f_frac > 0.0) & (f_frac < 1.0))
         order = inner[np.lexsort((f_frac[inner], f_seg[inner]))]
         k_seg, k_frac = f_seg[order], f_frac[order]
@@ -285,8 +289,12 @@ class Router:
         # winning door node -> facility row (doors are the last n_f nodes, in row order)
         fid = np.full(n_o, None, dtype=object)
         fid[reach] = self._facility_ids[src[reach] - self._first_door]
-        flag = np.where(~reach, FLAG_UNREACHABLE, np.where(self._far, FLAG_FAR_FROM_ROAD, FLAG_OK)).astype(object)
-        return pd.DataFrame({"time_s": time, "facility_id": fid, "leg_m": leg_m, "flag": flag}, index=origins.index)
+        flag = np.where(
+            ~reach, FLAG_UNREACHABLE, np.where(self._far, FLAG_FAR_FROM_ROAD, FLAG_OK)
+        ).astype(object)
+        return pd.DataFrame(
+            {"time_s": time, "facility_id": fid, "leg_m": leg_m, "flag": flag}, index=origins.index
+        )
 
     def count_within(
         self,
@@ -310,7 +318,11 @@ class Router:
             threshold in seconds.
         """
         thresholds = np.asarray(list(thresholds_s), dtype=float)
-        if thresholds.size == 0 or not np.all(thresholds > 0) or not np.all(np.isfinite(thresholds)):
+        if (
+            thresholds.size == 0
+            or not np.all(thresholds > 0)
+            or not np.all(np.isfinite(thresholds))
+        ):
             msg = f"thresholds must be finite and > 0 seconds, got {list(thresholds_s)}"
             raise ValidationError(msg)
         rows = self._facility_rows(facility_ids)
@@ -322,7 +334,9 @@ class Router:
             dist = dijkstra(self.reverse, directed=True, indices=doors, limit=limit)
             total = self._origin_times(dist)[0] + leg_s[None, :]
             counts += (total[:, :, None] <= thresholds[None, None, :]).sum(axis=0)
-        return pd.DataFrame(counts, index=self.origins.index, columns=[float(t) for t in thresholds])
+        return pd.DataFrame(
+            counts, index=self.origins.index, columns=[float(t) for t in thresholds]
+        )
 
 
 def _segment_times(network: Network) -> tuple[np.ndarray, np.ndarray]:
@@ -402,7 +416,9 @@ def access(
         key = group_key(g)
         ids = select(facilities, g)
         if len(ids) == 0:
-            log.warning("no facility of group %r in this region: its results are flagged 'no_facility'", g)
+            log.warning(
+                "no facility of group %r in this region: its results are flagged 'no_facility'", g
+            )
         near = router.nearest(ids)
         columns[f"{key}_time_min"] = near["time_s"].to_numpy() / 60.0
         columns[f"{key}_facility"] = near["facility_id"].to_numpy()

@@ -46,7 +46,9 @@ def _for_file(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_float_dtype(s):
             out[col] = s.replace([np.inf, -np.inf], np.nan)
         elif s.dtype == object or isinstance(s.dtype, pd.StringDtype):
-            out[col] = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+            out[col] = s.map(
+                lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+            )
     return out
 
 
@@ -87,7 +89,9 @@ def write_csv(path: Path | str, frame: pd.DataFrame) -> Path:
     path = Path(path)
     tmp = _tmp_beside(path)
     try:
-        _for_file(frame.drop(columns="geometry", errors="ignore")).to_csv(tmp, index=False, encoding="utf-8-sig")
+        _for_file(frame.drop(columns="geometry", errors="ignore")).to_csv(
+            tmp, index=False, encoding="utf-8-sig"
+        )
         os.replace(tmp, path)
     finally:
         if tmp.exists():

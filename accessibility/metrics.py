@@ -79,7 +79,9 @@ def summary(
             inside = np.where(np.isnan(t), False, t <= limit)
             row[f"within_{limit:g}_share"] = float(inside.mean()) if t.size else np.nan
             total = pop[known].sum()
-            row[f"within_{limit:g}_pop_share"] = float(pop[known & inside].sum() / total) if total > 0 else np.nan
+            row[f"within_{limit:g}_pop_share"] = (
+                float(pop[known & inside].sum() / total) if total > 0 else np.nan
+            )
         row["no_facility"] = empty
         rows[g] = row
     out = pd.DataFrame.from_dict(rows, orient="index")

@@ -217,8 +217,20 @@ class Network:
         arrays = {
             name: getattr(self, name)
             for name in (
-                "node_id", "x", "y", "lon", "lat", "u", "v", "length_m", "time_s",
-                "highway", "segment", "seg_a", "seg_b", "forward",
+                "node_id",
+                "x",
+                "y",
+                "lon",
+                "lat",
+                "u",
+                "v",
+                "length_m",
+                "time_s",
+                "highway",
+                "segment",
+                "seg_a",
+                "seg_b",
+                "forward",
             )
         }
         header = {
@@ -358,7 +370,10 @@ def build(
     elif rule.get("oneway_exempt_tags") and "exempt" in seg.columns:
         exempt_tags = set(rule["oneway_exempt_tags"])
         exempt = np.array(
-            [bool(exempt_tags.intersection(str(t).split(";"))) if t else False for t in seg["exempt"].to_numpy()]
+            [
+                bool(exempt_tags.intersection(str(t).split(";"))) if t else False
+                for t in seg["exempt"].to_numpy()
+            ]
         )
         oneway[exempt] = 0
 
@@ -413,7 +428,10 @@ def build(
     if dropped_nodes:
         log.info(
             "%s network: kept the largest strongly connected component (%d nodes); dropped %d nodes in %d other components",
-            mode, meta["nodes_kept"], dropped_nodes, n_comp - 1,
+            mode,
+            meta["nodes_kept"],
+            dropped_nodes,
+            n_comp - 1,
         )
     return Network(
         mode=mode,
@@ -437,7 +455,9 @@ def build(
     )
 
 
-def cache_key(roads: RoadData, *, mode: str, crs: str, speed_overrides: dict[str, float] | None = None) -> str:
+def cache_key(
+    roads: RoadData, *, mode: str, crs: str, speed_overrides: dict[str, float] | None = None
+) -> str:
     """Return the cache key of a network: source fingerprint, rule table, CRS and format."""
     rule = mode_rules(mode, overrides=speed_overrides)
     text = json.dumps([roads.fingerprint, rule_hash(rule), crs, FORMAT_VERSION])

@@ -55,7 +55,9 @@ class Study:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def raw_osm_file(region: regions.Region, *, osm_file: Path | str | None = None) -> tuple[Path, Path | None]:
+def raw_osm_file(
+    region: regions.Region, *, osm_file: Path | str | None = None
+) -> tuple[Path, Path | None]:
     """Return the OSM file and boundary file for a region, generating the sample when needed.
 
     Returns
@@ -169,7 +171,10 @@ def prepare(
 
     step(3)
     net = network.load_or_build(
-        data.roads, mode=mode, crs=crs, cache_dir=reg.processed_dir,
+        data.roads,
+        mode=mode,
+        crs=crs,
+        cache_dir=reg.processed_dir,
         speed_overrides=reg.speed_overrides.get(mode),
     )
 
@@ -195,13 +200,22 @@ def prepare(
         "osm_file": str(osm_path),
         "osm_fingerprint": data.fingerprint,
         "network": net.meta,
-        "origins": int(len(origins)),
+        "origins": len(origins),
         "origins_far": int((o_snap["flag"] == snapping.FLAG_FAR).sum()),
-        "facilities": int(len(facilities)),
+        "facilities": len(facilities),
         "facilities_far": int((f_snap["flag"] == snapping.FLAG_FAR).sum()),
         "max_snap_m": max_snap_m,
     }
     return Study(
-        region=reg, mode=mode, crs=crs, boundary=boundary, network=net, origins=origins,
-        facilities=facilities, origin_snap=o_snap, facility_snap=f_snap, router=router, meta=meta,
+        region=reg,
+        mode=mode,
+        crs=crs,
+        boundary=boundary,
+        network=net,
+        origins=origins,
+        facilities=facilities,
+        origin_snap=o_snap,
+        facility_snap=f_snap,
+        router=router,
+        meta=meta,
     )

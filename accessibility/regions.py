@@ -167,5 +167,5 @@ def metric_crs(boundary: shapely.Geometry) -> str:
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         msg = f"boundary centroid ({lon}, {lat}) is not in degrees; give the boundary in WGS-84 (EPSG:4326)"
         raise ValidationError(msg)
-    zone = min(int(math.floor((lon + 180) / 6)) + 1, 60)
+    zone = min(math.floor((lon + 180) / 6) + 1, 60)
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"

@@ -111,7 +111,15 @@ def run(
     log.info("running %s for %s -> %s", source.name, params["region"], out)
     try:
         pm.execute_notebook(
-            str(source), str(out), parameters=params, progress_bar=show, cwd=str(root), kernel_name="python3",
+            str(source),
+            str(out),
+            parameters=params,
+            progress_bar=show,
+            cwd=str(root),
+            kernel_name="python3",
+            # the kernel's own log (shutdown noise) would drown the run's messages;
+            # errors in cells are reported by papermill and kept in the executed copy
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except pm.PapermillExecutionError as exc:
         msg = f"{notebook} failed for region {params['region']} in cell {exc.cell_index}: {exc.ename}: {exc.evalue} (see {out})"

@@ -140,7 +140,12 @@ def snap(
     flag = np.where(leg > max_snap_m, FLAG_FAR, FLAG_OK)
     n_far = int((flag == FLAG_FAR).sum())
     if n_far:
-        log.warning("%d of %d points are more than %.0f m from the nearest road (flagged 'far')", n_far, len(points), max_snap_m)
+        log.warning(
+            "%d of %d points are more than %.0f m from the nearest road (flagged 'far')",
+            n_far,
+            len(points),
+            max_snap_m,
+        )
     return pd.DataFrame(
         {
             "segment": seg.astype(np.int64),

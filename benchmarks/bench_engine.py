@@ -176,7 +176,7 @@ def sample_county(tmp: Path) -> tuple[RoadData, str] | None:
 
         files = sample.ensure(tmp / "sample")
         data = osm.read(files.osm)
-    except Exception as exc:  # noqa: BLE001 - any failure means: skip this graph
+    except Exception as exc:
         print(f"note: sample county skipped ({type(exc).__name__}: {exc})")
         return None
     roads = data.roads
@@ -369,7 +369,7 @@ def bench_pandana(
 ) -> dict[str, Any]:
     try:
         import pandana
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"note: pandana not measured ({type(exc).__name__}: {exc})")
         return {"available": False, "reason": str(exc)}
     log.info("[%s] pandana: contraction hierarchies", name)
@@ -459,7 +459,7 @@ def bench_cache_load(name: str, net: Network, tmp: Path) -> dict[str, Any]:
         res["graphml_save_s"], _ = measure(lambda: osmnx.io.save_graphml(g, graphml), repeat=1)
         log.info("[%s] cache: osmnx.io.load_graphml", name)
         res["graphml_load_s"], back = measure(lambda: osmnx.io.load_graphml(graphml), repeat=1)
-    except Exception as exc:  # noqa: BLE001 - fall back to plain networkx
+    except Exception as exc:
         print(
             f"note: osmnx GraphML I/O failed ({type(exc).__name__}: {exc}); using networkx read/write_graphml"
         )
@@ -504,7 +504,7 @@ def print_graph(res: dict[str, Any]) -> None:
         f"{'nx-multi s':>11} {'nx/ours':>9} {'pandana q s':>12} {'pd q/ours':>9}"
     )
     print(header)
-    for kind in list(KINDS) + ["sum"]:
+    for kind in [*KINDS, "sum"]:
         if kind == "sum":
             o, k, s, n = (
                 res["ours_sum_s"],

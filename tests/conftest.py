@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 import geopandas as gpd
@@ -37,9 +38,11 @@ def make_roads(
     ).set_index("id")
     rows = []
     for way_id, (ids, highway, oneway) in enumerate(ways, start=1):
-        for a, b in zip(ids[:-1], ids[1:]):
+        for a, b in itertools.pairwise(ids):
             rows.append((way_id, a, b, highway, oneway, np.nan, ""))
-    segments = pd.DataFrame(rows, columns=["way", "u", "v", "highway", "oneway", "maxspeed", "exempt"])
+    segments = pd.DataFrame(
+        rows, columns=["way", "u", "v", "highway", "oneway", "maxspeed", "exempt"]
+    )
     segments["oneway"] = segments["oneway"].astype(np.int8)
     return RoadData(nodes=nodes, segments=segments)
 

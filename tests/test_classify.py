@@ -23,17 +23,52 @@ CASES = [
     (SCHOOL, "示例县高中", "school", ("high",), "name", "school.high"),
     (SCHOOL, "许昌一高", "school", ("high",), "name", "school.high"),
     (SCHOOL, "河街乡九年一贯制学校", "school", ("primary", "middle"), "name", "school.nine_year"),
-    (SCHOOL, "东城十二年一贯制学校", "school", ("primary", "middle", "high"), "name", "school.twelve_year"),
+    (
+        SCHOOL,
+        "东城十二年一贯制学校",
+        "school",
+        ("primary", "middle", "high"),
+        "name",
+        "school.twelve_year",
+    ),
     (SCHOOL, "示例县完全中学", "school", ("middle", "high"), "name", "school.complete"),
     (SCHOOL, "张桥镇中心学校", "school", ("primary", "middle"), "ambiguous", "school.centre"),
     (SCHOOL, "示例县第三中学", "school", ("middle",), "ambiguous", "school.middle_unspecified"),
     (SCHOOL, "示例县实验学校", "school", (), "ambiguous", "school.any"),
     (SCHOOL, "外国语学校", "school", (), "ambiguous", "school.any"),
     # tags beat names
-    ({"amenity": "school", "isced:level": "1;2"}, "示例县实验学校", "school", ("primary", "middle"), "tag", "school.isced"),
-    ({"amenity": "school", "isced:level": "2-3"}, "第三中学", "school", ("middle", "high"), "tag", "school.isced"),
-    ({"amenity": "school", "school:level": "primary"}, "育才学校", "school", ("primary",), "tag", "school.isced"),
-    ({"amenity": "school", "isced:level": "0"}, "王庄小学", "school", ("primary",), "name", "school.primary"),
+    (
+        {"amenity": "school", "isced:level": "1;2"},
+        "示例县实验学校",
+        "school",
+        ("primary", "middle"),
+        "tag",
+        "school.isced",
+    ),
+    (
+        {"amenity": "school", "isced:level": "2-3"},
+        "第三中学",
+        "school",
+        ("middle", "high"),
+        "tag",
+        "school.isced",
+    ),
+    (
+        {"amenity": "school", "school:level": "primary"},
+        "育才学校",
+        "school",
+        ("primary",),
+        "tag",
+        "school.isced",
+    ),
+    (
+        {"amenity": "school", "isced:level": "0"},
+        "王庄小学",
+        "school",
+        ("primary",),
+        "name",
+        "school.primary",
+    ),
     # not schools of any tier
     ({"amenity": "kindergarten"}, "阳光幼儿园", None, (), "", "not.kindergarten"),
     (SCHOOL, "实验幼儿园", None, (), "", "not.school_by_name"),
@@ -46,22 +81,106 @@ CASES = [
     ({"amenity": "pharmacy"}, "大众药房", None, (), "", "not.pharmacy"),
     ({"amenity": "veterinary"}, "畜牧兽医站", None, (), "", "not.veterinary"),
     # health
-    ({"amenity": "clinic"}, "王庄村卫生室", "health", ("village_clinic",), "name", "health.village_clinic"),
-    ({"healthcare": "clinic"}, "李村卫生所", "health", ("village_clinic",), "name", "health.village_clinic_hc"),
-    ({"amenity": "hospital"}, "张桥镇卫生院", "health", ("township_health_centre",), "name", "health.township_centre"),
-    ({"healthcare": "hospital"}, "东城社区卫生服务中心", "health", ("township_health_centre",), "name", "health.township_centre_hc"),
-    ({"amenity": "hospital"}, "示例县人民医院", "health", ("county_hospital",), "name", "health.county_hospital"),
-    ({"amenity": "hospital"}, "示例县中医院", "health", ("county_hospital",), "name", "health.county_hospital"),
-    ({"healthcare": "hospital"}, "县域医疗中心", "health", ("county_hospital",), "name", "health.county_hospital_hc"),
+    (
+        {"amenity": "clinic"},
+        "王庄村卫生室",
+        "health",
+        ("village_clinic",),
+        "name",
+        "health.village_clinic",
+    ),
+    (
+        {"healthcare": "clinic"},
+        "李村卫生所",
+        "health",
+        ("village_clinic",),
+        "name",
+        "health.village_clinic_hc",
+    ),
+    (
+        {"amenity": "hospital"},
+        "张桥镇卫生院",
+        "health",
+        ("township_health_centre",),
+        "name",
+        "health.township_centre",
+    ),
+    (
+        {"healthcare": "hospital"},
+        "东城社区卫生服务中心",
+        "health",
+        ("township_health_centre",),
+        "name",
+        "health.township_centre_hc",
+    ),
+    (
+        {"amenity": "hospital"},
+        "示例县人民医院",
+        "health",
+        ("county_hospital",),
+        "name",
+        "health.county_hospital",
+    ),
+    (
+        {"amenity": "hospital"},
+        "示例县中医院",
+        "health",
+        ("county_hospital",),
+        "name",
+        "health.county_hospital",
+    ),
+    (
+        {"healthcare": "hospital"},
+        "县域医疗中心",
+        "health",
+        ("county_hospital",),
+        "name",
+        "health.county_hospital_hc",
+    ),
     ({"amenity": "hospital"}, "仁爱医院", "health", (), "ambiguous", "health.hospital_other"),
     ({"amenity": "clinic"}, "张氏诊所", "health", (), "ambiguous", "health.clinic_other"),
     # reading
-    ({"amenity": "library"}, "城市书房(人民路店)", "reading", ("study_room",), "name", "reading.study_room"),
-    ({"amenity": "library"}, "示例县图书馆", "reading", ("library",), "name", "reading.library_name"),
+    (
+        {"amenity": "library"},
+        "城市书房(人民路店)",
+        "reading",
+        ("study_room",),
+        "name",
+        "reading.study_room",
+    ),
+    (
+        {"amenity": "library"},
+        "示例县图书馆",
+        "reading",
+        ("library",),
+        "name",
+        "reading.library_name",
+    ),
     ({"amenity": "library"}, "", "reading", ("library",), "tag", "reading.library_tag"),
-    ({"amenity": "community_centre"}, "张桥镇综合文化站", "reading", ("cultural_station",), "name", "reading.cultural_station"),
-    ({"amenity": "community_centre"}, "王庄村综合性文化服务中心", "reading", ("village_centre",), "name", "reading.village_centre"),
-    ({"amenity": "library"}, "王庄村农家书屋", "reading", ("village_centre",), "name", "reading.village_centre"),
+    (
+        {"amenity": "community_centre"},
+        "张桥镇综合文化站",
+        "reading",
+        ("cultural_station",),
+        "name",
+        "reading.cultural_station",
+    ),
+    (
+        {"amenity": "community_centre"},
+        "王庄村综合性文化服务中心",
+        "reading",
+        ("village_centre",),
+        "name",
+        "reading.village_centre",
+    ),
+    (
+        {"amenity": "library"},
+        "王庄村农家书屋",
+        "reading",
+        ("village_centre",),
+        "name",
+        "reading.village_centre",
+    ),
     # bus
     ({"highway": "bus_stop"}, "王庄村站", "bus", ("bus_stop",), "tag", "bus.stop"),
     ({"highway": "bus_stop"}, "图书馆站", "bus", ("bus_stop",), "tag", "bus.stop"),
@@ -81,7 +200,11 @@ def test_rule(tags, name, kind, tiers, confidence, rule) -> None:
 
 @pytest.mark.parametrize(
     ("tags", "name"),
-    [({"amenity": "restaurant"}, "小学路饭店"), ({"shop": "books"}, "新华书店"), ({"amenity": "place_of_worship"}, "图书馆")],
+    [
+        ({"amenity": "restaurant"}, "小学路饭店"),
+        ({"shop": "books"}, "新华书店"),
+        ({"amenity": "place_of_worship"}, "图书馆"),
+    ],
 )
 def test_no_rule_applies(tags, name) -> None:
     d = classify.classify_feature(tags, name)
@@ -89,10 +212,13 @@ def test_no_rule_applies(tags, name) -> None:
 
 
 def test_every_rule_is_exercised() -> None:
-    import yaml
     from importlib import resources
 
-    table = yaml.safe_load(resources.files("accessibility.rules").joinpath("facilities.yml").read_text("utf-8"))
+    import yaml
+
+    table = yaml.safe_load(
+        resources.files("accessibility.rules").joinpath("facilities.yml").read_text("utf-8")
+    )
     ids = {r["id"] for r in table["rules"]}
     covered = {c[-1] for c in CASES}
     assert ids == covered
@@ -101,7 +227,13 @@ def test_every_rule_is_exercised() -> None:
 def test_facilities_frame_and_select() -> None:
     pois = gpd.GeoDataFrame(
         {
-            "name": ["王庄小学", "河街乡九年一贯制学校", "阳光幼儿园", "示例县高中", "王庄村卫生室"],
+            "name": [
+                "王庄小学",
+                "河街乡九年一贯制学校",
+                "阳光幼儿园",
+                "示例县高中",
+                "王庄村卫生室",
+            ],
             "tags": [SCHOOL, SCHOOL, {"amenity": "kindergarten"}, SCHOOL, {"amenity": "clinic"}],
         },
         geometry=[shapely.Point(114, 34)] * 5,

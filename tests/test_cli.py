@@ -52,14 +52,30 @@ def test_map_is_self_contained(run_root) -> None:
 
 
 def test_english_labels_and_other_parameters(tmp_path) -> None:
-    code = cli.main([
-        "--root", str(tmp_path), "-q", "run", "--region", "sample", "--mode", "ebike",
-        "--thresholds", "10,20,40", "--kinds", "school:middle,health:county_hospital", "--lang", "en",
-    ])
+    code = cli.main(
+        [
+            "--root",
+            str(tmp_path),
+            "-q",
+            "run",
+            "--region",
+            "sample",
+            "--mode",
+            "ebike",
+            "--thresholds",
+            "10,20,40",
+            "--kinds",
+            "school:middle,health:county_hospital",
+            "--lang",
+            "en",
+        ]
+    )
     assert code == 0
     html = (tmp_path / "maps" / "sample" / "facility_access.html").read_text("utf-8")
     assert "Middle school" in html and "Synthetic data" in html
-    villages = gpd.read_file(tmp_path / "data" / "processed" / "sample" / "facility_access.gpkg", layer="villages")
+    villages = gpd.read_file(
+        tmp_path / "data" / "processed" / "sample" / "facility_access.gpkg", layer="villages"
+    )
     assert {"school_middle_n40", "health_county_hospital_time_min"} <= set(villages.columns)
 
 
@@ -68,11 +84,17 @@ def test_english_labels_and_other_parameters(tmp_path) -> None:
     [
         (["run", "--region", "atlantis"], "unknown region 'atlantis'"),
         (["run", "--region", "sample", "--mode", "rocket"], "unknown travel mode 'rocket'"),
-        (["run", "--region", "sample", "--thresholds", "15,0"], "thresholds must be finite and > 0"),
+        (
+            ["run", "--region", "sample", "--thresholds", "15,0"],
+            "thresholds must be finite and > 0",
+        ),
         (["run", "--region", "sample", "--thresholds", "-5"], "thresholds must be finite and > 0"),
         (["run", "--region", "sample", "--kinds", "school:college"], "unknown tier 'college'"),
         (["run", "--region", "sample", "--osm-file", "/no/such/file.osm.pbf"], "does not exist"),
-        (["run", "--region", "sample", "-p", 'origin_levels=["castle"]'], "unknown origin levels ['castle']"),
+        (
+            ["run", "--region", "sample", "-p", 'origin_levels=["castle"]'],
+            "unknown origin levels ['castle']",
+        ),
     ],
 )
 def test_bad_input_gives_one_clear_line(tmp_path, capsys, args, message) -> None:
@@ -98,7 +120,8 @@ def test_failing_notebook_names_the_cell_and_the_executed_copy(tmp_path, capsys)
     raw.mkdir(parents=True)
     (raw / "broken.osm").write_text("<osm><node id='1' lat='x'", encoding="utf-8")
     (raw / "b.geojson").write_text(
-        '{"type": "Polygon", "coordinates": [[[114, 34], [114.1, 34], [114.1, 34.1], [114, 34]]]}', encoding="utf-8"
+        '{"type": "Polygon", "coordinates": [[[114, 34], [114.1, 34], [114.1, 34.1], [114, 34]]]}',
+        encoding="utf-8",
     )
     code = cli.main(["--root", str(tmp_path), "-q", "run", "--region", "broken"])
     err = capsys.readouterr().err

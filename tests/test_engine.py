@@ -8,7 +8,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from accessibility import engine, network, snapping
 from accessibility._errors import ValidationError
@@ -74,13 +76,17 @@ def test_point_beyond_segment_end_joins_the_node() -> None:
     # the one-way side D->A from its far end.
     r = router(SQUARE, ONEWAY_SQUARE, "car", {"o": (1000, 0)}, {"f": (-30, -30)})
     res = r.nearest()
-    assert res.loc["o", "time_s"] == pytest.approx(3 * CAR_SIDE_S + math.hypot(30, 30) / 1.25, rel=REL)
+    assert res.loc["o", "time_s"] == pytest.approx(
+        3 * CAR_SIDE_S + math.hypot(30, 30) / 1.25, rel=REL
+    )
 
 
 def test_origin_between_two_facilities_on_a_one_way_segment() -> None:
     # A->B is one-way; facilities at 200 m and 800 m, origin at 500 m: the one ahead
     # is 300 m away; the one behind needs the whole loop.
-    r = router(SQUARE, ONEWAY_SQUARE, "car", {"o": (500, 0)}, {"behind": (200, 0), "ahead": (800, 0)})
+    r = router(
+        SQUARE, ONEWAY_SQUARE, "car", {"o": (500, 0)}, {"behind": (200, 0), "ahead": (800, 0)}
+    )
     res = r.nearest()
     assert res.loc["o", "facility_id"] == "ahead"
     assert res.loc["o", "time_s"] == pytest.approx(0.3 * CAR_SIDE_S, rel=REL)
@@ -96,7 +102,9 @@ def test_far_origin_is_flagged_but_routed() -> None:
 
 
 def test_nearest_picks_the_right_facility_and_reports_its_id() -> None:
-    r = router(SQUARE, ONEWAY_SQUARE, "car", {"o": (0, 0)}, {"behind": (0, 300), "ahead": (1000, 500)})
+    r = router(
+        SQUARE, ONEWAY_SQUARE, "car", {"o": (0, 0)}, {"behind": (0, 300), "ahead": (1000, 500)}
+    )
     res = r.nearest()
     # "behind" is 300 m back against the one-way flow: 3 sides + 700 m; "ahead" is 1.5 sides
     assert res.loc["o", "facility_id"] == "ahead"
@@ -109,7 +117,9 @@ def test_nearest_picks_the_right_facility_and_reports_its_id() -> None:
 def test_two_components_unreachable() -> None:
     coords = {**SQUARE, 5: (5000, 0), 6: (6000, 0)}
     ways = [([1, 2, 3, 4, 1], "residential", 0), ([5, 6], "residential", 0)]
-    net = network.build(make_roads(coords, ways), mode="walk", crs=TEST_CRS, largest_component=False)
+    net = network.build(
+        make_roads(coords, ways), mode="walk", crs=TEST_CRS, largest_component=False
+    )
     o = snapping.snap(net, make_points({"island": (5500, 10), "main": (0, 10)}))
     f = snapping.snap(net, make_points({"f": (1000, 10)}))
     res = engine.Router.build(net, o, f).nearest()
@@ -131,7 +141,10 @@ def test_empty_facility_set_is_flagged() -> None:
 def test_count_within_thresholds() -> None:
     # walk; facilities at 0, 500, 1500 and 2500 m from the origin around the square
     r = router(
-        SQUARE, ONEWAY_SQUARE, "walk", {"o": (0, 0)},
+        SQUARE,
+        ONEWAY_SQUARE,
+        "walk",
+        {"o": (0, 0)},
         {"f0": (0, 0), "f1": (500, 0), "f2": (1000, 500), "f3": (500, 1000)},
     )
     m = 1 / 1.25  # seconds per metre on foot
@@ -162,7 +175,9 @@ def _random_layout(rng: np.random.Generator, n: int = 6):
             for di, dj in ((1, 0), (0, 1)):
                 if i + di < n and j + dj < n and rng.random() < 0.85:
                     there = (i + di) * n + j + dj + 1
-                    ways.append(([here, there], classes[rng.integers(4)], int(rng.choice([0, 0, 1, -1]))))
+                    ways.append(
+                        ([here, there], classes[rng.integers(4)], int(rng.choice([0, 0, 1, -1])))
+                    )
     return coords, ways
 
 
@@ -187,11 +202,17 @@ def _brute_force(net: network.Network, o: pd.DataFrame, f: pd.DataFrame) -> pd.D
     best = {}
     for oid, orow in o.iterrows():
         s, t = int(orow["segment"]), float(orow["fraction"])
-        exits = {int(net.seg_b[s]): _part(1 - t, seg_time(s, True)), int(net.seg_a[s]): _part(t, seg_time(s, False))}
+        exits = {
+            int(net.seg_b[s]): _part(1 - t, seg_time(s, True)),
+            int(net.seg_a[s]): _part(t, seg_time(s, False)),
+        }
         candidates = []
         for fid, frow in f.iterrows():
             s2, t2 = int(frow["segment"]), float(frow["fraction"])
-            entries = {int(net.seg_a[s2]): _part(t2, seg_time(s2, True)), int(net.seg_b[s2]): _part(1 - t2, seg_time(s2, False))}
+            entries = {
+                int(net.seg_a[s2]): _part(t2, seg_time(s2, True)),
+                int(net.seg_b[s2]): _part(1 - t2, seg_time(s2, False)),
+            }
             tt = math.inf
             for x, cx in exits.items():
                 for y, cy in entries.items():
@@ -224,7 +245,9 @@ def test_multi_source_equals_brute_force_minimum(seed: int, mode: str) -> None:
     r = engine.Router.build(net, o, f)
     ours = r.nearest()
     ref = _brute_force(net, o, f)
-    np.testing.assert_allclose(ours["time_s"].astype(float), ref["time_s"].astype(float), rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(
+        ours["time_s"].astype(float), ref["time_s"].astype(float), rtol=1e-9, atol=1e-6
+    )
     # the facility returned achieves the minimum (ties may name another facility)
     for oid in origins:
         alone = r.nearest([ours.loc[oid, "facility_id"]]).loc[oid, "time_s"]

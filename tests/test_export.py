@@ -21,7 +21,9 @@ def test_geopackage_roundtrip(tmp_path) -> None:
         crs=4326,
     )
     summary = pd.DataFrame({"within_15_share": [0.5]}, index=pd.Index(["bus"], name="group"))
-    path = export.write_geopackage(tmp_path / "out" / "r.gpkg", {"villages": villages, "summary": summary})
+    path = export.write_geopackage(
+        tmp_path / "out" / "r.gpkg", {"villages": villages, "summary": summary}
+    )
     assert sorted(pyogrio.list_layers(path)[:, 0]) == ["summary", "villages"]
     back = gpd.read_file(path, layer="villages")
     assert back.crs.to_epsg() == 4326

@@ -12,7 +12,15 @@ from .conftest import TEST_CRS, make_roads
 
 # A one-way clockwise square A-B-C-D (1 km sides) plus a two-way spur C-E and a
 # separate two-node piece F-G far away.
-SQUARE = {1: (0, 0), 2: (1000, 0), 3: (1000, 1000), 4: (0, 1000), 5: (2000, 1000), 6: (9000, 9000), 7: (9500, 9000)}
+SQUARE = {
+    1: (0, 0),
+    2: (1000, 0),
+    3: (1000, 1000),
+    4: (0, 1000),
+    5: (2000, 1000),
+    6: (9000, 9000),
+    7: (9500, 9000),
+}
 SQUARE_WAYS = [
     ([1, 2, 3, 4, 1], "residential", 1),
     ([3, 5], "tertiary", 0),
@@ -95,7 +103,9 @@ def test_cache_roundtrip_and_invalidation(tmp_path) -> None:
     np.testing.assert_array_equal(first.time_s, again.time_s)
     assert again.meta == first.meta
     # a speed change invalidates
-    network.load_or_build(roads, mode="car", crs=TEST_CRS, cache_dir=tmp_path, speed_overrides={"residential": 10})
+    network.load_or_build(
+        roads, mode="car", crs=TEST_CRS, cache_dir=tmp_path, speed_overrides={"residential": 10}
+    )
     assert len(list(tmp_path.glob("network_car_*.npz"))) == 2
     # a road change invalidates
     changed = make_roads({**SQUARE, 5: (2500, 1000)}, SQUARE_WAYS)

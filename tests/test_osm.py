@@ -28,7 +28,10 @@ def test_road_segments_and_tags(tagged) -> None:
     assert set(seg.loc[seg["way"] == 102, "oneway"]) == {-1}
     assert set(seg.loc[seg["way"] == 100, "maxspeed"]) == {40.0}
     assert set(seg.loc[seg["way"] == 101, "exempt"]) == {"oneway:bicycle=no"}
-    assert list(seg.loc[seg["way"] == 100, ["u", "v"]].itertuples(index=False, name=None)) == [(1, 2), (2, 3)]
+    assert list(seg.loc[seg["way"] == 100, ["u", "v"]].itertuples(index=False, name=None)) == [
+        (1, 2),
+        (2, 3),
+    ]
     assert tagged.roads.nodes.loc[5, "lon"] == pytest.approx(114.02)
 
 
@@ -39,7 +42,9 @@ def test_places_and_pois(tagged) -> None:
     campus = tagged.pois.loc["w103"]
     assert campus["tags"]["isced:level"] == "2"
     # a campus polygon is represented by its centroid
-    assert campus.geometry.x == pytest.approx(114.0035) and campus.geometry.y == pytest.approx(34.0055)
+    assert campus.geometry.x == pytest.approx(114.0035) and campus.geometry.y == pytest.approx(
+        34.0055
+    )
 
 
 def test_clip_keeps_segments_with_an_end_inside(tagged) -> None:
@@ -53,8 +58,14 @@ def test_clip_keeps_segments_with_an_end_inside(tagged) -> None:
 
 @pytest.mark.parametrize(
     ("tags", "expected"),
-    [({"oneway": "yes"}, 1), ({"oneway": "-1"}, -1), ({"oneway": "no", "junction": "roundabout"}, 0),
-     ({"junction": "roundabout"}, 1), ({"highway": "motorway"}, 1), ({}, 0)],
+    [
+        ({"oneway": "yes"}, 1),
+        ({"oneway": "-1"}, -1),
+        ({"oneway": "no", "junction": "roundabout"}, 0),
+        ({"junction": "roundabout"}, 1),
+        ({"highway": "motorway"}, 1),
+        ({}, 0),
+    ],
 )
 def test_parse_oneway(tags, expected) -> None:
     assert osm.parse_oneway(tags) == expected
@@ -72,6 +83,8 @@ def test_missing_and_empty_files(tmp_path) -> None:
     with pytest.raises(DataSourceError, match="not found"):
         osm.read(tmp_path / "nope.osm")
     empty = tmp_path / "empty.osm"
-    empty.write_text('<?xml version="1.0"?><osm version="0.6"><node id="1" lat="34" lon="114"/></osm>')
+    empty.write_text(
+        '<?xml version="1.0"?><osm version="0.6"><node id="1" lat="34" lon="114"/></osm>'
+    )
     with pytest.raises(DataSourceError, match="no highway ways"):
         osm.read(empty)

@@ -41,5 +41,9 @@ def test_notebooks_are_stored_without_outputs() -> None:
         assert len(tagged) == 1, f"{path.name} needs exactly one 'parameters' cell"
         for cell in nb.cells:
             if cell.cell_type == "code":
-                assert not cell.outputs and cell.execution_count is None, f"{path.name} is stored with outputs"
-                assert not re.search(r"^\s*(def|class)\s", cell.source, re.M), f"{path.name} defines code; move it to the package"
+                assert not cell.outputs and cell.execution_count is None, (
+                    f"{path.name} is stored with outputs"
+                )
+                assert not re.search(r"^\s*(def|class)\s", cell.source, re.M), (
+                    f"{path.name} defines code; move it to the package"
+                )

@@ -57,7 +57,9 @@ def test_every_village_gets_a_time_per_group(study) -> None:
         key = engine.group_key(g)
         t = table[f"{key}_time_min"]
         assert np.isfinite(t).all(), g  # one strongly connected network: everyone reaches something
-        assert (t * 60 >= study.origin_snap["leg_s"] - 1e-9).all()  # never less than the walk to the road
+        assert (
+            t * 60 >= study.origin_snap["leg_s"] - 1e-9
+        ).all()  # never less than the walk to the road
         assert (table[f"{key}_n15"] <= table[f"{key}_n30"]).all()
         assert ((table[f"{key}_n15"] > 0) == (t <= 15)).all()
     far = study.origin_snap["flag"] == "far"
@@ -66,7 +68,9 @@ def test_every_village_gets_a_time_per_group(study) -> None:
 
 
 def test_village_with_its_own_clinic_is_close(study) -> None:
-    table = engine.access(study.router, study.facilities, ["health:village_clinic"], thresholds_min=[15])
+    table = engine.access(
+        study.router, study.facilities, ["health:village_clinic"], thresholds_min=[15]
+    )
     # a clinic named after the village lies within its streets
     names = study.facilities.loc[classify.select(study.facilities, "health:village_clinic"), "name"]
     own = study.origins["name"].map(lambda n: any(str(x).startswith(n) for x in names))
@@ -79,7 +83,9 @@ def test_empty_group_is_flagged_not_an_error(study) -> None:
     table = engine.access(study.router, no_bus, ["bus", "health"], thresholds_min=[15])
     assert (table["bus_flag"] == "no_facility").all()
     assert table["bus_time_min"].isna().all()
-    summary = metrics.summary(table, study.origins["population"], ["bus", "health"], thresholds_min=[15])
+    summary = metrics.summary(
+        table, study.origins["population"], ["bus", "health"], thresholds_min=[15]
+    )
     assert summary.loc["bus", "no_facility"] and not summary.loc["health", "no_facility"]
 
 

@@ -21,7 +21,8 @@ def test_project_region_file_wins_and_unknown_region(tmp_path) -> None:
     settings.root = tmp_path
     (tmp_path / "regions").mkdir()
     (tmp_path / "regions" / "demo.yml").write_text(
-        "label_zh: 演示\nlabel_en: Demo\nsource: {kind: osm_file, path: demo.osm}\n", encoding="utf-8"
+        "label_zh: 演示\nlabel_en: Demo\nsource: {kind: osm_file, path: demo.osm}\n",
+        encoding="utf-8",
     )
     assert regions.load("demo").label_en == "Demo"
     assert regions.load("demo").raw_dir == tmp_path / "data" / "raw" / "demo"
@@ -34,7 +35,12 @@ def test_project_region_file_wins_and_unknown_region(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("lon", "lat", "epsg"),
-    [(113.5, 34.0, "EPSG:32649"), (114.2, 34.0, "EPSG:32650"), (116.4, 39.9, "EPSG:32650"), (-70.6, -33.4, "EPSG:32719")],
+    [
+        (113.5, 34.0, "EPSG:32649"),
+        (114.2, 34.0, "EPSG:32650"),
+        (116.4, 39.9, "EPSG:32650"),
+        (-70.6, -33.4, "EPSG:32719"),
+    ],
 )
 def test_metric_crs_follows_location(lon, lat, epsg) -> None:
     assert regions.metric_crs(shapely.Point(lon, lat).buffer(0.1)) == epsg

@@ -30,7 +30,13 @@ from accessibility.sources import sample
 SEED = 2023
 UTM = "EPSG:32650"
 ROAD_CLASSES_REQUIRED = (
-    "trunk", "primary", "secondary", "tertiary", "unclassified", "residential", "track",
+    "trunk",
+    "primary",
+    "secondary",
+    "tertiary",
+    "unclassified",
+    "residential",
+    "track",
 )
 
 _to_utm = pyproj.Transformer.from_crs("EPSG:4326", UTM, always_xy=True)
@@ -112,7 +118,9 @@ def river(osm: OsmFile) -> LineString:
 
 
 def _villages(osm: OsmFile) -> list[tuple[int, dict[str, str]]]:
-    return [(n, t) for n, t in osm.tagged_nodes() if t.get("place") == "village" and "capital" not in t]
+    return [
+        (n, t) for n, t in osm.tagged_nodes() if t.get("place") == "village" and "capital" not in t
+    ]
 
 
 def _distance_to_roads(osm: OsmFile, tree: shapely.STRtree, node_ids: list[int]) -> np.ndarray:
@@ -126,7 +134,11 @@ def _distance_to_roads(osm: OsmFile, tree: shapely.STRtree, node_ids: list[int])
 
 def test_same_seed_gives_identical_bytes(files: sample.SampleFiles, tmp_path: Path) -> None:
     again = sample.generate(tmp_path, seed=SEED)
-    for a, b in ((files.osm, again.osm), (files.boundary, again.boundary), (files.meta, again.meta)):
+    for a, b in (
+        (files.osm, again.osm),
+        (files.boundary, again.boundary),
+        (files.meta, again.meta),
+    ):
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
@@ -151,7 +163,11 @@ def test_file_names_and_no_leftover_temp_files(files: sample.SampleFiles) -> Non
     assert files.osm.name == "sample.osm"
     assert files.boundary.name == "boundary.geojson"
     assert files.meta.name == "meta.json"
-    assert sorted(p.name for p in files.osm.parent.iterdir()) == ["boundary.geojson", "meta.json", "sample.osm"]
+    assert sorted(p.name for p in files.osm.parent.iterdir()) == [
+        "boundary.geojson",
+        "meta.json",
+        "sample.osm",
+    ]
 
 
 def test_xml_root_bounds_and_ids(files: sample.SampleFiles, osm: OsmFile) -> None:
@@ -195,7 +211,9 @@ def test_counts_match_meta(osm: OsmFile, roads: list, meta: dict) -> None:
     assert counts["bridges"] == sum(t.get("bridge") == "yes" for _, _, t in roads)
 
 
-def test_everything_is_labelled_synthetic(files: sample.SampleFiles, osm: OsmFile, meta: dict) -> None:
+def test_everything_is_labelled_synthetic(
+    files: sample.SampleFiles, osm: OsmFile, meta: dict
+) -> None:
     (_, _, rel_tags) = osm.relations[0]
     assert "synthetic" in rel_tags["note"]
     props = json.loads(files.boundary.read_text(encoding="utf-8"))["properties"]
@@ -211,7 +229,9 @@ def test_everything_is_labelled_synthetic(files: sample.SampleFiles, osm: OsmFil
 # ------------------------------------------------------------------ boundary
 
 
-def test_boundary_relation_closes_into_the_geojson_polygon(files: sample.SampleFiles, osm: OsmFile) -> None:
+def test_boundary_relation_closes_into_the_geojson_polygon(
+    files: sample.SampleFiles, osm: OsmFile
+) -> None:
     (_, members, tags) = osm.relations[0]
     assert tags["type"] == "boundary"
     assert tags["boundary"] == "administrative"
@@ -307,7 +327,11 @@ def test_road_hierarchy_and_names(roads: list) -> None:
 def test_roads_are_not_straight_lines(osm: OsmFile, roads: list) -> None:
     checked = 0
     for _, refs, t in roads:
-        if t["highway"] in ("trunk", "primary", "secondary", "unclassified") and "bridge" not in t and len(refs) > 4:
+        if (
+            t["highway"] in ("trunk", "primary", "secondary", "unclassified")
+            and "bridge" not in t
+            and len(refs) > 4
+        ):
             pts = [osm.utm(n) for n in refs]
             chord = LineString([pts[0], pts[-1]])
             if chord.length < 800:
@@ -317,13 +341,19 @@ def test_roads_are_not_straight_lines(osm: OsmFile, roads: list) -> None:
     assert checked > 20
 
 
-def test_network_is_connected_apart_from_a_few_fragments(osm: OsmFile, roads: list, meta: dict) -> None:
+def test_network_is_connected_apart_from_a_few_fragments(
+    osm: OsmFile, roads: list, meta: dict
+) -> None:
     g = nx.Graph()
     for _, refs, _ in roads:
         g.add_edges_from(pairwise(refs))
     parts = sorted(nx.connected_components(g), key=len, reverse=True)
     assert len(parts[0]) > 0.9 * g.number_of_nodes()
-    assert 3 <= len(parts) - 1 <= meta["counts"]["road_fragments"] + meta["counts"]["villages_without_road_link"]
+    assert (
+        3
+        <= len(parts) - 1
+        <= meta["counts"]["road_fragments"] + meta["counts"]["villages_without_road_link"]
+    )
     # junctions are shared nodes: many nodes belong to more than one way
     ways_per_node: dict[int, int] = {}
     for _, refs, _ in roads:
@@ -345,7 +375,9 @@ def test_roads_meet_only_at_shared_nodes(osm: OsmFile, roads: list) -> None:
     assert pairs.shape[1] == 0, f"{pairs.shape[1] // 2} unnoded crossings"
 
 
-def test_some_villages_hang_in_the_fields(osm: OsmFile, road_tree: shapely.STRtree, meta: dict) -> None:
+def test_some_villages_hang_in_the_fields(
+    osm: OsmFile, road_tree: shapely.STRtree, meta: dict
+) -> None:
     ids = [n for n, _ in _villages(osm)]
     dist = _distance_to_roads(osm, road_tree, ids)
     far = int(np.sum(dist > 300))
@@ -367,7 +399,9 @@ def test_one_way_streets_run_both_ways(osm: OsmFile, roads: list) -> None:
     assert len(headings) >= 3
 
 
-def test_river_is_crossed_only_by_a_few_bridges(osm: OsmFile, roads: list, river: LineString) -> None:
+def test_river_is_crossed_only_by_a_few_bridges(
+    osm: OsmFile, roads: list, river: LineString
+) -> None:
     (tags,) = [t for _, _, t in osm.ways if t.get("waterway") == "river"]
     assert tags["name"] == "清水河"
     bridges = [(refs, t) for _, refs, t in roads if t.get("bridge") == "yes"]
@@ -384,16 +418,29 @@ def test_river_is_crossed_only_by_a_few_bridges(osm: OsmFile, roads: list, river
 
 
 def _names(osm: OsmFile, **tags: str) -> list[str]:
-    return [t.get("name", "") for t in osm.features() if all(t.get(k) == v for k, v in tags.items())]
+    return [
+        t.get("name", "") for t in osm.features() if all(t.get(k) == v for k, v in tags.items())
+    ]
 
 
 def test_every_facility_kind_is_present(osm: OsmFile) -> None:
     schools = _names(osm, amenity="school")
-    for suffix in ("小学", "教学点", "初级中学", "高级中学", "完全中学", "九年一贯制学校", "职业培训学校"):
+    for suffix in (
+        "小学",
+        "教学点",
+        "初级中学",
+        "高级中学",
+        "完全中学",
+        "九年一贯制学校",
+        "职业培训学校",
+    ):
         assert any(n.endswith(suffix) for n in schools), suffix
     assert any(n.endswith("高中") for n in schools)
     assert "示例县第一高级中学" in schools
-    assert any(n.endswith(("镇中心学校", "乡中心学校", "镇九年一贯制学校", "乡九年一贯制学校")) for n in schools)
+    assert any(
+        n.endswith(("镇中心学校", "乡中心学校", "镇九年一贯制学校", "乡九年一贯制学校"))
+        for n in schools
+    )
     isced = {t.get("isced:level") for t in osm.features() if t.get("amenity") == "school"}
     assert {"1", "2", "3"} <= isced and "1;2" in isced
     assert any(n.endswith("幼儿园") for n in _names(osm, amenity="kindergarten"))
@@ -418,7 +465,11 @@ def test_every_facility_kind_is_present(osm: OsmFile) -> None:
 
 
 def test_some_facilities_are_campus_polygons(osm: OsmFile) -> None:
-    closed = [t for _, refs, t in osm.ways if refs[0] == refs[-1] and t.get("amenity") in ("school", "hospital")]
+    closed = [
+        t
+        for _, refs, t in osm.ways
+        if refs[0] == refs[-1] and t.get("amenity") in ("school", "hospital")
+    ]
     assert any(t["amenity"] == "school" for t in closed)
     assert any(t["amenity"] == "hospital" for t in closed)
 
@@ -426,7 +477,11 @@ def test_some_facilities_are_campus_polygons(osm: OsmFile) -> None:
 def test_tiers_follow_settlements_with_a_few_exceptions(osm: OsmFile) -> None:
     seat = next(n for n, t in osm.tagged_nodes() if t.get("capital") == "6")
     sx, sy = osm.utm(seat)
-    high = [n for n, t in osm.tagged_nodes() if t.get("amenity") == "school" and t.get("isced:level") == "3"]
+    high = [
+        n
+        for n, t in osm.tagged_nodes()
+        if t.get("amenity") == "school" and t.get("isced:level") == "3"
+    ]
     near = [np.hypot(osm.utm(n)[0] - sx, osm.utm(n)[1] - sy) < 4_000 for n in high]
     assert sum(near) >= 1 and not all(near), "high schools in the county seat, one in a township"
 

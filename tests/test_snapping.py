@@ -31,7 +31,11 @@ def test_snaps_to_segment_interior_not_node(walk_net) -> None:
     }
     assert seg_nodes["a"] == {1, 2} and seg_nodes["b"] == {2, 3}
     # distance along from node 1 (or 2) in metres, within projection scale error
-    a_from_1 = s.loc["a", "offset_m"] if walk_net.node_id[walk_net.seg_a[s.loc["a", "segment"]]] == 1 else 1000 - s.loc["a", "offset_m"]
+    a_from_1 = (
+        s.loc["a", "offset_m"]
+        if walk_net.node_id[walk_net.seg_a[s.loc["a", "segment"]]] == 1
+        else 1000 - s.loc["a", "offset_m"]
+    )
     assert a_from_1 == pytest.approx(300, rel=3e-3)
     assert s.loc["a", "leg_m"] == pytest.approx(40, rel=3e-3)
     assert s.loc["b", "leg_m"] == pytest.approx(60, rel=3e-3)
@@ -66,9 +70,14 @@ def test_bad_inputs(walk_net) -> None:
     with pytest.raises(ValidationError, match="no CRS"):
         snapping.snap(walk_net, gpd.GeoDataFrame(geometry=[shapely.Point(114, 34)]))
     with pytest.raises(ValidationError, match="unique"):
-        snapping.snap(walk_net, gpd.GeoDataFrame(geometry=[shapely.Point(114, 34)] * 2, index=[1, 1], crs=4326))
+        snapping.snap(
+            walk_net,
+            gpd.GeoDataFrame(geometry=[shapely.Point(114, 34)] * 2, index=[1, 1], crs=4326),
+        )
     with pytest.raises(ValidationError, match="only Point"):
-        snapping.snap(walk_net, gpd.GeoDataFrame(geometry=[shapely.box(114, 34, 114.1, 34.1)], crs=4326))
+        snapping.snap(
+            walk_net, gpd.GeoDataFrame(geometry=[shapely.box(114, 34, 114.1, 34.1)], crs=4326)
+        )
     with pytest.raises(ValidationError, match="max_snap_m"):
         snapping.snap(walk_net, pts, max_snap_m=0)
     with pytest.raises(ValidationError, match="walk_speed_kmh"):

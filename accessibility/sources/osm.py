@@ -25,6 +25,7 @@ sample county end to end.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
 from dataclasses import dataclass
@@ -77,7 +78,10 @@ def parse_oneway(tags: dict[str, str]) -> int:
         return -1
     if value == "no":
         return 0
-    if tags.get("junction") in ("roundabout", "circular") or tags.get("highway") in ("motorway", "motorway_link"):
+    if tags.get("junction") in ("roundabout", "circular") or tags.get("highway") in (
+        "motorway",
+        "motorway_link",
+    ):
         return 1
     return 0
 
@@ -138,7 +142,9 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
         raise DataSourceError(msg)
     fingerprint = file_hash(path)
     if clip is not None:
-        fingerprint = hashlib.sha256((fingerprint + shapely.to_wkb(clip, hex=True)).encode()).hexdigest()[:16]
+        fingerprint = hashlib.sha256(
+            (fingerprint + shapely.to_wkb(clip, hex=True)).encode()
+        ).hexdigest()[:16]
 
     seg_rows: list[tuple[int, int, int, str, int, float, str]] = []
     node_lon: dict[int, float] = {}
@@ -168,7 +174,7 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
                 oneway = parse_oneway({k: v for k, v in tags})
                 maxspeed = parse_maxspeed(tags.get("maxspeed"))
                 exempt = ";".join(f"{k}={tags[k]}" for k in EXEMPT_TAGS if k in tags)
-                for (a, la), (b, lb) in zip(refs[:-1], refs[1:]):
+                for (a, la), (b, lb) in itertools.pairwise(refs):
                     seg_rows.append((obj.id, a, b, highway, oneway, maxspeed, exempt))
                     node_lon[a], node_lat[a] = la.lon, la.lat
                     node_lon[b], node_lat[b] = lb.lon, lb.lat
@@ -186,9 +192,15 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
     )
     nodes.index = nodes.index.astype(np.int64)
     nodes.index.name = "id"
-    segments = pd.DataFrame(seg_rows, columns=["way", "u", "v", "highway", "oneway", "maxspeed", "exempt"])
-    segments = segments.astype({"way": np.int64, "u": np.int64, "v": np.int64, "oneway": np.int8, "maxspeed": float})
-    places_gdf = _points_frame(places, ["id", "name", "name_en", "place", "population", "capital", "admin_level"])
+    segments = pd.DataFrame(
+        seg_rows, columns=["way", "u", "v", "highway", "oneway", "maxspeed", "exempt"]
+    )
+    segments = segments.astype(
+        {"way": np.int64, "u": np.int64, "v": np.int64, "oneway": np.int8, "maxspeed": float}
+    )
+    places_gdf = _points_frame(
+        places, ["id", "name", "name_en", "place", "population", "capital", "admin_level"]
+    )
     pois_gdf = _points_frame(pois, ["id", "osm_type", "osm_id", "name", "tags"])
 
     if clip is not None:
@@ -201,7 +213,10 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
         raise DataSourceError(msg)
     log.info(
         "read %s: %d road segments, %d places, %d candidate facilities",
-        path.name, len(segments), len(places_gdf), len(pois_gdf),
+        path.name,
+        len(segments),
+        len(places_gdf),
+        len(pois_gdf),
     )
     roads = RoadData(nodes=nodes, segments=segments, fingerprint=fingerprint)
     return OsmData(roads=roads, places=places_gdf, pois=pois_gdf, fingerprint=fingerprint)
@@ -230,7 +245,9 @@ def _place_row(node: osmium.osm.Node) -> dict[str, object]:
     }
 
 
-def _poi_row(kind: str, osm_id: int, lon: float, lat: float, tags: osmium.osm.TagList) -> dict[str, object]:
+def _poi_row(
+    kind: str, osm_id: int, lon: float, lat: float, tags: osmium.osm.TagList
+) -> dict[str, object]:
     return {
         "id": f"{kind}{osm_id}",
         "osm_type": "node" if kind == "n" else "way",
@@ -252,9 +269,12 @@ def _points_frame(rows: list[dict[str, object]], columns: list[str]) -> gpd.GeoD
     return gdf
 
 
-def _clip_roads(nodes: pd.DataFrame, segments: pd.DataFrame, clip: shapely.Geometry) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _clip_roads(
+    nodes: pd.DataFrame, segments: pd.DataFrame, clip: shapely.Geometry
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     inside = pd.Series(
-        shapely.contains_xy(clip, nodes["lon"].to_numpy(), nodes["lat"].to_numpy()), index=nodes.index
+        shapely.contains_xy(clip, nodes["lon"].to_numpy(), nodes["lat"].to_numpy()),
+        index=nodes.index,
     )
     keep = inside.reindex(segments["u"]).to_numpy() | inside.reindex(segments["v"]).to_numpy()
     segments = segments.loc[keep].reset_index(drop=True)

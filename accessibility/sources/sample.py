@@ -124,38 +124,151 @@ _HAMLET_SUFFIXES = "庄湾营洼"
 
 #: Township base names with their pinyin.
 _TOWNSHIPS: tuple[tuple[str, str], ...] = (
-    ("黄桥", "Huangqiao"), ("石固", "Shigu"), ("古城", "Gucheng"), ("柳林", "Liulin"),
-    ("白庙", "Baimiao"), ("双河", "Shuanghe"), ("长店", "Changdian"), ("马集", "Maji"),
-    ("杏园", "Xingyuan"), ("桃园", "Taoyuan"), ("龙湖", "Longhu"), ("青岗", "Qinggang"),
-    ("大营", "Daying"), ("小召", "Xiaozhao"), ("官亭", "Guanting"), ("五里", "Wuli"),
-    ("三岔", "Sancha"), ("高楼", "Gaolou"), ("东寨", "Dongzhai"), ("西韩", "Xihan"),
-    ("南席", "Nanxi"), ("北坡", "Beipo"), ("安乐", "Anle"), ("永兴", "Yongxing"),
-    ("太平", "Taiping"), ("丁营", "Dingying"), ("尚集", "Shangji"), ("灵井", "Lingjing"),
-    ("椹涧", "Zhenjian"), ("范湖", "Fanhu"),
+    ("黄桥", "Huangqiao"),
+    ("石固", "Shigu"),
+    ("古城", "Gucheng"),
+    ("柳林", "Liulin"),
+    ("白庙", "Baimiao"),
+    ("双河", "Shuanghe"),
+    ("长店", "Changdian"),
+    ("马集", "Maji"),
+    ("杏园", "Xingyuan"),
+    ("桃园", "Taoyuan"),
+    ("龙湖", "Longhu"),
+    ("青岗", "Qinggang"),
+    ("大营", "Daying"),
+    ("小召", "Xiaozhao"),
+    ("官亭", "Guanting"),
+    ("五里", "Wuli"),
+    ("三岔", "Sancha"),
+    ("高楼", "Gaolou"),
+    ("东寨", "Dongzhai"),
+    ("西韩", "Xihan"),
+    ("南席", "Nanxi"),
+    ("北坡", "Beipo"),
+    ("安乐", "Anle"),
+    ("永兴", "Yongxing"),
+    ("太平", "Taiping"),
+    ("丁营", "Dingying"),
+    ("尚集", "Shangji"),
+    ("灵井", "Lingjing"),
+    ("椹涧", "Zhenjian"),
+    ("范湖", "Fanhu"),
 )
 
 #: Street name stems for the county seat ("路" north–south, "街" east–west).
 _STREET_STEMS = (
-    "中山", "新华", "胜利", "和平", "健康", "育才", "光明", "幸福", "团结", "友谊", "工业",
-    "商业", "兴业", "滨河", "迎宾", "振兴", "繁荣", "发展", "民主", "青年", "学院", "府前",
-    "东风", "朝阳", "长安", "春晖", "建国", "黄河", "平安", "吉祥", "永兴", "新兴", "嵩山",
-    "紫荆", "牡丹", "玉兰", "丁香", "银杏", "梧桐", "金穗", "丰收", "文昌", "文峰", "建安",
-    "七里", "八一", "五一", "花园", "公园", "体育", "交通", "农业", "科技", "创业", "同心",
-    "安康", "富强", "和谐", "文明", "诚信", "仁和", "德政", "清风", "明珠", "锦绣", "翠柳",
-    "桂花", "荷花", "长青", "富民",
+    "中山",
+    "新华",
+    "胜利",
+    "和平",
+    "健康",
+    "育才",
+    "光明",
+    "幸福",
+    "团结",
+    "友谊",
+    "工业",
+    "商业",
+    "兴业",
+    "滨河",
+    "迎宾",
+    "振兴",
+    "繁荣",
+    "发展",
+    "民主",
+    "青年",
+    "学院",
+    "府前",
+    "东风",
+    "朝阳",
+    "长安",
+    "春晖",
+    "建国",
+    "黄河",
+    "平安",
+    "吉祥",
+    "永兴",
+    "新兴",
+    "嵩山",
+    "紫荆",
+    "牡丹",
+    "玉兰",
+    "丁香",
+    "银杏",
+    "梧桐",
+    "金穗",
+    "丰收",
+    "文昌",
+    "文峰",
+    "建安",
+    "七里",
+    "八一",
+    "五一",
+    "花园",
+    "公园",
+    "体育",
+    "交通",
+    "农业",
+    "科技",
+    "创业",
+    "同心",
+    "安康",
+    "富强",
+    "和谐",
+    "文明",
+    "诚信",
+    "仁和",
+    "德政",
+    "清风",
+    "明珠",
+    "锦绣",
+    "翠柳",
+    "桂花",
+    "荷花",
+    "长青",
+    "富民",
 )
 _TOWN_STREETS = (
-    "中心街", "兴业路", "府前街", "新华路", "商业街", "文化路", "健康路", "工业路", "幸福路",
-    "人民路", "建设路", "振兴路", "育才路", "友谊街", "和平街",
+    "中心街",
+    "兴业路",
+    "府前街",
+    "新华路",
+    "商业街",
+    "文化路",
+    "健康路",
+    "工业路",
+    "幸福路",
+    "人民路",
+    "建设路",
+    "振兴路",
+    "育才路",
+    "友谊街",
+    "和平街",
 )
 _ORDINALS = "一二三四五六七八九十"
-_KINDERGARTENS = ("阳光幼儿园", "小天使幼儿园", "育英幼儿园", "金色童年幼儿园", "小博士幼儿园", "蓝天幼儿园")
+_KINDERGARTENS = (
+    "阳光幼儿园",
+    "小天使幼儿园",
+    "育英幼儿园",
+    "金色童年幼儿园",
+    "小博士幼儿园",
+    "蓝天幼儿园",
+)
 _DRIVING_SCHOOLS = ("示例县通达驾校", "安顺驾校", "平安驾校")
 _TRAINING_SCHOOLS = ("示例县阳光职业培训学校", "示例县金桥职业培训学校")
 
 _ROAD_CLASSES = (
-    "trunk", "primary", "secondary", "tertiary", "unclassified", "residential",
-    "service", "track", "path", "footway",
+    "trunk",
+    "primary",
+    "secondary",
+    "tertiary",
+    "unclassified",
+    "residential",
+    "service",
+    "track",
+    "path",
+    "footway",
 )
 
 
@@ -197,13 +310,20 @@ def generate(out_dir: Path | str, *, seed: int = DEFAULT_SEED) -> SampleFiles:
     _atomic_write(files.osm, osm_bytes)
     _atomic_write(files.boundary, boundary_bytes)
     meta["osm_sha256"] = hashlib.sha256(osm_bytes).hexdigest()
-    _atomic_write(files.meta, (json.dumps(meta, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+    _atomic_write(
+        files.meta, (json.dumps(meta, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    )
     counts = meta["counts"]
     logger.info(
         "sample county (synthetic, seed %d) written to %s: %d nodes, %d ways, %d villages, "
         "%.1f MB in %.1f s",
-        seed, files.osm.parent, counts["nodes"], counts["ways"], counts["villages"],
-        len(osm_bytes) / 1e6, time.perf_counter() - started,
+        seed,
+        files.osm.parent,
+        counts["nodes"],
+        counts["ways"],
+        counts["villages"],
+        len(osm_bytes) / 1e6,
+        time.perf_counter() - started,
     )
     return files
 
@@ -241,7 +361,9 @@ def ensure(out_dir: Path | str, *, seed: int = DEFAULT_SEED) -> SampleFiles:
         ):
             logger.debug("sample county in %s is up to date (seed %d)", files.osm.parent, seed)
             return files
-        logger.info("sample county in %s is stale (seed or generator version differs)", files.osm.parent)
+        logger.info(
+            "sample county in %s is stale (seed or generator version differs)", files.osm.parent
+        )
     return generate(out_dir, seed=seed)
 
 
@@ -302,9 +424,7 @@ def _to_lonlat(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lon, phi / rad
 
 
-def _point_segment(
-    px: float, py: float, seg: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _point_segment(px: float, py: float, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance (metres) from a point to each segment row ``ax, ay, bx, by`` and the
     clamped parameter of the nearest point along it."""
     ax, ay, bx, by = seg[:, 0], seg[:, 1], seg[:, 2], seg[:, 3]
@@ -451,7 +571,8 @@ class _SegmentStore:
             rows[:, 5] = 0.0
         mx, my = (a[:-1, 0] + a[1:, 0]) / 2, (a[:-1, 1] + a[1:, 1]) / 2
         rows[:, 6] = np.where(
-            shapely.contains_xy(self._banks[0], mx, my), 0,
+            shapely.contains_xy(self._banks[0], mx, my),
+            0,
             np.where(shapely.contains_xy(self._banks[1], mx, my), 1, -1),
         )
         self._parts.append(rows)
@@ -511,7 +632,9 @@ class _SegmentStore:
         if len(rows) == 0:
             return np.full(len(points), np.inf)
         tree = shapely.STRtree(shapely.linestrings(rows[:, 0:4].reshape(-1, 2, 2)))
-        _, dist = tree.query_nearest(shapely.points(points), return_distance=True, all_matches=False)
+        _, dist = tree.query_nearest(
+            shapely.points(points), return_distance=True, all_matches=False
+        )
         return np.asarray(dist)
 
 
@@ -581,8 +704,15 @@ class _Builder:
             return 1
         return -1
 
-    def _add_road(self, coords: list[XY], tags: dict[str, str], *, owner: int, noded: bool = True,
-                  attachable: bool = True) -> _Way:
+    def _add_road(
+        self,
+        coords: list[XY],
+        tags: dict[str, str],
+        *,
+        owner: int,
+        noded: bool = True,
+        attachable: bool = True,
+    ) -> _Way:
         """Add a road way and make it findable for later links (see :class:`_SegmentStore`)."""
         way = _Way(coords, tags, noded)
         self.roads.append(way)
@@ -608,7 +738,9 @@ class _Builder:
         target = rng.uniform(960e6, 1140e6)
         scale = math.sqrt(target / unit_area)
         self.centre = _xy(rng.uniform(-1500, 1500), rng.uniform(-1500, 1500))
-        ring = [_xy(self.centre[0] + scale * xi, self.centre[1] + scale * yi) for xi, yi in zip(x, y)]
+        ring = [
+            _xy(self.centre[0] + scale * xi, self.centre[1] + scale * yi) for xi, yi in zip(x, y)
+        ]
         self.boundary_ring = ring
         self.boundary = Polygon(ring)
         shapely.prepare(self.boundary)
@@ -626,8 +758,15 @@ class _Builder:
         grid = _make_grid(rng, (cx, cy), gaps_x, gaps_y, angle=angle, jitter=5.0, warp=35.0)
         pop = int(round(rng.integers(120_000, 200_001), -2))
         self.cs = _Settlement(
-            kind="county_seat", name="城关镇", xy=_xy(cx, cy), population=pop, side=0,
-            name_en="Chengguan Town", place="town", base="城关镇", grid=grid,
+            kind="county_seat",
+            name="城关镇",
+            xy=_xy(cx, cy),
+            population=pop,
+            side=0,
+            name_en="Chengguan Town",
+            place="town",
+            base="城关镇",
+            grid=grid,
         )
         self.cs.perimeter = _perimeter(grid)
         self.cs_hull = MultiPoint([p for row in grid for p in row]).convex_hull
@@ -720,16 +859,18 @@ class _Builder:
         for i in range(n):
             base, pinyin = _TOWNSHIPS[int(names[i])]
             is_xiang = i in xiang
-            self.townships.append(_Settlement(
-                kind="township",
-                name=base + ("乡" if is_xiang else "镇"),
-                xy=points[i],
-                population=int(round(pops[i], -1)),
-                side=sides[i],
-                name_en=pinyin + (" Township" if is_xiang else " Town"),
-                place="village" if is_xiang else "town",
-                base=base,
-            ))
+            self.townships.append(
+                _Settlement(
+                    kind="township",
+                    name=base + ("乡" if is_xiang else "镇"),
+                    xy=points[i],
+                    population=int(round(pops[i], -1)),
+                    side=sides[i],
+                    name_en=pinyin + (" Township" if is_xiang else " Town"),
+                    place="village" if is_xiang else "town",
+                    base=base,
+                )
+            )
 
     def _place_villages(self) -> None:
         """320–430 administrative villages about 1 km apart with log-normal populations (500–5,000)."""
@@ -751,10 +892,18 @@ class _Builder:
             cand = np.column_stack([rng.uniform(minx, maxx, 512), rng.uniform(miny, maxy, 512)])
             ok = shapely.contains_xy(zone, cand[:, 0], cand[:, 1])
             ok &= ~shapely.contains_xy(cs_zone, cand[:, 0], cand[:, 1])
-            dt = np.min(np.hypot(cand[:, None, 0] - towns[None, :, 0], cand[:, None, 1] - towns[None, :, 1]), axis=1)
+            dt = np.min(
+                np.hypot(
+                    cand[:, None, 0] - towns[None, :, 0], cand[:, None, 1] - towns[None, :, 1]
+                ),
+                axis=1,
+            )
             ok &= dt >= 1300.0
             for p in cand[ok]:
-                if len(accepted) and np.min(np.hypot(accepted[:, 0] - p[0], accepted[:, 1] - p[1])) < spacing:
+                if (
+                    len(accepted)
+                    and np.min(np.hypot(accepted[:, 0] - p[0], accepted[:, 1] - p[1])) < spacing
+                ):
                     continue
                 accepted = np.vstack([accepted, p])
                 if len(accepted) == n:
@@ -773,10 +922,16 @@ class _Builder:
                 break
         for i in range(n):
             p = _xy(accepted[i, 0], accepted[i, 1])
-            self.villages.append(_Settlement(
-                kind="village", name=names[i] + "村", xy=p, population=round(float(pops[i])),
-                side=self._side(p), base=names[i],
-            ))
+            self.villages.append(
+                _Settlement(
+                    kind="village",
+                    name=names[i] + "村",
+                    xy=p,
+                    population=round(float(pops[i])),
+                    side=self._side(p),
+                    base=names[i],
+                )
+            )
 
     def _place_hamlets(self) -> None:
         """Natural villages (``place=hamlet``) 420–750 m from about a third of the villages."""
@@ -789,8 +944,16 @@ class _Builder:
             ang = rng.uniform(0, 2 * np.pi)
             dist = rng.uniform(420, 750)
             p = _xy(v.xy[0] + dist * math.cos(ang), v.xy[1] + dist * math.sin(ang))
-            name = _SURNAMES[int(rng.integers(len(_SURNAMES)))] + "家" + _HAMLET_SUFFIXES[int(rng.integers(4))]
-            if name in used or not zone.contains(Point(p)) or self.river_line.distance(Point(p)) < 250:
+            name = (
+                _SURNAMES[int(rng.integers(len(_SURNAMES)))]
+                + "家"
+                + _HAMLET_SUFFIXES[int(rng.integers(4))]
+            )
+            if (
+                name in used
+                or not zone.contains(Point(p))
+                or self.river_line.distance(Point(p)) < 250
+            ):
                 continue
             if self.cs_hull.distance(Point(p)) < 500:
                 continue
@@ -811,12 +974,16 @@ class _Builder:
         i2 = ic + int(rng.choice([-1, 1])) * int(rng.integers(3, 5))
         stems = [str(s) for s in rng.permutation(np.asarray(_STREET_STEMS, dtype=object))]
         col_names: dict[int, tuple[str, str]] = {
-            jc: ("人民路", "primary"), j2: ("文化路", "secondary"),
-            0: ("西环路", "tertiary"), nx - 1: ("东环路", "tertiary"),
+            jc: ("人民路", "primary"),
+            j2: ("文化路", "secondary"),
+            0: ("西环路", "tertiary"),
+            nx - 1: ("东环路", "tertiary"),
         }
         row_names: dict[int, tuple[str, str]] = {
-            ic: ("建设路", "primary"), i2: ("解放街", "secondary"),
-            0: ("南环路", "tertiary"), ny - 1: ("北环路", "tertiary"),
+            ic: ("建设路", "primary"),
+            i2: ("解放街", "secondary"),
+            0: ("南环路", "tertiary"),
+            ny - 1: ("北环路", "tertiary"),
         }
         for j in range(nx):
             if j not in col_names:
@@ -866,7 +1033,12 @@ class _Builder:
                 i, j = cells[int(k)]
                 if any(abs(i - a) + abs(j - b) < 3 for a, b in reserved.values()):
                     continue
-                if key == "park" and not (present[i, j] and present[i + 1, j + 1] and present[i, j + 1] and present[i + 1, j]):
+                if key == "park" and not (
+                    present[i, j]
+                    and present[i + 1, j + 1]
+                    and present[i, j + 1]
+                    and present[i + 1, j]
+                ):
                     continue
                 reserved[key] = (i, j)
                 break
@@ -880,16 +1052,22 @@ class _Builder:
             nly = max(2, nlx - int(rng.integers(0, 2)))
             gaps_x = rng.uniform(150, 300, nlx - 1)
             gaps_y = rng.uniform(150, 300, nly - 1)
-            grid = _make_grid(rng, t.xy, gaps_x, gaps_y, angle=rng.uniform(-0.5, 0.5), jitter=4.0, warp=0.0)
+            grid = _make_grid(
+                rng, t.xy, gaps_x, gaps_y, angle=rng.uniform(-0.5, 0.5), jitter=4.0, warp=0.0
+            )
             t.grid = grid
             t.perimeter = _perimeter(grid)
             names = [str(s) for s in rng.permutation(np.asarray(_TOWN_STREETS, dtype=object))]
             for j in range(nlx):
                 hw = "tertiary" if j == nlx // 2 else "residential"
-                self._add_road([grid[i][j] for i in range(nly)], _street_tags(hw, names.pop()), owner=-1)
+                self._add_road(
+                    [grid[i][j] for i in range(nly)], _street_tags(hw, names.pop()), owner=-1
+                )
             for i in range(nly):
                 hw = "tertiary" if i == nly // 2 else "residential"
-                self._add_road([grid[i][j] for j in range(nlx)], _street_tags(hw, names.pop()), owner=-1)
+                self._add_road(
+                    [grid[i][j] for j in range(nlx)], _street_tags(hw, names.pop()), owner=-1
+                )
             t.connected = True
 
     # ---------------------------------------------------------------- main roads
@@ -916,7 +1094,9 @@ class _Builder:
             if LineString(piece).intersects(self.river_line):
                 n = self.counts.get("bridges", 0) + 1
                 btags = dict(tags, bridge="yes", layer="1")
-                btags["bridge:name"] = f"清水河{_ORDINALS[(n - 1) % 10]}号桥" if n <= 10 else f"清水河{n}号桥"
+                btags["bridge:name"] = (
+                    f"清水河{_ORDINALS[(n - 1) % 10]}号桥" if n <= 10 else f"清水河{n}号桥"
+                )
                 self._add_road(piece, btags, owner=-1, noded=False, attachable=False)
                 self._count("bridges")
             else:
@@ -925,10 +1105,12 @@ class _Builder:
     def _line_across(self, through: XY, angle: float) -> tuple[XY, XY]:
         """End points on the boundary of the straight chord through ``through`` at ``angle``."""
         d = (math.cos(angle), math.sin(angle))
-        far = LineString([
-            (through[0] - 80_000 * d[0], through[1] - 80_000 * d[1]),
-            (through[0] + 80_000 * d[0], through[1] + 80_000 * d[1]),
-        ])
+        far = LineString(
+            [
+                (through[0] - 80_000 * d[0], through[1] - 80_000 * d[1]),
+                (through[0] + 80_000 * d[0], through[1] + 80_000 * d[1]),
+            ]
+        )
         inter = far.intersection(self.boundary)
         parts = list(getattr(inter, "geoms", [inter]))
         best = min(parts, key=lambda g: g.distance(Point(through)))
@@ -939,8 +1121,10 @@ class _Builder:
         """One or two trunk roads across the county, passing by the county seat, with a connector."""
         rng = self.rng
         cs = self.cs.xy
-        river_angle = math.atan2(self.river_coords[-1][1] - self.river_coords[0][1],
-                                 self.river_coords[-1][0] - self.river_coords[0][0])
+        river_angle = math.atan2(
+            self.river_coords[-1][1] - self.river_coords[0][1],
+            self.river_coords[-1][0] - self.river_coords[0][0],
+        )
         n_trunks = int(rng.integers(1, 3))
         refs_g = ("G107", "G220", "G230", "G311", "G343")
         hull_pts = np.asarray(self.cs_hull.exterior.coords)
@@ -950,8 +1134,12 @@ class _Builder:
                 side = 1.0 if rng.uniform() < 0.5 else -1.0
             else:
                 angle = river_angle + rng.uniform(-0.35, 0.35)
-                river_side = np.sign(np.dot(np.asarray(self.river_coords[len(self.river_coords) // 2]) - cs,
-                                            [-math.sin(angle), math.cos(angle)]))
+                river_side = np.sign(
+                    np.dot(
+                        np.asarray(self.river_coords[len(self.river_coords) // 2]) - cs,
+                        [-math.sin(angle), math.cos(angle)],
+                    )
+                )
                 side = -float(river_side) if river_side != 0 else 1.0
             nrm = np.asarray([-math.sin(angle), math.cos(angle)])
             reach = float(np.max((hull_pts - np.asarray(cs)) @ (side * nrm)))
@@ -965,7 +1153,13 @@ class _Builder:
             else:
                 ref = f"S{int(rng.integers(210, 250))}"
                 name = ref[1:] + "省道"
-            tags = {"highway": "trunk", "ref": ref, "name": name, "lanes": "4", "surface": "asphalt"}
+            tags = {
+                "highway": "trunk",
+                "ref": ref,
+                "name": name,
+                "lanes": "4",
+                "surface": "asphalt",
+            }
             self._main_road(coords, tags)
             # connector from the county seat's street grid to the trunk, away from the river
             rows = np.asarray([[p[0], p[1], q[0], q[1]] for p, q in pairwise(coords)])
@@ -982,17 +1176,27 @@ class _Builder:
                     q = _xy(ax + t[i] * (bx - ax), ay + t[i] * (by - ay))
                 options.append((float(d[i]), node, q))
             options.sort()
-            best = next((o for o in options if self.river_line.distance(Point(o[2])) > 300.0), options[0])
+            best = next(
+                (o for o in options if self.river_line.distance(Point(o[2])) > 300.0), options[0]
+            )
             conn = _wiggle(rng, best[1], best[2], spacing=200, bend=0.01, max_bend=60, noise=3.0)
-            self._main_road(conn, {"highway": "primary", "name": "迎宾大道" if k == 0 else "工业大道",
-                                   "surface": "asphalt"})
+            self._main_road(
+                conn,
+                {
+                    "highway": "primary",
+                    "name": "迎宾大道" if k == 0 else "工业大道",
+                    "surface": "asphalt",
+                },
+            )
 
     def _township_roads(self) -> None:
         """Primary and secondary roads tying every township to the county seat (a tree, crossing
         the river on bridges), then tertiary roads between neighbouring townships."""
         rng = self.rng
         cs = self.cs
-        order = sorted(range(len(self.townships)), key=lambda i: (_dist(self.townships[i].xy, cs.xy), i))
+        order = sorted(
+            range(len(self.townships)), key=lambda i: (_dist(self.townships[i].xy, cs.xy), i)
+        )
         max_bridges = 1 + int(rng.integers(0, 2))
         used_bridges = 0
         linked: list[int] = []
@@ -1004,7 +1208,9 @@ class _Builder:
             options: list[tuple[float, int]] = []
             if t.side == cs.side:
                 options.append((_dist(t.xy, cs.xy), -1))
-            elif used_bridges < max_bridges or not any(self.townships[j].side == t.side for j in linked):
+            elif used_bridges < max_bridges or not any(
+                self.townships[j].side == t.side for j in linked
+            ):
                 options.append((_dist(t.xy, cs.xy) * (1.0 if used_bridges == 0 else 1.2), -1))
             for j in linked:
                 o = self.townships[j]
@@ -1019,17 +1225,29 @@ class _Builder:
                     used_bridges += 1
                 if n_primary < 4:
                     n_primary += 1
-                    tags = {"highway": "primary", "name": f"城{t.base[0]}公路", "ref": f"S{int(rng.integers(250, 340))}",
-                            "surface": "asphalt"}
+                    tags = {
+                        "highway": "primary",
+                        "name": f"城{t.base[0]}公路",
+                        "ref": f"S{int(rng.integers(250, 340))}",
+                        "surface": "asphalt",
+                    }
                 else:
-                    tags = {"highway": "secondary", "name": f"城{t.base[0]}路", "ref": f"X{next(refs):03d}",
-                            "surface": "asphalt"}
+                    tags = {
+                        "highway": "secondary",
+                        "name": f"城{t.base[0]}路",
+                        "ref": f"X{next(refs):03d}",
+                        "surface": "asphalt",
+                    }
             else:
                 o = self.townships[target]
                 start = _nearest(o.perimeter, t.xy)
                 end = _nearest(t.perimeter, start)
-                tags = {"highway": "secondary", "name": f"{o.base[0]}{t.base[0]}路", "ref": f"X{next(refs):03d}",
-                        "surface": "asphalt"}
+                tags = {
+                    "highway": "secondary",
+                    "name": f"{o.base[0]}{t.base[0]}路",
+                    "ref": f"X{next(refs):03d}",
+                    "surface": "asphalt",
+                }
                 self.town_links.add((min(i, target), max(i, target)))
             coords = self._road_between(start, end, same_side=(t.side == target_side))
             self._main_road(coords, tags)
@@ -1037,7 +1255,8 @@ class _Builder:
         # a few tertiary roads between neighbouring townships on the same bank
         pairs = sorted(
             (_dist(a.xy, b.xy), i, j)
-            for i, a in enumerate(self.townships) for j, b in enumerate(self.townships)
+            for i, a in enumerate(self.townships)
+            for j, b in enumerate(self.townships)
             if i < j and a.side == b.side and (i, j) not in self.town_links
         )
         extra = 0
@@ -1053,7 +1272,11 @@ class _Builder:
             coords = self._road_between(start, end, same_side=True)
             if LineString(coords).intersects(self.river_line):
                 continue
-            tags = {"highway": "tertiary", "name": f"{a.base[0]}{b.base[0]}线", "ref": f"Y{next(yref):03d}"}
+            tags = {
+                "highway": "tertiary",
+                "name": f"{a.base[0]}{b.base[0]}线",
+                "ref": f"Y{next(yref):03d}",
+            }
             self._main_road(coords, tags)
             extra += 1
 
@@ -1104,7 +1327,9 @@ class _Builder:
             phi0 = rng.uniform(0, 2 * np.pi)
             ang = phi0 + 2 * np.pi * (np.arange(m) + rng.uniform(-0.3, 0.3, m)) / m
             rad = r * rng.uniform(0.75, 1.2, m)
-            ring = [_xy(c[0] + rr * math.cos(a), c[1] + rr * math.sin(a)) for rr, a in zip(rad, ang)]
+            ring = [
+                _xy(c[0] + rr * math.cos(a), c[1] + rr * math.sin(a)) for rr, a in zip(rad, ang)
+            ]
             ways.append(_Way([*ring, ring[0]], {"highway": "residential"}))
         else:
             phi = rng.uniform(0, np.pi)
@@ -1126,15 +1351,25 @@ class _Builder:
                     c,
                     _xy(c[0] + r2 * f[0] + rng.normal(0, 8), c[1] + r2 * f[1] + rng.normal(0, 8)),
                 ]
-                ways.append(_Way(cross, {"highway": "residential" if rng.uniform() < 0.6 else "unclassified"}))
+                ways.append(
+                    _Way(
+                        cross, {"highway": "residential" if rng.uniform() < 0.6 else "unclassified"}
+                    )
+                )
             else:
                 root = lane[1] if rng.uniform() < 0.5 else lane[3]
                 length = r * rng.uniform(0.5, 0.9)
                 sgn = 1.0 if rng.uniform() < 0.5 else -1.0
                 branch = [
                     root,
-                    _xy(root[0] + sgn * 0.5 * length * f[0] + rng.normal(0, 5), root[1] + sgn * 0.5 * length * f[1]),
-                    _xy(root[0] + sgn * length * f[0], root[1] + sgn * length * f[1] + rng.normal(0, 5)),
+                    _xy(
+                        root[0] + sgn * 0.5 * length * f[0] + rng.normal(0, 5),
+                        root[1] + sgn * 0.5 * length * f[1],
+                    ),
+                    _xy(
+                        root[0] + sgn * length * f[0],
+                        root[1] + sgn * length * f[1] + rng.normal(0, 5),
+                    ),
                 ]
                 ways.append(_Way(branch, {"highway": "residential"}))
         if rng.uniform() < 0.15:
@@ -1166,20 +1401,31 @@ class _Builder:
             beside += float(d.min()) < 40.0
         return beside < 2
 
-    def _link(self, v: _Settlement, *, k: int, exclude: Sequence[int], min_dist: float = 0.0,
-              max_dist: float = math.inf, max_len: float) -> tuple[list[XY], int] | None:
+    def _link(
+        self,
+        v: _Settlement,
+        *,
+        k: int,
+        exclude: Sequence[int],
+        min_dist: float = 0.0,
+        max_dist: float = math.inf,
+        max_len: float,
+    ) -> tuple[list[XY], int] | None:
         """A road from village ``v``'s lanes to the nearest suitable point of the network
         on the same bank: no river crossing, clear of villages left without roads, and
         meeting other roads at an angle (no near-parallel overlaps)."""
-        for d, q, owner, direction in self.store.candidates(v.xy, k=k, exclude=exclude, max_dist=max_dist,
-                                                              bank=v.side):
+        for d, q, owner, direction in self.store.candidates(
+            v.xy, k=k, exclude=exclude, max_dist=max_dist, bank=v.side
+        ):
             if d < min_dist:
                 continue
             start = _nearest(v.lane_vertices, q)
             if _dist(start, q) < 5.0:
                 continue
             coords = _wiggle(self.rng, start, q, spacing=230, bend=0.03, max_bend=120, noise=5.0)
-            if not _leaves_clear(start, coords[1], v.lanes) or not _meets_at_angle(coords[-2], q, direction):
+            if not _leaves_clear(start, coords[1], v.lanes) or not _meets_at_angle(
+                coords[-2], q, direction
+            ):
                 continue
             if self._side(q) != v.side or not self._link_ok(coords, max_len=max_len):
                 continue
@@ -1221,9 +1467,13 @@ class _Builder:
             if not v.connected or rng.uniform() >= 0.22:
                 continue
             first = self.village_link_owner.get(i, -1)
-            found = self._link(v, k=40, exclude=[i, first, -2], min_dist=300.0, max_dist=2500.0, max_len=2800.0)
+            found = self._link(
+                v, k=40, exclude=[i, first, -2], min_dist=300.0, max_dist=2500.0, max_len=2800.0
+            )
             if found is not None:
-                self._add_road(found[0], {"highway": "unclassified", "surface": "concrete"}, owner=i)
+                self._add_road(
+                    found[0], {"highway": "unclassified", "surface": "concrete"}, owner=i
+                )
 
     # ---------------------------------------------------------------- defects and minor roads
 
@@ -1273,16 +1523,22 @@ class _Builder:
                 sgn = 1.0 if rng.uniform() < 0.5 else -1.0
                 length = rng.uniform(70, 170)
                 tip = _xy(root[0] - sgn * length * e[1], root[1] + sgn * length * e[0])
-                ways.append(_Way([root, tip], {"highway": "track" if hw != "service" else "service"}))
+                ways.append(
+                    _Way([root, tip], {"highway": "track" if hw != "service" else "service"})
+                )
             self.fragments.append(ways)
             self.roads.extend(ways)
             for w in ways:
                 self._add_keep_out(LineString(w.coords).buffer(220.0))
 
     def _track_stop(self) -> Any:
-        return shapely.union_all([
-            self.river_line, self.boundary.exterior, self.cs_hull.buffer(150.0).exterior,
-        ])
+        return shapely.union_all(
+            [
+                self.river_line,
+                self.boundary.exterior,
+                self.cs_hull.buffer(150.0).exterior,
+            ]
+        )
 
     def _tracks(self) -> None:
         """Farm tracks from villages and from roads into the fields, stopping short of the river."""
@@ -1294,14 +1550,24 @@ class _Builder:
             if not v.connected:
                 continue
             for _ in range(min(int(rng.poisson(0.9)), 3)):
-                starts.append((v.lane_vertices[int(rng.integers(len(v.lane_vertices)))], None, v.lanes))
-        feeders = [w for w in self.roads if w.tags.get("highway") in ("unclassified", "tertiary", "secondary")
-                   and w.noded and len(w.coords) >= 3]
+                starts.append(
+                    (v.lane_vertices[int(rng.integers(len(v.lane_vertices)))], None, v.lanes)
+                )
+        feeders = [
+            w
+            for w in self.roads
+            if w.tags.get("highway") in ("unclassified", "tertiary", "secondary")
+            and w.noded
+            and len(w.coords) >= 3
+        ]
         for _ in range(len(self.villages) // 4):
             w = feeders[int(rng.integers(len(feeders)))]
             k = int(rng.integers(1, len(w.coords) - 1))
             p, q = w.coords[k - 1], w.coords[k + 1]
-            heading = math.atan2(q[1] - p[1], q[0] - p[0]) + (1 if rng.uniform() < 0.5 else -1) * math.pi / 2
+            heading = (
+                math.atan2(q[1] - p[1], q[0] - p[0])
+                + (1 if rng.uniform() < 0.5 else -1) * math.pi / 2
+            )
             starts.append((w.coords[k], heading + rng.uniform(-0.25, 0.25), [w]))
         for start, heading, around in starts:
             if self.cs_hull.distance(Point(start)) < 300:
@@ -1311,25 +1577,35 @@ class _Builder:
             end = _xy(start[0] + length * math.cos(ang), start[1] + length * math.sin(ang))
             coords = _wiggle(rng, start, end, spacing=160, bend=0.015, max_bend=20, noise=2.5)
             coords = _truncate(coords, stop, margin=35.0)
-            if len(coords) < 2 or LineString(coords).length < 120 or self._keep_out_geom().intersects(LineString(coords)):
+            if (
+                len(coords) < 2
+                or LineString(coords).length < 120
+                or self._keep_out_geom().intersects(LineString(coords))
+            ):
                 continue
             if not _leaves_clear(start, coords[1], around):
                 continue
             near = self.store.candidates(coords[-1], k=4, max_dist=140.0)
             if near and _dist(near[0][1], coords[-1]) > 1.0:
                 ext = [*coords[:-1], near[0][1]] if len(coords) > 2 else [coords[0], near[0][1]]
-                if (self._link_ok(ext, max_len=2000.0) and _meets_at_angle(ext[-2], ext[-1], near[0][3])
-                        and _dist(ext[-2], ext[-1]) > 5.0):
+                if (
+                    self._link_ok(ext, max_len=2000.0)
+                    and _meets_at_angle(ext[-2], ext[-1], near[0][3])
+                    and _dist(ext[-2], ext[-1]) > 5.0
+                ):
                     coords = ext
-            tags = {"highway": "track", "tracktype": ("grade2", "grade3", "grade4")[int(rng.integers(3))],
-                    "surface": ("unpaved", "dirt", "ground", "compacted")[int(rng.integers(4))]}
+            tags = {
+                "highway": "track",
+                "tracktype": ("grade2", "grade3", "grade4")[int(rng.integers(3))],
+                "surface": ("unpaved", "dirt", "ground", "compacted")[int(rng.integers(4))],
+            }
             self._add_road(coords, tags, owner=-2)
 
     def _paths(self) -> None:
         """A few footpaths between neighbouring villages."""
         rng = self.rng
         pts = np.asarray([v.xy for v in self.villages])
-        for i, v in enumerate(self.villages):
+        for v in self.villages:
             if not v.connected or rng.uniform() >= 0.07:
                 continue
             d = np.hypot(pts[:, 0] - v.xy[0], pts[:, 1] - v.xy[1])
@@ -1340,9 +1616,13 @@ class _Builder:
                 a = _nearest(v.lane_vertices, o.xy)
                 b = _nearest(o.lane_vertices, a)
                 coords = _wiggle(rng, a, b, spacing=120, bend=0.06, max_bend=80, noise=6.0)
-                if not self._link_ok(coords, max_len=2200.0) or LineString(coords).intersects(self.cs_hull):
+                if not self._link_ok(coords, max_len=2200.0) or LineString(coords).intersects(
+                    self.cs_hull
+                ):
                     continue
-                if not (_leaves_clear(a, coords[1], v.lanes) and _leaves_clear(b, coords[-2], o.lanes)):
+                if not (
+                    _leaves_clear(a, coords[1], v.lanes) and _leaves_clear(b, coords[-2], o.lanes)
+                ):
                     continue
                 self._add_road(coords, {"highway": "path"}, owner=-2)
                 break
@@ -1353,8 +1633,12 @@ class _Builder:
         assert grid is not None
         i, j = self.cs_reserved["park"]
         p00, p01, p10, p11 = grid[i][j], grid[i][j + 1], grid[i + 1][j], grid[i + 1][j + 1]
-        self._add_road([p00, _bilinear(grid, i, j, 0.5, 0.45), p11], {"highway": "footway"}, owner=-1)
-        self._add_road([p01, _bilinear(grid, i, j, 0.45, 0.55), p10], {"highway": "footway"}, owner=-1)
+        self._add_road(
+            [p00, _bilinear(grid, i, j, 0.5, 0.45), p11], {"highway": "footway"}, owner=-1
+        )
+        self._add_road(
+            [p01, _bilinear(grid, i, j, 0.45, 0.55), p10], {"highway": "footway"}, owner=-1
+        )
         ring = [_inset(grid, i, j, s, t, 6.0) for s, t in ((0, 0), (1, 0), (1, 1), (0, 1))]
         self.areas.append(_Way([*ring, ring[0]], {"leisure": "park", "name": "人民公园"}))
 
@@ -1367,7 +1651,13 @@ class _Builder:
         fragment_ways = {id(w) for f in self.fragments for w in f}
         for w in self.roads:
             hw = w.tags.get("highway", "")
-            if not w.noded or hw not in ("trunk", "primary", "secondary", "tertiary", "unclassified"):
+            if not w.noded or hw not in (
+                "trunk",
+                "primary",
+                "secondary",
+                "tertiary",
+                "unclassified",
+            ):
                 continue
             if id(w) in fragment_ways:
                 continue
@@ -1386,7 +1676,11 @@ class _Builder:
             seglen = math.hypot(bx - ax, by - ay)
             tt = float(np.clip(t[k], 0.1, 0.9))
             qx, qy = ax + tt * (bx - ax), ay + tt * (by - ay)
-            off = 0.0 if rng.uniform() < 0.3 else rng.uniform(2.0, 6.0) * (1 if rng.uniform() < 0.5 else -1)
+            off = (
+                0.0
+                if rng.uniform() < 0.3
+                else rng.uniform(2.0, 6.0) * (1 if rng.uniform() < 0.5 else -1)
+            )
             return _xy(qx - off * (by - ay) / seglen, qy + off * (bx - ax) / seglen)
 
         for t in self.townships:
@@ -1438,7 +1732,9 @@ class _Builder:
         while True:
             i, j = int(self.rng.integers(0, ny - 1)), int(self.rng.integers(0, nx - 1))
             if (i, j) not in reserved:
-                return _bilinear(grid, i, j, self.rng.uniform(0.25, 0.75), self.rng.uniform(0.25, 0.75))
+                return _bilinear(
+                    grid, i, j, self.rng.uniform(0.25, 0.75), self.rng.uniform(0.25, 0.75)
+                )
 
     def _town_point(self, t: _Settlement) -> XY:
         grid = t.grid
@@ -1476,52 +1772,102 @@ class _Builder:
     def _county_seat_facilities(self) -> None:
         rng = self.rng
         school = {"amenity": "school"}
-        self._campus("high_school", {**school, "name": "示例县第一高级中学", "isced:level": "3"}, "school_high")
-        self._poi(self._cs_point(), {**school, "name": "示例县第二高级中学", "isced:level": "3"}, "school_high")
+        self._campus(
+            "high_school",
+            {**school, "name": "示例县第一高级中学", "isced:level": "3"},
+            "school_high",
+        )
+        self._poi(
+            self._cs_point(),
+            {**school, "name": "示例县第二高级中学", "isced:level": "3"},
+            "school_high",
+        )
         if rng.uniform() < 0.6:
             self._poi(self._cs_point(), {**school, "name": "示例县实验高中"}, "school_high")
-        self._poi(self._cs_point(), {**school, "name": "示例县育英完全中学", "isced:level": "2;3"}, "school_complete")
+        self._poi(
+            self._cs_point(),
+            {**school, "name": "示例县育英完全中学", "isced:level": "2;3"},
+            "school_complete",
+        )
         for k in range(int(rng.integers(2, 4))):
             tags = {**school, "name": f"城关镇第{_ORDINALS[k]}初级中学"}
             if k == 0 or rng.uniform() < 0.6:
                 tags["isced:level"] = "2"
             self._poi(self._cs_point(), tags, "school_middle")
         self._poi(self._cs_point(), {**school, "name": "示例县实验中学"}, "school_ambiguous")
-        self._poi(self._cs_point(), {**school, "name": "城关镇九年一贯制学校", "isced:level": "1;2"}, "school_nine_year")
+        self._poi(
+            self._cs_point(),
+            {**school, "name": "城关镇九年一贯制学校", "isced:level": "1;2"},
+            "school_nine_year",
+        )
         for k in range(int(rng.integers(4, 7))):
             tags = {**school, "name": f"城关镇第{_ORDINALS[k]}小学"}
             if rng.uniform() < 0.5:
                 tags["isced:level"] = "1"
             self._poi(self._cs_point(), tags, "school_primary")
-        self._poi(self._cs_point(), {**school, "name": "示例县实验小学", "isced:level": "1"}, "school_primary")
-        self._poi(self._cs_point(), {**school, "name": self.cs_col_names[len(self.cs_col_names) // 2 - 2][0] + "小学"},
-                  "school_primary")
+        self._poi(
+            self._cs_point(),
+            {**school, "name": "示例县实验小学", "isced:level": "1"},
+            "school_primary",
+        )
+        self._poi(
+            self._cs_point(),
+            {**school, "name": self.cs_col_names[len(self.cs_col_names) // 2 - 2][0] + "小学"},
+            "school_primary",
+        )
         # distractors
-        self._poi(self._cs_point(), {"amenity": "kindergarten", "name": "示例县第一幼儿园"}, "kindergartens")
+        self._poi(
+            self._cs_point(),
+            {"amenity": "kindergarten", "name": "示例县第一幼儿园"},
+            "kindergartens",
+        )
         for name in _KINDERGARTENS[: int(rng.integers(3, 6))]:
             self._poi(self._cs_point(), {"amenity": "kindergarten", "name": name}, "kindergartens")
         for name in _DRIVING_SCHOOLS[: int(rng.integers(2, 4))]:
-            self._poi(self._cs_point(), {"amenity": "driving_school", "name": name}, "driving_schools")
+            self._poi(
+                self._cs_point(), {"amenity": "driving_school", "name": name}, "driving_schools"
+            )
         for name in _TRAINING_SCHOOLS[: int(rng.integers(1, 3))]:
             self._poi(self._cs_point(), {**school, "name": name}, "training_schools")
         self._campus("college", {"amenity": "college", "name": "示例县职业技术学院"}, "colleges")
         # health
-        self._campus("hospital", {"amenity": "hospital", "healthcare": "hospital", "name": "示例县人民医院",
-                                  "emergency": "yes"}, "county_hospitals")
-        self._poi(self._cs_point(), {"amenity": "hospital", "healthcare": "hospital", "name": "示例县中医院"},
-                  "county_hospitals")
+        self._campus(
+            "hospital",
+            {
+                "amenity": "hospital",
+                "healthcare": "hospital",
+                "name": "示例县人民医院",
+                "emergency": "yes",
+            },
+            "county_hospitals",
+        )
+        self._poi(
+            self._cs_point(),
+            {"amenity": "hospital", "healthcare": "hospital", "name": "示例县中医院"},
+            "county_hospitals",
+        )
         # reading
         self._poi(self._cs_point(), {"amenity": "library", "name": "示例县图书馆"}, "libraries")
-        streets = [n for n, hw in self.cs_col_names.values()] + [n for n, hw in self.cs_row_names.values()]
+        streets = [n for n, hw in self.cs_col_names.values()] + [
+            n for n, hw in self.cs_row_names.values()
+        ]
         picks = rng.permutation(len(streets))[: int(rng.integers(3, 9))]
         for k in sorted(int(x) for x in picks):
-            self._poi(self._cs_point(), {"amenity": "library", "name": f"城市书房({streets[k]}店)"}, "city_study_rooms")
+            self._poi(
+                self._cs_point(),
+                {"amenity": "library", "name": f"城市书房({streets[k]}店)"},
+                "city_study_rooms",
+            )
 
     def _township_facilities(self) -> None:
         rng = self.rng
         school = {"amenity": "school"}
-        by_pop = sorted(range(len(self.townships)), key=lambda i: (-self.townships[i].population, i))
-        no_station = {int(i) for i in rng.permutation(len(self.townships))[: int(rng.integers(1, 3))]}
+        by_pop = sorted(
+            range(len(self.townships)), key=lambda i: (-self.townships[i].population, i)
+        )
+        no_station = {
+            int(i) for i in rng.permutation(len(self.townships))[: int(rng.integers(1, 3))]
+        }
         for rank, i in enumerate(by_pop):
             t = self.townships[i]
             name, base = t.name, t.base
@@ -1539,7 +1885,11 @@ class _Builder:
                 grid = t.grid
                 assert grid is not None
                 ring = [_inset(grid, 0, 0, a, b, 15.0) for a, b in ((0, 0), (1, 0), (1, 1), (0, 1))]
-                self.areas.append(_Way([*ring, ring[0]], {**tags, "amenity": "hospital", "healthcare": "hospital"}))
+                self.areas.append(
+                    _Way(
+                        [*ring, ring[0]], {**tags, "amenity": "hospital", "healthcare": "hospital"}
+                    )
+                )
                 self._count("township_health_centres")
                 self._count("campus_polygons")
             else:
@@ -1549,14 +1899,22 @@ class _Builder:
                 tags["isced:level"] = "1"
             self._poi(self._town_point(t), tags, "school_primary")
             if rank == 0:
-                self._poi(self._town_point(t), {**school, "name": f"{base}高中", "isced:level": "3"}, "school_high")
+                self._poi(
+                    self._town_point(t),
+                    {**school, "name": f"{base}高中", "isced:level": "3"},
+                    "school_high",
+                )
             if t.population >= 22_000:
                 tags = {**school, "name": f"{name}第一初级中学"}
                 if rng.uniform() < 0.6:
                     tags["isced:level"] = "2"
                 self._poi(self._town_point(t), tags, "school_middle")
                 if rank <= 1:
-                    self._poi(self._town_point(t), {**school, "name": f"{name}第二初级中学"}, "school_middle")
+                    self._poi(
+                        self._town_point(t),
+                        {**school, "name": f"{name}第二初级中学"},
+                        "school_middle",
+                    )
             elif rng.uniform() < 0.5:
                 tags = {**school, "name": f"{name}九年一贯制学校"}
                 if rng.uniform() < 0.7:
@@ -1567,10 +1925,17 @@ class _Builder:
                 if rng.uniform() < 0.3:
                     tags["isced:level"] = "1;2"
                 self._poi(self._town_point(t), tags, "school_nine_year")
-            self._poi(self._town_point(t), {"amenity": "kindergarten", "name": f"{name}中心幼儿园"}, "kindergartens")
+            self._poi(
+                self._town_point(t),
+                {"amenity": "kindergarten", "name": f"{name}中心幼儿园"},
+                "kindergartens",
+            )
             if i not in no_station:
-                self._poi(self._town_point(t), {"amenity": "community_centre", "name": f"{name}综合文化站"},
-                          "township_cultural_stations")
+                self._poi(
+                    self._town_point(t),
+                    {"amenity": "community_centre", "name": f"{name}综合文化站"},
+                    "township_cultural_stations",
+                )
 
     def _village_facilities(self) -> None:
         rng = self.rng
@@ -1578,7 +1943,10 @@ class _Builder:
         # remote small villages: farthest from any township seat or the county seat
         seats = np.asarray([self.cs.xy] + [t.xy for t in self.townships])
         pts = np.asarray([v.xy for v in self.villages])
-        remote = np.min(np.hypot(pts[:, None, 0] - seats[None, :, 0], pts[:, None, 1] - seats[None, :, 1]), axis=1)
+        remote = np.min(
+            np.hypot(pts[:, None, 0] - seats[None, :, 0], pts[:, None, 1] - seats[None, :, 1]),
+            axis=1,
+        )
         small = [i for i, v in enumerate(self.villages) if v.population < 1500]
         small.sort(key=lambda i: (-remote[i], i))
         teaching_points = set(small[: int(rng.integers(2, 5))])
@@ -1596,21 +1964,34 @@ class _Builder:
                     tags["healthcare"] = "clinic"
                 self._poi(self._village_point(v), tags, "village_clinics")
             if i in teaching_points:
-                self._poi(self._village_point(v), {**school, "name": f"{name}教学点", "isced:level": "1"},
-                          "school_teaching_point")
+                self._poi(
+                    self._village_point(v),
+                    {**school, "name": f"{name}教学点", "isced:level": "1"},
+                    "school_teaching_point",
+                )
             elif (v.population >= 2000 and rng.uniform() < 0.85) or rng.uniform() < 0.03:
                 tags = {**school, "name": f"{base}小学"}
                 if rng.uniform() < 0.4:
                     tags["isced:level"] = "1"
                 self._poi(self._village_point(v), tags, "school_primary")
             if rng.uniform() < (0.3 if v.population >= 2000 else 0.05):
-                self._poi(self._village_point(v), {"amenity": "kindergarten", "name": f"{base}幼儿园"}, "kindergartens")
+                self._poi(
+                    self._village_point(v),
+                    {"amenity": "kindergarten", "name": f"{base}幼儿园"},
+                    "kindergartens",
+                )
             if rng.uniform() < 0.25:
-                self._poi(self._village_point(v), {"amenity": "community_centre", "name": f"{name}综合性文化服务中心"},
-                          "village_cultural_centres")
+                self._poi(
+                    self._village_point(v),
+                    {"amenity": "community_centre", "name": f"{name}综合性文化服务中心"},
+                    "village_cultural_centres",
+                )
             if rng.uniform() < 0.02 or (n_lib < 2 and i >= len(self.villages) - 2):
-                self._poi(self._village_point(v), {"amenity": "library", "name": f"{name}农家书屋"},
-                          "farmhouse_libraries")
+                self._poi(
+                    self._village_point(v),
+                    {"amenity": "library", "name": f"{name}农家书屋"},
+                    "farmhouse_libraries",
+                )
                 n_lib += 1
 
     # ---------------------------------------------------------------- buildings
@@ -1646,14 +2027,20 @@ class _Builder:
                         c = _bilinear(grid, i, j, s, t)
                         sub_w, sub_h = usable_w / ns, usable_h / nt
                         along_x = rng.uniform() < 0.5
-                        length = min(60.0, 0.8 * (sub_w if along_x else sub_h)) * rng.uniform(0.7, 1.0)
-                        width = min(18.0, 0.55 * (sub_h if along_x else sub_w)) * rng.uniform(0.7, 1.0)
+                        length = min(60.0, 0.8 * (sub_w if along_x else sub_h)) * rng.uniform(
+                            0.7, 1.0
+                        )
+                        width = min(18.0, 0.55 * (sub_h if along_x else sub_w)) * rng.uniform(
+                            0.7, 1.0
+                        )
                         if length < 8 or width < 6:
                             continue
                         u, v = (e1, e2) if along_x else (e2, e1)
                         ring = [
-                            _xy(c[0] + su * length / 2 * u[0] + sv * width / 2 * v[0],
-                                c[1] + su * length / 2 * u[1] + sv * width / 2 * v[1])
+                            _xy(
+                                c[0] + su * length / 2 * u[0] + sv * width / 2 * v[0],
+                                c[1] + su * length / 2 * u[1] + sv * width / 2 * v[1],
+                            )
                             for su, sv in ((-1, -1), (1, -1), (1, 1), (-1, 1))
                         ]
                         if rng.uniform() < (0.8 if centre_d < 0.5 else 0.4):
@@ -1662,7 +2049,11 @@ class _Builder:
                         else:
                             levels = int(rng.integers(2, 7))
                             kind = "residential"
-                        self.areas.append(_Way([*ring, ring[0]], {"building": kind, "building:levels": str(levels)}))
+                        self.areas.append(
+                            _Way(
+                                [*ring, ring[0]], {"building": kind, "building:levels": str(levels)}
+                            )
+                        )
                         n += 1
         self._count("buildings", n)
 
@@ -1810,7 +2201,9 @@ def _add_junctions(ways: list[_Way]) -> None:
         t = (q[:, 0] * s[:, 1] - q[:, 1] * s[:, 0]) / denom
         u = (q[:, 0] * r[:, 1] - q[:, 1] * r[:, 0]) / denom
         et, eu = 1e-3 / rlen, 1e-3 / slen
-        proper = (np.abs(denom) > 1e-9 * rlen * slen) & (t > et) & (t < 1 - et) & (u > eu) & (u < 1 - eu)
+        proper = (
+            (np.abs(denom) > 1e-9 * rlen * slen) & (t > et) & (t < 1 - et) & (u > eu) & (u < 1 - eu)
+        )
     inserts: list[tuple[int, float, float, float]] = []  # (segment, parameter, x, y)
     for n in np.flatnonzero(proper):
         x = float(pa[n, 0] + t[n] * r[n, 0])
@@ -1818,12 +2211,19 @@ def _add_junctions(ways: list[_Way]) -> None:
         inserts.append((int(i[n]), float(t[n]), x, y))
         inserts.append((int(j[n]), float(u[n]), x, y))
     # an end point lying on the other segment's interior (T-junctions)
-    for pts, seg_s, seg_e, seg_idx in ((qa, pa, pb, i), (qb, pa, pb, i), (pa, qa, qb, j), (pb, qa, qb, j)):
+    for pts, seg_s, seg_e, seg_idx in (
+        (qa, pa, pb, i),
+        (qb, pa, pb, i),
+        (pa, qa, qb, j),
+        (pb, qa, qb, j),
+    ):
         d = seg_e - seg_s
         l2 = d[:, 0] ** 2 + d[:, 1] ** 2
         with np.errstate(divide="ignore", invalid="ignore"):
             v = ((pts[:, 0] - seg_s[:, 0]) * d[:, 0] + (pts[:, 1] - seg_s[:, 1]) * d[:, 1]) / l2
-            gap = np.hypot(seg_s[:, 0] + v * d[:, 0] - pts[:, 0], seg_s[:, 1] + v * d[:, 1] - pts[:, 1])
+            gap = np.hypot(
+                seg_s[:, 0] + v * d[:, 0] - pts[:, 0], seg_s[:, 1] + v * d[:, 1] - pts[:, 1]
+            )
             ev = 1e-3 / np.sqrt(l2)
             hit = (gap < 1e-3) & (v > ev) & (v < 1 - ev)
         for n in np.flatnonzero(hit):
@@ -1852,7 +2252,11 @@ def _add_junctions(ways: list[_Way]) -> None:
 
 
 def _snap_inserts(
-    inserts: list[tuple[int, float, float, float]], a: np.ndarray, b: np.ndarray, *, tol: float = 0.05
+    inserts: list[tuple[int, float, float, float]],
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    tol: float = 0.05,
 ) -> list[tuple[int, float, float, float]]:
     """Merge junction points closer than ``tol`` metres to each other or to an
     existing vertex, so that three roads meeting at almost one point share one node
@@ -1926,10 +2330,12 @@ def _render(c: _Builder) -> tuple[bytes, bytes, dict[str, Any]]:
         ways.append((ids, {"boundary": "administrative", "admin_level": "6"}))
         boundary_way_ids.append(len(ways))
     # river
-    ways.append((
-        [nodes.shared("river", p) for p in c.river_coords],
-        {"waterway": "river", "name": "清水河", "name:en": "Qingshui River"},
-    ))
+    ways.append(
+        (
+            [nodes.shared("river", p) for p in c.river_coords],
+            {"waterway": "river", "name": "清水河", "name:en": "Qingshui River"},
+        )
+    )
     # roads
     road_counts: dict[str, int] = {}
     oneway = 0
@@ -1945,13 +2351,28 @@ def _render(c: _Builder) -> tuple[bytes, bytes, dict[str, Any]]:
         ways.append((ids, w.tags))
     # places
     cs = c.cs
-    cs_node = nodes.new(cs.xy, {
-        "place": "town", "capital": "6", "name": cs.name, "name:en": cs.name_en,
-        "population": str(cs.population), "note": "county seat of 示例县 (synthetic)",
-    })
+    cs_node = nodes.new(
+        cs.xy,
+        {
+            "place": "town",
+            "capital": "6",
+            "name": cs.name,
+            "name:en": cs.name_en,
+            "population": str(cs.population),
+            "note": "county seat of 示例县 (synthetic)",
+        },
+    )
     for t in c.townships:
-        nodes.new(t.xy, {"place": t.place, "capital": "8", "name": t.name, "name:en": t.name_en,
-                         "population": str(t.population)})
+        nodes.new(
+            t.xy,
+            {
+                "place": t.place,
+                "capital": "8",
+                "name": t.name,
+                "name:en": t.name_en,
+                "population": str(t.population),
+            },
+        )
     for v in c.villages:
         nodes.new(v.xy, {"place": "village", "name": v.name, "population": str(v.population)})
     for p, name in c.hamlets:
@@ -1960,10 +2381,17 @@ def _render(c: _Builder) -> tuple[bytes, bytes, dict[str, Any]]:
         nodes.new(p, tags)
 
     relation_tags = {
-        "type": "boundary", "boundary": "administrative", "admin_level": "6",
-        "name": COUNTY_NAME, "name:zh": COUNTY_NAME, "name:en": COUNTY_NAME_EN, "note": SYNTHETIC_NOTE,
+        "type": "boundary",
+        "boundary": "administrative",
+        "admin_level": "6",
+        "name": COUNTY_NAME,
+        "name:zh": COUNTY_NAME,
+        "name:en": COUNTY_NAME_EN,
+        "note": SYNTHETIC_NOTE,
     }
-    members = [("way", wid, "outer") for wid in boundary_way_ids] + [("node", cs_node, "admin_centre")]
+    members = [("way", wid, "outer") for wid in boundary_way_ids] + [
+        ("node", cs_node, "admin_centre")
+    ]
 
     xy = np.asarray(nodes.xy)
     lon, lat = _to_lonlat(xy)
@@ -1974,7 +2402,9 @@ def _render(c: _Builder) -> tuple[bytes, bytes, dict[str, Any]]:
 
     out: list[str] = ["<?xml version='1.0' encoding='UTF-8'?>"]
     out.append(f'<osm version="0.6" generator={quoteattr(OSM_GENERATOR)}>')
-    out.append(f' <bounds minlat="{minlat:.7f}" minlon="{minlon:.7f}" maxlat="{maxlat:.7f}" maxlon="{maxlon:.7f}"/>')
+    out.append(
+        f' <bounds minlat="{minlat:.7f}" minlon="{minlon:.7f}" maxlat="{maxlat:.7f}" maxlon="{maxlon:.7f}"/>'
+    )
     for k, tags in enumerate(nodes.tags):
         head = f' <node id="{k + 1}" version="1" lat="{lat_s[k]}" lon="{lon_s[k]}"'
         if not tags:
@@ -2005,9 +2435,14 @@ def _render(c: _Builder) -> tuple[bytes, bytes, dict[str, Any]]:
     feature = {
         "type": "Feature",
         "properties": {
-            "name": COUNTY_NAME, "name_zh": COUNTY_NAME, "name_en": COUNTY_NAME_EN,
-            "admin_level": 6, "synthetic": True, "seed": c.seed,
-            "generator_version": GENERATOR_VERSION, "note": SYNTHETIC_NOTE,
+            "name": COUNTY_NAME,
+            "name_zh": COUNTY_NAME,
+            "name_en": COUNTY_NAME_EN,
+            "admin_level": 6,
+            "synthetic": True,
+            "seed": c.seed,
+            "generator_version": GENERATOR_VERSION,
+            "note": SYNTHETIC_NOTE,
         },
         "geometry": {"type": "Polygon", "coordinates": [coords]},
     }
@@ -2018,7 +2453,11 @@ def _render(c: _Builder) -> tuple[bytes, bytes, dict[str, Any]]:
     zone = int((poly.centroid.x + 180) // 6) + 1
     epsg = 32600 + zone
     to_utm = pyproj.Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
-    area_km2 = round(shapely.transform(poly, lambda a: np.column_stack(to_utm.transform(a[:, 0], a[:, 1]))).area / 1e6, 2)
+    area_km2 = round(
+        shapely.transform(poly, lambda a: np.column_stack(to_utm.transform(a[:, 0], a[:, 1]))).area
+        / 1e6,
+        2,
+    )
 
     far = _far_villages(c)
     counts: dict[str, Any] = {
@@ -2041,8 +2480,11 @@ def _render(c: _Builder) -> tuple[bytes, bytes, dict[str, Any]]:
         "buildings": c.counts.get("buildings", 0),
         "campus_polygons": c.counts.get("campus_polygons", 0),
         "bus_stops": c.counts.get("bus_stops", 0),
-        "facilities": {k: v for k, v in sorted(c.counts.items()) if k not in (
-            "bridges", "buildings", "campus_polygons", "bus_stops")},
+        "facilities": {
+            k: v
+            for k, v in sorted(c.counts.items())
+            if k not in ("bridges", "buildings", "campus_polygons", "bus_stops")
+        },
     }
     meta: dict[str, Any] = {
         "name": COUNTY_NAME,
