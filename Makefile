@@ -5,11 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 REGION ?= sample
 
-.PHONY: help setup run test lab bench browser clean-outputs
+.PHONY: help setup run test lint lab bench browser clean-outputs
 
 help:
 	@echo "make run      build the environment if missing, generate the sample county, run the notebooks, print where outputs are"
 	@echo "make test     run the whole test suite (offline)"
+	@echo "make lint     check the code style (ruff)"
 	@echo "make lab      open JupyterLab on notebooks/ with the project's kernel"
 	@echo "make bench    run the benchmarks (prints ratios; not part of the tests)"
 	@echo "make browser  install Debian's headless Chromium (for map screenshots)"
@@ -27,6 +28,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check accessibility tests benchmarks
 
 lab: $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name accessibility --display-name "Python (accessibility)"
