@@ -997,32 +997,26 @@ class _Builder:
         oneway_cols = sorted(int(j) for j in rng.choice(res_cols, 4, replace=False))
         oneway_rows = sorted(int(i) for i in rng.choice(res_rows, 3, replace=False))
         present = np.zeros((ny, nx), dtype=bool)
-        for j in range(nx):
-            name, hw = col_names[j]
-            lo, hi = 0, ny - 1
-            if hw == "residential" and j not in oneway_cols and rng.uniform() < 0.25:
-                lo, hi = int(rng.integers(0, 3)), ny - 1 - int(rng.integers(0, 3))
-            coords = [grid[i][j] for i in range(lo, hi + 1)]
-            tags = _street_tags(hw, name)
-            if j in oneway_cols:
-                tags["oneway"] = "yes"
-                if oneway_cols.index(j) % 2 == 1:
-                    coords.reverse()
-            present[lo : hi + 1, j] = True
-            self._add_road(coords, tags, owner=-1)
-        for i in range(ny):
-            name, hw = row_names[i]
-            lo, hi = 0, nx - 1
-            if hw == "residential" and i not in oneway_rows and rng.uniform() < 0.25:
-                lo, hi = int(rng.integers(0, 3)), nx - 1 - int(rng.integers(0, 3))
-            coords = [grid[i][j] for j in range(lo, hi + 1)]
-            tags = _street_tags(hw, name)
-            if i in oneway_rows:
-                tags["oneway"] = "yes"
-                if oneway_rows.index(i) % 2 == 1:
-                    coords.reverse()
-            present[i, lo : hi + 1] = True
-            self._add_road(coords, tags, owner=-1)
+        # columns (north-south streets) first, then rows (east-west streets)
+        for along_rows, names, oneway_lines, n_lines, n_cells in (
+            (False, col_names, oneway_cols, nx, ny),
+            (True, row_names, oneway_rows, ny, nx),
+        ):
+            for k in range(n_lines):
+                name, hw = names[k]
+                lo, hi = 0, n_cells - 1
+                if hw == "residential" and k not in oneway_lines and rng.uniform() < 0.25:
+                    lo, hi = int(rng.integers(0, 3)), n_cells - 1 - int(rng.integers(0, 3))
+                cells = [(k, c) if along_rows else (c, k) for c in range(lo, hi + 1)]
+                coords = [grid[i][j] for i, j in cells]
+                tags = _street_tags(hw, name)
+                if k in oneway_lines:
+                    tags["oneway"] = "yes"
+                    if oneway_lines.index(k) % 2 == 1:
+                        coords.reverse()
+                for i, j in cells:
+                    present[i, j] = True
+                self._add_road(coords, tags, owner=-1)
         self.cs_present = present
         # cells reserved for campuses and a park (never on the perimeter ring)
         cells = [(i, j) for i in range(1, ny - 2) for j in range(1, nx - 2)]
