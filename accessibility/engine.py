@@ -361,14 +361,13 @@ def group_key(group: str) -> str:
 
 
 def check_thresholds(thresholds_min: Sequence[float]) -> list[float]:
-    """Validate travel-time thresholds in minutes (finite, > 0) and return them sorted."""
+    """Validate travel-time thresholds in minutes (finite, > 0) and return them sorted, without repeats."""
+    msg = f"thresholds must be one or more finite, positive (> 0 minutes) numbers, e.g. [15, 30]; got {thresholds_min!r}"
     try:
         values = [float(t) for t in thresholds_min]
     except (TypeError, ValueError) as exc:
-        msg = f"thresholds must be numbers of minutes, got {thresholds_min!r}"
         raise ValidationError(msg) from exc
     if not values or any(not np.isfinite(t) or t <= 0 for t in values):
-        msg = f"thresholds must be finite and > 0 minutes, got {list(thresholds_min)}"
         raise ValidationError(msg)
     return sorted(set(values))
 

@@ -39,7 +39,7 @@ from folium.template import Template
 
 from accessibility._errors import ValidationError
 from accessibility.classify import parse_group, select
-from accessibility.engine import group_key
+from accessibility.engine import check_thresholds, group_key
 from accessibility.labels import LANGS, group_label, label
 
 __all__ = [
@@ -74,18 +74,11 @@ _COORD_DECIMALS: Final[int] = 6
 
 
 def _check_thresholds(thresholds_min: Sequence[float]) -> np.ndarray:
-    try:
-        th = np.asarray(list(thresholds_min), dtype=float)
-    except (TypeError, ValueError):
-        th = np.array([np.nan])
-    if th.ndim != 1 or th.size == 0 or not np.all(np.isfinite(th)) or np.any(th <= 0):
+    th = np.asarray(check_thresholds(thresholds_min), dtype=float)
+    if len(th) != len(list(thresholds_min)) or list(th) != [float(t) for t in thresholds_min]:
         msg = (
-            "thresholds_min must be one or more positive, finite minutes, e.g. [15, 30]; "
-            f"got {thresholds_min!r}"
+            f"thresholds_min must be strictly increasing, e.g. [15, 30]; got {list(thresholds_min)}"
         )
-        raise ValidationError(msg)
-    if np.any(np.diff(th) <= 0):
-        msg = f"thresholds_min must be strictly increasing, e.g. [15, 30]; got {list(th)}"
         raise ValidationError(msg)
     return th
 

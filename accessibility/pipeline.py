@@ -54,6 +54,16 @@ class Study:
     router: engine.Router
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def access(self, groups: Sequence[str], *, thresholds_min: Sequence[float]) -> gpd.GeoDataFrame:
+        """Access results joined to the origins: one row per origin, keyed by its id.
+
+        See :func:`accessibility.engine.access` for the columns; the origins' own
+        columns (``name``, ``level``, ``population``, ``leg_m``, ``snap_flag``) and
+        geometry (WGS-84) come first.
+        """
+        table = engine.access(self.router, self.facilities, groups, thresholds_min=thresholds_min)
+        return self.origins.join(table)
+
 
 def raw_osm_file(
     region: regions.Region, *, osm_file: Path | str | None = None

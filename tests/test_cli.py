@@ -86,9 +86,12 @@ def test_english_labels_and_other_parameters(tmp_path) -> None:
         (["run", "--region", "sample", "--mode", "rocket"], "unknown travel mode 'rocket'"),
         (
             ["run", "--region", "sample", "--thresholds", "15,0"],
-            "thresholds must be finite and > 0",
+            "thresholds must be one or more finite, positive",
         ),
-        (["run", "--region", "sample", "--thresholds", "-5"], "thresholds must be finite and > 0"),
+        (
+            ["run", "--region", "sample", "--thresholds", "-5"],
+            "thresholds must be one or more finite, positive",
+        ),
         (["run", "--region", "sample", "--kinds", "school:college"], "unknown tier 'college'"),
         (["run", "--region", "sample", "--osm-file", "/no/such/file.osm.pbf"], "does not exist"),
         (

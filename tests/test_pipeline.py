@@ -67,6 +67,13 @@ def test_every_village_gets_a_time_per_group(study) -> None:
     assert (table.loc[far, "bus_flag"] == "far_from_road").all()
 
 
+def test_study_access_is_a_geodataframe_keyed_by_origin(study) -> None:
+    results = study.access(["bus"], thresholds_min=[15])
+    assert results.crs.to_epsg() == 4326
+    assert results.index.equals(study.origins.index)
+    assert {"name", "population", "geometry", "bus_time_min", "bus_n15"} <= set(results.columns)
+
+
 def test_village_with_its_own_clinic_is_close(study) -> None:
     table = engine.access(
         study.router, study.facilities, ["health:village_clinic"], thresholds_min=[15]
