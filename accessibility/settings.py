@@ -13,7 +13,7 @@ Tests and the command line override values by assignment or with
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -47,7 +47,6 @@ class Settings:
     progress: bool = True
     max_snap_m: float = 300.0
     walk_speed_kmh: float = 4.5
-    _extra: dict[str, object] = field(default_factory=dict, repr=False)
 
     @property
     def project_root(self) -> Path:
