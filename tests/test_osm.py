@@ -38,13 +38,24 @@ def test_road_segments_and_tags(tagged) -> None:
 def test_places_and_pois(tagged) -> None:
     assert tagged.places.loc["n10", "population"] == 1250
     assert tagged.places.loc["n11", "capital"] == "6"
-    assert set(tagged.pois.index) == {"n20", "n21", "n22", "w103"}
+    assert set(tagged.pois.index) == {"n20", "n21", "n22", "w103", "r200"}
     campus = tagged.pois.loc["w103"]
     assert campus["tags"]["isced:level"] == "2"
     # a campus polygon is represented by its centroid
     assert campus.geometry.x == pytest.approx(114.0035) and campus.geometry.y == pytest.approx(
         34.0055
     )
+
+
+def test_multipolygon_campus_and_place_area(tagged) -> None:
+    campus = tagged.pois.loc["r200"]
+    assert campus["osm_type"] == "relation" and campus["name"] == "示例县第一高级中学"
+    # two equal squares side by side: centroid halfway between them
+    assert campus.geometry.x == pytest.approx(114.0135, abs=1e-6)
+    assert campus.geometry.y == pytest.approx(34.0025, abs=1e-6)
+    village = tagged.places.loc["w106"]
+    assert village["place"] == "village" and village["population"] == 800
+    assert village.geometry.x == pytest.approx(114.017, abs=1e-6)
 
 
 def test_clip_keeps_segments_with_an_end_inside(tagged) -> None:

@@ -152,7 +152,11 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
     places: list[dict[str, object]] = []
     pois: list[dict[str, object]] = []
 
-    processor = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+    processor = (
+        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.AREA)
+        .with_locations()
+        .with_areas(osmium.filter.KeyFilter(*POI_KEYS, "place"))
+    )
     try:
         for obj in processor:
             tags = obj.tags
@@ -160,9 +164,21 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
                 if not tags:
                     continue
                 if "place" in tags:
-                    places.append(_place_row(obj))
+                    places.append(_place_row("n", obj.id, obj.location.lon, obj.location.lat, tags))
                 if _is_poi(tags):
                     pois.append(_poi_row("n", obj.id, obj.location.lon, obj.location.lat, tags))
+                continue
+            if obj.is_area():
+                # closed ways are handled as ways below; areas add multipolygon relations
+                if obj.from_way() or not (_is_poi(tags) or "place" in tags):
+                    continue
+                centre = _area_centroid(obj)
+                if centre is None:
+                    continue
+                if "place" in tags:
+                    places.append(_place_row("r", obj.orig_id(), *centre, tags))
+                if _is_poi(tags):
+                    pois.append(_poi_row("r", obj.orig_id(), *centre, tags))
                 continue
             # ways
             highway = tags.get("highway")
@@ -178,11 +194,14 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
                     seg_rows.append((obj.id, a, b, highway, oneway, maxspeed, exempt))
                     node_lon[a], node_lat[a] = la.lon, la.lat
                     node_lon[b], node_lat[b] = lb.lon, lb.lat
-            if _is_poi(tags):
+            if _is_poi(tags) or "place" in tags:
                 coords = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
                 if coords:
                     lon, lat = _centroid(coords)
-                    pois.append(_poi_row("w", obj.id, lon, lat, tags))
+                    if "place" in tags:
+                        places.append(_place_row("w", obj.id, lon, lat, tags))
+                    if _is_poi(tags):
+                        pois.append(_poi_row("w", obj.id, lon, lat, tags))
     except RuntimeError as exc:  # libosmium reports corrupt input this way
         msg = f"cannot read OSM file {path}: {exc}"
         raise DataSourceError(msg) from exc
@@ -231,18 +250,32 @@ def _centroid(coords: list[tuple[float, float]]) -> tuple[float, float]:
     return float(arr[:, 0].mean()), float(arr[:, 1].mean())
 
 
-def _place_row(node: osmium.osm.Node) -> dict[str, object]:
-    tags = node.tags
+def _place_row(
+    kind: str, osm_id: int, lon: float, lat: float, tags: osmium.osm.TagList
+) -> dict[str, object]:
     return {
-        "id": f"n{node.id}",
+        "id": f"{kind}{osm_id}",
         "name": tags.get("name", ""),
         "name_en": tags.get("name:en", ""),
         "place": tags.get("place", ""),
         "population": parse_population(tags.get("population")),
         "capital": tags.get("capital", ""),
         "admin_level": tags.get("admin_level", ""),
-        "geometry": shapely.Point(node.location.lon, node.location.lat),
+        "geometry": shapely.Point(lon, lat),
     }
+
+
+def _area_centroid(area: osmium.osm.Area) -> tuple[float, float] | None:
+    """Centroid (lon, lat) of a multipolygon area's outer rings, None when it has no valid ring."""
+    polygons = []
+    for ring in area.outer_rings():
+        coords = [(n.lon, n.lat) for n in ring if n.location.valid()]
+        if len(coords) >= 4:
+            polygons.append(shapely.Polygon(coords))
+    if not polygons:
+        return None
+    c = shapely.MultiPolygon(polygons).centroid
+    return (float(c.x), float(c.y)) if not c.is_empty else None
 
 
 def _poi_row(
@@ -250,7 +283,7 @@ def _poi_row(
 ) -> dict[str, object]:
     return {
         "id": f"{kind}{osm_id}",
-        "osm_type": "node" if kind == "n" else "way",
+        "osm_type": {"n": "node", "w": "way", "r": "relation"}[kind],
         "osm_id": int(osm_id),
         "name": tags.get("name", ""),
         "tags": {k: v for k, v in tags},
