@@ -28,6 +28,41 @@ from ._errors import UnknownRegionError, ValidationError
 from .settings import settings
 
 
+BOUNDARY_KINDS = ("file", "osm", "circle", "bbox")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A county-level unit of a region (a district, county or county-level city).
+
+    Attributes
+    ----------
+    code
+        Administrative code (GB/T 2260), e.g. ``"411024"``.
+    name, name_en
+        Names; ``name`` is also what a boundary lookup by name uses by default.
+    kind
+        Free text: ``district``, ``county``, ``county_city``…
+    boundary
+        Boundary specification (see :func:`check_boundary_spec`); empty means "look
+        up an administrative boundary named ``name`` at admin level 6".
+    seat
+        Name of the place that is the unit's county seat, when the map data does
+        not mark it (``capital=6``); empty to rely on the data.
+    """
+
+    code: str
+    name: str
+    name_en: str = ""
+    kind: str = ""
+    boundary: dict[str, Any] = field(default_factory=dict)
+    seat: str = ""
+
+    def label(self, lang: str = "zh") -> str:
+        """Display name in ``zh`` or ``en``."""
+        return (self.name_en or self.name) if lang == "en" else self.name
+
+
 @dataclass(frozen=True)
 class Region:
     """A study region as configured.
@@ -48,7 +83,8 @@ class Region:
     buffer_m
         Metres around the boundary within which roads and facilities are kept.
     units
-        County-level units: dicts with ``code``, ``name``, ``name_en``.
+        County-level units; a run covers each unit separately when they have
+        boundaries of their own, else the whole region.
     max_snap_m
         Snap distance above which points are flagged, metres.
     speed_overrides
@@ -64,7 +100,7 @@ class Region:
     source: dict[str, Any] = field(default_factory=dict)
     boundary: dict[str, Any] = field(default_factory=dict)
     buffer_m: float = 2000.0
-    units: tuple[dict[str, str], ...] = ()
+    units: tuple[Unit, ...] = ()
     max_snap_m: float = 300.0
     speed_overrides: dict[str, dict[str, float]] = field(default_factory=dict)
     config_path: Path | None = None
@@ -72,6 +108,20 @@ class Region:
     def label(self, lang: str = "zh") -> str:
         """Display name in ``zh`` or ``en``."""
         return self.label_en if lang == "en" else self.label_zh
+
+    def unit(self, code: str) -> Unit:
+        """The unit with this code (or name)."""
+        for u in self.units:
+            if code in (u.code, u.name):
+                return u
+        known = ", ".join(f"{u.code} {u.name}" for u in self.units) or "none"
+        msg = f"region {self.name!r} has no unit {code!r}; its units: {known}"
+        raise ValidationError(msg)
+
+    @property
+    def per_unit(self) -> bool:
+        """Whether runs cover each unit separately (units have boundaries of their own)."""
+        return len(self.units) > 1 or any(u.boundary for u in self.units)
 
     @property
     def raw_dir(self) -> Path:
@@ -131,6 +181,8 @@ def load(name: str) -> Region:
         if key not in data:
             msg = f"region file {path} lacks the key {key!r}"
             raise ValidationError(msg)
+    if data.get("boundary"):
+        check_boundary_spec(data["boundary"], where=str(path))
     buffer_m = float(data.get("buffer_m", 2000.0))
     max_snap_m = float(data.get("max_snap_m", settings.max_snap_m))
     if buffer_m < 0 or max_snap_m <= 0:
@@ -144,10 +196,73 @@ def load(name: str) -> Region:
         source=dict(data["source"]),
         boundary=dict(data.get("boundary") or {}),
         buffer_m=buffer_m,
-        units=tuple(dict(u) for u in data.get("units") or ()),
+        units=tuple(_unit(u, path) for u in data.get("units") or ()),
         max_snap_m=max_snap_m,
         speed_overrides={k: dict(v or {}) for k, v in (data.get("speed_overrides") or {}).items()},
         config_path=path,
+    )
+
+
+def check_boundary_spec(spec: dict[str, Any], *, where: str) -> dict[str, Any]:
+    """Validate a boundary specification and return it.
+
+    One of:
+
+    - ``{file: boundary.geojson}`` — a polygon file (GeoJSON, GeoPackage…), relative to
+      the region's raw folder;
+    - ``{osm: {name: 鄢陵县, admin_level: "6"}}`` — an administrative boundary looked up
+      in the OSM extract (or downloaded); ``names`` (a list), ``ref`` also accepted;
+    - ``{circle: {lon: 113.85, lat: 34.03, radius_m: 8000}}``;
+    - ``{bbox: [west, south, east, north]}`` (degrees);
+
+    optionally with ``expand_m``: metres to grow the polygon by (e.g. a district
+    plus the built-up edge of its neighbours).
+    """
+    if not isinstance(spec, dict):
+        msg = f"{where}: a boundary must be a mapping like {{file: boundary.geojson}}, got {spec!r}"
+        raise ValidationError(msg)
+    kinds = [k for k in BOUNDARY_KINDS if k in spec]
+    unknown = sorted(set(spec) - set(BOUNDARY_KINDS) - {"expand_m"})
+    if len(kinds) != 1 or unknown:
+        msg = f"{where}: a boundary needs exactly one of {', '.join(BOUNDARY_KINDS)} (plus optional expand_m); got {sorted(spec)}"
+        raise ValidationError(msg)
+    kind = kinds[0]
+    value = spec[kind]
+    ok = {
+        "file": isinstance(value, str) and bool(value),
+        "osm": isinstance(value, dict) and bool({"name", "names", "ref"} & set(value)),
+        "circle": isinstance(value, dict) and {"lon", "lat", "radius_m"} <= set(value),
+        "bbox": isinstance(value, (list, tuple)) and len(value) == 4,
+    }[kind]
+    if not ok:
+        examples = {
+            "file": "{file: boundary.geojson}",
+            "osm": '{osm: {name: 鄢陵县, admin_level: "6"}}',
+            "circle": "{circle: {lon: 113.85, lat: 34.03, radius_m: 8000}}",
+            "bbox": "{bbox: [113.7, 33.9, 114.0, 34.1]}",
+        }
+        msg = f"{where}: boundary {kind!r} is malformed ({value!r}); write it like {examples[kind]}"
+        raise ValidationError(msg)
+    if float(spec.get("expand_m", 0)) < 0:
+        msg = f"{where}: expand_m must be ≥ 0 metres"
+        raise ValidationError(msg)
+    return spec
+
+
+def _unit(data: dict[str, Any], path: Path) -> Unit:
+    if not isinstance(data, dict) or "code" not in data or "name" not in data:
+        msg = f'{path}: every unit needs a code and a name, e.g. {{code: "411024", name: 鄢陵县}}; got {data!r}'
+        raise ValidationError(msg)
+    boundary = dict(data.get("boundary") or {})
+    if boundary:
+        check_boundary_spec(boundary, where=f"{path} unit {data['code']}")
+    return Unit(
+        code=str(data["code"]),
+        name=str(data["name"]),
+        name_en=str(data.get("name_en", "")),
+        kind=str(data.get("kind", "")),
+        boundary=boundary,
+        seat=str(data.get("seat", "")),
     )
 
 

@@ -49,3 +49,50 @@ def test_metric_crs_follows_location(lon, lat, epsg) -> None:
 def test_metric_crs_rejects_projected_input() -> None:
     with pytest.raises(ValidationError, match="WGS-84"):
         regions.metric_crs(shapely.Point(250000, 3765000).buffer(100))
+
+
+def test_xuchang_units_match_the_admin_codes() -> None:
+    r = regions.load("xuchang")
+    assert not r.synthetic and r.per_unit
+    assert {u.code: u.name for u in r.units} == {
+        "411002": "魏都区",
+        "411003": "建安区",
+        "411024": "鄢陵县",
+        "411025": "襄城县",
+        "411081": "禹州市",
+        "411082": "长葛市",
+    }
+    assert all(u.boundary["osm"]["admin_level"] == "6" for u in r.units)
+    assert r.unit("鄢陵县").code == "411024"
+    with pytest.raises(ValidationError, match="has no unit '999999'.*411024 鄢陵县"):
+        r.unit("999999")
+    central = regions.load("xuchang_central")
+    assert central.boundary["expand_m"] > 0 and not central.per_unit
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ({}, "exactly one of"),
+        ({"file": "a.geojson", "bbox": [0, 0, 1, 1]}, "exactly one of"),
+        ({"shape": "a.geojson"}, "exactly one of"),
+        ({"osm": {"admin_level": "6"}}, "malformed"),
+        ({"circle": {"lon": 113.8, "lat": 34.0}}, "malformed"),
+        ({"bbox": [113.8, 34.0]}, "malformed"),
+        ({"file": "a.geojson", "expand_m": -5}, "expand_m"),
+    ],
+)
+def test_bad_boundary_specs(spec, match) -> None:
+    with pytest.raises(ValidationError, match=match):
+        regions.check_boundary_spec(spec, where="test.yml")
+
+
+def test_unit_without_code_is_rejected(tmp_path) -> None:
+    settings.root = tmp_path
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "u.yml").write_text(
+        "label_zh: x\nlabel_en: x\nsource: {kind: overpass}\nunits:\n  - {name: 某县}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValidationError, match="every unit needs a code and a name"):
+        regions.load("u")
