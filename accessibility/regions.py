@@ -27,7 +27,6 @@ import yaml
 from ._errors import UnknownRegionError, ValidationError
 from .settings import settings
 
-
 BOUNDARY_KINDS = ("file", "osm", "circle", "bbox")
 
 
