@@ -3,7 +3,7 @@
 Modules, in the order data flows through them::
 
     settings -> regions -> sources (sample, osm) -> classify -> network -> snapping
-             -> engine -> metrics -> maps, export;  pipeline and runner/cli drive them.
+             -> engine -> metrics, audit -> maps, export;  pipeline and runner/cli drive them.
 
 Call sites read ``acc.network.build(...)``, ``acc.engine.access(...)`` and so on.
 """
@@ -11,6 +11,7 @@ Call sites read ``acc.network.build(...)``, ``acc.engine.access(...)`` and so on
 from __future__ import annotations
 
 from . import (
+    audit,
     classify,
     engine,
     export,
@@ -28,6 +29,7 @@ from .settings import configure, settings
 __version__ = "0.1.0"
 
 __all__ = [
+    "audit",
     "classify",
     "configure",
     "engine",

@@ -47,6 +47,7 @@ class Study:
     crs: str
     boundary: gpd.GeoSeries
     network: network.Network
+    places: gpd.GeoDataFrame
     origins: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     origin_snap: pd.DataFrame
@@ -171,8 +172,8 @@ def prepare(
 
     step(2)
     places = classify.places(data.places)
-    inside = places.within(boundary.iloc[0])
-    origins = places.loc[inside & places["level"].isin(list(origin_levels))].copy()
+    places = places.loc[places.within(boundary.iloc[0])]
+    origins = places.loc[places["level"].isin(list(origin_levels))].copy()
     if origins.empty:
         msg = f"no settlements of levels {list(origin_levels)} inside the boundary of {reg.name!r}"
         raise ValidationError(msg)
@@ -222,6 +223,7 @@ def prepare(
         crs=crs,
         boundary=boundary,
         network=net,
+        places=places,
         origins=origins,
         facilities=facilities,
         origin_snap=o_snap,

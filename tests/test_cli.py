@@ -35,7 +35,10 @@ def test_outputs_exist(run_root, capsys) -> None:
 def test_one_row_per_village(run_root) -> None:
     meta = json.loads((run_root / "data" / "raw" / "sample" / "meta.json").read_text("utf-8"))
     gpkg = run_root / "data" / "processed" / "sample" / "facility_access.gpkg"
-    assert {"villages", "facilities", "summary"} <= set(pyogrio.list_layers(gpkg)[:, 0])
+    assert {"villages", "facilities", "summary", "audit", "facility_counts"} <= set(
+        pyogrio.list_layers(gpkg)[:, 0]
+    )
+    assert (gpkg.parent / "audit.csv").is_file()
     villages = gpd.read_file(gpkg, layer="villages")
     assert len(villages) == meta["counts"]["villages"]
     assert villages["id"].is_unique

@@ -1,0 +1,72 @@
+"""The data-completeness audit on the sample county."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from accessibility import audit, pipeline
+from accessibility.settings import settings
+
+
+@pytest.fixture(scope="module")
+def study_and_meta(tmp_path_factory):
+    root = tmp_path_factory.mktemp("root")
+    settings.root = root
+    try:
+        study = pipeline.prepare("sample", mode="walk", progress=False)
+    finally:
+        settings.root = None
+    meta = json.loads((root / "data" / "raw" / "sample" / "meta.json").read_text("utf-8"))
+    return study, meta
+
+
+def test_summary_counts_what_the_generator_made(study_and_meta) -> None:
+    study, meta = study_and_meta
+    s = audit.summary(study)
+    assert s.loc["places_county_seat", "value"] == 1
+    assert s.loc["places_township_seat", "value"] == meta["counts"]["township_seats"]
+    assert s.loc["origins", "value"] == meta["counts"]["villages"]
+    assert s.loc["origins_with_population", "share"] == 1.0
+    assert (
+        s.loc["origins_far_from_road", "value"]
+        == int((study.origin_snap["flag"] == "far").sum())
+        > 0
+    )
+    # the network shares add up and the sample's fragments are visible
+    assert s.loc["network_km_kept", "share"] + s.loc[
+        "network_km_dropped", "share"
+    ] == pytest.approx(1.0)
+    assert 0 < s.loc["network_km_dropped", "value"] < 0.05 * s.loc["network_km_kept", "value"]
+    assert s.loc["facilities_ambiguous", "value"] == int(
+        (study.facilities["confidence"] == "ambiguous").sum()
+    )
+
+
+def test_facility_counts_by_tier_and_source(study_and_meta) -> None:
+    study, _ = study_and_meta
+    c = audit.facility_counts(study)
+    assert (c["registry"] == 0).all() and (c["both"] == 0).all()
+    assert c.loc[("bus", "bus_stop"), "osm"] == int((study.facilities["kind"] == "bus").sum())
+    # a nine-year school counts as primary and as middle
+    primary = study.facilities["tiers"].str.split(";").apply(lambda t: "primary" in t)
+    assert c.loc[("school", "primary"), "total"] == int(primary.sum())
+    assert c.loc[("reading", "library"), "total"] >= 1
+    assert np.all(c["total"] == c[["osm", "registry", "both"]].sum(axis=1))
+
+
+def test_facility_counts_with_registry_sources(study_and_meta) -> None:
+    study, _ = study_and_meta
+    fac = study.facilities.copy()
+    clinics = fac.index[fac["tiers"] == "village_clinic"][:3]
+    fac.loc[clinics[:2], "source"] = "registry"
+    fac["match"] = "osm_only"
+    fac.loc[clinics[0], "match"] = "matched"
+    fac.loc[clinics[1], "match"] = "registry_only"
+    study2 = pipeline.Study(**{**vars(study), "facilities": fac})
+    c = audit.facility_counts(study2)
+    row = c.loc[("health", "village_clinic")]
+    assert (row["both"], row["registry"]) == (1, 1)
+    assert row["osm"] == int((fac["tiers"] == "village_clinic").sum()) - 2
