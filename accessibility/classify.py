@@ -191,13 +191,16 @@ def place_level(tags: dict[str, str], name: str = "") -> tuple[str | None, str]:
     return None, ""
 
 
-def places(places: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def places(places: gpd.GeoDataFrame, *, county_seat: str = "") -> gpd.GeoDataFrame:
     """Add ``level`` and ``level_rule`` to place nodes; rows of no known level are dropped.
 
     Parameters
     ----------
     places
         Columns ``place``, ``name`` and optionally ``capital``, ``admin_level`` (str).
+    county_seat
+        Name of the place that is the county seat when the data do not say so
+        (a unit's ``seat`` in the region file); it wins over the tags.
     """
     if "place" not in places.columns:
         msg = "places lack the 'place' column (the OSM place=* value)"
@@ -209,10 +212,19 @@ def places(places: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             for k in ("place", "capital", "admin_level")
             if k in row and isinstance(row[k], str) and row[k]
         }
-        levels.append(place_level(tags, str(row.get("name", "") or "")))
+        name = str(row.get("name", "") or "")
+        if county_seat and name == county_seat:
+            levels.append(("county_seat", "config.seat"))
+        else:
+            levels.append(place_level(tags, name))
     out = places.copy()
     out["level"] = [lv for lv, _ in levels]
     out["level_rule"] = [r for _, r in levels]
+    if county_seat and "config.seat" not in out["level_rule"].to_numpy():
+        log.warning(
+            "the county seat %r named in the region file is not among the mapped places",
+            county_seat,
+        )
     return out.loc[out["level"].notna()]
 
 

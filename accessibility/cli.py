@@ -42,7 +42,12 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a notebook for a region")
     run.add_argument("--region", required=True, help="region name (see `accessibility regions`)")
-    run.add_argument("--notebook", default="facility_access", choices=runner.NOTEBOOKS)
+    run.add_argument("--unit", help="one unit of the region (code or name); default: every unit")
+    run.add_argument(
+        "--notebook",
+        default="facility_access",
+        help="notebook name (see notebooks/): facility_access, ...",
+    )
     run.add_argument("--mode", help="travel mode: walk, walk_child, bicycle, ebike, car")
     run.add_argument("--thresholds", type=_thresholds, help="minutes, comma-separated (e.g. 15,30)")
     run.add_argument(
@@ -52,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         "--osm-file",
         type=Path,
         help="local .osm/.osm.pbf extract to read instead of the region's source",
+    )
+    run.add_argument(
+        "--offline", action="store_true", help="never download: use cached data or --osm-file"
     )
     run.add_argument("--lang", choices=("zh", "en"), help="language of map labels (default zh)")
     run.add_argument(
@@ -93,11 +101,14 @@ def _run(args: argparse.Namespace) -> int:
         params["kinds"] = [k.strip() for k in args.kinds.split(",") if k.strip()]
     if args.osm_file:
         params["osm_file"] = str(args.osm_file.resolve())
-    result = runner.run(args.notebook, region=args.region, parameters=params)
+    if args.offline:
+        params["offline"] = True
+    results = runner.run(args.notebook, region=args.region, unit=args.unit, parameters=params)
     print("done.")
-    print(f"  map:      {result.map_html}")
-    print(f"  tables:   {result.tables}")
-    print(f"  notebook: {result.notebook}")
+    for result in results:
+        print(f"  map:      {result.map_html}")
+        print(f"  tables:   {result.tables}")
+        print(f"  notebook: {result.notebook}")
     return 0
 
 

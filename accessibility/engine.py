@@ -338,6 +338,78 @@ class Router:
             counts, index=self.origins.index, columns=[float(t) for t in thresholds]
         )
 
+    def pairs_within(
+        self,
+        limit_s: float,
+        facility_ids: Sequence[object] | pd.Index | None = None,
+    ) -> sparse.csr_matrix:
+        """Travel times of every (facility, origin) pair within a limit.
+
+        Parameters
+        ----------
+        limit_s
+            Time limit in seconds (> 0), legs included.
+        facility_ids
+            The facility set; rows follow ``Router.facilities`` order (repeats
+            removed); ``None`` means all.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Shape ``(n_facilities_in_set, n_origins)``; entry = seconds from the
+            origin to the facility (``leg(o) + d(o → f) + leg(f)``) where it is
+            ``<= limit_s``; absent otherwise. A pair at zero seconds is stored as
+            ``1e-9`` so that it is not mistaken for an absent entry. Built in chunks
+            of bounded searches: never an origins × nodes array.
+        """
+        limit = float(limit_s)
+        if not np.isfinite(limit) or limit <= 0:
+            msg = f"limit_s must be finite and > 0 seconds, got {limit_s!r}"
+            raise ValidationError(msg)
+        rows = self._facility_rows(facility_ids)
+        r_idx: list[np.ndarray] = []
+        c_idx: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        for start in range(0, rows.size, _COUNT_CHUNK):
+            doors = self.facility_door[rows[start : start + _COUNT_CHUNK]]
+            dist = dijkstra(self.reverse, directed=True, indices=doors, limit=limit)
+            total = self._origin_times(dist)[0] + self._leg_s[None, :]
+            r, c = np.nonzero(total <= limit)
+            r_idx.append(r + start)
+            c_idx.append(c)
+            vals.append(np.maximum(total[r, c], 1e-9))
+        shape = (rows.size, len(self.origins))
+        if not vals:
+            return sparse.csr_matrix(shape)
+        return sparse.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(r_idx), np.concatenate(c_idx))), shape=shape
+        )
+
+    def node_times(
+        self,
+        facility_ids: Sequence[object] | pd.Index | None = None,
+        *,
+        limit_s: float = np.inf,
+    ) -> np.ndarray:
+        """Seconds from every *network* node to the nearest facility of the set.
+
+        The basis of isochrones: a node with a time ``<= T`` lies within ``T`` of a
+        facility (the facility's leg included; a walker's own leg to the road is not).
+        ``inf`` beyond ``limit_s`` or when unreachable. Shape ``(network.n_nodes,)``.
+        """
+        rows = self._facility_rows(facility_ids)
+        n = self.network.n_nodes
+        if rows.size == 0:
+            return np.full(n, np.inf)
+        dist = dijkstra(
+            self.reverse,
+            directed=True,
+            indices=self.facility_door[rows],
+            min_only=True,
+            limit=limit_s,
+        )
+        return np.asarray(dist[:n], dtype=float)
+
 
 def _segment_times(network: Network) -> tuple[np.ndarray, np.ndarray]:
     """Fastest time over each segment in the ``seg_a → seg_b`` and ``seg_b → seg_a`` directions (inf: not allowed)."""

@@ -97,3 +97,21 @@ def write_csv(path: Path | str, frame: pd.DataFrame) -> Path:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def write_geojson(path: Path | str, geometries: gpd.GeoSeries | gpd.GeoDataFrame) -> Path:
+    """Write geometries as GeoJSON (EPSG:4326), atomically."""
+    path = Path(path)
+    frame = (
+        geometries
+        if isinstance(geometries, gpd.GeoDataFrame)
+        else gpd.GeoDataFrame(geometry=geometries)
+    )
+    tmp = _tmp_beside(path)
+    try:
+        frame.to_crs(4326).to_file(tmp, driver="GeoJSON", engine="pyogrio")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path

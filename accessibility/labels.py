@@ -42,26 +42,38 @@ LANGS: Final[tuple[str, ...]] = ("zh", "en")
 
 @functools.cache
 def _table() -> dict[str, dict[str, dict[str, str]]]:
-    """Read and check ``rules/labels.yml`` (once per process)."""
-    text = resources.files("accessibility.rules").joinpath("labels.yml").read_text("utf-8")
-    raw = yaml.safe_load(text)
-    if not isinstance(raw, dict):
-        msg = "accessibility/rules/labels.yml must map sections (kind, tier, ...) to entries"
-        raise TypeError(msg)
+    """Read and check ``rules/labels.yml`` and any ``rules/labels_*.yml`` (once per process).
+
+    The extra files hold the wording of one topic each (e.g. one policy notebook); a
+    section may not be defined in two files.
+    """
+    folder = resources.files("accessibility.rules")
+    extra = sorted(
+        f.name for f in folder.iterdir() if f.name.startswith("labels_") and f.name.endswith(".yml")
+    )
+    names = ["labels.yml", *extra]
     table: dict[str, dict[str, dict[str, str]]] = {}
-    for section, entries in raw.items():
-        if not isinstance(entries, dict):
-            msg = f"labels.yml: section {section!r} must map names to {{zh: ..., en: ...}}"
+    for file in names:
+        raw = yaml.safe_load(folder.joinpath(file).read_text("utf-8"))
+        if not isinstance(raw, dict):
+            msg = f"accessibility/rules/{file} must map sections (kind, tier, ...) to entries"
             raise TypeError(msg)
-        table[str(section)] = {}
-        for name, texts in entries.items():
-            if not isinstance(texts, dict) or any(
-                not isinstance(texts.get(lang), str) or not texts[lang] for lang in LANGS
-            ):
-                msg = f"labels.yml: {section}.{name} needs non-empty 'zh' and 'en' strings"
+        for section, entries in raw.items():
+            if not isinstance(entries, dict):
+                msg = f"{file}: section {section!r} must map names to {{zh: ..., en: ...}}"
                 raise TypeError(msg)
-            table[str(section)][str(name)] = {lang: texts[lang] for lang in LANGS}
-    logger.debug("loaded %d label sections", len(table))
+            if str(section) in table:
+                msg = f"{file}: section {section!r} is already defined in another labels file"
+                raise TypeError(msg)
+            table[str(section)] = {}
+            for name, texts in entries.items():
+                if not isinstance(texts, dict) or any(
+                    not isinstance(texts.get(lang), str) or not texts[lang] for lang in LANGS
+                ):
+                    msg = f"{file}: {section}.{name} needs non-empty 'zh' and 'en' strings"
+                    raise TypeError(msg)
+                table[str(section)][str(name)] = {lang: texts[lang] for lang in LANGS}
+    logger.debug("loaded %d label sections from %d files", len(table), len(names))
     return table
 
 

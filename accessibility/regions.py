@@ -88,6 +88,12 @@ class Region:
         Snap distance above which points are flagged, metres.
     speed_overrides
         Per mode, km/h per highway class.
+    registries
+        Official lists merged with the map data: ``{"facilities": (...), "villages": (...)}``,
+        each entry a dict with ``file`` (relative to the raw folder) and the options of
+        :func:`accessibility.sources.registry.read_facilities` / ``read_villages``
+        (``datum``, ``kind``, ``columns``, ``encoding``, ``sheet``); facility entries may
+        also set ``max_distance_m`` and ``min_similarity`` for the merge.
     config_path
         The YAML file it was read from.
     """
@@ -102,6 +108,7 @@ class Region:
     units: tuple[Unit, ...] = ()
     max_snap_m: float = 300.0
     speed_overrides: dict[str, dict[str, float]] = field(default_factory=dict)
+    registries: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
     config_path: Path | None = None
 
     def label(self, lang: str = "zh") -> str:
@@ -196,6 +203,7 @@ def load(name: str) -> Region:
         boundary=dict(data.get("boundary") or {}),
         buffer_m=buffer_m,
         units=tuple(_unit(u, path) for u in data.get("units") or ()),
+        registries=_registries(data.get("registries") or {}, path),
         max_snap_m=max_snap_m,
         speed_overrides={k: dict(v or {}) for k, v in (data.get("speed_overrides") or {}).items()},
         config_path=path,
@@ -246,6 +254,22 @@ def check_boundary_spec(spec: dict[str, Any], *, where: str) -> dict[str, Any]:
         msg = f"{where}: expand_m must be ≥ 0 metres"
         raise ValidationError(msg)
     return spec
+
+
+def _registries(data: Any, path: Path) -> dict[str, tuple[dict[str, Any], ...]]:
+    if not isinstance(data, dict) or set(data) - {"facilities", "villages"}:
+        msg = f"{path}: 'registries' takes 'facilities' and/or 'villages' lists, got {data!r}"
+        raise ValidationError(msg)
+    out: dict[str, tuple[dict[str, Any], ...]] = {}
+    for what, entries in data.items():
+        entries = entries or []
+        if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and e.get("file") for e in entries
+        ):
+            msg = f"{path}: every registries.{what} entry needs a file, e.g. {{file: schools.csv, datum: gcj02}}"
+            raise ValidationError(msg)
+        out[what] = tuple(dict(e) for e in entries)
+    return out
 
 
 def _unit(data: dict[str, Any], path: Path) -> Unit:

@@ -24,7 +24,10 @@ from .settings import settings
 
 log = logging.getLogger(__name__)
 
-NOTEBOOKS = ("facility_access",)
+
+def notebooks() -> list[str]:
+    """Names of the notebooks that can be run (``notebooks/*.ipynb``)."""
+    return sorted(p.stem for p in notebooks_dir().glob("*.ipynb"))
 
 
 class NotebookFailed(AccessibilityError, RuntimeError):
@@ -50,8 +53,8 @@ def notebooks_dir() -> Path:
 
 def validate(notebook: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """Check parameters before a kernel starts; return them with defaults filled in."""
-    if notebook not in NOTEBOOKS:
-        msg = f"unknown notebook {notebook!r}; available: {', '.join(NOTEBOOKS)}"
+    if notebook not in notebooks():
+        msg = f"unknown notebook {notebook!r}; available: {', '.join(notebooks())}"
         raise ValidationError(msg)
     params = dict(parameters)
     region = regions.load(str(params.get("region", "")))  # UnknownRegionError names the choices
@@ -79,10 +82,11 @@ def run(
     notebook: str,
     *,
     region: str,
+    unit: str | None = None,
     parameters: Mapping[str, Any] | None = None,
     progress: bool | None = None,
-) -> RunResult:
-    """Execute a notebook for a region with papermill.
+) -> list[RunResult]:
+    """Execute a notebook for a region with papermill: once, or once per unit.
 
     Parameters
     ----------
@@ -90,25 +94,64 @@ def run(
         Name without ``.ipynb`` (e.g. ``"facility_access"``).
     region
         Region name.
+    unit
+        One unit's code or name; ``None`` runs every unit of a region whose units
+        have boundaries of their own (e.g. Xuchang's six), else the whole region.
     parameters
         Values for the notebook's ``parameters`` cell (``mode``, ``thresholds_min``,
         ``kinds``, ``lang``, ``osm_file``…). ``root`` is always the current project root.
     progress
         Show papermill's cell progress bar; default ``settings.progress``.
+
+    Returns
+    -------
+    list of RunResult
+        One per run, in unit order.
+
+    Raises
+    ------
+    NotebookFailed
+        After all units ran, if any failed; the message lists each failure and its
+        executed copy. The other units' outputs are complete.
     """
+    params = validate(notebook, {**(parameters or {}), "region": region})
+    reg = regions.load(params["region"])
+    if unit is not None:
+        units: list[str | None] = [reg.unit(unit).code]
+    elif reg.per_unit:
+        units = [u.code for u in reg.units]
+    else:
+        units = [None]
+    results, failures = [], []
+    for code in units:
+        try:
+            results.append(_run_one(notebook, reg.name, code, params, progress))
+        except NotebookFailed as exc:
+            failures.append(str(exc))
+            log.error("%s", exc)
+    if failures:
+        done = f"; {len(results)} of {len(units)} runs succeeded" if len(units) > 1 else ""
+        raise NotebookFailed("\n".join(failures) + done)
+    return results
+
+
+def _run_one(
+    notebook: str, region: str, unit: str | None, params: dict[str, Any], progress: bool | None
+) -> RunResult:
     import papermill as pm
 
-    params = validate(notebook, {**(parameters or {}), "region": region})
     root = settings.project_root
-    params["root"] = str(root)
+    params = {**params, "root": str(root), "unit": unit}
     source = notebooks_dir() / f"{notebook}.ipynb"
     if not source.is_file():
         msg = f"notebook {source} not found"
         raise ValidationError(msg)
-    out = settings.runs_dir / params["region"] / f"{notebook}.ipynb"
+    sub = Path(region, unit) if unit is not None else Path(region)
+    out = settings.runs_dir / sub / f"{notebook}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     show = settings.progress if progress is None else progress
-    log.info("running %s for %s -> %s", source.name, params["region"], out)
+    what = f"region {region}" + (f" unit {unit}" if unit is not None else "")
+    log.info("running %s for %s -> %s", source.name, what, out)
     try:
         pm.execute_notebook(
             str(source),
@@ -122,10 +165,10 @@ def run(
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except pm.PapermillExecutionError as exc:
-        msg = f"{notebook} failed for region {params['region']} in cell {exc.cell_index}: {exc.ename}: {exc.evalue} (see {out})"
+        msg = f"{notebook} failed for {what} in cell {exc.cell_index}: {exc.ename}: {exc.evalue} (see {out})"
         raise NotebookFailed(msg) from None
     return RunResult(
         notebook=out,
-        map_html=settings.maps_dir / params["region"] / f"{notebook}.html",
-        tables=settings.data_processed / params["region"],
+        map_html=settings.maps_dir / sub / f"{notebook}.html",
+        tables=settings.data_processed / sub,
     )

@@ -273,3 +273,21 @@ def test_group_validation() -> None:
 )
 def test_place_levels(tags, name, level) -> None:
     assert classify.place_level(tags, name)[0] == level
+
+
+def test_county_seat_named_in_config_wins() -> None:
+    places = gpd.GeoDataFrame(
+        {
+            "place": ["town", "town", "village"],
+            "name": ["城关镇", "张桥镇", "王庄村"],
+            "capital": ["", "8", ""],
+        },
+        geometry=[shapely.Point(114, 34)] * 3,
+        index=pd.Index(["a", "b", "c"], name="id"),
+        crs=4326,
+    )
+    plain = classify.places(places)
+    assert plain["level"].tolist() == ["township_seat", "township_seat", "admin_village"]
+    seated = classify.places(places, county_seat="城关镇")
+    assert seated["level"].tolist() == ["county_seat", "township_seat", "admin_village"]
+    assert seated.loc["a", "level_rule"] == "config.seat"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import geopandas as gpd
 import nbformat
@@ -86,6 +87,8 @@ def test_english_labels_and_other_parameters(tmp_path) -> None:
     ("args", "message"),
     [
         (["run", "--region", "atlantis"], "unknown region 'atlantis'"),
+        (["run", "--region", "sample", "--notebook", "nope"], "unknown notebook 'nope'"),
+        (["run", "--region", "sample", "--unit", "999"], "has no unit '999'"),
         (["run", "--region", "sample", "--mode", "rocket"], "unknown travel mode 'rocket'"),
         (
             ["run", "--region", "sample", "--thresholds", "15,0"],
@@ -134,3 +137,111 @@ def test_failing_notebook_names_the_cell_and_the_executed_copy(tmp_path, capsys)
     assert code == 1
     assert "facility_access failed for region broken" in err and "DataSourceError" in err
     assert str(tmp_path / "runs" / "broken" / "facility_access.ipynb") in err
+
+
+def test_per_unit_runs_from_a_local_extract(tmp_path, capsys) -> None:
+    """A region of two units cut from one extract: one run per unit, outputs per unit."""
+    from accessibility.sources import sample
+
+    files = sample.generate(tmp_path / "extract", seed=11)
+    w, s, e, n = json.loads(files.meta.read_text("utf-8"))["bbox"]
+    mid = (w + e) / 2
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "twin.yml").write_text(
+        "label_zh: 双县\nlabel_en: Twin\nsource: {kind: osm_file, path: none.osm}\n"
+        f"boundary: {{bbox: [{w}, {s}, {e}, {n}]}}\nbuffer_m: 1000\nunits:\n"
+        f'  - {{code: "1", name: 西县, boundary: {{bbox: [{w}, {s}, {mid}, {n}]}}}}\n'
+        f'  - {{code: "2", name: 东县, boundary: {{bbox: [{mid}, {s}, {e}, {n}]}}}}\n',
+        encoding="utf-8",
+    )
+    code = cli.main(
+        [
+            "--root",
+            str(tmp_path),
+            "-q",
+            "run",
+            "--region",
+            "twin",
+            "--osm-file",
+            str(files.osm),
+            "--kinds",
+            "bus",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    rows = {}
+    for unit in ("1", "2"):
+        assert (tmp_path / "maps" / "twin" / unit / "facility_access.html").is_file()
+        assert (tmp_path / "runs" / "twin" / unit / "facility_access.ipynb").is_file()
+        gpkg = tmp_path / "data" / "processed" / "twin" / unit / "facility_access.gpkg"
+        rows[unit] = gpd.read_file(gpkg, layer="villages")
+    # every village of the extract falls in exactly one unit
+    meta = json.loads(files.meta.read_text("utf-8"))
+    assert len(rows["1"]) + len(rows["2"]) == meta["counts"]["villages"]
+    assert not set(rows["1"]["id"]) & set(rows["2"]["id"])
+    # one unit alone
+    code = cli.main(
+        [
+            "--root",
+            str(tmp_path),
+            "-q",
+            "run",
+            "--region",
+            "twin",
+            "--unit",
+            "东县",
+            "--osm-file",
+            str(files.osm),
+            "--kinds",
+            "bus",
+        ]
+    )
+    assert code == 0
+    assert "twin/2/facility_access.html" in capsys.readouterr().out
+
+
+def test_xuchang_region_file_runs_a_unit_from_an_extract(tmp_path, capsys) -> None:
+    """The real Xuchang region file, offline, on a stand-in extract.
+
+    The stand-in is the synthetic county with its boundary relation renamed 长葛市
+    (admin_level 6): the boundary is found by name in the extract and the unit is cut
+    out of it, as with a provincial extract. The numbers are synthetic.
+    """
+    import shutil
+
+    from accessibility.sources import sample
+
+    files = sample.generate(tmp_path / "gen", seed=2023)
+    text = files.osm.read_text("utf-8")
+    assert text.count('<tag k="name" v="示例县"/>') == 1
+    extract = tmp_path / "standin.osm"
+    extract.write_text(
+        text.replace('<tag k="name" v="示例县"/>', '<tag k="name" v="长葛市"/>'), "utf-8"
+    )
+    (tmp_path / "regions").mkdir()
+    shutil.copy(
+        Path(__file__).resolve().parents[1] / "regions" / "xuchang.yml", tmp_path / "regions"
+    )
+    args = ["--root", str(tmp_path), "-q", "run", "--region", "xuchang", "--unit", "411082"]
+    assert (
+        cli.main([*args, "--osm-file", str(extract), "--kinds", "health,bus", "--offline"]) == 0
+    ), capsys.readouterr().err
+    villages = gpd.read_file(
+        tmp_path / "data" / "processed" / "xuchang" / "411082" / "facility_access.gpkg",
+        layer="villages",
+    )
+    meta = json.loads(files.meta.read_text("utf-8"))
+    assert len(villages) == meta["counts"]["villages"]
+    assert list(
+        (tmp_path / "data" / "processed" / "xuchang" / "boundaries").glob("boundary_*.geojson")
+    )
+    # a unit whose boundary is not in the extract fails alone, with a message that says what to do
+    code = cli.main(
+        [*args[:-1], "411024", "--osm-file", str(extract), "--kinds", "bus", "--offline"]
+    )
+    err = capsys.readouterr().err
+    assert (
+        code == 1
+        and "no administrative boundary named ['鄢陵县']" in err
+        and "boundary: {file:" in err
+    )

@@ -153,12 +153,29 @@ def test_count_within_thresholds() -> None:
     assert counts.loc["o"].tolist() == [1, 2, 4]
 
 
+def test_node_times_for_isochrones() -> None:
+    # walk from a facility at B: A and C are one side away, D two
+    r = router(SQUARE, ONEWAY_SQUARE, "walk", {"o": (0, 0)}, {"f": (1000, 0)})
+    t = r.node_times()
+    by_id = dict(zip(r.network.node_id.tolist(), t.tolist()))
+    assert by_id[2] == pytest.approx(0.0, abs=1e-9)
+    assert by_id[1] == pytest.approx(WALK_SIDE_S, rel=REL) and by_id[3] == pytest.approx(
+        WALK_SIDE_S, rel=REL
+    )
+    assert by_id[4] == pytest.approx(2 * WALK_SIDE_S, rel=REL)
+    bounded = r.node_times(limit_s=1.5 * WALK_SIDE_S)
+    assert np.isinf(bounded).sum() == 1
+    assert np.isinf(r.node_times([])).all()
+
+
 def test_unknown_facility_ids_and_bad_thresholds() -> None:
     r = router(SQUARE, ONEWAY_SQUARE, "walk", {"o": (0, 0)}, {"f": (1000, 0)})
     with pytest.raises(ValidationError, match="not in this router"):
         r.nearest(["nope"])
     with pytest.raises(ValidationError, match="> 0 seconds"):
         r.count_within([0])
+    with pytest.raises(ValidationError, match="limit_s must be finite"):
+        r.pairs_within(float("inf"))
 
 
 # ----------------------------------------------------------------- property test
@@ -257,3 +274,11 @@ def test_multi_source_equals_brute_force_minimum(seed: int, mode: str) -> None:
     per_f = pd.concat([r.nearest([fid])["time_s"] for fid in facilities], axis=1)
     expected = (per_f <= limit).sum(axis=1)
     assert r.count_within([limit])[limit].tolist() == expected.tolist()
+    # every pair within the limit, with its time, equals the single-facility results
+    pairs = r.pairs_within(limit).toarray()
+    single = per_f.to_numpy().T  # facilities x origins
+    within = single <= limit
+    assert np.array_equal(pairs > 0, within)
+    np.testing.assert_allclose(
+        pairs[within], np.maximum(single[within], 1e-9), rtol=1e-9, atol=1e-6
+    )

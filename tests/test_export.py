@@ -44,3 +44,10 @@ def test_csv_has_bom_and_chinese(tmp_path) -> None:
 def test_nothing_to_write(tmp_path) -> None:
     with pytest.raises(ValidationError, match="at least one layer"):
         export.write_geopackage(tmp_path / "x.gpkg", {})
+
+
+def test_geojson_roundtrip(tmp_path) -> None:
+    poly = gpd.GeoSeries([shapely.box(114.0, 34.0, 114.1, 34.1)], crs=4326)
+    path = export.write_geojson(tmp_path / "b.geojson", poly)
+    back = gpd.read_file(path)
+    assert back.crs.to_epsg() == 4326 and back.geometry.iloc[0].equals(poly.iloc[0])

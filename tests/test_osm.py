@@ -58,6 +58,28 @@ def test_multipolygon_campus_and_place_area(tagged) -> None:
     assert village.geometry.x == pytest.approx(114.017, abs=1e-6)
 
 
+def test_building_footprints(tagged) -> None:
+    b = tagged.buildings.loc["w107"]
+    assert b["building"] == "residential" and b["levels"] == 6
+    area_m2 = tagged.buildings.to_crs("EPSG:32650").loc["w107"].geometry.area
+    assert area_m2 == pytest.approx(
+        0.0002 * 92_370 * 0.0001 * 110_950, rel=0.01
+    )  # ~18.5 m x 11.1 m
+    assert len(tagged.buildings) == 1
+
+
+def test_sample_buildings_are_read(tmp_path) -> None:
+    import json
+
+    from accessibility.sources import sample
+
+    files = sample.generate(tmp_path, seed=5)
+    data = osm.read(files.osm)
+    meta = json.loads(files.meta.read_text("utf-8"))
+    assert len(data.buildings) == meta["counts"]["buildings"]
+    assert data.buildings["levels"].between(1, 40).all()
+
+
 def test_clip_keeps_segments_with_an_end_inside(tagged) -> None:
     clip = shapely.box(113.999, 33.999, 114.005, 34.0095)  # holds nodes 1 and 4 only
     data = osm.read(DATA / "tagging.osm", clip=clip)

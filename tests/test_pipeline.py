@@ -103,3 +103,56 @@ def test_bad_arguments() -> None:
         pipeline.prepare("sample", mode="rocket")
     with pytest.raises(ValidationError, match="unknown origin levels"):
         pipeline.prepare("sample", origin_levels=["castle"])
+
+
+def test_registries_are_merged_into_facilities_and_origins(tmp_path) -> None:
+    """A region with an official school list (GBK, GCJ-02) and an official village list."""
+    from accessibility import audit, datum
+
+    settings.root = tmp_path
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "withreg.yml").write_text(
+        "label_zh: 登记县\nlabel_en: Registry county\nsynthetic: true\n"
+        "source: {kind: sample, seed: 2023}\nboundary: {file: boundary.geojson}\n"
+        "registries:\n"
+        "  facilities:\n    - {file: schools.csv, kind: school, datum: gcj02}\n"
+        "  villages:\n    - {file: villages.csv}\n",
+        encoding="utf-8",
+    )
+    base = pipeline.prepare("sample", mode="walk", progress=False)  # the same county, no registries
+    primary = base.facilities.loc[classify.select(base.facilities, "school:primary")].iloc[:2]
+    extra_lon, extra_lat = base.origins.geometry.iloc[0].x + 0.0005, base.origins.geometry.iloc[0].y
+    lon = [*primary.geometry.x, extra_lon]
+    lat = [*primary.geometry.y, extra_lat]
+    glon, glat = datum.wgs84_to_gcj02(np.array(lon), np.array(lat))
+    rows = ["名称,类型,经度,纬度"]
+    rows += [
+        f"{n},小学,{x:.7f},{y:.7f}"
+        for n, x, y in zip([*primary["name"], "新建希望小学"], glon, glat)
+    ]
+    raw = tmp_path / "data" / "raw" / "withreg"
+    raw.mkdir(parents=True)
+    (raw / "schools.csv").write_bytes("\n".join(rows).encode("gbk"))
+    villages = base.origins.iloc[:5]
+    vrows = ["名称,人口,经度,纬度"] + [
+        f"{n},{int(p)},{g.x:.7f},{g.y:.7f}"
+        for n, p, g in zip(villages["name"], villages["population"], villages.geometry)
+    ]
+    (raw / "villages.csv").write_text("\n".join(vrows), encoding="utf-8")
+
+    study = pipeline.prepare("withreg", mode="walk", progress=False)
+    fac = study.facilities
+    assert (fac["match"] == "matched").sum() == 2
+    new = fac.loc[fac["name"] == "新建希望小学"]
+    assert len(new) == 1 and new["match"].iloc[0] == "registry_only"
+    assert new["tiers"].iloc[0] == "primary"
+    assert len(fac) == len(base.facilities) + 1  # two matched in place, one added
+    # the official village list replaces the mapped villages as origins
+    assert sorted(study.origins["name"]) == sorted(villages["name"])
+    counts = audit.facility_counts(study)
+    assert counts.loc[("school", "primary"), "both"] == 2
+    assert counts.loc[("school", "primary"), "registry"] == 1
+    assert (study.processed_dir / "registry_matches_schools.csv").is_file()
+    # the new school is on the network: the villages near it see it
+    table = study.access(["school:primary"], thresholds_min=[15])
+    assert np.isfinite(table["school_primary_time_min"]).all()

@@ -99,6 +99,7 @@ def test_gb18030_character_outside_gbk(tmp_path) -> None:
 
 def test_excel_with_bom_in_header_and_title_row(tmp_path) -> None:
     import openpyxl
+
     book = openpyxl.Workbook()
     book.active.title = "说明"
     book.active["A1"] = "本表为测试用示例数据"

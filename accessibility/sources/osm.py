@@ -11,6 +11,9 @@ Out: :class:`OsmData`:
   ``maxspeed``, one-way exemptions), and the coordinates of those nodes;
 - ``places`` — ``place=*`` nodes (WGS-84 points) with name, ``population``,
   ``capital``, ``admin_level``;
+- ``buildings`` — footprints (WGS-84 polygons) of ``building=*`` closed ways and
+  multipolygons, with ``building`` (the value) and ``levels`` (``building:levels``,
+  NaN when untagged) — the basis of population estimates in towns;
 - ``pois`` — candidate facilities: nodes and closed or open ways tagged ``amenity``,
   ``healthcare``, ``public_transport`` or ``highway=bus_stop`` (a way is represented
   by the centroid of its nodes), with their full tags for classification.
@@ -57,6 +60,7 @@ class OsmData:
     roads: RoadData
     places: gpd.GeoDataFrame
     pois: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
     fingerprint: str
 
 
@@ -151,11 +155,12 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
     node_lat: dict[int, float] = {}
     places: list[dict[str, object]] = []
     pois: list[dict[str, object]] = []
+    buildings: list[dict[str, object]] = []
 
     processor = (
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.AREA)
         .with_locations()
-        .with_areas(osmium.filter.KeyFilter(*POI_KEYS, "place"))
+        .with_areas(osmium.filter.KeyFilter(*POI_KEYS, "place", "building"))
     )
     try:
         for obj in processor:
@@ -169,6 +174,10 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
                     pois.append(_poi_row("n", obj.id, obj.location.lon, obj.location.lat, tags))
                 continue
             if obj.is_area():
+                if "building" in tags and tags.get("building") != "no":
+                    footprint = _area_polygon(obj)
+                    if footprint is not None:
+                        buildings.append(_building_row(obj, footprint, tags))
                 # closed ways are handled as ways below; areas add multipolygon relations
                 if obj.from_way() or not (_is_poi(tags) or "place" in tags):
                     continue
@@ -217,28 +226,37 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
     segments = segments.astype(
         {"way": np.int64, "u": np.int64, "v": np.int64, "oneway": np.int8, "maxspeed": float}
     )
-    places_gdf = _points_frame(
+    places_gdf = _frame(
         places, ["id", "name", "name_en", "place", "population", "capital", "admin_level"]
     )
-    pois_gdf = _points_frame(pois, ["id", "osm_type", "osm_id", "name", "tags"])
+    pois_gdf = _frame(pois, ["id", "osm_type", "osm_id", "name", "tags"])
+    buildings_gdf = _frame(buildings, ["id", "building", "levels", "name"])
 
     if clip is not None:
         nodes, segments = _clip_roads(nodes, segments, clip)
         places_gdf = places_gdf.loc[places_gdf.within(clip)]
         pois_gdf = pois_gdf.loc[pois_gdf.within(clip)]
+        buildings_gdf = buildings_gdf.loc[buildings_gdf.intersects(clip)]
 
     if segments.empty:
         msg = f"{path} holds no highway ways{' inside the clip area' if clip is not None else ''}; is it the right file or region?"
         raise DataSourceError(msg)
     log.info(
-        "read %s: %d road segments, %d places, %d candidate facilities",
+        "read %s: %d road segments, %d places, %d candidate facilities, %d buildings",
         path.name,
         len(segments),
         len(places_gdf),
         len(pois_gdf),
+        len(buildings_gdf),
     )
     roads = RoadData(nodes=nodes, segments=segments, fingerprint=fingerprint)
-    return OsmData(roads=roads, places=places_gdf, pois=pois_gdf, fingerprint=fingerprint)
+    return OsmData(
+        roads=roads,
+        places=places_gdf,
+        pois=pois_gdf,
+        buildings=buildings_gdf,
+        fingerprint=fingerprint,
+    )
 
 
 def _centroid(coords: list[tuple[float, float]]) -> tuple[float, float]:
@@ -265,17 +283,45 @@ def _place_row(
     }
 
 
-def _area_centroid(area: osmium.osm.Area) -> tuple[float, float] | None:
-    """Centroid (lon, lat) of a multipolygon area's outer rings, None when it has no valid ring."""
+def _area_polygon(area: osmium.osm.Area) -> shapely.Geometry | None:
+    """An area's footprint (outer rings minus inner rings, WGS-84), None when it has no valid ring."""
     polygons = []
-    for ring in area.outer_rings():
-        coords = [(n.lon, n.lat) for n in ring if n.location.valid()]
-        if len(coords) >= 4:
-            polygons.append(shapely.Polygon(coords))
+    for outer in area.outer_rings():
+        coords = [(n.lon, n.lat) for n in outer if n.location.valid()]
+        if len(coords) < 4:
+            continue
+        holes = [
+            [(n.lon, n.lat) for n in inner if n.location.valid()]
+            for inner in area.inner_rings(outer)
+        ]
+        polygons.append(shapely.Polygon(coords, [h for h in holes if len(h) >= 4]))
     if not polygons:
         return None
-    c = shapely.MultiPolygon(polygons).centroid
+    geom = polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
+    return geom if geom.is_valid else shapely.make_valid(geom)
+
+
+def _area_centroid(area: osmium.osm.Area) -> tuple[float, float] | None:
+    """Centroid (lon, lat) of a multipolygon area, None when it has no valid ring."""
+    geom = _area_polygon(area)
+    if geom is None or geom.is_empty:
+        return None
+    c = geom.centroid
     return (float(c.x), float(c.y)) if not c.is_empty else None
+
+
+def _building_row(
+    area: osmium.osm.Area, footprint: shapely.Geometry, tags: osmium.osm.TagList
+) -> dict[str, object]:
+    kind = "w" if area.from_way() else "r"
+    levels = parse_population(tags.get("building:levels"))  # same number parsing
+    return {
+        "id": f"{kind}{area.orig_id()}",
+        "building": tags.get("building", "yes"),
+        "levels": levels,
+        "name": tags.get("name", ""),
+        "geometry": footprint,
+    }
 
 
 def _poi_row(
@@ -291,7 +337,7 @@ def _poi_row(
     }
 
 
-def _points_frame(rows: list[dict[str, object]], columns: list[str]) -> gpd.GeoDataFrame:
+def _frame(rows: list[dict[str, object]], columns: list[str]) -> gpd.GeoDataFrame:
     if rows:
         frame = pd.DataFrame(rows)
     else:

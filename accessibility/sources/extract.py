@@ -1,0 +1,1047 @@
+"""Cutting a county out of a large OSM extract, streaming, and finding boundaries in it.
+
+Design
+------
+In:  a local OSM extract (``.osm.pbf``, ``.osm``; a province or a whole country, over
+     1 GB for China) and a polygon in WGS-84 degrees.
+Out: a small ``.osm.pbf`` holding what the polygon needs, which
+     :func:`accessibility.sources.osm.read` then reads in memory; or the boundary
+     polygons of administrative units found in the extract.
+
+:func:`clip` reads the extract three times and never holds more than one set of ids
+(``keep``, an :class:`osmium.IdTracker`: bitmaps in C++) and a few decoded blocks:
+
+1. **nodes** — the ids of every node inside the polygon (or on its edge) go into
+   ``keep``. This is the only pass in which Python looks at every node, so it sets
+   the speed. pyosmium hands nodes to Python one at a time (about 1.5–2 µs each;
+   it has no bulk access to coordinates), so ``.osm.pbf`` files are instead
+   scanned directly: the PBF blocks are decompressed (``zlib``) and the packed,
+   delta-coded ``DenseNodes`` columns decoded with numpy, 8,000 nodes at a time,
+   on a worker thread (``zlib`` and numpy release the GIL). Each block gets a
+   bounding-box pre-test on the integer coordinates, then a vectorised
+   point-in-polygon test (:func:`shapely.intersects_xy` on a prepared geometry) for
+   the nodes in the box. Coordinates are converted exactly as libosmium converts
+   them, so both ways give the same nodes (``tests/test_extract.py`` checks). For
+   XML input, or PBF files this decoder does not know (``lz4``/``zstd`` blocks,
+   required features such as history or locations on ways), pass 1 falls back to
+   pyosmium. When the file says it is sorted (``Sort.Type_then_ID``), the scan
+   stops at the first block of ways.
+2. **ways and relations** — a C++ filter (``keep.contains_filter()``) lets only the
+   ways with a node in ``keep`` reach Python; each is kept whole: its id goes into
+   ``keep`` at once, its node ids when the last way has passed (added earlier,
+   they would let through ways that share only an outside node with a kept way).
+   Relations come after the ways in a sorted file: one with a kept member (node,
+   way or relation, at any nesting depth) is kept; its members outside are *not*
+   added.
+3. **write** — a C++ filter (``keep.id_filter()``) feeds a :class:`osmium.SimpleWriter`
+   directly, so the kept objects are written without passing through Python, in
+   the source's order, ids, coordinates, tags and metadata unchanged. The output is
+   written to a temporary file next to ``out`` and renamed into place (atomic).
+
+The extract must be sorted by type, then id (nodes, then ways, then relations), as
+every published extract is; relations are matched against ways already seen.
+
+Memory: an :class:`osmium.IdTracker` keeps one bit per possible id, in 4 MiB chunks of
+2**25 ids allocated when an id in the chunk is first added. A county's nodes were
+mapped over many years, so their ids spread over the whole id range and the node
+set costs up to (highest node id) / 8 bytes: about 1.5 GiB with today's node ids
+(1.25e10), *whatever the size of the extract* (ways add at most 0.2 GiB). The
+benchmark measures this (``benchmarks/README.md``).
+
+:func:`find_boundaries` reads the relations once (a C++ tag filter passes only
+``boundary=administrative`` relations to Python, which matches names, levels and
+codes; libosmium's area assembler registers them in the same read), then the member
+ways' node ids (C++), then assembles only those areas, keeping node locations only
+for the boundary nodes. Memory is bounded by the boundaries, not by the file.
+
+:func:`clip_cached` keys the clip by the source file's identity and the polygon, so a
+re-run reuses it (raw is read-only, derived is cached).
+
+Tests: ``tests/test_extract.py``. Benchmark: ``benchmarks/bench_extract.py``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import logging
+import lzma
+import math
+import os
+import secrets
+import struct
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import osmium
+import osmium.area
+import osmium.filter
+import osmium.geom
+import osmium.index
+import osmium.io
+import pandas as pd
+import shapely
+from tqdm.auto import tqdm
+
+from .._errors import DataSourceError, ValidationError
+from ..settings import settings
+
+log = logging.getLogger(__name__)
+
+#: Bump when the content :func:`clip` writes changes; part of the :func:`clip_cached` key.
+CLIP_VERSION = "1"
+#: Bytes hashed at each end of the source file for the :func:`clip_cached` key.
+IDENTITY_BYTES = 1 << 20
+#: Tag keys (besides keys starting ``ref:`` or ending ``:code``/``_code``) whose values
+#: ``find_boundaries(refs=...)`` matches, in the order the ``ref`` column prefers them.
+REF_KEYS = ("ref", "gb:code", "ref:gb", "admin_code", "ISO3166-2")
+#: Name tags ``find_boundaries(names=...)`` matches.
+NAME_KEYS = ("name", "name:zh", "name:en")
+
+#: Threads decoding PBF blocks in pass 1 (``zlib`` and numpy release the GIL).
+_SCAN_THREADS = max(1, min(4, os.cpu_count() or 1))
+_COORD_PRECISION = 10_000_000  # libosmium stores coordinates as int32 × 1e-7 degrees
+_NODE_BATCH = 1 << 18  # pyosmium fallback: candidate nodes per vectorised test
+
+#: Receives node ids and int 1e-7-degree x, y of the nodes in the polygon's box.
+_AddNodes = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+
+
+@dataclass
+class ClipStats:
+    """What the last :func:`clip` did (also logged); read by the benchmark.
+
+    Attributes
+    ----------
+    nodes_scanned
+        Nodes looked at in pass 1 (fewer than the file holds when the scan stopped
+        at the first way of a sorted file).
+    nodes_inside, ways, nodes, relations
+        Nodes inside the polygon; ways, nodes and relations written.
+    highways
+        Written ways with a ``highway`` tag.
+    scan
+        ``"numpy"`` (PBF decoded directly) or ``"pyosmium"`` (pass 1 through pyosmium).
+    seconds
+        Wall time of each pass, in seconds.
+    """
+
+    nodes_scanned: int = 0
+    nodes_inside: int = 0
+    ways: int = 0
+    nodes: int = 0
+    relations: int = 0
+    highways: int = 0
+    scan: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+#: Statistics of the most recent :func:`clip` in this process.
+last_clip_stats = ClipStats()
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def clip(
+    src: Path | str, polygon: shapely.Geometry, out: Path | str, *, overwrite: bool = False
+) -> Path:
+    """Write the part of an OSM extract that a polygon needs to a new file.
+
+    Kept: every node inside the polygon (or on its edge); every way with at least
+    one node inside, *complete* (all its nodes, so that roads crossing the edge keep
+    their geometry); the nodes of kept ways; every relation with a kept member (at
+    any nesting depth) — members outside are not added. Objects are copied
+    unchanged (ids, tags, coordinates, metadata) in the source's order.
+
+    Streaming in three passes (see the module docstring): memory is bounded by the
+    sets of kept ids, not by the size of the extract.
+
+    Parameters
+    ----------
+    src
+        The extract: ``.osm.pbf`` (fast path) or any file pyosmium reads
+        (``.osm``, ``.osm.gz``, ``.osm.bz2``), sorted by type then id.
+    polygon
+        Polygon or MultiPolygon in WGS-84 longitude/latitude degrees (EPSG:4326).
+        Pass the region boundary with its buffer so that places near the edge can
+        reach facilities just outside.
+    out
+        Output file; its extension picks the format (``.osm.pbf`` recommended).
+        Written atomically (temporary file in the same folder, then rename).
+    overwrite
+        Replace ``out`` if it exists; otherwise an existing ``out`` is an error.
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    DataSourceError
+        If ``src`` is missing or unreadable, or if nothing of the polygon with a
+        ``highway`` tag is in the extract (the region is outside it; the message
+        gives the extract's bounding box from its header when it has one).
+    ValidationError
+        If ``polygon`` is not a non-empty, valid (Multi)Polygon in degrees, or
+        ``out`` exists and ``overwrite`` is false.
+    """
+    src = _check_src(src)
+    polygon = _check_polygon(polygon)
+    out = Path(out)
+    if out.exists() and not overwrite:
+        msg = f"{out} exists; pass overwrite=True to replace it, or choose another path"
+        raise ValidationError(msg)
+    if out.resolve() == src.resolve():
+        msg = f"clip output {out} is the source extract itself; raw data is read-only, write elsewhere"
+        raise ValidationError(msg)
+
+    global last_clip_stats
+    stats = ClipStats()
+    size = src.stat().st_size
+    keep = osmium.IdTracker()
+    started = time.perf_counter()
+    log.info(
+        "clipping %s (%.1f MB) to polygon with bounds %s",
+        src.name,
+        size / 1e6,
+        _fmt_bounds(polygon.bounds),
+    )
+    try:
+        # pass 1: nodes inside the polygon
+        t0 = time.perf_counter()
+        _pass_nodes(src, polygon, keep, stats)
+        stats.seconds["nodes"] = time.perf_counter() - t0
+        log.info(
+            "pass 1/3 (%s): %d nodes scanned, %d inside, %.1f s",
+            stats.scan,
+            stats.nodes_scanned,
+            stats.nodes_inside,
+            stats.seconds["nodes"],
+        )
+        # pass 2: ways with a node inside, then relations with a kept member
+        t0 = time.perf_counter()
+        _pass_ways_relations(src, keep, stats)
+        stats.seconds["ways"] = time.perf_counter() - t0
+        log.info(
+            "pass 2/3: %d ways (%d highway), %d relations kept, %.1f s",
+            stats.ways,
+            stats.highways,
+            stats.relations,
+            stats.seconds["ways"],
+        )
+    except RuntimeError as exc:  # libosmium reports corrupt input this way
+        msg = f"cannot read OSM file {src}: {exc}"
+        raise DataSourceError(msg) from exc
+
+    if stats.highways == 0:
+        box = _header_box(src)
+        where = (
+            f"the extract's header gives its bounding box as {_fmt_bounds(box)} (lon/lat)"
+            if box is not None
+            else "the extract's header gives no bounding box"
+        )
+        msg = (
+            f"the polygon (bounds {_fmt_bounds(polygon.bounds)}, lon/lat) holds no highway "
+            f"way of {src}: the region is outside the extract ({where}). Use an extract "
+            "that covers the region, or check that the polygon is in WGS-84 lon/lat order."
+        )
+        raise DataSourceError(msg)
+
+    # pass 3: write the kept objects, C++ end to end
+    t0 = time.perf_counter()
+    stats.nodes = len(keep.node_ids())
+    _write_kept(src, keep, out)
+    stats.seconds["write"] = time.perf_counter() - t0
+    stats.seconds["total"] = time.perf_counter() - started
+    last_clip_stats = stats
+    log.info(
+        "clip written to %s: %d nodes, %d ways, %d relations, %.1f MB; %.1f s in all (%.1f MB/s)",
+        out,
+        stats.nodes,
+        stats.ways,
+        stats.relations,
+        out.stat().st_size / 1e6,
+        stats.seconds["total"],
+        size / 1e6 / max(stats.seconds["total"], 1e-9),
+    )
+    return out
+
+
+def clip_cached(src: Path | str, polygon: shapely.Geometry, cache_dir: Path | str) -> Path:
+    """:func:`clip` into ``cache_dir``, reusing an earlier clip of the same inputs.
+
+    The file is ``cache_dir / f"clip_{key}.osm.pbf"``, with ``key`` the first 16 hex
+    digits of a SHA-256 over :data:`CLIP_VERSION`, the source file's identity and the
+    normalised polygon's WKB. The identity is the file's size, its modification time
+    (ns) and the SHA-256 of its first and last MiB: hashing a 1 GB extract in full
+    would take seconds on every run, while a replaced or re-downloaded extract
+    changes its size or mtime, and an edited one its ends, in practice (an edit
+    in the middle that keeps the size and mtime would go unnoticed). A new key
+    means a new clip; old ones are left for the user to delete.
+
+    Parameters
+    ----------
+    src
+        The extract (see :func:`clip`).
+    polygon
+        (Multi)Polygon in WGS-84 degrees.
+    cache_dir
+        Folder for clips (created if missing), e.g. ``data/processed/<region>/``.
+
+    Returns
+    -------
+    Path
+        Path of the clip (reused or newly written).
+    """
+    src = _check_src(src)
+    polygon = _check_polygon(polygon)
+    cache_dir = Path(cache_dir)
+    key = cache_key(src, polygon)
+    out = cache_dir / f"clip_{key}.osm.pbf"
+    if out.is_file():
+        log.info("clip of %s reused from %s", src.name, out)
+        return out
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return clip(src, polygon, out, overwrite=True)
+
+
+def cache_key(src: Path | str, polygon: shapely.Geometry) -> str:
+    """Return the :func:`clip_cached` key of a source file and a polygon (16 hex digits)."""
+    h = hashlib.sha256()
+    h.update(f"extract.clip v{CLIP_VERSION}\n".encode())
+    h.update(source_identity(src).encode())
+    h.update(shapely.to_wkb(shapely.normalize(polygon)))
+    return h.hexdigest()[:16]
+
+
+def source_identity(path: Path | str) -> str:
+    """Return a cheap identity of a large file: size, mtime (ns) and a hash of its ends.
+
+    The ends are the first and last :data:`IDENTITY_BYTES` bytes (the whole file when
+    it is smaller); see :func:`clip_cached` for why not the whole content.
+    """
+    path = Path(path)
+    st = path.stat()
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        h.update(fh.read(IDENTITY_BYTES))
+        if st.st_size > IDENTITY_BYTES:
+            fh.seek(max(IDENTITY_BYTES, st.st_size - IDENTITY_BYTES))
+            h.update(fh.read(IDENTITY_BYTES))
+    return f"size={st.st_size};mtime_ns={st.st_mtime_ns};ends={h.hexdigest()}"
+
+
+def find_boundaries(
+    src: Path | str,
+    *,
+    names: Sequence[str] = (),
+    admin_levels: Sequence[str] = (),
+    refs: Sequence[str] = (),
+) -> gpd.GeoDataFrame:
+    """Return administrative boundary polygons found in an OSM extract.
+
+    Candidates are relations tagged ``boundary=administrative``. A criterion that is
+    given must match (several values of one criterion: any may match; several
+    criteria: all must match); with no criterion every administrative boundary is
+    returned. Matching is exact after stripping spaces (``name:en`` ignores case):
+
+    - ``names``: ``name``, ``name:zh`` or ``name:en`` (e.g. ``"鄢陵县"``);
+    - ``admin_levels``: ``admin_level`` (``"6"`` is a county in China);
+    - ``refs``: an administrative code in ``ref``, ``gb:code``, ``ref:gb``,
+      ``admin_code``, ``ISO3166-2``, or any key starting ``ref:`` or ending
+      ``:code``/``_code`` (e.g. ``"411024"``).
+
+    Each matching relation's outer and inner member ways are assembled into a
+    MultiPolygon by libosmium. Streaming: one read of the relations, one of the
+    member ways' node ids, one to assemble (locations are kept only for boundary
+    nodes).
+
+    Parameters
+    ----------
+    src
+        OSM extract (``.osm.pbf``, ``.osm``, ...), sorted by type then id.
+    names, admin_levels, refs
+        Values to match (see above).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per boundary, in relation-id order, CRS EPSG:4326: ``osm_id``
+        (relation id), ``name``, ``name_en``, ``admin_level``, ``ref`` (the first
+        code tag found, ``""`` if none), ``tags`` (dict of all tags), ``geometry``
+        (MultiPolygon, degrees). A relation that matches but cannot be assembled
+        (e.g. cut by the extract's edge, so its ring is open) is left out with a
+        logged warning; no match gives an empty frame and a warning.
+
+    Raises
+    ------
+    DataSourceError
+        If ``src`` is missing or unreadable.
+    ValidationError
+        If a criterion is a single string instead of a sequence of strings.
+    """
+    src = _check_src(src)
+    want_names = _check_values("names", names)
+    want_levels = _check_values("admin_levels", admin_levels)
+    want_refs = _check_values("refs", refs)
+    want_names_en = {n.casefold() for n in want_names}
+
+    rows: dict[int, dict[str, object]] = {}
+    tracker = osmium.IdTracker()
+    manager = osmium.area.AreaManager()
+    started = time.perf_counter()
+    bar = tqdm(
+        total=3, desc=f"find_boundaries: {src.name}", unit="read", disable=not settings.progress
+    )
+    try:
+        # read 1: relations; only boundary=administrative ones reach Python, and the
+        # area assembler's first pass (C++) registers them on the way
+        admin = osmium.filter.TagFilter(("boundary", "administrative"))
+        processor = osmium.FileProcessor(str(src), osmium.osm.RELATION)
+        for rel in processor.with_filter(admin).with_filter(manager.first_pass_handler()):
+            tags = {t.k: t.v for t in rel.tags}
+            if want_names and not _name_matches(tags, want_names, want_names_en):
+                continue
+            if want_levels and tags.get("admin_level", "").strip() not in want_levels:
+                continue
+            ref_tags = _ref_tags(tags)
+            if want_refs and not any(v.strip() in want_refs for v in ref_tags.values()):
+                continue
+            rows[rel.id] = {
+                "osm_id": int(rel.id),
+                "name": tags.get("name", tags.get("name:zh", "")),
+                "name_en": tags.get("name:en", ""),
+                "admin_level": tags.get("admin_level", ""),
+                "ref": next(iter(ref_tags.values()), ""),
+                "tags": tags,
+            }
+            tracker.add_relation(rel.id)
+            for member in rel.members:
+                if member.type == "w":
+                    tracker.add_way(member.ref)
+        log.info(
+            "%s: %d administrative boundaries match (%.1f s)",
+            src.name,
+            len(rows),
+            time.perf_counter() - started,
+        )
+        bar.update()
+        geoms: dict[int, shapely.Geometry] = {}
+        if rows:
+            geoms = _assemble_areas(src, tracker, manager, list(rows), bar)
+    except RuntimeError as exc:
+        msg = f"cannot read OSM file {src}: {exc}"
+        raise DataSourceError(msg) from exc
+    finally:
+        bar.close()
+
+    missing = [i for i in rows if i not in geoms]
+    if missing:
+        log.warning(
+            "%d matching boundary relation(s) could not be assembled into polygons (members "
+            "missing from %s, or rings not closed) and are left out: %s",
+            len(missing),
+            src.name,
+            ", ".join(f"r{i} {rows[i]['name']}" for i in missing),
+        )
+    if not rows:
+        log.warning(
+            "no boundary=administrative relation in %s matches names=%s admin_levels=%s refs=%s",
+            src.name,
+            list(want_names),
+            list(want_levels),
+            list(want_refs),
+        )
+    kept = [i for i in rows if i in geoms]
+    columns = ["osm_id", "name", "name_en", "admin_level", "ref", "tags"]
+    frame = pd.DataFrame([rows[i] for i in kept], columns=columns)
+    frame["osm_id"] = frame["osm_id"].astype(np.int64)
+    return gpd.GeoDataFrame(frame, geometry=[geoms[i] for i in kept], crs=4326)
+
+
+# ----------------------------------------------------------------------- validation
+
+
+def _check_src(src: Path | str) -> Path:
+    src = Path(src)
+    if not src.is_file():
+        msg = f"OSM extract not found: {src} (download it, or pass the right path)"
+        raise DataSourceError(msg)
+    return src
+
+
+def _check_polygon(polygon: object) -> shapely.Geometry:
+    if not isinstance(polygon, shapely.Polygon | shapely.MultiPolygon):
+        kind = getattr(polygon, "geom_type", type(polygon).__name__)
+        msg = (
+            f"clip polygon must be a shapely Polygon or MultiPolygon, got {kind}; for a "
+            "GeoDataFrame pass gdf.to_crs(4326).union_all()"
+        )
+        raise ValidationError(msg)
+    if polygon.is_empty:
+        msg = "clip polygon is empty; pass the region boundary (WGS-84 degrees)"
+        raise ValidationError(msg)
+    minx, miny, maxx, maxy = polygon.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        msg = (
+            f"clip polygon bounds {_fmt_bounds(polygon.bounds)} are not longitude/latitude "
+            "degrees (projected metres?); reproject it to EPSG:4326 first"
+        )
+        raise ValidationError(msg)
+    if not polygon.is_valid:
+        msg = (
+            f"clip polygon is not valid ({shapely.is_valid_reason(polygon)}); repair it "
+            "with shapely.make_valid(polygon) first"
+        )
+        raise ValidationError(msg)
+    # a private prepared copy: the caller's geometry is left as it was
+    prepared = shapely.from_wkb(shapely.to_wkb(polygon))
+    shapely.prepare(prepared)
+    return prepared
+
+
+def _check_values(name: str, values: Sequence[str]) -> set[str]:
+    if isinstance(values, str):
+        msg = f"{name} must be a list of strings, e.g. {name}=[{values!r}], not a single string"
+        raise ValidationError(msg)
+    return {str(v).strip() for v in values}
+
+
+def _fmt_bounds(bounds: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:.4f}" for v in bounds) + ")"
+
+
+def _header_box(src: Path) -> tuple[float, float, float, float] | None:
+    try:
+        box = osmium.FileProcessor(str(src), osmium.osm.NOTHING).header.box()
+    except RuntimeError:
+        return None
+    if not box.valid():
+        return None
+    bl, tr = box.bottom_left, box.top_right
+    return (bl.lon, bl.lat, tr.lon, tr.lat)
+
+
+# ----------------------------------------------------------------- pass 1: nodes
+
+
+def _pass_nodes(
+    src: Path,
+    polygon: shapely.Geometry,
+    keep: osmium.IdTracker,
+    stats: ClipStats,
+) -> None:
+    """Add the ids of the nodes inside ``polygon`` (or on its edge) to ``keep``."""
+    minx, miny, maxx, maxy = polygon.bounds
+    box = (
+        math.floor(minx * _COORD_PRECISION),
+        math.floor(miny * _COORD_PRECISION),
+        math.ceil(maxx * _COORD_PRECISION),
+        math.ceil(maxy * _COORD_PRECISION),
+    )
+
+    def add(ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+        hits = shapely.intersects_xy(polygon, x / _COORD_PRECISION, y / _COORD_PRECISION)
+        for node_id in ids[hits].tolist():
+            keep.add_node(node_id)
+        stats.nodes_inside += int(np.count_nonzero(hits))
+
+    if _is_pbf(src):
+        try:
+            stats.nodes_scanned = _scan_pbf_nodes(src, box, add)
+            stats.scan = "numpy"
+            return
+        except _UnsupportedPbf as exc:
+            log.info("%s: %s; scanning nodes with pyosmium instead", src.name, exc)
+            keep.node_ids().clear()
+            stats.nodes_inside = 0
+        except (IndexError, ValueError, OverflowError, zlib.error, lzma.LZMAError) as exc:
+            msg = f"cannot read OSM file {src}: corrupt PBF data ({type(exc).__name__}: {exc})"
+            raise DataSourceError(msg) from exc
+    stats.nodes_scanned = _scan_osmium_nodes(src, box, add)
+    stats.scan = "pyosmium"
+
+
+def _scan_osmium_nodes(src: Path, box: tuple[int, int, int, int], add: _AddNodes) -> int:
+    """Pass 1 through pyosmium: one Python call per node (any input format)."""
+    minx, miny, maxx, maxy = box
+    stop_at_way = _is_sorted(src)
+    entities = osmium.osm.NODE | osmium.osm.WAY if stop_at_way else osmium.osm.NODE
+    ids: list[int] = []
+    xs: list[int] = []
+    ys: list[int] = []
+    count = 0
+    with tqdm(
+        desc=f"clip: nodes of {src.name}",
+        unit=" nodes",
+        unit_scale=True,
+        disable=not settings.progress,
+    ) as bar:
+        for obj in osmium.FileProcessor(str(src), entities):
+            if not obj.is_node():
+                break  # sorted file: no node after the first way
+            count += 1
+            loc = obj.location
+            x = loc.x
+            y = loc.y
+            if minx <= x <= maxx and miny <= y <= maxy:
+                ids.append(obj.id)
+                xs.append(x)
+                ys.append(y)
+                if len(ids) >= _NODE_BATCH:
+                    add(np.array(ids, np.int64), np.array(xs, np.int64), np.array(ys, np.int64))
+                    ids, xs, ys = [], [], []
+            if not count & 0xFFFFF:
+                bar.update(0x100000)
+        bar.update(count & 0xFFFFF)
+    if ids:
+        add(np.array(ids, np.int64), np.array(xs, np.int64), np.array(ys, np.int64))
+    return count
+
+
+def _is_pbf(src: Path) -> bool:
+    with open(src, "rb") as fh:
+        head = fh.read(64)
+    return len(head) > 8 and b"OSMHeader" in head[4:64]
+
+
+def _is_sorted(src: Path) -> bool:
+    try:
+        header = osmium.FileProcessor(str(src), osmium.osm.NOTHING).header
+    except RuntimeError:
+        return False
+    return header.get("sorting", "") == "Type_then_ID"
+
+
+# -------------------------------------------------------------- PBF decoding (pass 1)
+# The OSM PBF format: a sequence of (4-byte big-endian length, BlobHeader, Blob);
+# each Blob holds one compressed protobuf message, OSMHeader first, then
+# PrimitiveBlocks of nodes, ways, relations. Only what pass 1 needs is decoded:
+# the block's granularity and offsets, and the id/lat/lon of its nodes.
+
+_MAX_BLOB_HEADER = 64 * 1024
+_MAX_BLOB = 32 * 1024 * 1024
+_KNOWN_FEATURES = {"OsmSchema-V0.6", "DenseNodes"}
+
+
+class _UnsupportedPbf(Exception):
+    """The PBF uses something the numpy decoder does not handle; use pyosmium."""
+
+
+def _varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(
+    buf: memoryview, start: int = 0, end: int | None = None
+) -> Iterator[tuple[int, int, int]]:
+    """Yield ``(field number, value or start, end)`` of a protobuf message.
+
+    Varints give ``(number, value, -1)``; length-delimited fields
+    ``(number, start, end)``; fixed-size fields are skipped.
+    """
+    end = len(buf) if end is None else end
+    pos = start
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+            yield number, value, -1
+        elif wire == 2:
+            length, pos = _varint(buf, pos)
+            yield number, pos, pos + length
+            pos += length
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            msg = f"protobuf wire type {wire} at byte {pos}"
+            raise _UnsupportedPbf(msg)
+
+
+def _zigzag(value: int) -> int:
+    return (value >> 1) ^ -(value & 1)
+
+
+def _packed_sint64(buf: memoryview) -> np.ndarray:
+    """Decode a packed ``sint64`` field (zigzag varints) with numpy."""
+    b = np.frombuffer(buf, np.uint8)
+    if b.size == 0:
+        return np.zeros(0, np.int64)
+    ends = np.flatnonzero(b < 0x80)
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    within = np.arange(b.size) - np.repeat(starts, ends - starts + 1)
+    chunks = (b & 0x7F).astype(np.uint64) << (7 * within).astype(np.uint64)
+    u = np.bitwise_or.reduceat(chunks, starts)
+    return (u >> np.uint64(1)).astype(np.int64) ^ -(u & np.uint64(1)).astype(np.int64)
+
+
+def _to_fixed(raw: np.ndarray, granularity: int, offset: int) -> np.ndarray:
+    """PBF coordinates → libosmium's int32 1e-7 degrees (C++ integer division truncates)."""
+    nano = raw * granularity + offset
+    return np.where(nano >= 0, nano // 100, -(-nano // 100))
+
+
+def _read_blobs(src: Path, bar: tqdm) -> Iterator[tuple[bytes, bytes]]:
+    """Yield ``(blob type, blob bytes)`` of a PBF file, sequentially."""
+    with open(src, "rb") as fh:
+        while True:
+            head = fh.read(4)
+            if not head:
+                return
+            if len(head) < 4:
+                msg = f"truncated PBF file {src}"
+                raise DataSourceError(msg)
+            (header_len,) = struct.unpack(">I", head)
+            if header_len > _MAX_BLOB_HEADER:
+                msg = f"{src} is not a valid OSM PBF file (blob header of {header_len} bytes)"
+                raise DataSourceError(msg)
+            header = memoryview(fh.read(header_len))
+            blob_type = b""
+            size = 0
+            for number, a, b in _fields(header):
+                if number == 1:
+                    blob_type = bytes(header[a:b])
+                elif number == 3:
+                    size = a
+            if size > _MAX_BLOB:
+                msg = f"{src} is not a valid OSM PBF file (blob of {size} bytes)"
+                raise DataSourceError(msg)
+            blob = fh.read(size)
+            if len(blob) < size:
+                msg = f"truncated PBF file {src}"
+                raise DataSourceError(msg)
+            bar.update(4 + header_len + size)
+            yield blob_type, blob
+
+
+def _unpack_blob(blob: bytes) -> memoryview:
+    view = memoryview(blob)
+    for number, a, b in _fields(view):
+        if number == 1:  # raw
+            return view[a:b]
+        if number == 3:  # zlib_data
+            return memoryview(zlib.decompress(view[a:b]))
+        if number == 4:  # lzma_data
+            return memoryview(lzma.decompress(view[a:b]))
+        if number in (5, 6, 7):
+            kind = {5: "bzip2", 6: "lz4", 7: "zstd"}[number]
+            msg = f"{kind}-compressed PBF blocks"
+            raise _UnsupportedPbf(msg)
+    msg = "PBF blob without data"
+    raise _UnsupportedPbf(msg)
+
+
+def _header_features(block: memoryview) -> tuple[set[str], set[str]]:
+    required: set[str] = set()
+    optional: set[str] = set()
+    for number, a, b in _fields(block):
+        if number == 4:
+            required.add(bytes(block[a:b]).decode("utf-8", "replace"))
+        elif number == 5:
+            optional.add(bytes(block[a:b]).decode("utf-8", "replace"))
+    return required, optional
+
+
+def _decode_nodes(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Node ids and int 1e-7-degree x/y of one PrimitiveBlock, and whether it holds ways or relations."""
+    block = _unpack_blob(blob)
+    granularity, lat_offset, lon_offset = 100, 0, 0
+    groups: list[tuple[int, int]] = []
+    for number, a, b in _fields(block):
+        if number == 2:
+            groups.append((a, b))
+        elif number == 17:
+            granularity = a
+        elif number == 19:
+            lat_offset = _signed64(a)
+        elif number == 20:
+            lon_offset = _signed64(a)
+    ids: list[np.ndarray] = []
+    lats: list[np.ndarray] = []
+    lons: list[np.ndarray] = []
+    other = False
+    for ga, gb in groups:
+        for number, a, b in _fields(block, ga, gb):
+            if number == 2:  # DenseNodes
+                parts: dict[int, np.ndarray] = {}
+                for f, c, d in _fields(block, a, b):
+                    if f in (1, 8, 9):
+                        parts[f] = np.cumsum(_packed_sint64(block[c:d]))
+                if not parts:
+                    continue
+                if not (len(parts.get(1, ())) == len(parts.get(8, ())) == len(parts.get(9, ()))):
+                    msg = "DenseNodes with columns of different lengths"
+                    raise _UnsupportedPbf(msg)
+                ids.append(parts[1])
+                lats.append(parts[8])
+                lons.append(parts[9])
+            elif number == 1:  # a plain Node message (rare)
+                node_id = lat = lon = 0
+                for f, c, _ in _fields(block, a, b):
+                    if f == 1:
+                        node_id = _zigzag(c)
+                    elif f == 8:
+                        lat = _zigzag(c)
+                    elif f == 9:
+                        lon = _zigzag(c)
+                ids.append(np.array([node_id], np.int64))
+                lats.append(np.array([lat], np.int64))
+                lons.append(np.array([lon], np.int64))
+            elif number in (3, 4):
+                other = True
+    if not ids:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, other
+    x = _to_fixed(np.concatenate(lons), granularity, lon_offset)
+    y = _to_fixed(np.concatenate(lats), granularity, lat_offset)
+    return np.concatenate(ids), x, y, other
+
+
+def _signed64(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _scan_pbf_nodes(src: Path, box: tuple[int, int, int, int], add: _AddNodes) -> int:
+    """Pass 1 on a PBF file: decode node blocks with numpy, on a few threads."""
+    minx, miny, maxx, maxy = box
+    count = 0
+    sorted_file = False
+    size = src.stat().st_size
+
+    def work(blob: bytes) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, bool]:
+        ids, x, y, other = _decode_nodes(blob)
+        sel = (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)
+        return ids.size, ids[sel], x[sel], y[sel], other
+
+    with (
+        tqdm(
+            total=size,
+            desc=f"clip: nodes of {src.name}",
+            unit="B",
+            unit_scale=True,
+            disable=not settings.progress,
+        ) as bar,
+        concurrent.futures.ThreadPoolExecutor(_SCAN_THREADS) as pool,
+    ):
+        blobs = _read_blobs(src, bar)
+        first = next(blobs, None)
+        if first is None or first[0] != b"OSMHeader":
+            msg = f"{src} is not a valid OSM PBF file (no OSMHeader block first)"
+            raise DataSourceError(msg)
+        required, optional = _header_features(_unpack_blob(first[1]))
+        unknown = required - _KNOWN_FEATURES
+        if unknown:
+            msg = f"PBF features {sorted(unknown)}"
+            raise _UnsupportedPbf(msg)
+        sorted_file = "Sort.Type_then_ID" in optional
+        pending: list[
+            concurrent.futures.Future[tuple[int, np.ndarray, np.ndarray, np.ndarray, bool]]
+        ] = []
+        done = False
+        window = 4 * _SCAN_THREADS
+
+        def drain(n_left: int) -> bool:
+            nonlocal count
+            while len(pending) > n_left:
+                n, ids, x, y, other = pending.pop(0).result()
+                count += n
+                if ids.size:
+                    add(ids, x, y)
+                if sorted_file and other and n == 0:
+                    return True  # sorted: the nodes are over
+            return False
+
+        for blob_type, blob in blobs:
+            if blob_type != b"OSMData":
+                continue
+            pending.append(pool.submit(work, blob))
+            if len(pending) >= window and drain(window // 2):
+                done = True
+                break
+        if not done:
+            drain(0)
+        blobs.close()
+        for fut in pending:
+            fut.cancel()
+        if done:
+            bar.update(size - bar.n)
+    return count
+
+
+# ------------------------------------------------- pass 2: ways, relations; pass 3
+
+
+def _pass_ways_relations(src: Path, keep: osmium.IdTracker, stats: ClipStats) -> None:
+    """Add the ways with a node inside, their nodes, and relations with a kept member."""
+    way_filter = keep.contains_filter()  # a way passes when one of its nodes is in the set
+    way_filter.enable_for(osmium.osm.WAY)
+    # Nodes of kept ways wait here until the last way has been seen: added at once,
+    # they would let through ways that share only an outside node with a kept way.
+    way_nodes: list[int] = []
+    ways_done = False
+    # parent relation id → ids of its relation members, for relations not (yet) kept
+    waiting: dict[int, list[int]] = {}
+    with tqdm(
+        desc=f"clip: ways and relations of {src.name}",
+        unit=" objects",
+        unit_scale=True,
+        disable=not settings.progress,
+    ) as bar:
+        processor = osmium.FileProcessor(str(src), osmium.osm.WAY | osmium.osm.RELATION)
+        for obj in processor.with_filter(way_filter):
+            bar.update()
+            if obj.is_way():
+                if ways_done:
+                    msg = (
+                        f"{src} is not sorted (way w{obj.id} after a relation); sort it first, "
+                        "e.g. `osmium sort` (ways must come before relations)"
+                    )
+                    raise DataSourceError(msg)
+                keep.add_way(obj.id)
+                way_nodes.extend(n.ref for n in obj.nodes)
+                stats.ways += 1
+                if "highway" in obj.tags:
+                    stats.highways += 1
+                continue
+            if not ways_done:
+                _add_nodes(keep, way_nodes)
+                ways_done = True
+            if keep.contains_any_references(obj):
+                keep.add_relation(obj.id)
+                stats.relations += 1
+            else:
+                children = [m.ref for m in obj.members if m.type == "r"]
+                if children:
+                    waiting[obj.id] = children
+    if not ways_done:
+        _add_nodes(keep, way_nodes)
+    # a relation whose member relation was kept later in the file (or deeper) is kept too
+    kept_relations = keep.relation_ids()
+    changed = True
+    while changed and waiting:
+        changed = False
+        for rel_id, children in list(waiting.items()):
+            if any(c in kept_relations for c in children):
+                keep.add_relation(rel_id)
+                stats.relations += 1
+                del waiting[rel_id]
+                changed = True
+
+
+def _add_nodes(keep: osmium.IdTracker, ids: list[int]) -> None:
+    for node_id in np.unique(np.asarray(ids, dtype=np.int64)).tolist():
+        keep.add_node(node_id)
+    ids.clear()
+
+
+def _write_kept(src: Path, keep: osmium.IdTracker, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{secrets.token_hex(4)}.part.{out.name}")
+    source_header = osmium.FileProcessor(str(src), osmium.osm.NOTHING).header
+    header = osmium.io.Header()
+    header.set("generator", "accessibility.sources.extract.clip")
+    if source_header.get("sorting", "") == "Type_then_ID":
+        header.set("sorting", "Type_then_ID")
+    try:
+        with (
+            tqdm(
+                total=1,
+                desc=f"clip: writing {out.name}",
+                unit="read",
+                disable=not settings.progress,
+            ) as bar,
+            osmium.SimpleWriter(str(tmp), header=header, overwrite=True) as writer,
+        ):
+            osmium.apply(osmium.io.Reader(str(src)), keep.id_filter(), writer)
+            bar.update()
+        os.replace(tmp, out)
+    except RuntimeError as exc:
+        msg = f"cannot clip {src} into {out}: {exc}"
+        raise DataSourceError(msg) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------ boundaries
+
+
+def _name_matches(tags: dict[str, str], names: set[str], names_en: set[str]) -> bool:
+    if tags.get("name", "").strip() in names or tags.get("name:zh", "").strip() in names:
+        return True
+    return tags.get("name:en", "").strip().casefold() in names_en
+
+
+def _ref_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Code-like tags of a boundary, preferred keys first."""
+    found = {k: tags[k] for k in REF_KEYS if tags.get(k, "").strip()}
+    for key in sorted(tags):
+        if key in found or not tags[key].strip():
+            continue
+        if key.startswith("ref:") or key.endswith((":code", "_code")):
+            found[key] = tags[key]
+    return found
+
+
+def _assemble_areas(
+    src: Path,
+    tracker: osmium.IdTracker,
+    manager: osmium.area.AreaManager,
+    relation_ids: list[int],
+    bar: tqdm,
+) -> dict[int, shapely.Geometry]:
+    """Multipolygons of the tracked relations, with locations kept only for their nodes.
+
+    ``manager`` has seen the relations (its first pass); ``tracker`` holds their ids
+    and their member ways' ids.
+    """
+    # read 2 (C++): the node ids of the member ways
+    tracker.complete_backward_references(str(src), relation_depth=0)
+    bar.update()
+    # read 3: assemble, passing only the tracked objects to the location store and
+    # the assembler (relations the assembler saw but that were not selected never
+    # get their ways, so they are never built)
+    store = osmium.index.create_map("sparse_mem_array")
+    locations = osmium.NodeLocationsForWays(store)
+    locations.ignore_errors()
+    areas = osmium.BufferIterator()
+    osmium.apply(
+        osmium.io.Reader(str(src), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION),
+        tracker.id_filter(),
+        locations,
+        manager.second_pass_to_buffer(areas),
+    )
+    bar.update()
+    wkb = osmium.geom.WKBFactory()
+    wanted = set(relation_ids)
+    geoms: dict[int, shapely.Geometry] = {}
+    for area in areas:
+        if area.from_way() or area.orig_id() not in wanted:
+            continue
+        try:
+            geom = shapely.from_wkb(wkb.create_multipolygon(area))
+        except RuntimeError as exc:
+            log.warning("boundary relation r%d: %s", area.orig_id(), exc)
+            continue
+        if not geom.is_empty:
+            geoms[area.orig_id()] = geom
+    return geoms
