@@ -51,6 +51,7 @@ class Study:
     boundary: gpd.GeoSeries
     network: network.Network
     places: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
     origins: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     origin_snap: pd.DataFrame
@@ -322,6 +323,7 @@ def prepare(
     offline: bool = False,
     origin_levels: Sequence[str] = DEFAULT_ORIGIN_LEVELS,
     max_snap_m: float | None = None,
+    speed_overrides: dict[str, float] | None = None,
     progress: bool | None = None,
 ) -> Study:
     """Prepare a region (or one of its units) for access computations with one travel mode.
@@ -346,6 +348,9 @@ def prepare(
     max_snap_m
         Snap distance in metres above which points are flagged; default: the
         region's value.
+    speed_overrides
+        km/h per highway class for this mode, on top of the region's overrides
+        (e.g. a slower walking speed for children: ``{"residential": 3.6, ...}``).
     progress
         Show a progress bar; default ``settings.progress``.
     """
@@ -406,7 +411,7 @@ def prepare(
         mode=mode,
         crs=crs,
         cache_dir=out_dir,
-        speed_overrides=reg.speed_overrides.get(mode),
+        speed_overrides={**reg.speed_overrides.get(mode, {}), **(speed_overrides or {})} or None,
     )
 
     step(4)
@@ -446,6 +451,7 @@ def prepare(
         boundary=boundary,
         network=net,
         places=places,
+        buildings=data.buildings.loc[data.buildings.intersects(boundary.iloc[0])],
         origins=origins,
         facilities=facilities,
         origin_snap=o_snap,

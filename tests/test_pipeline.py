@@ -156,3 +156,16 @@ def test_registries_are_merged_into_facilities_and_origins(tmp_path) -> None:
     # the new school is on the network: the villages near it see it
     table = study.access(["school:primary"], thresholds_min=[15])
     assert np.isfinite(table["school_primary_time_min"]).all()
+
+
+def test_speed_overrides_and_buildings(study, root) -> None:
+    settings.root = root
+    slow = pipeline.prepare(
+        "sample",
+        mode="walk",
+        progress=False,
+        speed_overrides=dict.fromkeys(study.network.highway_classes, 2.25),
+    )
+    # half the walking speed on every road: network times double
+    np.testing.assert_allclose(slow.network.time_s, 2 * study.network.time_s, rtol=1e-9)
+    assert len(study.buildings) > 100 and study.buildings.crs.to_epsg() == 4326
