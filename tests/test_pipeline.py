@@ -160,11 +160,11 @@ def test_registries_are_merged_into_facilities_and_origins(tmp_path) -> None:
 
 def test_speed_overrides_and_buildings(study, root) -> None:
     settings.root = root
+    from accessibility import network
+
+    speeds = network.mode_rules("walk")["speeds_kmh"]
     slow = pipeline.prepare(
-        "sample",
-        mode="walk",
-        progress=False,
-        speed_overrides=dict.fromkeys(study.network.highway_classes, 2.25),
+        "sample", mode="walk", progress=False, speed_overrides={h: v / 2 for h, v in speeds.items()}
     )
     # half the walking speed on every road: network times double
     np.testing.assert_allclose(slow.network.time_s, 2 * study.network.time_s, rtol=1e-9)
