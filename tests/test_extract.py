@@ -161,25 +161,36 @@ def test_numpy_node_scan_equals_pyosmium(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("options", "scan"),
+    ("options", "scan", "sorted_header"),
     [
-        ("pbf_compression=none", "numpy"),  # raw blocks
-        ("pbf_dense_nodes=false", "numpy"),  # plain Node messages
-        ("pbf_compression=lz4", "pyosmium"),  # decoder falls back
+        ("pbf_compression=none", "numpy", False),  # raw blocks
+        ("pbf_dense_nodes=false", "numpy", False),  # plain Node messages
+        ("pbf_compression=zlib", "numpy", True),  # says it is sorted: scan stops at ways
+        ("pbf_compression=lz4", "pyosmium", False),  # decoder falls back
+        ("pbf_compression=lz4", "pyosmium", True),  # ... and stops at the first way
     ],
 )
-def test_pbf_variants_give_the_same_clip(tmp_path: Path, options: str, scan: str) -> None:
-    src = _pyrosm_file("test_pbf")
+def test_pbf_variants_give_the_same_clip(
+    tmp_path: Path, options: str, scan: str, sorted_header: bool
+) -> None:
+    src = _pyrosm_file("helsinki_pbf")
     variant = tmp_path / "variant.osm.pbf"
+    header = osmium.io.Header()
+    if sorted_header:
+        header.set("sorting", "Type_then_ID")
     try:
-        with osmium.SimpleWriter(osmium.io.File(str(variant), f"pbf,{options}")) as writer:
-            osmium.apply(osmium.io.Reader(str(src)), writer)
+        with osmium.SimpleWriter(
+            osmium.io.File(str(variant), f"pbf,{options}"), header=header
+        ) as w:
+            osmium.apply(osmium.io.Reader(str(src)), w)
     except RuntimeError as exc:  # a libosmium built without lz4
         pytest.skip(f"libosmium cannot write {options}: {exc}")
-    polygon = _circle(src, 0.3)
+    polygon = _circle(src, 0.25)
     reference = _contents(extract.clip(src, polygon, tmp_path / "a.osm.pbf"))
+    n_nodes = extract.last_clip_stats.nodes_scanned
     got = _contents(extract.clip(variant, polygon, tmp_path / "b.osm.pbf"))
     assert extract.last_clip_stats.scan == scan
+    assert extract.last_clip_stats.nodes_scanned == n_nodes
     assert got == reference
 
 
