@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 REGION ?= sample
+# Debian packages outside pip: headless Chromium (browser tests, map screenshots) and a
+# font with Chinese characters (Chinese labels on PNG maps and screenshots).
+SYSTEM_PACKAGES := chromium fonts-noto-cjk
 
 .PHONY: help setup run test lint lab bench browser clean-outputs
 
@@ -13,7 +16,7 @@ help:
 	@echo "make lint     check the code style (ruff)"
 	@echo "make lab      open JupyterLab on notebooks/ with the project's kernel"
 	@echo "make bench    run the benchmarks (prints ratios; not part of the tests)"
-	@echo "make browser  install Debian's headless Chromium (for map screenshots)"
+	@echo "make browser  install Debian's headless Chromium and Chinese fonts (browser tests, PNG maps); needs root"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,12 +24,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The Python environment, then the Debian packages when they are missing and we may
+# install them (root); otherwise a warning says how (`sudo make browser`).
 setup: $(STAMP)
+	@$(MAKE) --no-print-directory browser || echo "warning: without $(SYSTEM_PACKAGES) the browser tests fail and PNG maps have English labels: run 'sudo make browser'" >&2
 
-run: $(STAMP)
+run: setup
 	$(BIN)/accessibility run --region $(REGION)
 
-test: $(STAMP)
+test: setup
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -39,8 +45,20 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
 
+# Installs only what is missing, with one `apt-get update`; fails (with the command to
+# run) when something is missing and this is not root on a Debian-like system.
 browser:
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium fonts-noto-cjk)
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing=" chromium"; \
+	{ command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh family | grep -q .; } || missing="$$missing fonts-noto-cjk"; \
+	if [ -z "$$missing" ]; then echo "chromium and a Chinese font are installed"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing$$missing with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else \
+		echo "missing:$$missing; install as root with: sudo make browser (apt-get install$$missing)" >&2; \
+		exit 1; \
+	fi
 
 clean-outputs:
 	rm -rf maps/$(REGION) data/processed/$(REGION) runs/$(REGION)

@@ -23,6 +23,7 @@ from . import (
     regions,
     runner,
     snapping,
+    static_map,
 )
 from .settings import configure, settings
 
@@ -43,4 +44,5 @@ __all__ = [
     "runner",
     "settings",
     "snapping",
+    "static_map",
 ]

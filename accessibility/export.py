@@ -1,29 +1,41 @@
-"""Writing results to files analysts open elsewhere: GeoPackage (QGIS) and CSV (Excel).
+"""Writing results to files analysts open elsewhere: GeoPackage (QGIS), CSV and Excel.
 
 Design
 ------
 In:  result tables (GeoDataFrames in WGS-84 for layers; plain DataFrames for summaries).
 Out: ``<name>.gpkg`` with one layer per table (attribute-only tables are written as
-     layers without geometry), and ``<name>_<table>.csv`` encoded UTF-8 with a byte
-     order mark so Excel shows Chinese correctly. Every write goes to a temporary
-     file first and is renamed into place, so an interrupted run never leaves a
-     half-written file that looks complete.
+     layers without geometry), ``<name>_<table>.csv`` encoded UTF-8 with a byte
+     order mark so Excel shows Chinese correctly, and ``<name>.xlsx`` with one sheet
+     per table, headers in Chinese (or English) from ``rules/labels.yml`` and
+     numbers kept as numbers. Every write goes to a temporary file first and is
+     renamed into place, so an interrupted run never leaves a half-written file
+     that looks complete.
 Tests: ``tests/test_export.py`` — round trips.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import logging
+import math
 import os
+import re
 import tempfile
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ._errors import ValidationError
+from .classify import KINDS, TIERS
+from .engine import group_key
+from .labels import LANGS, group_label, keys, label
 
 log = logging.getLogger(__name__)
 
@@ -114,4 +126,355 @@ def write_geojson(path: Path | str, geometries: gpd.GeoSeries | gpd.GeoDataFrame
     finally:
         if tmp.exists():
             tmp.unlink()
+    return path
+
+
+# --------------------------------------------------------------------------- Excel
+
+#: Longest sheet name Excel accepts.
+SHEET_NAME_MAX: Final[int] = 31
+#: Characters Excel does not allow in sheet names.
+_SHEET_FORBIDDEN: Final[str] = "[]:*?/\\"
+#: Widest column, in characters (longer headers wrap).
+_MAX_WIDTH: Final[int] = 40
+#: Number formats by column role.
+_FORMATS: Final[dict[str, str]] = {
+    "share": "0.0%",
+    "minutes": "0.0",
+    "count": "#,##0",
+    "metres": "#,##0",
+    "degrees": "0.000000",
+    "float": "#,##0.###",
+}
+_TEMPLATE_KEYS: Final[frozenset[str]] = frozenset(
+    {
+        "within_share",
+        "within_pop_share",
+        "group_time_min",
+        "group_facility",
+        "group_facility_name",
+        "group_flag",
+        "group_n",
+    }
+)
+_WITHIN = re.compile(r"within_(?P<t>\d+(?:\.\d+)?)_(?P<what>share|pop_share)")
+
+
+@functools.cache
+def _group_keys() -> dict[str, str]:
+    """Column prefix → group, for every kind and kind:tier, longest prefix first."""
+    groups = [*KINDS, *(f"{k}:{t}" for k in KINDS for t in TIERS.get(k, ()))]
+    found = {group_key(g): g for g in groups}
+    return dict(sorted(found.items(), key=lambda kv: -len(kv[0])))
+
+
+def _split_group_column(name: str) -> tuple[str, str, str | None] | None:
+    """``"school_primary_n15"`` → ``("school:primary", "group_n", "15")``; else ``None``."""
+    for prefix, group in _group_keys().items():
+        if not name.startswith(prefix + "_"):
+            continue
+        rest = name[len(prefix) + 1 :]
+        if rest in {"time_min", "facility", "facility_name", "flag"}:
+            return group, f"group_{rest}", None
+        count = re.fullmatch(r"n(\d+(?:\.\d+)?)", rest)
+        if count:
+            return group, "group_n", count.group(1)
+    return None
+
+
+def column_header(name: str, *, lang: str = "zh") -> str:
+    """The header people read for a result column (``rules/labels.yml``, section ``column``).
+
+    Fixed columns (``name``, ``population``, ``leg_m``, ``median_min`` ...) have their
+    own label; per-group and per-threshold columns are built from templates and
+    group labels: ``school_primary_time_min`` → ``到最近小学的出行时间（分钟）``,
+    ``health_n30`` → ``30分钟内医疗卫生数量``, ``within_15_share`` →
+    ``15分钟内村庄占比``. Unknown columns keep their name.
+
+    Parameters
+    ----------
+    name
+        Column name as the package writes it.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+    """
+    if lang not in LANGS:
+        msg = f"lang must be one of {', '.join(map(repr, LANGS))}; got {lang!r}"
+        raise ValidationError(msg)
+    if name in keys("column") and name not in _TEMPLATE_KEYS:
+        return label(f"column.{name}", lang=lang)
+    within = _WITHIN.fullmatch(name)
+    if within:
+        return label(f"column.within_{within.group('what')}", lang=lang).format(t=within.group("t"))
+    split = _split_group_column(name)
+    if split is not None:
+        group, key, t = split
+        return label(f"column.{key}", lang=lang).format(group=group_label(group, lang=lang), t=t)
+    return name
+
+
+def _value_labeller(name: str, lang: str) -> Any:
+    """Function turning a code in column ``name`` into its label, or ``None``."""
+
+    def soft(prefix: str) -> Any:
+        def one(value: Any) -> Any:
+            if not isinstance(value, str) or not value:
+                return value
+            try:
+                return label(f"{prefix}.{value}", lang=lang)
+            except ValidationError:
+                return value
+
+        return one
+
+    if name == "level":
+        return soft("level")
+    if name == "kind":
+        return soft("kind")
+    if name == "snap_flag" or name.endswith("_flag"):
+        return soft("flag")
+    if name == "tiers":
+        tier = soft("tier")
+        sep = "、" if lang == "zh" else ", "
+        return lambda v: (
+            sep.join(tier(t.strip()) for t in v.split(";") if t.strip())
+            if isinstance(v, str)
+            else v
+        )
+    if name == "group":
+
+        def group(value: Any) -> Any:
+            try:
+                return group_label(value, lang=lang) if isinstance(value, str) else value
+            except ValidationError:
+                return value
+
+        return group
+    return None
+
+
+def _column_role(name: str, values: pd.Series) -> str | None:
+    """How to format a numeric column: share, minutes, count, metres, degrees or float."""
+    if name.endswith("share") or name == "share":
+        return "share"
+    if name.endswith("_min"):
+        return "minutes"
+    if name.endswith("_m"):
+        return "metres"
+    if name in {"lon", "lat"}:
+        return "degrees"
+    if pd.api.types.is_bool_dtype(values):
+        return None
+    if pd.api.types.is_integer_dtype(values) or name in {"population", "origins", "unreachable"}:
+        return "count"
+    if pd.api.types.is_float_dtype(values):
+        return "float"
+    return None
+
+
+def _excel_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Plain table for a sheet: index as a column, points as lon/lat, no geometry."""
+    out = frame.copy()
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
+        geoms = frame.geometry
+        if frame.crs is not None and frame.crs.to_epsg() != 4326:
+            geoms = geoms.to_crs(4326)
+        arr = geoms.to_numpy()
+        ok = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
+        lon, lat = np.full(len(arr), np.nan), np.full(len(arr), np.nan)
+        if ok.any() and frame.crs is not None:
+            pts = shapely.point_on_surface(arr[ok])
+            lon[ok], lat[ok] = shapely.get_x(pts), shapely.get_y(pts)
+            out["lon"], out["lat"] = np.round(lon, 6), np.round(lat, 6)
+        out = pd.DataFrame(out.drop(columns=frame.geometry.name))
+    keep_index = frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex)
+    if keep_index:
+        out = out.reset_index(names=frame.index.name or "id")
+    else:
+        out = out.reset_index(drop=True)
+    return out
+
+
+def _cell(value: Any) -> Any:
+    """A value openpyxl writes with its type: numbers stay numbers, missing → empty."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, (dt.datetime, dt.date, str)):
+        return value
+    if isinstance(value, (list, tuple, set, np.ndarray)):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def _display_width(value: Any) -> int:
+    """Width of a cell's text in Excel's character units (wide characters count 2)."""
+    if value is None:
+        return 0
+    if isinstance(value, float):
+        text = f"{value:,.2f}"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = f"{value:,}"
+    else:
+        text = str(value)
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _sheet_name(raw: str, lang: str) -> str:
+    name = str(raw).strip()
+    try:
+        name = label(f"ui.sheet_{name}", lang=lang)
+    except ValidationError:
+        pass
+    bad = sorted({c for c in name if c in _SHEET_FORBIDDEN})
+    if not name or bad or len(name) > SHEET_NAME_MAX or name.startswith("'"):
+        msg = (
+            f"sheet name {raw!r} cannot be used in Excel: names are 1–{SHEET_NAME_MAX} "
+            f"characters, without {' '.join(_SHEET_FORBIDDEN)} and not starting with an "
+            f"apostrophe (got {len(name)} characters{', with ' + ' '.join(bad) if bad else ''}); "
+            "give a shorter name in `sheets`"
+        )
+        raise ValidationError(msg)
+    return name
+
+
+def write_excel(
+    path: Path | str,
+    sheets: Mapping[str, pd.DataFrame],
+    *,
+    lang: str = "zh",
+    headers: Mapping[str, str] | None = None,
+    translate_values: bool = True,
+) -> Path:
+    """Write tables as sheets of one Excel workbook (``.xlsx``) for reports, atomically.
+
+    Each table becomes one sheet: the index becomes the first column (``id``,
+    ``group``...; a plain 0..n-1 index is dropped) and a geometry column becomes
+    ``lon``/``lat`` (WGS-84 degrees of the point, or of a point on the shape; empty
+    for a missing geometry, dropped when the table has no CRS).
+    Column headers are translated (:func:`column_header`), the header row is
+    bold, frozen and filtered, and columns are sized to their content. Numbers
+    stay numbers: shares (0–1) are shown as percentages, minutes with one
+    decimal, counts and metres with thousands separators; infinite or missing
+    values (unreachable) are empty cells. With ``translate_values``, codes in
+    ``group``, ``level``, ``kind``, ``tiers`` and flag columns are shown as labels
+    (``school:primary`` → 小学, ``far_from_road`` → 距道路过远). Known sheet names
+    are translated too (``summary`` → 汇总, ``villages`` → 村庄, ``audit`` → 数据检查).
+
+    Parameters
+    ----------
+    path
+        Target ``.xlsx`` file (replaced if present; parent folders are created).
+    sheets
+        Sheet name → table, in sheet order. Names must fit Excel: at most 31
+        characters, none of ``[ ] : * ? / \\``, unique (ignoring case).
+    lang
+        ``"zh"`` or ``"en"`` for headers, sheet names and labelled values.
+    headers
+        Headers to use instead of the translated ones, by column name (after the
+        index became a column; ``lon``/``lat`` included).
+    translate_values
+        Show labels instead of codes in the columns listed above.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValidationError
+        No sheet, a table that is not a DataFrame, an unusable or repeated sheet
+        name, or an unknown ``lang``.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    path = Path(path)
+    if lang not in LANGS:
+        msg = f"lang must be one of {', '.join(map(repr, LANGS))}; got {lang!r}"
+        raise ValidationError(msg)
+    if not sheets:
+        msg = "nothing to write: give at least one sheet, e.g. {'summary': summary}"
+        raise ValidationError(msg)
+    names: dict[str, str] = {}
+    for raw, frame in sheets.items():
+        if not isinstance(frame, pd.DataFrame):
+            msg = f"sheet {raw!r} must be a pandas DataFrame; got {type(frame).__name__}"
+            raise ValidationError(msg)
+        name = _sheet_name(raw, lang)
+        if name.casefold() in {n.casefold() for n in names.values()}:
+            msg = (
+                f"sheets {raw!r} and another sheet are both named {name!r} in the workbook "
+                "(Excel ignores case); rename one"
+            )
+            raise ValidationError(msg)
+        names[raw] = name
+    overrides = dict(headers or {})
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="E8E8E8")
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for raw, frame in sheets.items():
+        table = _excel_table(frame)
+        ws = wb.create_sheet(names[raw])
+        columns = [str(c) for c in table.columns]
+        shown: list[str] = []
+        for col in columns:
+            text = overrides.get(col) or column_header(col, lang=lang)
+            if text in shown:  # two columns with one label: say which is which
+                text = f"{text} ({col})"
+            shown.append(text)
+        ws.append(shown)
+        values = []
+        for col in columns:
+            series = table[col]
+            labeller = _value_labeller(col, lang) if translate_values else None
+            if labeller is not None and not pd.api.types.is_numeric_dtype(series):
+                series = series.map(labeller)
+            values.append([_cell(v) for v in series.tolist()])
+        for row in zip(*values) if values else ():
+            ws.append(list(row))
+        for j, col in enumerate(columns, start=1):
+            letter = get_column_letter(j)
+            head = ws.cell(row=1, column=j)
+            head.font, head.fill, head.alignment = bold, fill, wrap
+            role = (
+                _column_role(col, table[col]) if pd.api.types.is_numeric_dtype(table[col]) else None
+            )
+            if role is not None:
+                for cell in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                    cell[0].number_format = _FORMATS[role]
+            widest = max([_display_width(v) for v in values[j - 1]] or [0])
+            if role == "share":
+                widest = max(widest, 6)
+            header_width = min(_display_width(shown[j - 1]), _MAX_WIDTH)
+            ws.column_dimensions[letter].width = min(max(widest, header_width, 6) + 2, _MAX_WIDTH)
+        ws.freeze_panes = "A2"
+        if columns:
+            ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(len(table), 1) + 1}"
+        log.debug("sheet %s: %d rows, %d columns", names[raw], len(table), len(columns))
+
+    tmp = _tmp_beside(path)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    log.info("wrote %s (%s)", path, ", ".join(names.values()))
     return path

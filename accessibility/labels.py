@@ -7,7 +7,12 @@ only looks it up. Keys are ``"section.name"``:
 - ``tier.<tier>``: facility tiers (``tier.primary`` → 小学 / Primary school);
 - ``level.<level>``: settlement levels (``level.admin_village`` → 行政村);
 - ``mode.<mode>``: travel modes (``mode.ebike`` → 电动车);
-- ``ui.<name>``: interface strings (``ui.travel_time`` → 出行时间).
+- ``ui.<name>``: interface strings (``ui.travel_time`` → 出行时间);
+- ``flag.<value>``: values of flag columns (``flag.far_from_road`` → 距道路过远);
+- ``column.<name>``: column headers of exported tables (``column.population`` → 人口).
+  Headers of per-group or per-threshold columns are templates with ``{group}``
+  (a group's label) and ``{t}`` (minutes) to fill with :meth:`str.format`, e.g.
+  ``column.group_time_min`` → ``到最近{group}的出行时间（分钟）``.
 
 A *group* names what access is measured to: ``"kind"`` (every facility of that
 kind) or ``"kind:tier"`` (facilities of that kind serving that tier), e.g.
@@ -89,7 +94,8 @@ def keys(section: str) -> list[str]:
     Parameters
     ----------
     section
-        ``"kind"``, ``"tier"``, ``"level"``, ``"mode"`` or ``"ui"``.
+        ``"kind"``, ``"tier"``, ``"level"``, ``"mode"``, ``"ui"``, ``"flag"`` or
+        ``"column"``.
 
     Returns
     -------

@@ -5,7 +5,13 @@ coloured by travel-time class, with that group's facilities on top; one group is
 shown at a time through the layer control. :func:`save_html` writes the map as one
 self-contained HTML file: Leaflet's JavaScript and CSS are inlined from the
 ``django-js-lib-leaflet`` wheel and no script or stylesheet is fetched from a CDN.
-Base tiles (OpenStreetMap) are an optional overlay that is off by default.
+
+Base layers (:func:`add_base_layers`) are radio choices in the layer control. The
+default needs no network: a light background with, optionally, the main roads
+(trunk to tertiary, see :func:`main_roads` and :func:`simplify_roads`) drawn as
+thin grey vector lines carried in the page. Web tiles are optional decoration:
+OpenStreetMap, and Tianditu (天地图) vector tiles with annotation when a browser key
+is set in the environment variable ``TIANDITU_KEY``. The map works without them.
 
 All geometries are expected in EPSG:4326 (WGS 84 longitude/latitude); times are in
 minutes. Labels come from :mod:`accessibility.labels`.
@@ -41,16 +47,26 @@ from accessibility._errors import ValidationError
 from accessibility.classify import parse_group, select
 from accessibility.engine import check_thresholds, group_key
 from accessibility.labels import LANGS, group_label, label
+from accessibility.network import Network
 
 __all__ = [
+    "BACKGROUND_COLOUR",
     "FACILITY_COLOUR",
+    "MAIN_ROAD_CLASSES",
+    "ROAD_STYLE",
+    "ROAD_TOLERANCE_M",
+    "TIANDITU_ENV",
     "UNREACHABLE",
     "UNREACHABLE_COLOUR",
     "access_map",
+    "add_base_layers",
     "class_colours",
     "class_labels",
+    "get_tianditu_key",
+    "main_roads",
     "render_html",
     "save_html",
+    "simplify_roads",
     "travel_time_classes",
 ]
 
@@ -68,6 +84,31 @@ BACKGROUND_COLOUR: Final[str] = "#f3f1ec"
 _RAMP: Final[tuple[str, ...]] = ("#1a9850", "#91cf60", "#fdae61", "#f46d43", "#d73027")
 #: Decimal places kept for longitude/latitude (6 ≈ 0.1 m).
 _COORD_DECIMALS: Final[int] = 6
+#: Road classes drawn as context, widest first; ``<class>_link`` ramps join their class.
+MAIN_ROAD_CLASSES: Final[tuple[str, ...]] = ("trunk", "primary", "secondary", "tertiary")
+#: Line width (screen pixels) and colour of each road class on the maps.
+ROAD_STYLE: Final[dict[str, tuple[float, str]]] = {
+    "trunk": (2.6, "#8f8f8f"),
+    "primary": (2.0, "#9c9c9c"),
+    "secondary": (1.5, "#a8a8a8"),
+    "tertiary": (1.0, "#b4b4b4"),
+}
+#: Line width and colour of any other class passed to :func:`simplify_roads`.
+_ROAD_STYLE_OTHER: Final[tuple[float, str]] = (0.8, "#c0c0c0")
+#: Simplification tolerance for road lines, metres (below a pixel at zoom 12).
+ROAD_TOLERANCE_M: Final[float] = 10.0
+#: Decimal places kept for road vertices (5 ≈ 1 m).
+_ROAD_DECIMALS: Final[int] = 5
+#: Environment variable holding a Tianditu (天地图) browser key (``tk``).
+TIANDITU_ENV: Final[str] = "TIANDITU_KEY"
+#: Tianditu WMTS tiles in Web Mercator ("_w"); ``{s}`` is one of the subdomains t0–t7.
+_TIANDITU_URL: Final[str] = (
+    "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+    "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+    "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+)
+_TIANDITU_SUBDOMAINS: Final[str] = "01234567"
+_TIANDITU_ATTR: Final[str] = '&copy; <a href="https://www.tianditu.gov.cn/">天地图 Tianditu</a>'
 
 
 # --------------------------------------------------------------------------- classes
@@ -532,7 +573,6 @@ def _boundary_geojson(boundary: gpd.GeoSeries) -> dict[str, Any]:
 # --------------------------------------------------------------------------- elements
 
 _STYLE = """
-#{map} {{ background: {bg}; }}
 #{map}.leaflet-container {{
   font-family: "Helvetica Neue", Arial, "PingFang SC", "Microsoft YaHei",
     "Noto Sans CJK SC", sans-serif;
@@ -773,6 +813,359 @@ def _bounds(
     return [[south, west], [north, east]]
 
 
+# --------------------------------------------------------------------------- roads and base layers
+
+
+def _road_class(value: Any) -> str:
+    """Normalised ``highway`` value: first of a list, stripped, ``_link`` folded in."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        value = value[0] if len(value) else None
+    if _missing(value):
+        return ""
+    text = str(value).strip().lower()
+    return text.removesuffix("_link")
+
+
+def main_roads(net: Network, *, classes: Sequence[str] = MAIN_ROAD_CLASSES) -> gpd.GeoDataFrame:
+    """Road segments of a network's main classes as lines, for drawing context.
+
+    Parameters
+    ----------
+    net
+        A network from :func:`accessibility.network.load_or_build` (any mode; the
+        study's own network is fine: only its kept, connected part is drawn).
+    classes
+        OSM ``highway`` classes to keep; ``<class>_link`` ramps count as ``<class>``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One two-point LineString per undirected segment, EPSG:4326, with column
+        ``highway`` (the class, links folded in). Pass it to :func:`access_map` or
+        :func:`accessibility.static_map.render_png` as ``roads``.
+    """
+    wanted = _check_classes(classes)
+    seg_class = np.full(net.n_segments, "", dtype=object)
+    names = np.array([_road_class(h) for h in net.highway_classes], dtype=object)
+    seg_class[np.asarray(net.segment)] = names[np.asarray(net.highway)]
+    keep = np.flatnonzero(np.isin(seg_class, list(wanted)))
+    a, b = np.asarray(net.seg_a)[keep], np.asarray(net.seg_b)[keep]
+    lon, lat = np.asarray(net.lon, dtype=float), np.asarray(net.lat, dtype=float)
+    coords = np.stack([np.column_stack([lon[a], lat[a]]), np.column_stack([lon[b], lat[b]])], 1)
+    lines = shapely.linestrings(coords) if len(keep) else np.array([], dtype=object)
+    logger.debug("main roads: %d of %d segments", len(keep), net.n_segments)
+    return gpd.GeoDataFrame(
+        {"highway": seg_class[keep].astype(str)}, geometry=list(lines), crs=4326
+    )
+
+
+def _check_classes(classes: Sequence[str]) -> list[str]:
+    if isinstance(classes, str):
+        msg = f"classes must be a list of highway classes, e.g. [{classes!r}]; got a string"
+        raise ValidationError(msg)
+    out = [_road_class(c) for c in classes]
+    if not out or not all(out):
+        msg = f"classes must name at least one OSM highway class, e.g. ['trunk', 'primary']; got {list(classes)!r}"
+        raise ValidationError(msg)
+    return list(dict.fromkeys(out))
+
+
+def _check_roads(roads: gpd.GeoDataFrame) -> None:
+    if not isinstance(roads, gpd.GeoDataFrame):
+        msg = (
+            "roads must be a GeoDataFrame of LineStrings in EPSG:4326 with a 'highway' "
+            f"column (e.g. from maps.main_roads(study.network)); got {type(roads).__name__}"
+        )
+        raise ValidationError(msg)
+    if roads.empty:
+        return
+    _check_crs(roads.crs, "roads")
+    if "highway" not in roads.columns:
+        msg = (
+            "roads has no 'highway' column; it holds the OSM road class of each line "
+            "(trunk, primary, secondary, tertiary, ...) and decides what is drawn"
+        )
+        raise ValidationError(msg)
+    kinds = roads.geometry.geom_type
+    bad = roads.index[kinds.notna() & ~kinds.isin(["LineString", "MultiLineString"])]
+    if len(bad):
+        msg = (
+            f"roads must hold LineStrings; rows {bad[:5].tolist()} are "
+            f"{sorted(set(kinds.loc[bad]))}: keep only the road lines"
+        )
+        raise ValidationError(msg)
+    minx, miny, maxx, maxy = roads.total_bounds
+    _check_lonlat(np.array([minx, maxx]), np.array([miny, maxy]), "roads")
+
+
+def simplify_roads(
+    roads: gpd.GeoDataFrame,
+    *,
+    classes: Sequence[str] = MAIN_ROAD_CLASSES,
+    tolerance_m: float = ROAD_TOLERANCE_M,
+) -> gpd.GeoDataFrame:
+    """Merge, simplify and round road lines of the main classes, one row per class.
+
+    Lines of a class are joined where they meet end to end, simplified with the
+    Douglas–Peucker algorithm in the local UTM zone (``tolerance_m`` metres), and
+    their coordinates rounded to 5 decimal places (about 1 m); repeated vertices
+    left by rounding are removed. This keeps a county's roads to a few hundred
+    kilobytes in a self-contained map.
+
+    Parameters
+    ----------
+    roads
+        Road lines in EPSG:4326 with a ``highway`` column (OSM class; a list is read
+        as its first item; ``<class>_link`` counts as ``<class>``).
+    classes
+        Classes to keep, in drawing order (first = drawn on top).
+    tolerance_m
+        Largest distance, metres, between a simplified line and the original.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Index = class (only classes present), column ``highway`` and a
+        (Multi)LineString geometry in EPSG:4326.
+
+    Raises
+    ------
+    ValidationError
+        If ``roads`` is not a GeoDataFrame of lines in EPSG:4326 with ``highway``,
+        or ``tolerance_m`` is negative or not finite.
+    """
+    _check_roads(roads)
+    wanted = _check_classes(classes)
+    if not np.isfinite(tolerance_m) or tolerance_m < 0:
+        msg = f"tolerance_m must be a finite number of metres ≥ 0; got {tolerance_m!r}"
+        raise ValidationError(msg)
+    empty = gpd.GeoDataFrame({"highway": pd.Series(dtype=str)}, geometry=[], crs=4326)
+    if roads.empty:
+        return empty
+    roads = roads[~(roads.geometry.isna() | roads.geometry.is_empty)]
+    cls = roads["highway"].map(_road_class)
+    roads = roads[cls.isin(wanted)]
+    if roads.empty:
+        return empty
+    metric = roads.estimate_utm_crs()
+    projected = roads.geometry.to_crs(metric)
+    cls = cls.loc[roads.index].to_numpy()
+    rows, geoms = [], []
+    for name in wanted:
+        parts = shapely.get_parts(projected.to_numpy()[cls == name])
+        if len(parts) == 0:
+            continue
+        merged = shapely.line_merge(shapely.multilinestrings(parts))
+        simple = shapely.simplify(merged, tolerance_m, preserve_topology=False)
+        rows.append(name)
+        geoms.append(simple)
+    out = gpd.GeoSeries(geoms, index=rows, crs=metric).to_crs(4326)
+    decimals = _ROAD_DECIMALS
+    rounded = shapely.transform(out.to_numpy(), lambda xy: np.round(xy, decimals))
+    rounded = shapely.remove_repeated_points(rounded)
+    cleaned = []
+    for geom in rounded:
+        lines = [p for p in shapely.get_parts(geom) if shapely.get_num_points(p) >= 2]
+        cleaned.append(shapely.multilinestrings(lines) if lines else None)
+    result = gpd.GeoDataFrame({"highway": rows}, geometry=cleaned, index=rows, crs=4326)
+    result = result[result.geometry.notna()]
+    logger.debug(
+        "roads simplified: %s vertices in %s",
+        int(shapely.get_num_coordinates(result.geometry.to_numpy()).sum()),
+        list(result.index),
+    )
+    return result
+
+
+def _road_payload(simple: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Per class (drawn last = on top, so reversed): width ``w``, colour ``c`` and lines
+    ``l`` as flat ``[lat, lon, lat, lon, ...]`` lists."""
+    out = []
+    for name, geom in zip(simple.index[::-1], simple.geometry.to_numpy()[::-1]):
+        width, colour = ROAD_STYLE.get(str(name), _ROAD_STYLE_OTHER)
+        lines = []
+        for part in shapely.get_parts(geom):
+            xy = shapely.get_coordinates(part)
+            flat = np.round(xy[:, ::-1], _ROAD_DECIMALS).ravel()
+            lines.append([float(v) for v in flat])
+        out.append({"w": width, "c": colour, "l": lines})
+    return out
+
+
+class _RoadLines(MacroElement):
+    """Draws road lines (below every marker) into its parent layer."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            (function (map, layer, R) {
+                if (!map.getPane("accRoads")) {
+                    var pane = map.createPane("accRoads");
+                    pane.style.zIndex = 340;
+                    pane.style.pointerEvents = "none";
+                }
+                for (var k = 0; k < R.length; k++) {
+                    var lines = R[k].l.map(function (f) {
+                        var pts = [];
+                        for (var i = 0; i < f.length; i += 2) { pts.push([f[i], f[i + 1]]); }
+                        return pts;
+                    });
+                    L.polyline(lines, {
+                        pane: "accRoads", interactive: false, color: R[k].c, weight: R[k].w,
+                        opacity: 0.9, lineCap: "round", lineJoin: "round"
+                    }).addTo(layer);
+                }
+            })({{ this.map_name }}, {{ this._parent.get_name() }}, {{ this.data }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, map_name: str, payload: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self._name = "RoadLines"
+        self.map_name = map_name
+        self.data = _js_json(payload)
+
+
+def get_tianditu_key(key: str | None = None) -> str | None:
+    """The Tianditu browser key to use: ``key``, else ``$TIANDITU_KEY``, else ``None``.
+
+    Parameters
+    ----------
+    key
+        A key given explicitly; ``None`` reads the environment variable
+        :data:`TIANDITU_ENV`; an empty string means no Tianditu layer.
+
+    Returns
+    -------
+    str or None
+        The key (letters and digits), or ``None`` when none is set.
+
+    Raises
+    ------
+    ValidationError
+        If the key holds anything but letters and digits (the key itself is not
+        repeated in the message).
+    """
+    source = "the tianditu_key argument"
+    if key is None:
+        key, source = os.environ.get(TIANDITU_ENV, ""), f"${TIANDITU_ENV}"
+    key = key.strip()
+    if not key:
+        return None
+    if not re.fullmatch(r"[0-9A-Za-z]{8,128}", key):
+        msg = (
+            f"the Tianditu key in {source} must be the letters and digits of a browser key "
+            f"(the 'tk' shown at console.tianditu.gov.cn); it has {len(key)} characters, "
+            "some of them not letters or digits"
+        )
+        raise ValidationError(msg)
+    return key
+
+
+class _Background(MacroElement):
+    """Sets the map's background colour (seen where no tiles are drawn)."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>#{{ this._parent.get_name() }} { background: {{ this.colour }}; }</style>
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, colour: str) -> None:
+        super().__init__()
+        self._name = "Background"
+        self.colour = colour
+
+
+def add_base_layers(
+    m: folium.Map,
+    *,
+    lang: str,
+    roads: gpd.GeoDataFrame | None = None,
+    tianditu_key: str | None = None,
+    tiles: bool = True,
+) -> list[str]:
+    """Add the base-layer choices (radio buttons in the layer control) to a map.
+
+    1. **No basemap** (shown when the map opens, works offline): a light
+       background and, when ``roads`` is given, the main roads as thin grey lines
+       (see :func:`simplify_roads`) carried inside the page.
+    2. **OpenStreetMap** tiles (``tiles=True``; need internet).
+    3. **Tianditu (天地图)** vector tiles with their annotation layer (Chinese, or
+       English with ``lang="en"``), when a key is given or set in ``$TIANDITU_KEY``
+       (``tiles=True``; need internet). The key ends up in the page, as Tianditu
+       browser keys are meant to.
+
+    Add a :class:`folium.LayerControl` after this (and after the overlays) to
+    let people switch. Tile layers are decoration: markers, legend and outline
+    never depend on them.
+
+    Parameters
+    ----------
+    m
+        The map (created with ``tiles=None``).
+    lang
+        ``"zh"`` or ``"en"`` for the layer names.
+    roads
+        Optional road lines in EPSG:4326 with ``highway`` (e.g.
+        :func:`main_roads` of the study's network); only trunk, primary,
+        secondary and tertiary roads are drawn.
+    tianditu_key
+        Tianditu browser key; ``None`` reads ``$TIANDITU_KEY``; ``""`` never adds it.
+    tiles
+        Offer web tiles at all; ``False`` keeps only the offline base layer.
+
+    Returns
+    -------
+    list of str
+        Names of the base layers added, the one shown first.
+
+    Raises
+    ------
+    ValidationError
+        Bad ``lang``, bad ``roads`` (see :func:`simplify_roads`) or a malformed key.
+    """
+    _check_lang(lang)
+    key = get_tianditu_key(tianditu_key) if tiles else None
+    simple = simplify_roads(roads) if roads is not None else None
+    has_roads = simple is not None and not simple.empty
+    m.add_child(_Background(BACKGROUND_COLOUR))
+
+    names = [label("ui.basemap_roads" if has_roads else "ui.basemap_none", lang=lang)]
+    offline = folium.FeatureGroup(name=names[0], overlay=False, control=tiles, show=True)
+    if has_roads:
+        offline.add_child(_RoadLines(m.get_name(), _road_payload(simple)))
+    m.add_child(offline)
+
+    if tiles:
+        names.append(label("ui.basemap_osm", lang=lang))
+        folium.TileLayer(
+            "OpenStreetMap", name=names[-1], overlay=False, control=True, show=False
+        ).add_to(m)
+    if key is not None:
+        names.append(label("ui.basemap_tianditu", lang=lang))
+        tianditu = folium.FeatureGroup(name=names[-1], overlay=False, control=True, show=False)
+        for layer in ("vec", "cva" if lang == "zh" else "eva"):  # roads, then place names
+            folium.TileLayer(
+                _TIANDITU_URL.format(layer=layer, key=key),
+                attr=_TIANDITU_ATTR,
+                subdomains=_TIANDITU_SUBDOMAINS,
+                max_zoom=18,
+                overlay=False,
+                control=False,
+                show=True,
+            ).add_to(tianditu)
+        m.add_child(tianditu)
+        logger.info(
+            "Tianditu base layer added (key from %s)",
+            "the argument" if tianditu_key else f"${TIANDITU_ENV}",
+        )
+    return names
+
+
 # --------------------------------------------------------------------------- public
 
 
@@ -788,6 +1181,8 @@ def access_map(
     synthetic: bool = False,
     subtitle: str | None = None,
     basemap: bool = True,
+    roads: gpd.GeoDataFrame | None = None,
+    tianditu_key: str | None = None,
 ) -> folium.Map:
     """Map of travel time from each origin to its nearest facility, one layer per group.
 
@@ -797,8 +1192,10 @@ def access_map(
     population (3–9 px), outlined black and dashed when the origin is far from the
     road (``snap_flag == "far"``), and that group's facilities as dark dots with a
     white ring. Only the first group is shown when the map opens. The map has a
-    title box, a legend (bottom left), an optional boundary outline, and an
-    OpenStreetMap overlay that is off by default (the map works without it).
+    title box, a legend (bottom left), an optional boundary outline, and base
+    layers to choose from (see :func:`add_base_layers`): none (a light background
+    and the main roads, when given; shown first, works offline), OpenStreetMap
+    tiles and, with a key, Tianditu (天地图) tiles.
 
     Parameters
     ----------
@@ -832,7 +1229,15 @@ def access_map(
     subtitle
         Optional second line of the title (e.g. travel mode and data date).
     basemap
-        Add the switchable OpenStreetMap overlay (off when the map opens).
+        Offer web tiles (OpenStreetMap; Tianditu when a key is set) as base layers
+        besides the offline one; they are never shown when the map opens.
+    roads
+        Optional road lines in EPSG:4326 with a ``highway`` column (e.g.
+        ``main_roads(study.network)``); trunk, primary, secondary and tertiary
+        roads are simplified (:func:`simplify_roads`) and drawn as thin grey lines.
+    tianditu_key
+        Tianditu browser key; ``None`` reads the environment variable
+        ``TIANDITU_KEY``; ``""`` never adds the Tianditu layer.
 
     Returns
     -------
@@ -843,7 +1248,8 @@ def access_map(
     ------
     ValidationError
         Bad ``lang``, groups or thresholds; empty ``places``; inputs not in
-        EPSG:4326; a missing ``{key}_time_min`` column or negative times.
+        EPSG:4326; a missing ``{key}_time_min`` column or negative times; roads
+        that are not lines with ``highway``; a malformed Tianditu key.
     """
     _check_lang(lang)
     group_list = _check_groups(groups)
@@ -857,6 +1263,9 @@ def access_map(
             msg = f"boundary must be a GeoSeries in EPSG:4326; got {type(boundary).__name__}"
             raise ValidationError(msg)
         _check_crs(boundary.crs, "boundary")
+    if roads is not None:
+        _check_roads(roads)
+    get_tianditu_key(tianditu_key)  # fail on a malformed key before any work
 
     places = _valid_geometry(places, "places")
     if places.empty:
@@ -901,7 +1310,8 @@ def access_map(
         Element(f"<title>{html.escape(title)}</title>"), name="acc_page_title"
     )
 
-    shared = _AccessLayers(shared_data, _STYLE.format(map=m.get_name(), bg=BACKGROUND_COLOUR))
+    add_base_layers(m, lang=lang, roads=roads, tianditu_key=tianditu_key, tiles=basemap)
+    shared = _AccessLayers(shared_data, _STYLE.format(map=m.get_name()))
     m.add_child(shared)
 
     used_names: set[str] = set()
@@ -918,15 +1328,6 @@ def access_map(
         outline = folium.FeatureGroup(name=label("ui.boundary", lang=lang), show=True)
         outline.add_child(_BoundaryOutline(shared, _boundary_geojson(boundary)))
         m.add_child(outline)
-
-    if basemap:
-        folium.TileLayer(
-            "OpenStreetMap",
-            name=label("ui.basemap_osm", lang=lang),
-            overlay=True,
-            control=True,
-            show=False,
-        ).add_to(m)
 
     m.add_child(_TitleBox(_title_html(title, subtitle, synthetic=synthetic, lang=lang)))
     m.add_child(_Legend(_legend_html(thresholds, colours, lang=lang, any_far=any_far)))

@@ -51,3 +51,203 @@ def test_geojson_roundtrip(tmp_path) -> None:
     path = export.write_geojson(tmp_path / "b.geojson", poly)
     back = gpd.read_file(path)
     assert back.crs.to_epsg() == 4326 and back.geometry.iloc[0].equals(poly.iloc[0])
+
+
+# --------------------------------------------------------------------------- Excel
+
+
+def excel_tables() -> dict[str, pd.DataFrame]:
+    summary = pd.DataFrame(
+        {
+            "origins": [3, 3],
+            "population": [2200.0, 2200.0],
+            "unreachable": [1, 0],
+            "median_min": [12.25, 30.0],
+            "within_15_share": [0.5, 1 / 3],
+            "within_15_pop_share": [0.75, 0.25],
+            "no_facility": [False, False],
+        },
+        index=pd.Index(["school:primary", "health"], name="group"),
+    )
+    villages = gpd.GeoDataFrame(
+        {
+            "name": ["王庄村", "李村", "张村"],
+            "level": ["admin_village", "natural_village", "castle"],
+            "population": [1200.0, np.nan, 1000.0],
+            "snap_flag": ["ok", "far", "ok"],
+            "school_primary_time_min": [12.5, np.inf, np.nan],
+            "school_primary_facility": ["f1", None, None],
+            "school_primary_flag": ["ok", "unreachable", "no_facility"],
+            "school_primary_n15": [2, 0, 0],
+            "health_township_health_centre_n30": [1, 0, 3],
+        },
+        geometry=[shapely.Point(114.0, 34.0), shapely.Point(114.1, 34.1), None],
+        index=pd.Index(["n10", "n11", "n12"], name="id"),
+        crs=4326,
+    )
+    audit = pd.DataFrame(
+        {"value": [12.5, 3], "share": [0.98, np.nan], "note": ["", "x"]},
+        index=pd.Index(["network_km_kept", "origins"], name="check"),
+    )
+    return {"summary": summary, "villages": villages, "audit": audit}
+
+
+def column(ws, header: str) -> list:
+    heads = [c.value for c in ws[1]]
+    j = heads.index(header) + 1
+    return [ws.cell(row=r, column=j).value for r in range(2, ws.max_row + 1)]
+
+
+def test_excel_roundtrip(tmp_path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    path = export.write_excel(tmp_path / "out" / "r.xlsx", excel_tables())
+    assert [p.name for p in path.parent.iterdir()] == ["r.xlsx"]
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["汇总", "村庄", "数据检查"]
+
+    summary = wb["汇总"]
+    assert [c.value for c in summary[1]] == [
+        "设施类别",
+        "村庄数",
+        "人口",
+        "不可达村庄数",
+        "出行时间中位数（分钟）",
+        "15分钟内村庄占比",
+        "15分钟内人口占比",
+        "无此类设施",
+    ]
+    assert column(summary, "设施类别") == ["小学", "医疗卫生"]
+    share = summary["F2"]
+    assert share.value == 0.5 and share.data_type == "n" and share.number_format == "0.0%"
+    assert summary["C2"].value == 2200 and summary["C2"].number_format == "#,##0"
+    assert summary["E2"].value == 12.25 and summary["E2"].number_format == "0.0"
+    assert summary["H2"].value is False
+    for ws in wb:
+        assert ws.freeze_panes == "A2"
+        assert ws["A1"].font.bold
+        assert ws.auto_filter.ref.startswith("A1:")
+
+    villages = wb["村庄"]
+    heads = [c.value for c in villages[1]]
+    assert heads == [
+        "编号",
+        "名称",
+        "类型",
+        "人口",
+        "道路连接",
+        "到最近小学的出行时间（分钟）",
+        "最近小学编号",
+        "小学：可达性标记",
+        "15分钟内小学数量",
+        "30分钟内乡镇卫生院数量",
+        "经度",
+        "纬度",
+    ]
+    assert column(villages, "编号") == ["n10", "n11", "n12"]
+    assert column(villages, "类型") == ["行政村", "自然村", "castle"]  # unknown codes kept
+    assert column(villages, "道路连接") == ["正常", "距道路过远", "正常"]
+    assert column(villages, "小学：可达性标记") == ["正常", "不可达", "无此类设施"]
+    # unreachable (inf) and unknown (NaN) are empty cells; numbers stay numbers
+    assert column(villages, "到最近小学的出行时间（分钟）") == [12.5, None, None]
+    assert column(villages, "人口") == [1200, None, 1000]
+    assert column(villages, "15分钟内小学数量") == [2, 0, 0]
+    assert column(villages, "经度") == [114.0, 114.1, None]  # n12 has no geometry
+    assert all(villages.cell(row=r, column=4).data_type == "n" for r in (2, 4))
+    # columns sized to their content; Chinese headers are wider than "编号"
+    widths = {k: v.width for k, v in villages.column_dimensions.items()}
+    assert widths["F"] > widths["A"] >= 6
+
+    audit = wb["数据检查"]
+    assert [c.value for c in audit[1]] == ["检查项", "数值", "占比", "说明"]
+    assert column(audit, "数值") == [12.5, 3]
+
+
+def test_excel_english_and_own_headers(tmp_path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    tables = excel_tables()
+    path = export.write_excel(
+        tmp_path / "r.xlsx",
+        {"summary": tables["summary"], "Raw villages": tables["villages"]},
+        lang="en",
+        headers={"name": "Village", "lon": "X"},
+        translate_values=False,
+    )
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Summary", "Raw villages"]
+    assert [c.value for c in wb["Summary"][1]][:2] == ["Facility group", "Villages"]
+    assert column(wb["Summary"], "Facility group") == ["school:primary", "health"]
+    heads = [c.value for c in wb["Raw villages"][1]]
+    assert heads[:3] == ["ID", "Village", "Level"]
+    assert "Primary school: travel time to the nearest (min)" in heads and "X" in heads
+    assert "Villages within 15 min (share)" in [c.value for c in wb["Summary"][1]]
+    assert column(wb["Raw villages"], "Level") == ["admin_village", "natural_village", "castle"]
+
+
+def test_excel_plain_index_is_dropped(tmp_path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    path = export.write_excel(
+        tmp_path / "r.xlsx", {"表": pd.DataFrame({"name": ["甲"], "x": [1.5]})}
+    )
+    ws = openpyxl.load_workbook(path)["表"]
+    assert [c.value for c in ws[1]] == ["名称", "x"] and ws["B2"].value == 1.5
+
+
+@pytest.mark.parametrize(
+    ("sheets", "match"),
+    [
+        ({}, "at least one sheet"),
+        ({"x" * 32: pd.DataFrame({"a": [1]})}, "1–31 characters"),
+        ({"a/b": pd.DataFrame({"a": [1]})}, "cannot be used in Excel"),
+        ({"  ": pd.DataFrame({"a": [1]})}, "cannot be used in Excel"),
+        ({"Data": pd.DataFrame({"a": [1]}), "data": pd.DataFrame({"a": [1]})}, "ignores case"),
+        ({"汇总": pd.DataFrame({"a": [1]}), "summary": pd.DataFrame({"a": [1]})}, "rename one"),
+        ({"a": [1, 2]}, "must be a pandas DataFrame"),
+    ],
+)
+def test_excel_bad_sheets(tmp_path, sheets, match) -> None:
+    with pytest.raises(ValidationError, match=match):
+        export.write_excel(tmp_path / "r.xlsx", sheets)
+    assert not list(tmp_path.iterdir())
+
+
+def test_excel_bad_lang(tmp_path) -> None:
+    with pytest.raises(ValidationError, match="lang must be one of"):
+        export.write_excel(tmp_path / "r.xlsx", {"a": pd.DataFrame({"a": [1]})}, lang="fr")
+
+
+def test_excel_failed_write_keeps_old_file(tmp_path, monkeypatch) -> None:
+    target = tmp_path / "r.xlsx"
+    target.write_bytes(b"old")
+
+    def broken_replace(src, dst) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        export.write_excel(target, excel_tables())
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]
+
+
+@pytest.mark.parametrize(
+    ("name", "zh", "en"),
+    [
+        ("population", "人口", "Population"),
+        ("school_primary_time_min", "到最近小学的出行时间（分钟）", None),
+        (
+            "health_time_min",
+            "到最近医疗卫生的出行时间（分钟）",
+            "Health care: travel time to the nearest (min)",
+        ),
+        ("reading_village_centre_facility_name", "最近村综合性文化服务中心名称", None),
+        ("bus_n7.5", "7.5分钟内公交站数量", "Bus stop: number within 7.5 min"),
+        ("within_30_share", "30分钟内村庄占比", "Villages within 30 min (share)"),
+        ("within_30_pop_share", "30分钟内人口占比", None),
+        ("school_college_time_min", "school_college_time_min", None),  # not a group: kept
+        ("something_else", "something_else", "something_else"),
+    ],
+)
+def test_column_headers(name, zh, en) -> None:
+    assert export.column_header(name) == zh
+    if en is not None:
+        assert export.column_header(name, lang="en") == en

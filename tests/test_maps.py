@@ -610,3 +610,166 @@ def test_inline_display_is_self_contained() -> None:
     page = html.unescape(shown.split('srcdoc="', 1)[1].split('" style=', 1)[0])
     assert page.startswith("<!DOCTYPE html>") and "L.map(" in page and "L.circleMarker" in page
     assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?:", page)
+
+
+# --------------------------------------------------------------------------- base layers and roads
+
+
+def base_layer_names(page: str) -> list[str]:
+    block = re.search(r"base_layers :\s*\{(.*?)\}", page, re.DOTALL).group(1)
+    return [json.loads(f'"{n}"') for n in re.findall(r'"((?:[^"\\]|\\.)*)" :', block)]
+
+
+def make_road_lines() -> gpd.GeoDataFrame:
+    """A trunk in two touching pieces with a wiggle under 1 m, a primary link, a footway."""
+    wiggle = [(114.0 + i * 0.001, 34.0 + (i % 2) * 0.000005) for i in range(21)]
+    return gpd.GeoDataFrame(
+        {"highway": ["trunk", "trunk", "primary_link", "footway", ["secondary", "tertiary"]]},
+        geometry=[
+            shapely.LineString(wiggle[:11]),
+            shapely.LineString(wiggle[10:]),
+            shapely.LineString([(114.0, 34.01), (114.01, 34.0100000001)]),
+            shapely.LineString([(114.0, 34.02), (114.01, 34.02)]),
+            shapely.LineString([(113.99, 34.0), (113.99, 34.03)]),
+        ],
+        crs=4326,
+    )
+
+
+def test_base_layers_offline_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(maps.TIANDITU_ENV, raising=False)
+    page = render_html(make_map(roads=make_road_lines()))
+    assert base_layer_names(page) == [label("ui.basemap_roads"), label("ui.basemap_osm")]
+    assert overlay_names(page) == ["小学", "医疗卫生"]  # tiles are no overlay any more
+    assert "tianditu" not in page
+    # the OSM tile layer exists but is not added to the map when it opens
+    osm = re.search(r"var (tile_layer_\w+) = L\.tileLayer\(\s*\"https://tile", page).group(1)
+    assert f"{osm}.addTo(" not in page
+    assert 'createPane("accRoads")' in page
+    plain = render_html(make_map())
+    assert base_layer_names(plain) == [label("ui.basemap_none"), label("ui.basemap_osm")]
+    assert "accRoads" not in plain
+
+
+def test_no_tiles_keeps_only_the_offline_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(maps.TIANDITU_ENV, "0123456789abcdef")
+    page = render_html(make_map(basemap=False, roads=make_road_lines()))
+    assert base_layer_names(page) == []  # one choice: no radio buttons
+    assert "L.tileLayer" not in page and "tianditu" not in page
+    assert "accRoads" in page
+
+
+def test_tianditu_layer_with_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "0123456789abcdef0123456789abcdef"
+    monkeypatch.setenv(maps.TIANDITU_ENV, key)
+    page = render_html(make_map())
+    assert base_layer_names(page)[-1] == "天地图（需联网）"
+    found = re.findall(r'L\.tileLayer\(\s*"(https://t\{s\}\.tianditu[^"]+)"', page)
+    urls = [json.loads(f'"{u}"') for u in found]  # folium writes & as \u0026
+    assert [re.search(r"/(\w+)_w/", u).group(1) for u in urls] == ["vec", "cva"]
+    for url in urls:
+        assert url.endswith(f"&tk={key}")
+        assert "TILEMATRIX={z}&TILEROW={y}&TILECOL={x}" in url
+    assert page.count('"subdomains": "01234567"') == 2
+    english = render_html(make_map(lang="en"))
+    assert "/eva_w/wmts" in english and "Tianditu basemap (needs internet)" in english
+    # an explicit empty key turns it off whatever the environment says
+    assert "tianditu" not in render_html(make_map(tianditu_key=""))
+    assert maps.get_tianditu_key("abcdef12") == "abcdef12"
+    monkeypatch.delenv(maps.TIANDITU_ENV)
+    assert maps.get_tianditu_key() is None
+
+
+def test_bad_tianditu_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError, match="letters and digits") as info:
+        make_map(tianditu_key='abc123";alert(1)//')
+    assert "alert" not in str(info.value)
+    monkeypatch.setenv(maps.TIANDITU_ENV, "short")
+    with pytest.raises(ValidationError, match=r"\$TIANDITU_KEY"):
+        make_map()
+
+
+def test_simplify_roads() -> None:
+    simple = maps.simplify_roads(make_road_lines())
+    assert list(simple.index) == ["trunk", "primary", "secondary"]  # footway dropped
+    trunk = simple.geometry.loc["trunk"]
+    # two touching pieces merged into one line; the sub-metre wiggle simplified away
+    assert len(shapely.get_parts(trunk)) == 1
+    coords = shapely.get_coordinates(trunk)
+    assert coords.tolist() == [[114.0, 34.0], [114.02, 34.0]]
+    # the link is folded into its class and rounded to 5 decimals (about 1 m)
+    assert shapely.get_coordinates(simple.geometry.loc["primary"]).tolist() == [
+        [114.0, 34.01],
+        [114.01, 34.01],
+    ]
+    kept = maps.simplify_roads(make_road_lines(), classes=["footway"], tolerance_m=0)
+    assert list(kept.index) == ["footway"]
+    assert maps.simplify_roads(make_road_lines().iloc[:0]).empty
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda r: r.to_crs(32650), r"roads must be in EPSG:4326"),
+        (lambda r: r.drop(columns="highway"), "no 'highway' column"),
+        (
+            lambda r: r.set_geometry([shapely.box(114, 34, 114.1, 34.1)] * len(r)),
+            "must hold LineStrings",
+        ),
+        (lambda r: r.drop(columns="geometry").to_dict(), "GeoDataFrame of LineStrings"),
+    ],
+)
+def test_bad_roads(change: Any, match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        make_map(roads=change(make_road_lines()))
+
+
+def test_bad_road_options() -> None:
+    with pytest.raises(ValidationError, match="tolerance_m"):
+        maps.simplify_roads(make_road_lines(), tolerance_m=-1)
+    with pytest.raises(ValidationError, match="at least one OSM highway class"):
+        maps.simplify_roads(make_road_lines(), classes=[])
+    with pytest.raises(ValidationError, match="got a string"):
+        maps.simplify_roads(make_road_lines(), classes="trunk")
+
+
+def test_main_roads_from_a_network() -> None:
+    from accessibility import network
+
+    from .conftest import TEST_CRS, make_roads
+
+    coords = {1: (0, 0), 2: (1000, 0), 3: (2000, 0), 4: (2000, 1000), 5: (0, 1000)}
+    ways = [
+        ([1, 2, 3], "primary", 0),
+        ([3, 4], "tertiary_link", 0),
+        ([4, 5], "residential", 0),
+        ([5, 1], "track", 0),
+    ]
+    net = network.build(make_roads(coords, ways), mode="walk", crs=TEST_CRS)
+    roads = maps.main_roads(net)
+    assert roads.crs.to_epsg() == 4326
+    assert sorted(roads["highway"]) == ["primary", "primary", "tertiary"]
+    ends = {tuple(np.round(c, 6)) for g in roads.geometry for c in shapely.get_coordinates(g)}
+    node_lonlat = {tuple(np.round((x, y), 6)) for x, y in zip(net.lon, net.lat)}
+    assert ends <= node_lonlat
+    assert len(maps.main_roads(net, classes=["track"])) == 1
+    simple = maps.simplify_roads(roads)
+    assert list(simple.index) == ["primary", "tertiary"]
+    assert len(shapely.get_coordinates(simple.geometry.loc["primary"])) == 2  # straight: 2 points
+
+
+def test_roads_payload_stays_small(tmp_path: Path) -> None:
+    """A dense grid of main roads (2,000 segments, 10 m apart vertices) adds little."""
+    rng = np.random.default_rng(3)
+    lines, classes = [], []
+    for i in range(40):
+        for j in range(50):
+            x0, y0 = 113.8 + i * 0.01, 33.8 + j * 0.008
+            xs = x0 + np.linspace(0, 0.01, 100)
+            ys = y0 + rng.normal(0, 0.000005, 100)  # sub-metre noise
+            lines.append(shapely.LineString(np.column_stack([xs, ys])))
+            classes.append(maps.MAIN_ROAD_CLASSES[(i + j) % 4])
+    roads = gpd.GeoDataFrame({"highway": classes}, geometry=lines, crs=4326)
+    without = os.path.getsize(save_html(make_map(), tmp_path / "a.html"))
+    with_roads = os.path.getsize(save_html(make_map(roads=roads), tmp_path / "b.html"))
+    assert with_roads - without < 200_000, with_roads - without

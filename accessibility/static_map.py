@@ -1,0 +1,663 @@
+"""Static PNG maps for reports (matplotlib): no network, Chinese labels.
+
+:func:`render_png` draws one facility group the way :func:`accessibility.maps.access_map`
+does (villages coloured by travel-time class and sized by population, that group's
+facilities on top, the boundary and the main roads as context) with a title, a
+legend, a scale bar and a north arrow, and writes it atomically. Nothing is fetched:
+there are no web tiles.
+
+Chinese text needs a font with Chinese characters. :func:`find_cjk_font` picks the
+first one installed (Debian: ``fonts-noto-cjk``, installed by ``make browser`` or
+``make setup`` as root); without one the map falls back to English labels and says
+so in a warning.
+
+Geometries are expected in EPSG:4326; they are drawn in the UTM zone of the
+villages, so distances on the scale bar are true and grid north is up (within a
+degree or two of true north).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from accessibility._errors import ValidationError
+from accessibility.engine import group_key
+from accessibility.labels import group_label, label
+from accessibility.maps import (
+    BACKGROUND_COLOUR,
+    FACILITY_COLOUR,
+    ROAD_STYLE,
+    UNREACHABLE,
+    UNREACHABLE_COLOUR,
+    _check_crs,
+    _check_facilities,
+    _check_groups,
+    _check_lang,
+    _check_lonlat,
+    _check_places,
+    _check_thresholds,
+    _radius,
+    _select_facilities,
+    _valid_geometry,
+    class_colours,
+    class_labels,
+    simplify_roads,
+    travel_time_classes,
+)
+
+__all__ = ["CJK_FAMILIES", "draw_map", "find_cjk_font", "render_png"]
+
+logger = logging.getLogger(__name__)
+
+#: Font families tried first, in order (Simplified Chinese forms first).
+CJK_FAMILIES: Final[tuple[str, ...]] = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Heiti SC",
+    "SimHei",
+    "Noto Serif CJK SC",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK JP",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+)
+#: Parts of font file names that suggest Chinese glyphs (for fonts matplotlib has not seen).
+_CJK_FILE_HINTS: Final[tuple[str, ...]] = (
+    "cjk",
+    "wqy",
+    "wenquanyi",
+    "sourcehan",
+    "droidsansfallback",
+    "msyh",
+    "simhei",
+    "simsun",
+    "pingfang",
+    "uming",
+    "ukai",
+)
+#: Characters a font must draw to count as Chinese-capable.
+_PROBE: Final[str] = "县村镇学校医院图书馆分钟合成数据"
+#: A Latin font for what the CJK font lacks (ships with matplotlib).
+_LATIN: Final[str] = "DejaVu Sans"
+_CJK_TEXT = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+# --------------------------------------------------------------------------- fonts
+
+
+def _draws_chinese(family: str) -> bool:
+    from matplotlib import font_manager
+
+    try:
+        path = font_manager.findfont(
+            font_manager.FontProperties(family=family), fallback_to_default=False
+        )
+        font = font_manager.get_font(path)
+    except (ValueError, RuntimeError, OSError):
+        return False
+    return all(font.get_char_index(ord(c)) for c in _PROBE)
+
+
+@functools.cache
+def find_cjk_font() -> str | None:
+    """Family name of the first installed font that draws Chinese, or ``None``.
+
+    The families in :data:`CJK_FAMILIES` are tried in order among the fonts
+    matplotlib knows; then font files installed since matplotlib built its font
+    cache (names containing ``cjk``, ``wqy``, ``sourcehan`` ...) are registered and
+    tried; then any other known family with "CJK", "Hei", "Han", "Song", "Kai" or
+    "Ming" in its name. A font counts only if it has glyphs for a set of common
+    characters (县村镇学校医院...). The answer is cached for the process.
+
+    Returns
+    -------
+    str or None
+        E.g. ``"Noto Sans CJK SC"``; ``None`` when no installed font draws Chinese
+        (install Debian's ``fonts-noto-cjk``, e.g. with ``make browser``).
+    """
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+
+    def known() -> list[str]:
+        return list(dict.fromkeys(f.name for f in manager.ttflist))
+
+    for family in CJK_FAMILIES:
+        if family in known() and _draws_chinese(family):
+            return family
+    seen = {os.path.realpath(str(f.fname)) for f in manager.ttflist}
+    added = 0
+    for path in font_manager.findSystemFonts():
+        name = os.path.basename(path).lower().replace("-", "").replace("_", "")
+        if os.path.realpath(path) in seen or not any(h in name for h in _CJK_FILE_HINTS):
+            continue
+        try:
+            manager.addfont(path)
+            added += 1
+        except (RuntimeError, OSError, ValueError) as exc:
+            logger.debug("cannot read font %s: %s", path, exc)
+    if added:
+        logger.debug("registered %d font file(s) installed after matplotlib's cache", added)
+        for family in CJK_FAMILIES:
+            if family in known() and _draws_chinese(family):
+                return family
+    hint = re.compile(r"CJK|Hei|Han|Song|Kai|Ming|Gothic|YaHei", re.IGNORECASE)
+    for family in known():
+        if hint.search(family) and _draws_chinese(family):
+            return family
+    return None
+
+
+def _font_rc(font: str | None) -> dict[str, Any]:
+    """matplotlib settings that draw text with ``font`` (then a Latin font for the rest)."""
+    return {"font.family": [font, _LATIN] if font else [_LATIN], "axes.unicode_minus": False}
+
+
+# --------------------------------------------------------------------------- drawing helpers
+
+
+def _nice_length(span_m: float) -> float:
+    """Scale-bar length: 1, 2 or 5 × 10^k metres, at most a quarter of ``span_m``."""
+    target = max(span_m / 4.0, 1.0)
+    power = 10.0 ** math.floor(math.log10(target))
+    for step in (5.0, 2.0, 1.0):
+        if step * power <= target:
+            return step * power
+    return power
+
+
+def _length_text(metres: float, lang: str) -> str:
+    if metres >= 1000:
+        return f"{metres / 1000:g} {label('ui.kilometres', lang=lang)}"
+    return f"{metres:g} {label('ui.metres', lang=lang)}"
+
+
+def _draw_scale_bar(ax: Any, lang: str) -> None:
+    from matplotlib.patches import Rectangle
+
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    width, height = x1 - x0, y1 - y0
+    length = _nice_length(width)
+    bar_h = height * 0.008
+    left = x1 - width * 0.04 - length
+    base = y0 + height * 0.035
+    for i in range(2):
+        ax.add_patch(
+            Rectangle(
+                (left + i * length / 2, base),
+                length / 2,
+                bar_h,
+                facecolor="#222222" if i == 0 else "white",
+                edgecolor="#222222",
+                linewidth=0.8,
+                zorder=8,
+            )
+        )
+    ax.text(left, base + bar_h * 1.8, "0", ha="center", va="bottom", fontsize=7, zorder=8)
+    ax.text(
+        left + length,
+        base + bar_h * 1.8,
+        _length_text(length, lang),
+        ha="center",
+        va="bottom",
+        fontsize=7,
+        zorder=8,
+    )
+
+
+def _draw_north_arrow(ax: Any, lang: str) -> None:
+    ax.annotate(
+        "",
+        xy=(0.955, 0.955),
+        xytext=(0.955, 0.875),
+        xycoords="axes fraction",
+        arrowprops={"facecolor": "#222222", "edgecolor": "#222222", "width": 2.5, "headwidth": 9},
+        zorder=8,
+    )
+    ax.text(
+        0.955,
+        0.86,
+        label("ui.north", lang=lang),
+        transform=ax.transAxes,
+        ha="center",
+        va="top",
+        fontsize=9,
+        fontweight="bold",
+        zorder=8,
+    )
+
+
+def _rings(geom: Any) -> list[np.ndarray]:
+    out = []
+    for poly in shapely.get_parts(geom):
+        if isinstance(poly, shapely.Polygon):
+            out.append(shapely.get_coordinates(poly.exterior))
+            out.extend(shapely.get_coordinates(r) for r in poly.interiors)
+        elif isinstance(poly, (shapely.LineString, shapely.LinearRing)):
+            out.append(shapely.get_coordinates(poly))
+    return out
+
+
+def _check_boundary(boundary: Any) -> gpd.GeoSeries | None:
+    if boundary is None:
+        return None
+    if isinstance(boundary, gpd.GeoDataFrame):
+        boundary = boundary.geometry
+    if not isinstance(boundary, gpd.GeoSeries):
+        msg = f"boundary must be a GeoSeries in EPSG:4326; got {type(boundary).__name__}"
+        raise ValidationError(msg)
+    _check_crs(boundary.crs, "boundary")
+    return boundary
+
+
+# --------------------------------------------------------------------------- public
+
+
+def draw_map(
+    places: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    group: str,
+    thresholds_min: Sequence[float],
+    title: str,
+    lang: str = "zh",
+    boundary: gpd.GeoSeries | None = None,
+    roads: gpd.GeoDataFrame | None = None,
+    synthetic: bool = False,
+    subtitle: str | None = None,
+    north_arrow: bool = True,
+    size_in: tuple[float, float] = (8.0, 8.8),
+) -> Any:
+    """Draw the travel-time map of one group as a matplotlib figure (see :func:`render_png`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Not attached to pyplot: show it in a notebook by leaving it as a cell's
+        value, or save it with ``fig.savefig(...)``.
+    """
+    from matplotlib import rc_context
+
+    _check_lang(lang)
+    groups = _check_groups([group])
+    thresholds = _check_thresholds(thresholds_min)
+    _check_places(places, groups)
+    _check_facilities(facilities, groups)
+    boundary = _check_boundary(boundary)
+    simple = simplify_roads(roads) if roads is not None else None
+    places = _valid_geometry(places, "places")
+    if places.empty:
+        msg = "places has no row with a geometry; give the origins point geometries in EPSG:4326"
+        raise ValidationError(msg)
+
+    font = find_cjk_font()
+    if font is None:
+        if lang == "zh":
+            warnings.warn(
+                "no installed font draws Chinese characters, so the PNG map uses English "
+                "labels; install one (Debian: apt-get install fonts-noto-cjk, or "
+                "`make browser` as root) for Chinese",
+                UserWarning,
+                stacklevel=2,
+            )
+            logger.warning("no CJK font found: drawing the PNG map with English labels")
+        lang = "en"
+        for what, text in (("title", title), ("subtitle", subtitle or "")):
+            if _CJK_TEXT.search(text):
+                logger.warning(
+                    "the %s %r has Chinese characters no installed font draws", what, text
+                )
+    with rc_context(_font_rc(font)):
+        return _draw(
+            places,
+            facilities,
+            group=groups[0],
+            thresholds=thresholds,
+            title=title,
+            lang=lang,
+            boundary=boundary,
+            roads=simple,
+            synthetic=synthetic,
+            subtitle=subtitle,
+            north_arrow=north_arrow,
+            size_in=size_in,
+            notice=label("ui.synthetic_notice" if font else "ui.synthetic_short", lang=lang),
+        )
+
+
+def _draw(
+    places: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    group: str,
+    thresholds: np.ndarray,
+    title: str,
+    lang: str,
+    boundary: gpd.GeoSeries | None,
+    roads: gpd.GeoDataFrame | None,
+    synthetic: bool,
+    subtitle: str | None,
+    north_arrow: bool,
+    size_in: tuple[float, float],
+    notice: str,
+) -> Any:
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    metric = places.estimate_utm_crs()
+    pts = shapely.point_on_surface(places.geometry.to_numpy())
+    _check_lonlat(shapely.get_x(pts), shapely.get_y(pts), "places")
+    xy = shapely.get_coordinates(gpd.GeoSeries(pts, crs=4326).to_crs(metric).to_numpy())
+    minutes = places[f"{group_key(group)}_time_min"].to_numpy(dtype=float)
+    classes = travel_time_classes(minutes, thresholds)
+    colours = class_colours(len(thresholds) + 1)
+    fill = [UNREACHABLE_COLOUR if c == UNREACHABLE else colours[c] for c in classes]
+    pops = (
+        places["population"].astype(float).to_numpy()
+        if "population" in places.columns
+        else np.full(len(places), np.nan)
+    )
+    sizes = np.array([(1.6 * _radius(p)) ** 2 for p in pops])
+    far = (
+        places["snap_flag"].astype("string").fillna("ok").str.strip().eq("far").to_numpy(dtype=bool)
+        if "snap_flag" in places.columns
+        else np.zeros(len(places), dtype=bool)
+    )
+    selected = _valid_geometry(_select_facilities(facilities, group), "facilities")
+    fxy = np.empty((0, 2))
+    if not selected.empty:
+        fpts = shapely.point_on_surface(selected.geometry.to_numpy())
+        _check_lonlat(shapely.get_x(fpts), shapely.get_y(fpts), "facilities")
+        fxy = shapely.get_coordinates(gpd.GeoSeries(fpts, crs=4326).to_crs(metric).to_numpy())
+
+    fig = Figure(figsize=size_in, facecolor="white")
+    ax = fig.add_axes((0.03, 0.07, 0.94, 0.79))
+    ax.set_facecolor(BACKGROUND_COLOUR)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_edgecolor("#999999")
+        spine.set_linewidth(0.6)
+
+    extent = [xy]
+    if len(fxy):
+        extent.append(fxy)
+    if boundary is not None and not boundary.empty:
+        outline = boundary.to_crs(metric)
+        for geom in outline.to_numpy():
+            if geom is None or geom.is_empty:
+                continue
+            for k, ring in enumerate(_rings(geom)):
+                if k == 0 or isinstance(geom, (shapely.Polygon, shapely.MultiPolygon)):
+                    ax.fill(ring[:, 0], ring[:, 1], facecolor="white", edgecolor="none", zorder=1)
+                ax.plot(
+                    ring[:, 0],
+                    ring[:, 1],
+                    color="#4d4d4d",
+                    linewidth=1.0,
+                    linestyle=(0, (6, 4)),
+                    zorder=3,
+                )
+                extent.append(ring)
+    road_handles = []
+    if roads is not None and not roads.empty:
+        projected = roads.to_crs(metric)
+        for name in reversed(list(projected.index)):  # widest class on top
+            width, colour = ROAD_STYLE.get(str(name), (0.8, "#c0c0c0"))
+            segments = [
+                shapely.get_coordinates(part)
+                for part in shapely.get_parts(projected.geometry.loc[name])
+            ]
+            ax.add_collection(
+                LineCollection(
+                    segments,
+                    colors=colour,
+                    linewidths=width * 0.6,
+                    capstyle="round",
+                    joinstyle="round",
+                    zorder=2,
+                )
+            )
+        road_handles.append(
+            Line2D(
+                [],
+                [],
+                color=ROAD_STYLE["primary"][1],
+                linewidth=1.4,
+                label=label("ui.main_roads", lang=lang),
+            )
+        )
+
+    all_xy = np.vstack(extent)
+    (x0, y0), (x1, y1) = all_xy.min(axis=0), all_xy.max(axis=0)
+    pad = max(x1 - x0, y1 - y0, 1000.0) * 0.04
+    x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
+    box = ax.get_position()
+    box_ratio = (box.height * size_in[1]) / (box.width * size_in[0])  # height / width
+    if (y1 - y0) / (x1 - x0) < box_ratio:  # too wide: grow the height
+        grow = (x1 - x0) * box_ratio - (y1 - y0)
+        y0, y1 = y0 - grow / 2, y1 + grow / 2
+    else:
+        grow = (y1 - y0) / box_ratio - (x1 - x0)
+        x0, x1 = x0 - grow / 2, x1 + grow / 2
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal", adjustable="box")
+
+    order = np.argsort(classes != UNREACHABLE, kind="stable")  # unreachable first (below)
+    ax.scatter(
+        xy[order, 0],
+        xy[order, 1],
+        s=sizes[order],
+        c=[fill[i] for i in order],
+        edgecolors=["#000000" if far[i] else "#ffffff" for i in order],
+        linewidths=[1.0 if far[i] else 0.5 for i in order],
+        alpha=0.92,
+        zorder=4,
+    )
+    if len(fxy):
+        ax.scatter(
+            fxy[:, 0],
+            fxy[:, 1],
+            s=26,
+            c=FACILITY_COLOUR,
+            edgecolors="white",
+            linewidths=1.1,
+            zorder=5,
+        )
+
+    def dot(colour: str, text: str, edge: str = "#ffffff", size: float = 7.0) -> Line2D:
+        return Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markersize=size,
+            markerfacecolor=colour,
+            markeredgecolor=edge,
+            markeredgewidth=0.8,
+            label=text,
+        )
+
+    handles = [dot(c, t) for c, t in zip(colours, class_labels(list(thresholds), lang=lang))]
+    handles.append(dot(UNREACHABLE_COLOUR, label("ui.unreachable", lang=lang)))
+    handles.append(
+        dot(
+            FACILITY_COLOUR,
+            f"{group_label(group, lang=lang)} ({label('ui.facilities', lang=lang)})",
+            size=6.0,
+        )
+    )
+    if far.any():
+        handles.append(dot("#dddddd", label("ui.far_from_road", lang=lang), edge="#000000"))
+    handles.extend(road_handles)
+    heading = f"{label('ui.legend', lang=lang)} · {label('ui.travel_time', lang=lang)}"
+    legend = ax.legend(
+        handles=handles,
+        title=heading,
+        loc="lower left",
+        fontsize=7.5,
+        title_fontsize=8.5,
+        framealpha=0.93,
+        edgecolor="#bbbbbb",
+        borderpad=0.7,
+    )
+    legend.set_zorder(9)
+    legend._legend_box.align = "left"
+
+    _draw_scale_bar(ax, lang)
+    if north_arrow:
+        _draw_north_arrow(ax, lang)
+
+    top = 0.965
+    fig.text(0.5, top, title, ha="center", va="top", fontsize=14, fontweight="bold")
+    second = subtitle or f"{label('ui.travel_time', lang=lang)} · {group_label(group, lang=lang)}"
+    fig.text(0.5, top - 0.04, second, ha="center", va="top", fontsize=10, color="#444444")
+    if synthetic:
+        fig.text(
+            0.5,
+            top - 0.07,
+            notice,
+            ha="center",
+            va="top",
+            fontsize=10,
+            color="#b00020",
+            fontweight="bold",
+        )
+    fig.text(0.03, 0.035, label("ui.data_osm", lang=lang), fontsize=7, color="#666666")
+    fig.text(
+        0.97,
+        0.035,
+        label("ui.size_by_population", lang=lang),
+        fontsize=7,
+        color="#666666",
+        ha="right",
+    )
+    return fig
+
+
+def render_png(
+    places: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    group: str,
+    thresholds_min: Sequence[float],
+    title: str,
+    path: Path | str,
+    lang: str = "zh",
+    boundary: gpd.GeoSeries | None = None,
+    roads: gpd.GeoDataFrame | None = None,
+    dpi: int = 150,
+    synthetic: bool = False,
+    subtitle: str | None = None,
+    north_arrow: bool = True,
+) -> Path:
+    """Write a static PNG map of travel time to one facility group, atomically.
+
+    Villages are dots coloured by travel-time class (as in the HTML map: green
+    ≤ first threshold … red, grey when unreachable), sized by population, with a
+    black ring when far from the road; the group's facilities are dark dots with a
+    white ring. Under them: the boundary (dashed, white inside) and the main roads
+    (trunk to tertiary, simplified). Around them: title, subtitle (travel time ·
+    group, unless given), the synthetic-data notice when ``synthetic``, a legend,
+    a scale bar (kilometres, true in the UTM zone the map is drawn in), an
+    optional north arrow and the OpenStreetMap attribution. No web tiles.
+
+    Parameters
+    ----------
+    places
+        Origins in EPSG:4326 with ``{key}_time_min`` for ``group`` (minutes; NaN or
+        inf when unreachable) and optionally ``population`` and ``snap_flag``
+        (see :func:`accessibility.maps.access_map`).
+    facilities
+        Facilities in EPSG:4326 with ``kind`` and ``tiers``.
+    group
+        One group, ``"kind"`` or ``"kind:tier"`` (e.g. ``"school:primary"``).
+    thresholds_min
+        Class limits in minutes, positive and increasing (e.g. ``[15, 30]``).
+    title
+        First line of the title.
+    path
+        Output ``.png`` file; parent folders are created; written to a temporary
+        file in the same folder first, then moved into place.
+    lang
+        ``"zh"`` or ``"en"``. Chinese needs a CJK font (:func:`find_cjk_font`);
+        without one the labels are English and a warning says so.
+    boundary
+        Optional outline in EPSG:4326.
+    roads
+        Optional road lines in EPSG:4326 with ``highway`` (e.g.
+        :func:`accessibility.maps.main_roads` of the study's network).
+    dpi
+        Resolution; the figure is 8 × 8.8 inches (1200 × 1320 pixels at 150 dpi).
+    synthetic
+        Show the synthetic-data notice under the title (required for the sample).
+    subtitle
+        Second title line; default: "出行时间 · <group>".
+    north_arrow
+        Draw a north arrow (top right).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValidationError
+        Bad ``lang``, group, thresholds, ``dpi`` or inputs (as for
+        :func:`accessibility.maps.access_map`).
+    """
+    from matplotlib import rc_context
+
+    if not isinstance(dpi, (int, float)) or not math.isfinite(dpi) or not 30 <= dpi <= 1200:
+        msg = f"dpi must be a number between 30 and 1200 (150 suits reports); got {dpi!r}"
+        raise ValidationError(msg)
+    path = Path(path)
+    fig = draw_map(
+        places,
+        facilities,
+        group=group,
+        thresholds_min=thresholds_min,
+        title=title,
+        lang=lang,
+        boundary=boundary,
+        roads=roads,
+        synthetic=synthetic,
+        subtitle=subtitle,
+        north_arrow=north_arrow,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.partial-", suffix=".png", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        with rc_context(_font_rc(find_cjk_font())):
+            fig.savefig(tmp, format="png", dpi=dpi, facecolor="white", metadata={"Title": title})
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; maps are for sharing
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    logger.info("wrote %s (%.0f kB)", path, path.stat().st_size / 1024)
+    return path

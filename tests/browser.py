@@ -1,0 +1,303 @@
+"""Open generated HTML maps in headless Chromium with the network cut off, and read what they show.
+
+How it works
+------------
+Python Playwright (PyPI ``playwright``; its wheel ships its own driver) drives the
+*system* Chromium — Debian's ``chromium`` at ``/usr/bin/chromium``, installed by
+``make browser`` (which ``make setup``/``make test`` and ``.ci/run`` call) — and never
+a browser Playwright would download (``playwright install`` is not used). Chromium
+starts headless with the flags in :data:`CHROMIUM_FLAGS` and a fresh, empty profile
+(Playwright makes a new temporary user-data directory per launch). Every request
+that is not ``file:``/``data:``/``blob:`` is aborted and recorded, so a map that
+needs the internet fails here the way it fails on an offline office machine.
+
+The maps draw markers on a ``<canvas>`` (``prefer_canvas``), so there are no SVG
+elements to count: :meth:`MapPage.state` asks Leaflet which circle markers are on
+the map (village markers carry ``accIndex``) and reads the canvas pixel under each
+village to check it was really painted. Layer names and their checked state are
+read from the layer control's DOM, as a person sees them.
+
+Use
+---
+>>> with MapBrowser() as browser:                      # doctest: +SKIP
+...     page = browser.open("maps/sample/facility_access.html")
+...     page.state().villages, page.console_errors
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+#: Flags for headless Chromium on a machine without network access.
+CHROMIUM_FLAGS: Final[tuple[str, ...]] = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+#: Where screenshots go (git-ignored).
+OUTPUT_DIR: Final[Path] = Path(__file__).resolve().parents[1] / "test-output"
+#: What to do when Chromium or Playwright is missing.
+INSTALL_HINT: Final[str] = (
+    "headless Chromium is needed for the browser tests: run `make browser` as root "
+    "(it runs `apt-get install chromium fonts-noto-cjk`), or set CHROMIUM=/path/to/chromium; "
+    "`make setup` installs the Python package playwright (no browser download is used)"
+)
+_LOCAL = ("file:", "data:", "blob:", "about:")
+
+
+class BrowserUnavailable(RuntimeError):
+    """Chromium or Playwright is not installed; the message says how to install them."""
+
+
+def chromium_executable() -> str:
+    """Path of the system Chromium: ``$CHROMIUM``, else ``chromium`` on the PATH, else
+    ``/usr/bin/chromium``.
+
+    Raises
+    ------
+    BrowserUnavailable
+        If none exists.
+    """
+    wanted = os.environ.get("CHROMIUM", "").strip()
+    if wanted:
+        if Path(wanted).is_file() or shutil.which(wanted):
+            return shutil.which(wanted) or wanted
+        msg = f"CHROMIUM={wanted} does not exist; {INSTALL_HINT}"
+        raise BrowserUnavailable(msg)
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    if Path("/usr/bin/chromium").is_file():
+        return "/usr/bin/chromium"
+    msg = f"no Chromium found; {INSTALL_HINT}"
+    raise BrowserUnavailable(msg)
+
+
+@dataclass
+class Layer:
+    """One entry of the layer control as a person sees it."""
+
+    name: str
+    checked: bool
+
+
+@dataclass
+class MapState:
+    """What an opened map shows right now."""
+
+    #: Base layers (radio buttons) in the layer control, in order.
+    base_layers: list[Layer]
+    #: Overlays (check boxes) in the layer control, in order.
+    overlays: list[Layer]
+    #: Village markers on the map (in every shown overlay).
+    villages: int
+    #: Of those, markers whose centre pixel is painted (canvas) or whose path is in the DOM (SVG).
+    villages_painted: int
+    #: Other circle markers on the map (facilities).
+    facilities: int
+    #: Road polylines on the map (one per road class).
+    road_lines: int
+    #: Tile layers on the map.
+    tile_layers: int
+    #: Per overlay name: ``{"shown", "villages", "facilities"}`` from Leaflet.
+    per_overlay: dict[str, dict[str, Any]]
+    #: Text of the title box and of the legend.
+    title: str
+    legend: str
+
+    def shown_overlays(self) -> list[str]:
+        return [layer.name for layer in self.overlays if layer.checked]
+
+    def shown_base(self) -> list[str]:
+        return [layer.name for layer in self.base_layers if layer.checked]
+
+
+_STATE_JS = """
+async () => {
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  const find = (re, test) => Object.keys(window).find((k) => re.test(k) && test(window[k]));
+  const mapKey = find(/^map_[0-9a-f]+$/, (v) => v instanceof L.Map);
+  if (!mapKey) throw new Error("no Leaflet map (var map_<id>) in the page");
+  const map = window[mapKey];
+  const ctlKey = find(/_layers$/, (v) => v && v.base_layers && v.overlays);
+  const ctl = ctlKey ? window[ctlKey] : {base_layers: {}, overlays: {}};
+  const dpr = window.devicePixelRatio || 1;
+  const painted = (m) => {
+    const r = m._renderer;
+    if (r && r._ctx && r._bounds && m._point) {
+      const x = Math.round((m._point.x - r._bounds.min.x) * dpr);
+      const y = Math.round((m._point.y - r._bounds.min.y) * dpr);
+      return r._ctx.getImageData(x, y, 1, 1).data[3] > 0;
+    }
+    return !!(m._path && document.contains(m._path));
+  };
+  const countIn = (layer) => {
+    let villages = 0, facilities = 0;
+    const walk = (l) => {
+      if (l instanceof L.CircleMarker) {
+        if (l.options.accIndex !== undefined) villages++; else facilities++;
+      } else if (l.eachLayer) l.eachLayer(walk);
+    };
+    walk(layer);
+    return {villages, facilities};
+  };
+  const perOverlay = {};
+  for (const [name, layer] of Object.entries(ctl.overlays)) {
+    perOverlay[name] = Object.assign({shown: map.hasLayer(layer)}, countIn(layer));
+  }
+  let villages = 0, villagesPainted = 0, facilities = 0, roadLines = 0, tileLayers = 0;
+  map.eachLayer((l) => {
+    if (l instanceof L.CircleMarker) {
+      if (l.options.accIndex !== undefined) {
+        villages++;
+        if (painted(l)) villagesPainted++;
+      } else facilities++;
+    } else if (l instanceof L.Polyline && l.options.pane === "accRoads") roadLines++;
+    else if (l instanceof L.TileLayer) tileLayers++;
+  });
+  const entries = (sel) => Array.from(document.querySelectorAll(sel + " label")).map((el) => ({
+    name: el.textContent.trim(), checked: !!(el.querySelector("input") || {}).checked,
+  }));
+  const text = (sel) => (document.querySelector(sel) || {innerText: ""}).innerText;
+  return {
+    base_layers: entries(".leaflet-control-layers-base"),
+    overlays: entries(".leaflet-control-layers-overlays"),
+    villages, villages_painted: villagesPainted, facilities,
+    road_lines: roadLines, tile_layers: tileLayers, per_overlay: perOverlay,
+    title: text(".acc-title"), legend: text(".acc-legend"),
+  };
+}
+"""
+
+
+@dataclass
+class MapPage:
+    """One opened map, with what the browser reported while it loaded and ran."""
+
+    page: Any
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    #: Non-local requests the page tried (all aborted).
+    blocked: list[str] = field(default_factory=list)
+
+    def state(self) -> MapState:
+        """Layer control entries and what Leaflet has on the map now."""
+        raw = self.page.evaluate(_STATE_JS)
+        return MapState(
+            base_layers=[Layer(**e) for e in raw["base_layers"]],
+            overlays=[Layer(**e) for e in raw["overlays"]],
+            villages=raw["villages"],
+            villages_painted=raw["villages_painted"],
+            facilities=raw["facilities"],
+            road_lines=raw["road_lines"],
+            tile_layers=raw["tile_layers"],
+            per_overlay=raw["per_overlay"],
+            title=raw["title"],
+            legend=raw["legend"],
+        )
+
+    def _entry(self, section: str, name: str) -> Any:
+        pattern = re.compile(rf"^\s*{re.escape(name)}\s*$")
+        entry = self.page.locator(f".leaflet-control-layers-{section} label").filter(
+            has_text=pattern
+        )
+        if entry.count() != 1:
+            msg = f"the layer control has {entry.count()} {section} entries named {name!r}"
+            raise AssertionError(msg)
+        return entry
+
+    def set_overlay(self, name: str, *, on: bool) -> None:
+        """Tick or untick an overlay in the layer control (a click, as a person would)."""
+        entry = self._entry("overlays", name)
+        if entry.locator("input").is_checked() != on:
+            entry.click()
+
+    def choose_base(self, name: str) -> None:
+        """Choose a base layer in the layer control."""
+        self._entry("base", name).click()
+
+    def screenshot(self, name: str) -> Path:
+        """Save a PNG of the page under ``test-output/``; return its path."""
+        OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+        path = OUTPUT_DIR / name
+        self.page.screenshot(path=str(path))
+        return path
+
+    def close(self) -> None:
+        self.page.context.close()
+
+
+class MapBrowser:
+    """Headless system Chromium, launched once, opening maps with the network cut off."""
+
+    def __init__(self, *, width: int = 1280, height: int = 900) -> None:
+        self.viewport = {"width": width, "height": height}
+        self._pw: Any = None
+        self._browser: Any = None
+
+    def __enter__(self) -> MapBrowser:
+        executable = chromium_executable()
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError as exc:
+            msg = f"the Python package playwright is not installed; {INSTALL_HINT}"
+            raise BrowserUnavailable(msg) from exc
+        self._pw = sync_playwright().start()
+        try:
+            self._browser = self._pw.chromium.launch(
+                executable_path=executable, args=list(CHROMIUM_FLAGS), headless=True
+            )
+        except Exception:
+            self._pw.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._browser is not None:
+            self._browser.close()
+        if self._pw is not None:
+            self._pw.stop()
+
+    def open(self, path: Path | str, *, timeout_ms: int = 30_000) -> MapPage:
+        """Open a local HTML file and wait until Leaflet has drawn it."""
+        context = self._browser.new_context(viewport=self.viewport, service_workers="block")
+        page = context.new_page()
+        opened = MapPage(page)
+
+        def route(request_route: Any) -> None:
+            url = request_route.request.url
+            if url.startswith(_LOCAL):
+                request_route.continue_()
+            else:
+                opened.blocked.append(url)
+                request_route.abort("internetdisconnected")
+
+        context.route("**/*", route)
+        page.on(
+            "console",
+            lambda msg: opened.console_errors.append(msg.text) if msg.type == "error" else None,
+        )
+        page.on("pageerror", lambda err: opened.page_errors.append(str(err)))
+        page.goto(Path(path).resolve().as_uri(), wait_until="load", timeout=timeout_ms)
+        page.wait_for_function(
+            "() => window.L && document.querySelector('.leaflet-control-layers')",
+            timeout=timeout_ms,
+        )
+        return opened

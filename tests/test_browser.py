@@ -1,0 +1,250 @@
+"""The sample county's outputs end to end: the HTML map in a real browser (offline), the
+Excel workbook and the PNG map written by ``notebooks/facility_access.ipynb``.
+
+The map is opened in headless Debian Chromium driven by Playwright with every
+non-local request aborted (see ``tests/browser.py``). Chromium is installed by
+``make browser`` (``make test`` and ``.ci/run`` call it); these tests fail, not
+skip, when it is missing. Screenshots go to ``test-output/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import openpyxl
+import pytest
+
+from accessibility import classify, maps, runner
+from accessibility.labels import group_label, label
+from accessibility.settings import settings
+
+from .browser import OUTPUT_DIR, BrowserUnavailable, MapBrowser, MapPage
+
+pytestmark = pytest.mark.slow
+
+#: The notebook's default groups (its parameters cell).
+KINDS = ["school:primary", "school:middle", "school:high", "health", "reading", "bus"]
+FAKE_KEY = "0123456789abcdef0123456789abcdef"
+TILE_ERROR = "net::ERR_INTERNET_DISCONNECTED"
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """``runner.run("facility_access", region="sample")`` in a fresh project root."""
+    root = tmp_path_factory.mktemp("project")
+    saved = (settings.root, settings.progress)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("TIANDITU_KEY", raising=False)  # the default map: no Tianditu layer
+        settings.root, settings.progress = root, False
+        try:
+            (result,) = runner.run("facility_access", region="sample")
+        finally:
+            settings.root, settings.progress = saved
+    processed = root / "data" / "processed" / "sample"
+    meta = json.loads((root / "data" / "raw" / "sample" / "meta.json").read_text("utf-8"))
+    gpkg = processed / "facility_access.gpkg"
+    yield {
+        "root": root,
+        "html": result.map_html,
+        "png": root / "maps" / "sample" / "facility_access.png",
+        "xlsx": processed / "facility_access.xlsx",
+        "villages": gpd.read_file(gpkg, layer="villages"),
+        "facilities": gpd.read_file(gpkg, layer="facilities").set_index("id"),
+        "meta": meta,
+    }
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[MapBrowser]:
+    try:
+        with MapBrowser() as b:
+            yield b
+    except BrowserUnavailable as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture
+def sample_page(browser: MapBrowser, sample_run: dict[str, Any]) -> Iterator[MapPage]:
+    page = browser.open(sample_run["html"])
+    yield page
+    page.close()
+
+
+def expected_facilities(sample_run: dict[str, Any], group: str) -> int:
+    return len(classify.select(sample_run["facilities"], group))
+
+
+# --------------------------------------------------------------------------- HTML map
+
+
+def test_sample_map_opens_offline_and_draws_every_village(
+    sample_page: MapPage, sample_run: dict[str, Any]
+) -> None:
+    n = len(sample_run["villages"])
+    assert n == sample_run["meta"]["counts"]["villages"] > 100
+    state = sample_page.state()
+    shot = sample_page.screenshot("facility_access_sample.png")
+
+    assert sample_page.page_errors == []
+    assert sample_page.console_errors == []
+    assert sample_page.blocked == []  # nothing was even requested from the network
+
+    assert [b.name for b in state.base_layers] == [
+        label("ui.basemap_roads"),
+        label("ui.basemap_osm"),
+    ]
+    assert state.shown_base() == [label("ui.basemap_roads")]
+    groups = [group_label(k) for k in KINDS]
+    assert [o.name for o in state.overlays] == [*groups, label("ui.boundary")]
+    assert state.shown_overlays() == [groups[0], label("ui.boundary")]
+
+    assert state.villages == n  # one marker per village, in the one group shown
+    assert state.villages_painted == n  # and each really drawn on the canvas
+    assert state.facilities == expected_facilities(sample_run, KINDS[0])
+    assert state.road_lines == 4  # trunk, primary, secondary, tertiary
+    assert state.tile_layers == 0
+    assert "合成数据" in state.title
+    assert state.legend.startswith("图例") and "不可达" in state.legend
+    for name, layer in state.per_overlay.items():
+        if name != label("ui.boundary"):
+            assert layer["villages"] == n, name
+    assert shot.stat().st_size > 20_000
+
+
+def test_switching_groups_shows_one_group_at_a_time(
+    sample_page: MapPage, sample_run: dict[str, Any]
+) -> None:
+    n = len(sample_run["villages"])
+    first, second = group_label(KINDS[0]), group_label("health")
+    sample_page.set_overlay(second, on=True)
+    sample_page.set_overlay(first, on=False)
+    state = sample_page.state()
+    assert state.shown_overlays() == [second, label("ui.boundary")]
+    assert state.villages == state.villages_painted == n
+    assert state.facilities == expected_facilities(sample_run, "health")
+    sample_page.set_overlay(first, on=True)
+    state = sample_page.state()
+    assert state.villages == 2 * n  # both groups' markers, one set each
+    assert sample_page.console_errors == [] and sample_page.page_errors == []
+
+
+def test_tiles_are_optional_decoration(sample_page: MapPage, sample_run: dict[str, Any]) -> None:
+    n = len(sample_run["villages"])
+    sample_page.choose_base(label("ui.basemap_osm"))
+    sample_page.page.wait_for_timeout(300)
+    state = sample_page.state()
+    assert state.shown_base() == [label("ui.basemap_osm")]
+    assert state.tile_layers == 1 and state.road_lines == 0
+    assert sample_page.blocked and all(
+        re.match(r"https://tile\.openstreetmap\.org/\d+/\d+/\d+\.png$", u)
+        for u in sample_page.blocked
+    )
+    # tiles failed to load, yet every village is still drawn
+    assert state.villages == state.villages_painted == n
+    assert all(TILE_ERROR in e for e in sample_page.console_errors)
+    assert sample_page.page_errors == []
+    sample_page.choose_base(label("ui.basemap_roads"))
+    state = sample_page.state()
+    assert state.tile_layers == 0 and state.road_lines == 4
+
+
+def test_tianditu_layer_from_the_environment(
+    browser: MapBrowser,
+    sample_run: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    villages = sample_run["villages"].set_index("id")
+    monkeypatch.setenv("TIANDITU_KEY", FAKE_KEY)
+    m = maps.access_map(
+        villages,
+        sample_run["facilities"],
+        groups=["school:primary", "health"],
+        thresholds_min=[15, 30],
+        title="示例县",
+        synthetic=True,
+        lang="en",
+    )
+    page = browser.open(maps.save_html(m, tmp_path / "tianditu.html"))
+    try:
+        state = page.state()
+        names = [b.name for b in state.base_layers]
+        assert names == [
+            label("ui.basemap_none", lang="en"),
+            label("ui.basemap_osm", lang="en"),
+            label("ui.basemap_tianditu", lang="en"),
+        ]
+        assert state.road_lines == 0 and page.blocked == [] and page.console_errors == []
+        page.choose_base(label("ui.basemap_tianditu", lang="en"))
+        page.page.wait_for_timeout(300)
+        state = page.state()
+        assert state.tile_layers == 2  # vector tiles and their annotation
+        pattern = re.compile(
+            r"https://t[0-7]\.tianditu\.gov\.cn/(vec|eva)_w/wmts\?SERVICE=WMTS&REQUEST=GetTile"
+            r"&VERSION=1\.0\.0&LAYER=(vec|eva)&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+            rf"&TILEMATRIX=\d+&TILEROW=\d+&TILECOL=\d+&tk={FAKE_KEY}$"
+        )
+        assert page.blocked and all(pattern.match(u) for u in page.blocked), page.blocked[:3]
+        assert {pattern.match(u).group(1) for u in page.blocked} == {"vec", "eva"}
+        assert state.villages == state.villages_painted == len(villages)
+        page.screenshot("facility_access_tianditu_offline.png")
+    finally:
+        page.close()
+
+
+def test_map_size(sample_run: dict[str, Any]) -> None:
+    size = sample_run["html"].stat().st_size
+    assert size < 5_000_000, size
+    html = sample_run["html"].read_text("utf-8")
+    assert "accRoads" in html  # the main roads are in the page itself
+
+
+# --------------------------------------------------------------------------- Excel and PNG
+
+
+def test_excel_workbook(sample_run: dict[str, Any]) -> None:
+    wb = openpyxl.load_workbook(sample_run["xlsx"])
+    assert wb.sheetnames == ["汇总", "村庄", "数据检查"]
+    summary, villages = wb["汇总"], wb["村庄"]
+    for ws in wb:
+        assert ws.freeze_panes == "A2"
+    heads = [c.value for c in summary[1]]
+    assert heads[:2] == ["设施类别", "村庄数"]
+    assert "15分钟内村庄占比" in heads and "30分钟内人口占比" in heads
+    assert [summary.cell(row=r, column=1).value for r in range(2, summary.max_row + 1)] == [
+        group_label(k) for k in KINDS
+    ]
+    share = summary.cell(row=2, column=heads.index("15分钟内村庄占比") + 1)
+    assert isinstance(share.value, float) and 0 <= share.value <= 1
+    assert share.number_format == "0.0%"
+
+    n = len(sample_run["villages"])
+    assert villages.max_row == n + 1
+    vheads = [c.value for c in villages[1]]
+    assert {"编号", "名称", "人口", "到最近小学的出行时间（分钟）", "经度", "纬度"} <= set(vheads)
+    col = vheads.index("到最近小学的出行时间（分钟）") + 1
+    times = [villages.cell(row=r, column=col).value for r in range(2, n + 2)]
+    assert all(t is None or isinstance(t, float) for t in times)
+    assert sum(t is not None for t in times) >= n - 5
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_png_map(sample_run: dict[str, Any]) -> None:
+    png = sample_run["png"]
+    assert _png_size(png) == (1200, 1320)  # 8 × 8.8 inches at 150 dpi
+    assert 50_000 < png.stat().st_size < 5_000_000
+    assert not [p for p in png.parent.iterdir() if p.name.startswith(".")]  # no temp files left
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(png, OUTPUT_DIR / "facility_access_sample_static.png")  # for people to look at
