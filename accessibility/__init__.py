@@ -3,7 +3,8 @@
 Modules, in the order data flows through them::
 
     settings -> regions -> sources (sample, osm) -> classify -> network -> snapping
-             -> engine -> metrics, audit -> maps, export;  pipeline and runner/cli drive them.
+             -> engine -> metrics, audit, equity, population, isochrones, siting
+             -> policies/ -> maps, static_map, export;  pipeline and runner/cli drive them.
 
 Call sites read ``acc.network.build(...)``, ``acc.engine.access(...)`` and so on.
 """
@@ -14,14 +15,18 @@ from . import (
     audit,
     classify,
     engine,
+    equity,
     export,
+    isochrones,
     labels,
     maps,
     metrics,
     network,
     pipeline,
+    population,
     regions,
     runner,
+    siting,
     snapping,
     static_map,
 )
@@ -34,15 +39,19 @@ __all__ = [
     "classify",
     "configure",
     "engine",
+    "equity",
     "export",
+    "isochrones",
     "labels",
     "maps",
     "metrics",
     "network",
     "pipeline",
+    "population",
     "regions",
     "runner",
     "settings",
+    "siting",
     "snapping",
     "static_map",
 ]

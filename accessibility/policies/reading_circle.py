@@ -1,0 +1,1157 @@
+"""The 15-minute reading circle (15分钟阅读圈): who is within a walk of a reading place, and where new ones would close the gap.
+
+Design
+------
+In:  a prepared walking :class:`~accessibility.pipeline.Study`, the reading place
+     groups to count (``"reading"`` or tiers such as ``"reading:study_room"``), a
+     walk limit in minutes, and residents as population points
+     (:mod:`accessibility.population`: building footprints in towns, else
+     settlement figures, or a user file).
+Out: an :class:`Assessment` holding
+
+     - population-weighted coverage (formula below) and the absolute number of
+       residents not covered;
+     - the same per sub-area (the nearest settlement, or user polygons);
+     - isochrone polygons built from the reached streets
+       (:func:`accessibility.isochrones.polygons`);
+     - uncovered residence points and uncovered residential areas;
+     - the gap-closing plan per target share: new sites chosen greedily and, when
+       the model is small enough, exactly (:mod:`accessibility.siting`), with the
+       coverage before and after recomputed on the network.
+
+Coverage
+--------
+With ``p_i`` the residents of point ``i`` and ``t_i`` its walk (seconds, both
+off-network legs included) to the nearest reading place::
+
+    share = Σ_i p_i · [t_i ≤ 60 · minutes] / Σ_i p_i        uncovered = Σ_i p_i · [t_i > 60 · minutes]
+
+A point the network cannot reach counts as not covered.
+
+Candidates and scenario
+-----------------------
+Uncovered residential areas are the union of discs of ``gap_radius_m`` around the
+uncovered points (one area per connected piece). Candidate sites are the network
+nodes inside them, thinned to the node nearest the centre of each
+``grid_m`` × ``grid_m`` cell (an area without a node gets the node nearest to
+it), or a user GeoDataFrame of points. Candidates are snapped to the same
+network and a second :class:`~accessibility.engine.Router` is built with the
+population points as origins and the existing reading places plus the
+candidates as facilities — no network rebuild. Its
+:meth:`~accessibility.engine.Router.pairs_within` gives the coverage structure of
+the siting models; the after-coverage of each plan is recomputed with
+:meth:`~accessibility.engine.Router.nearest` on existing + new sites.
+
+Sub-areas
+---------
+``areas="nearest_place"``: each point belongs to the nearest settlement point of
+the study (only ``place=suburb/quarter/neighbourhood`` ones when the area has
+some: they are the city's own districts). A GeoDataFrame of polygons with a
+``name`` column: each point belongs to the polygon containing it (``outside``
+otherwise). ``None``: no breakdown.
+
+Tests: ``tests/test_reading_circle.py`` — a grid with a hand-worked answer, the
+sample county (the plan reaches its target; exact never needs more sites than
+greedy) and the notebook end to end.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element
+
+from .. import classify, engine, isochrones, network, siting, snapping
+from .._errors import ValidationError
+from ..labels import label
+from ..population import estimate as estimate_population
+
+if TYPE_CHECKING:
+    from ..pipeline import Study
+
+__all__ = [
+    "Assessment",
+    "assess",
+    "labelled",
+    "map",
+    "walk_speed_overrides",
+]
+
+log = logging.getLogger(__name__)
+
+#: Default targets: 95 % and every resident.
+DEFAULT_TARGETS: Final[tuple[float, ...]] = (0.95, 1.0)
+#: Colours of the map.
+COVERED_COLOUR: Final[str] = "#1a9850"
+UNCOVERED_COLOUR: Final[str] = "#d73027"
+PLACE_COLOUR: Final[str] = "#1f2a5c"
+SITE_COLOURS: Final[tuple[str, ...]] = ("#7b3294", "#e66101", "#0571b0", "#008837")
+#: Points drawn on the map above this number: only the uncovered ones.
+MAX_MAP_POINTS: Final[int] = 20_000
+
+
+@dataclass
+class Assessment:
+    """Result of :func:`assess`; every geometry in EPSG:4326.
+
+    Attributes
+    ----------
+    minutes
+        Walk limit, minutes.
+    kinds
+        Facility groups counted as reading places.
+    population_source
+        ``buildings``, ``places`` or ``points`` (see :mod:`accessibility.population`).
+    population_note
+        How the population figures were made, in words.
+    population
+        Population points: ``population``, ``time_min`` (walk to the nearest reading
+        place, inf when unreachable), ``covered`` (bool), ``nearest`` (facility id),
+        ``leg_m``, ``snap_flag``, ``area`` and ``area_name`` (sub-area).
+    facilities
+        The reading places counted.
+    summary
+        One row per scenario (``current``, then one per plan): ``method``,
+        ``target``, ``new_sites``, ``facilities``, ``population``, ``covered``,
+        ``uncovered`` (persons), ``share`` (0–1), ``reached``, ``status``, ``sites``.
+        The rows of plans are recomputed on the network, not taken from the model.
+    by_area
+        Per sub-area: ``name``, ``level``, ``points``, ``population``, ``covered``,
+        ``uncovered``, ``share``, ``uncovered_points``; ``None`` without areas.
+    isochrones
+        Reached streets within ``minutes`` of the existing places (one row).
+    isochrones_after
+        The same with the new sites of each target's recommended plan (the exact
+        one when it ran), index = scenario key.
+    uncovered
+        Uncovered population points.
+    uncovered_areas
+        Uncovered residential areas: ``population``, ``points``.
+    candidates
+        Candidate sites considered: ``node`` (network node index, ``-1`` for a user
+        point), ``leg_m``.
+    plans
+        Scenario key (``greedy_95``, ``exact_100``…) → :class:`accessibility.siting.Plan`.
+    sites
+        Proposed sites of every plan: ``scenario``, ``method``, ``target``, ``step``,
+        ``site``, ``gain`` (residents newly covered by it), ``share`` (after it).
+    meta
+        Sizes, timings, parameters.
+    """
+
+    minutes: float
+    kinds: tuple[str, ...]
+    population_source: str
+    population_note: str
+    population: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    summary: pd.DataFrame
+    by_area: pd.DataFrame | None
+    isochrones: gpd.GeoDataFrame
+    isochrones_after: gpd.GeoDataFrame
+    uncovered: gpd.GeoDataFrame
+    uncovered_areas: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+    plans: dict[str, siting.Plan]
+    sites: gpd.GeoDataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def share(self) -> float:
+        """Population-weighted share of residents covered now (0–1)."""
+        return float(self.summary.loc["current", "share"])
+
+    @property
+    def uncovered_population(self) -> float:
+        """Residents not covered now (persons)."""
+        return float(self.summary.loc["current", "uncovered"])
+
+    def layers(self) -> dict[str, pd.DataFrame]:
+        """Tables for :func:`accessibility.export.write_geopackage`, by layer name."""
+        out: dict[str, pd.DataFrame] = {
+            "population": self.population,
+            "reading_places": self.facilities[
+                [c for c in ("name", "kind", "tiers", "leg_m", "geometry") if c in self.facilities]
+            ],
+            "isochrones": self.isochrones.reset_index(),
+            "isochrones_after": self.isochrones_after,
+            "uncovered": self.uncovered,
+            "uncovered_areas": self.uncovered_areas,
+            "proposed_sites": self.sites,
+            "coverage_summary": self.summary,
+        }
+        if self.by_area is not None:
+            out["coverage_by_area"] = self.by_area
+        return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def walk_speed_overrides(walk_speed_kmh: float, *, mode: str = "walk") -> dict[str, float]:
+    """Speeds per highway class for a walking speed, for ``pipeline.prepare(speed_overrides=...)``.
+
+    Every class the mode uses is scaled by ``walk_speed_kmh / v_max`` where ``v_max``
+    is the mode's fastest class (4.5 km/h for ``walk``), so tracks, paths and steps
+    stay proportionally slower; at the default speed nothing changes (and the cached
+    network is reused).
+
+    Parameters
+    ----------
+    walk_speed_kmh
+        Walking speed on ordinary streets, km/h (> 0).
+    mode
+        The walking mode of ``rules/speeds.yml``.
+
+    Returns
+    -------
+    dict
+        ``{highway class: km/h}``.
+    """
+    if not np.isfinite(walk_speed_kmh) or not 0 < walk_speed_kmh <= 30:
+        msg = f"walk_speed_kmh must be a walking speed in km/h (e.g. 4.5), got {walk_speed_kmh!r}"
+        raise ValidationError(msg)
+    speeds = network.mode_rules(mode)["speeds_kmh"]
+    top = max(float(v) for v in speeds.values())
+    return {str(h): float(v) * float(walk_speed_kmh) / top for h, v in speeds.items()}
+
+
+def _check_args(minutes: float, kinds: Sequence[str], targets: Sequence[float]) -> list[float]:
+    if not isinstance(minutes, int | float) or not np.isfinite(minutes) or minutes <= 0:
+        msg = f"minutes must be a positive walk limit in minutes, e.g. 15; got {minutes!r}"
+        raise ValidationError(msg)
+    if isinstance(kinds, str) or not list(kinds):
+        msg = f"kinds must be a non-empty list of groups such as ['reading']; got {kinds!r}"
+        raise ValidationError(msg)
+    for k in kinds:
+        kind, _ = classify.parse_group(k)
+        if kind != "reading":
+            log.warning("group %r is not a reading place; it is counted as one here", k)
+    try:
+        tgt = sorted({float(t) for t in targets})
+    except (TypeError, ValueError) as exc:
+        msg = f"targets must be shares in (0, 1], e.g. [0.95, 1.0]; got {targets!r}"
+        raise ValidationError(msg) from exc
+    if any(not 0 < t <= 1 for t in tgt):
+        msg = f"targets must be shares in (0, 1] (0.95 = 95 %), e.g. [0.95, 1.0]; got {targets!r}"
+        raise ValidationError(msg)
+    return tgt
+
+
+def _coverage_row(pop: np.ndarray, covered: np.ndarray) -> dict[str, float]:
+    total = float(pop.sum())
+    cov = float(pop[covered].sum())
+    return {
+        "population": total,
+        "covered": cov,
+        "uncovered": total - cov,
+        "share": cov / total if total > 0 else np.nan,
+        "points": int(pop.size),
+        "uncovered_points": int((~covered).sum()),
+    }
+
+
+def _target_key(target: float) -> str:
+    return f"{target * 100:g}".replace(".", "_")
+
+
+def _fmt_share(share: float) -> str:
+    return f"{share:.1%}" if np.isfinite(share) else "—"
+
+
+def _sub_areas(
+    points: gpd.GeoDataFrame, study: Study, areas: Any, crs: str
+) -> tuple[pd.Series, pd.Series, pd.Series] | None:
+    """Area id, name and level per point, or None."""
+    if areas is None:
+        return None
+    xy = points.geometry.to_crs(crs)
+    if isinstance(areas, str):
+        if areas != "nearest_place":
+            msg = f"areas must be 'nearest_place', a GeoDataFrame of polygons with a 'name' column, or None; got {areas!r}"
+            raise ValidationError(msg)
+        places = study.places
+        if places.empty:
+            log.warning("no settlement points in the area: no breakdown by sub-area")
+            return None
+        if "level" in places.columns and (places["level"] == "residential").any():
+            places = places.loc[places["level"] == "residential"]
+        tree = shapely.STRtree(places.geometry.to_crs(crs).to_numpy())
+        idx = tree.query_nearest(xy.to_numpy(), all_matches=False)
+        order = np.argsort(idx[0], kind="stable")
+        nearest = idx[1][order]
+        ids = places.index.to_numpy()[nearest]
+        names = places["name"].to_numpy()[nearest] if "name" in places else ids
+        levels = places["level"].to_numpy()[nearest] if "level" in places else np.full(ids.size, "")
+        return (
+            pd.Series(ids, index=points.index),
+            pd.Series(names, index=points.index),
+            pd.Series(levels, index=points.index),
+        )
+    if not isinstance(areas, gpd.GeoDataFrame) or areas.crs is None:
+        msg = "areas must be a GeoDataFrame of polygons with a CRS and a 'name' column"
+        raise ValidationError(msg)
+    if "name" not in areas.columns:
+        msg = "the areas GeoDataFrame needs a 'name' column (shown in the breakdown)"
+        raise ValidationError(msg)
+    polys = areas.to_crs(crs)
+    joined = gpd.sjoin(
+        gpd.GeoDataFrame(geometry=xy, crs=crs),
+        polys[["name", "geometry"]],
+        how="left",
+        predicate="within",
+    )
+    joined = joined.loc[~joined.index.duplicated(keep="first")].reindex(points.index)
+    area_id = joined["index_right"].astype(object).where(joined["index_right"].notna(), "outside")
+    name = joined["name"].astype(object).where(joined["name"].notna(), "outside")
+    level = pd.Series("", index=points.index)
+    return area_id, name, level
+
+
+def _by_area(pop: gpd.GeoDataFrame) -> pd.DataFrame:
+    g = pop.assign(
+        cov_pop=pop["population"].where(pop["covered"], 0.0),
+        unc=(~pop["covered"]).astype(int),
+    ).groupby("area", sort=False)
+    out = pd.DataFrame(
+        {
+            "name": g["area_name"].first(),
+            "level": g["area_level"].first(),
+            "points": g.size(),
+            "population": g["population"].sum(),
+            "covered": g["cov_pop"].sum(),
+        }
+    )
+    out["uncovered"] = out["population"] - out["covered"]
+    out["share"] = np.where(out["population"] > 0, out["covered"] / out["population"], np.nan)
+    out["uncovered_points"] = g["unc"].sum()
+    out.index.name = "area"
+    return out.sort_values(["uncovered", "population"], ascending=[False, False])
+
+
+def _uncovered_areas(uncovered: gpd.GeoDataFrame, crs: str, radius_m: float) -> gpd.GeoDataFrame:
+    if uncovered.empty:
+        return gpd.GeoDataFrame(
+            {"population": [], "points": []}, geometry=[], crs=4326
+        ).rename_axis("gap")
+    xy = uncovered.geometry.to_crs(crs)
+    merged = shapely.union_all(shapely.buffer(xy.to_numpy(), radius_m, quad_segs=8))
+    parts = gpd.GeoDataFrame(geometry=list(shapely.get_parts(merged)), crs=crs)
+    hit = gpd.sjoin(
+        gpd.GeoDataFrame(
+            {"population": uncovered["population"].to_numpy()}, geometry=xy.to_numpy(), crs=crs
+        ),
+        parts,
+        how="left",
+        predicate="within",
+    )
+    agg = hit.groupby("index_right").agg(
+        population=("population", "sum"), points=("population", "size")
+    )
+    parts = parts.join(agg).fillna({"population": 0.0, "points": 0})
+    parts["points"] = parts["points"].astype(int)
+    parts = parts.sort_values("population", ascending=False).reset_index(drop=True)
+    parts.index = pd.Index([f"gap_{i + 1}" for i in range(len(parts))], name="gap")
+    return parts.to_crs(4326)
+
+
+def _grid_candidates(
+    study: Study,
+    areas: gpd.GeoDataFrame,
+    *,
+    grid_m: float,
+    max_candidates: int,
+    taken: pd.Index,
+) -> gpd.GeoDataFrame:
+    net = study.network
+    empty = gpd.GeoDataFrame({"node": np.array([], dtype=np.int64)}, geometry=[], crs=4326)
+    if areas.empty:
+        return empty
+    polys = areas.to_crs(net.crs).geometry.to_numpy()
+    nodes_tree = shapely.STRtree(shapely.points(net.x, net.y))
+    area_of, node_of = nodes_tree.query(polys, predicate="contains")
+    inside = np.unique(node_of)
+    # an area without a node inside gets the node nearest to it
+    lonely = np.setdiff1d(np.arange(polys.size), area_of)
+    if lonely.size:
+        near = nodes_tree.query_nearest(polys[lonely], all_matches=False)[1]
+        inside = np.union1d(inside, near)
+    cell = float(grid_m)
+    while True:
+        cx = np.floor(net.x[inside] / cell)
+        cy = np.floor(net.y[inside] / cell)
+        d = np.hypot(net.x[inside] - (cx + 0.5) * cell, net.y[inside] - (cy + 0.5) * cell)
+        frame = pd.DataFrame({"node": inside, "cx": cx, "cy": cy, "d": d})
+        pick = frame.sort_values(["cx", "cy", "d", "node"]).drop_duplicates(["cx", "cy"])
+        if len(pick) <= max_candidates:
+            break
+        cell *= 1.5
+        log.info(
+            "%d candidates exceed max_candidates=%d: grid coarsened to %.0f m",
+            len(pick),
+            max_candidates,
+            cell,
+        )
+    nodes = np.sort(pick["node"].to_numpy(np.int64))
+    ids = pd.Index([f"new_{net.node_id[n]}" for n in nodes], name="id")
+    clash = ids.intersection(taken)
+    if len(clash):
+        msg = f"candidate ids {list(clash[:5])} collide with facility ids"
+        raise ValidationError(msg)
+    out = gpd.GeoDataFrame(
+        {"node": nodes, "grid_m": cell},
+        geometry=shapely.points(net.lon[nodes], net.lat[nodes]),
+        index=ids,
+        crs=4326,
+    )
+    log.info("%d candidate sites (one node per %.0f m cell of the uncovered areas)", len(out), cell)
+    return out
+
+
+def _user_candidates(candidates: gpd.GeoDataFrame, taken: pd.Index) -> gpd.GeoDataFrame:
+    if candidates.crs is None:
+        msg = "candidate sites have no CRS; set it (e.g. gdf.set_crs(4326))"
+        raise ValidationError(msg)
+    if not candidates.index.is_unique:
+        msg = "candidate site ids (the index) must be unique"
+        raise ValidationError(msg)
+    clash = candidates.index.intersection(taken)
+    if len(clash):
+        msg = f"candidate ids {list(clash[:5])} are also facility ids; give the candidates their own ids"
+        raise ValidationError(msg)
+    geom = candidates.geometry
+    pts = geom if (geom.geom_type == "Point").all() else geom.representative_point()
+    out = gpd.GeoDataFrame(
+        {"node": -1}, geometry=pts.to_crs(4326).to_numpy(), index=candidates.index, crs=4326
+    )
+    if "name" in candidates.columns:
+        out["name"] = candidates["name"].to_numpy()
+    return out
+
+
+def _residents(study: Study, population: Any) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Population points (EPSG:4326 points, ``attrs`` stating the source) and their weights."""
+    if isinstance(population, str):
+        pop = estimate_population(study, method=population)
+    elif isinstance(population, gpd.GeoDataFrame):
+        if "population" not in population.columns or population.crs is None:
+            msg = "population points need a CRS and a 'population' column (persons); see accessibility.population"
+            raise ValidationError(msg)
+        pop = population.copy()
+        pop.attrs.setdefault("population_source", "points")
+        pop.attrs.setdefault("population_note", f"{len(pop)} user points")
+    else:
+        msg = f"population must be 'auto', 'buildings', 'places', 'points' or a GeoDataFrame; got {population!r}"
+        raise ValidationError(msg)
+    weights = pd.to_numeric(pop["population"], errors="coerce").to_numpy(float)
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        bad = pop.index[~np.isfinite(weights) | (weights < 0)][:5].tolist()
+        msg = f"population must be finite and ≥ 0 for every point; points {bad} are not (fill or drop them)"
+        raise ValidationError(msg)
+    if len(pop) == 0 or weights.sum() <= 0:
+        msg = "no residents to assess: the population points are empty or all zero"
+        raise ValidationError(msg)
+    attrs = dict(pop.attrs)
+    pop = pop.to_crs(4326)
+    if not (pop.geometry.geom_type == "Point").all():
+        pop = pop.set_geometry(pop.geometry.representative_point())
+    pop.attrs.update(attrs)
+    return pop, weights
+
+
+def _candidate_sites(
+    study: Study, candidates: Any, gaps: gpd.GeoDataFrame, *, grid_m: float, max_candidates: int
+) -> gpd.GeoDataFrame:
+    """Candidate points (EPSG:4326), generated in the gaps or given by the user."""
+    if isinstance(candidates, str):
+        if candidates != "uncovered_nodes":
+            msg = f"candidates must be 'uncovered_nodes' or a GeoDataFrame of points; got {candidates!r}"
+            raise ValidationError(msg)
+        return _grid_candidates(
+            study, gaps, grid_m=grid_m, max_candidates=max_candidates, taken=study.facilities.index
+        )
+    if isinstance(candidates, gpd.GeoDataFrame):
+        return _user_candidates(candidates, study.facilities.index)
+    msg = f"candidates must be 'uncovered_nodes' or a GeoDataFrame of points; got {type(candidates).__name__}"
+    raise ValidationError(msg)
+
+
+def _sources(snap: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"segment": snap["segment"], "fraction": snap["fraction"], "time_s": snap["leg_s"]},
+        index=snap.index,
+    )
+
+
+# --------------------------------------------------------------------------- assess
+
+
+def assess(
+    study: Study,
+    *,
+    minutes: float = 15.0,
+    kinds: Sequence[str] = ("reading",),
+    population: str | gpd.GeoDataFrame = "auto",
+    candidates: str | gpd.GeoDataFrame = "uncovered_nodes",
+    targets: Sequence[float] = DEFAULT_TARGETS,
+    exact_max_vars: int = siting.DEFAULT_MAX_VARS,
+    areas: str | gpd.GeoDataFrame | None = "nearest_place",
+    gap_radius_m: float = 150.0,
+    grid_m: float = 200.0,
+    max_candidates: int = 2_000,
+    buffer_m: float = 25.0,
+) -> Assessment:
+    """Test the reading-circle claim on a study and plan the sites that would close the gap.
+
+    Parameters
+    ----------
+    study
+        A prepared study, normally of mode ``walk`` (the times are the study's mode).
+    minutes
+        Walk limit in minutes (15 for the 15-minute circle).
+    kinds
+        Facility groups counted as reading places (``"reading"``, or tiers such as
+        ``"reading:library"``, ``"reading:study_room"``).
+    population
+        A method of :func:`accessibility.population.estimate` (``"auto"``,
+        ``"buildings"``, ``"places"``) or population points (GeoDataFrame with
+        ``population``; ``attrs["population_source"]`` is kept when set).
+    candidates
+        ``"uncovered_nodes"`` (network nodes in the uncovered areas, one per
+        ``grid_m`` cell) or a GeoDataFrame of candidate points (any CRS, own ids).
+    targets
+        Covered shares (0–1] to plan for; a plan per target and method.
+    exact_max_vars
+        Largest exact model solved; above it only the greedy plan is made.
+    areas
+        Sub-areas for the breakdown: ``"nearest_place"``, polygons with ``name``,
+        or ``None`` (see the module docstring).
+    gap_radius_m
+        Radius in metres of the disc drawn around each uncovered point to form
+        the uncovered areas.
+    grid_m
+        Cell size in metres for thinning candidate nodes.
+    max_candidates
+        The grid is coarsened until at most this many candidates remain.
+    buffer_m
+        Half-width in metres of the isochrone polygons around reached streets.
+
+    Returns
+    -------
+    Assessment
+    """
+    tgts = _check_args(minutes, kinds, targets)
+    for name, value in (("gap_radius_m", gap_radius_m), ("grid_m", grid_m), ("buffer_m", buffer_m)):
+        if not np.isfinite(value) or value <= 0:
+            msg = f"{name} must be a positive number of metres, got {value!r}"
+            raise ValidationError(msg)
+    limit_s = float(minutes) * 60.0
+    crs = study.crs
+    net = study.network
+
+    pop, weights = _residents(study, population)
+    source = str(pop.attrs["population_source"])
+    note = str(pop.attrs["population_note"])
+    max_snap_m = study.meta.get("max_snap_m")
+
+    # existing reading places and coverage now
+    fac_ids = pd.Index([])
+    for k in kinds:
+        fac_ids = fac_ids.append(classify.select(study.facilities, k))
+    fac_ids = study.facilities.index[study.facilities.index.isin(fac_ids)]
+    if len(fac_ids) == 0:
+        log.warning(
+            "no reading place of groups %s in %s: nobody is covered", list(kinds), study.label("en")
+        )
+    fac_snap = study.facility_snap.loc[fac_ids]
+    pop_snap = snapping.snap(net, pop, max_snap_m=max_snap_m)
+    router = engine.Router.build(net, pop_snap, fac_snap)
+    near = router.nearest()
+    t_s = near["time_s"].to_numpy(float)
+    covered = np.where(np.isnan(t_s), False, t_s <= limit_s)
+    names = study.facilities["name"] if "name" in study.facilities else pd.Series(dtype=object)
+    pop = pop.assign(
+        time_min=t_s / 60.0,
+        covered=covered,
+        nearest=near["facility_id"].to_numpy(),
+        nearest_name=names.reindex(near["facility_id"]).to_numpy(),
+        leg_m=pop_snap["leg_m"].to_numpy(),
+        snap_flag=pop_snap["flag"].to_numpy(),
+    )
+    rows: dict[str, dict[str, Any]] = {
+        "current": {
+            "method": "",
+            "target": np.nan,
+            "new_sites": 0,
+            "facilities": len(fac_ids),
+            **_coverage_row(weights, covered),
+            "reached": None,
+            "status": "",
+            "sites": "",
+        }
+    }
+    log.info(
+        "%g-minute reading circle: %.1f%% of %.0f residents covered (%.0f not covered)",
+        minutes,
+        100 * rows["current"]["share"],
+        rows["current"]["population"],
+        rows["current"]["uncovered"],
+    )
+
+    # sub-areas
+    by_area = None
+    sub = _sub_areas(pop, study, areas, crs)
+    if sub is not None:
+        pop = pop.assign(
+            area=sub[0].to_numpy(), area_name=sub[1].to_numpy(), area_level=sub[2].to_numpy()
+        )
+        by_area = _by_area(pop)
+
+    # isochrones now
+    node_t = router.node_times(limit_s=limit_s)
+    iso = isochrones.polygons(
+        net, node_t, limits_min=[minutes], buffer_m=buffer_m, sources=_sources(fac_snap)
+    )
+
+    # gaps and candidates
+    uncovered = pop.loc[~pop["covered"]]
+    gaps = _uncovered_areas(uncovered, crs, gap_radius_m)
+    cands = _candidate_sites(study, candidates, gaps, grid_m=grid_m, max_candidates=max_candidates)
+    if len(cands):
+        cand_snap = snapping.snap(net, cands, max_snap_m=max_snap_m)
+        cands = cands.assign(
+            leg_m=cand_snap["leg_m"].to_numpy(), snap_flag=cand_snap["flag"].to_numpy()
+        )
+        both = pd.concat([fac_snap, cand_snap])
+    else:
+        cands = cands.assign(leg_m=np.array([], dtype=float), snap_flag=np.array([], dtype=object))
+        both = fac_snap
+
+    # the scenario: same network, existing places + candidates as facilities
+    scenario = engine.Router.build(net, pop_snap, both)
+    pairs = scenario.pairs_within(limit_s, cands.index) if len(cands) else None
+    cand_ids = (
+        scenario.facilities.index[np.unique(scenario.facilities.index.get_indexer(cands.index))]
+        if len(cands)
+        else cands.index
+    )
+    plans: dict[str, siting.Plan] = {}
+    site_rows: list[dict[str, Any]] = []
+    iso_after = []
+    for target in tgts:
+        key = _target_key(target)
+        chosen: siting.Plan | None = None
+        for method in ("greedy", "exact"):
+            name = f"{method}_{key}"
+            coverage = pairs if pairs is not None else np.zeros((0, len(pop)))
+            try:
+                if method == "greedy":
+                    plan = siting.greedy(
+                        coverage, weights, candidate_ids=cand_ids, covered=covered, target=target
+                    )
+                else:
+                    plan = siting.exact(
+                        coverage,
+                        weights,
+                        candidate_ids=cand_ids,
+                        covered=covered,
+                        target=target,
+                        max_vars=exact_max_vars,
+                    )
+            except ValidationError as exc:
+                if method != "exact":
+                    raise
+                log.warning("exact plan for target %g skipped: %s", target, exc)
+                rows[name] = {"method": method, "target": target, "status": "skipped", "sites": ""}
+                continue
+            plans[name] = plan
+            chosen = plan
+            after = scenario.nearest(fac_ids.append(pd.Index(plan.sites)))
+            a_t = after["time_s"].to_numpy(float)
+            a_cov = np.where(np.isnan(a_t), False, a_t <= limit_s)
+            row = _coverage_row(weights, a_cov)
+            if abs(row["covered"] - plan.after) > 1e-6 * max(row["population"], 1.0):
+                log.warning(
+                    "%s: coverage recomputed on the network (%.1f) differs from the model (%.1f)",
+                    name,
+                    row["covered"],
+                    plan.after,
+                )
+            rows[name] = {
+                "method": method,
+                "target": target,
+                "new_sites": len(plan.sites),
+                "facilities": len(fac_ids) + len(plan.sites),
+                **row,
+                "best_share": plan.best / plan.total if plan.total > 0 else np.nan,
+                "reached": bool(row["share"] >= target - 1e-9),
+                "status": plan.status,
+                "sites": ";".join(str(s) for s in plan.sites),
+            }
+            for step, r in plan.steps.iterrows():
+                site_rows.append(
+                    {
+                        "scenario": name,
+                        "method": method,
+                        "target": target,
+                        "step": int(step),
+                        "site": r["site"],
+                        "gain": float(r["gain"]),
+                        "share": float(r["share"]),
+                        "geometry": cands.geometry.loc[r["site"]],
+                    }
+                )
+        if chosen is not None:
+            ids = fac_ids.append(pd.Index(chosen.sites))
+            t_after = scenario.node_times(ids, limit_s=limit_s)
+            src = _sources(both.loc[ids])
+            poly = isochrones.polygons(
+                net, t_after, limits_min=[minutes], buffer_m=buffer_m, sources=src
+            )
+            iso_after.append(
+                poly.reset_index().assign(
+                    scenario=f"{chosen.method}_{key}",
+                    method=chosen.method,
+                    target=target,
+                    new_sites=len(chosen.sites),
+                )
+            )
+    summary = pd.DataFrame.from_dict(rows, orient="index")
+    summary.index.name = "scenario"
+    summary.insert(0, "minutes", float(minutes))
+    summary["source"] = source
+    if iso_after:
+        after_gdf = gpd.GeoDataFrame(pd.concat(iso_after, ignore_index=True), crs=4326).set_index(
+            "scenario"
+        )
+    else:
+        after_gdf = gpd.GeoDataFrame({"minutes": []}, geometry=[], crs=4326)
+    sites = gpd.GeoDataFrame(
+        pd.DataFrame(
+            site_rows,
+            columns=["scenario", "method", "target", "step", "site", "gain", "share", "geometry"],
+        ),
+        geometry="geometry",
+        crs=4326,
+    )
+    facilities = study.facilities.loc[fac_ids]
+    meta = {
+        "minutes": float(minutes),
+        "kinds": list(kinds),
+        "targets": tgts,
+        "mode": study.mode,
+        "points": len(pop),
+        "facilities": len(fac_ids),
+        "candidates": len(cands),
+        "uncovered_areas": len(gaps),
+        "gap_radius_m": gap_radius_m,
+        "grid_m": float(cands["grid_m"].iloc[0]) if "grid_m" in cands and len(cands) else grid_m,
+        "exact_max_vars": exact_max_vars,
+    }
+    return Assessment(
+        minutes=float(minutes),
+        kinds=tuple(kinds),
+        population_source=source,
+        population_note=note,
+        population=pop,
+        facilities=facilities,
+        summary=summary,
+        by_area=by_area,
+        isochrones=iso,
+        isochrones_after=after_gdf,
+        uncovered=uncovered,
+        uncovered_areas=gaps,
+        candidates=cands,
+        plans=plans,
+        sites=sites,
+        meta=meta,
+    )
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _scenario_text(key: str, row: pd.Series, lang: str) -> str:
+    if key == "current":
+        return label("reading_ui.current", lang=lang)
+    method = label(f"reading_ui.method_{row['method']}", lang=lang)
+    return label("reading_ui.scenario", lang=lang).format(
+        method=method, target=_target_text(float(row["target"]))
+    )
+
+
+def labelled(frame: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
+    """A copy of one of the assessment's tables for people, in ``lang`` (``rules/labels_reading.yml``).
+
+    Headers are translated (columns without a label keep their name), scenarios
+    of the ``summary`` table are named (现状 / Current, …), methods and statuses
+    are put in words, persons are rounded to whole numbers and shares to 0.1 %
+    (kept as 0–1 fractions).
+    """
+    out = frame.copy()
+    if out.index.name == "scenario" and {"method", "target"} <= set(out.columns):
+        out.index = pd.Index(
+            [_scenario_text(k, out.loc[k], lang) for k in out.index], name=out.index.name
+        )
+    if "method" in out.columns:
+        out["method"] = [
+            label(f"reading_ui.method_{m}", lang=lang) if m in ("greedy", "exact") else m
+            for m in out["method"]
+        ]
+    if "status" in out.columns:
+        statuses = set(_label_keys("reading_status"))
+        out["status"] = [
+            label(f"reading_status.{v}", lang=lang) if v in statuses else v for v in out["status"]
+        ]
+    if "reached" in out.columns:
+        yes, no = (
+            label("reading_ui.answer_yes", lang=lang),
+            label("reading_ui.answer_no", lang=lang),
+        )
+        out["reached"] = [
+            "" if v is None or (isinstance(v, float) and np.isnan(v)) else (yes if v else no)
+            for v in out["reached"]
+        ]
+    for col in ("population", "covered", "uncovered", "gain"):
+        if col in out.columns:
+            out[col] = out[col].astype(float).round(0)
+    for col in ("share", "best_share"):
+        if col in out.columns:
+            out[col] = out[col].astype(float).round(3)
+    known = set(_label_keys("reading_col"))
+    out = out.rename(
+        columns={c: label(f"reading_col.{c}", lang=lang) for c in out.columns if c in known}
+    )
+    if out.index.name in known:
+        out.index.name = label(f"reading_col.{out.index.name}", lang=lang)
+    return out
+
+
+def _label_keys(section: str) -> list[str]:
+    from ..labels import keys
+
+    return keys(section)
+
+
+# --------------------------------------------------------------------------- map
+
+
+def _geojson(
+    gdf: gpd.GeoDataFrame, columns: Sequence[str] = (), *, simplify_deg: float = 0.0
+) -> dict[str, Any]:
+    """GeoJSON of some columns, coordinates rounded to 1e-6° (~0.1 m), optionally simplified."""
+    frame = gdf[[*columns]].copy()
+    geom = gdf.geometry.to_numpy()
+    if simplify_deg > 0:
+        geom = shapely.simplify(geom, simplify_deg, preserve_topology=True)
+    frame = gpd.GeoDataFrame(frame, geometry=shapely.set_precision(geom, 1e-6), crs=4326)
+    return frame.__geo_interface__
+
+
+def _point_layer(
+    points: gpd.GeoDataFrame,
+    tips: Sequence[str],
+    *,
+    name: str,
+    colour: str | Sequence[str],
+    radius: float | Sequence[float],
+    outline: str = "#ffffff",
+    weight: float = 0.5,
+    show: bool = True,
+) -> folium.FeatureGroup:
+    """Circles drawn from one GeoJSON layer (compact for thousands of points), with tooltips."""
+    n = len(points)
+    colours = [colour] * n if isinstance(colour, str) else list(colour)
+    radii = [float(radius)] * n if isinstance(radius, int | float) else [float(r) for r in radius]
+    frame = gpd.GeoDataFrame(
+        {"tip": [html.escape(t) for t in tips], "c": colours, "r": np.round(radii, 1)},
+        geometry=points.geometry.to_numpy(),
+        crs=4326,
+    )
+    layer = folium.FeatureGroup(name=name, show=show)
+    if n:
+        folium.GeoJson(
+            _geojson(frame, ["tip", "c", "r"]),
+            marker=folium.CircleMarker(radius=4, weight=weight, color=outline, fill=True),
+            style_function=lambda f: {
+                "fillColor": f["properties"]["c"],
+                "radius": f["properties"]["r"],
+                "fillOpacity": 0.9,
+                "color": outline,
+                "weight": weight,
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+        ).add_to(layer)
+    return layer
+
+
+def _title_box(title: str, lines: Sequence[str], synthetic: bool, lang: str) -> Element:
+    parts = [f'<div style="font-size:16px;font-weight:600">{html.escape(title)}</div>']
+    parts += [f'<div style="font-size:12px;color:#333">{html.escape(t)}</div>' for t in lines]
+    if synthetic:
+        notice = html.escape(label("ui.synthetic_notice", lang=lang))
+        parts.append(f'<div style="font-size:12px;color:#b00020;font-weight:600">{notice}</div>')
+    style = (
+        "position:fixed;top:10px;left:50%;transform:translateX(-50%);z-index:1000;"
+        "max-width:60%;padding:6px 14px;text-align:center;background:rgba(255,255,255,0.93);"
+        "border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,0.3);"
+        'font-family:"Helvetica Neue",Arial,"PingFang SC","Microsoft YaHei",sans-serif'
+    )
+    return Element(f'<div style="{style}">{"".join(parts)}</div>')
+
+
+def _legend(rows: Sequence[tuple[str, str, bool]]) -> Element:
+    """A fixed box in the bottom-left corner: (colour, text, round swatch) per row."""
+    items = "".join(
+        f'<div><i style="display:inline-block;width:11px;height:11px;margin-right:6px;'
+        f"vertical-align:-1px;background:{c};border-radius:{'50%' if dot else '2px'};"
+        f'opacity:0.85"></i>{html.escape(t)}</div>'
+        for c, t, dot in rows
+    )
+    style = (
+        "position:fixed;bottom:64px;left:10px;z-index:1000;padding:6px 10px;font-size:12px;"
+        "line-height:18px;background:rgba(255,255,255,0.93);border-radius:4px;"
+        "box-shadow:0 1px 4px rgba(0,0,0,0.3);"
+        'font-family:"Helvetica Neue",Arial,"PingFang SC","Microsoft YaHei",sans-serif'
+    )
+    return Element(f'<div style="{style}">{items}</div>')
+
+
+def _target_text(target: float) -> str:
+    return f"{target * 100:g}%"
+
+
+def map(
+    result: Assessment,
+    *,
+    title: str | None = None,
+    lang: str = "zh",
+    boundary: gpd.GeoSeries | None = None,
+    synthetic: bool = False,
+    max_points: int = MAX_MAP_POINTS,
+    margin_m: float = 1_500.0,
+) -> folium.Map:
+    """The reading circle on a map that works offline (save it with :func:`accessibility.maps.save_html`).
+
+    Layers (switchable): the area within the walk of a reading place now; the same
+    with the new sites of each target's recommended plan (off at first);
+    uncovered residential areas; residents as circles (green covered, red not;
+    only the uncovered ones when there are more than ``max_points``); existing
+    reading places; proposed sites per plan (the first plan shown); the boundary.
+    Areas are drawn within ``margin_m`` metres of the residents' extent (the rest
+    is off the map's subject) and simplified to about 2 m. No base tiles and no
+    CDN asset: only Leaflet, which :func:`~accessibility.maps.save_html` inlines.
+
+    Parameters
+    ----------
+    result
+        Output of :func:`assess`.
+    title
+        Title text; default "15分钟阅读圈" / "15-minute reading circle" in ``lang``.
+    lang
+        ``"zh"`` or ``"en"``.
+    boundary
+        Outline to draw (EPSG:4326), e.g. ``study.boundary``.
+    synthetic
+        Show the synthetic-data notice (required for the sample region).
+    max_points
+        Largest number of resident points drawn.
+    margin_m
+        Metres around the residents' extent within which areas are drawn.
+
+    Returns
+    -------
+    folium.Map
+    """
+    label("reading_ui.title", lang=lang)  # checks lang
+    minutes = f"{result.minutes:g}"
+    title = title or label("reading_ui.title", lang=lang).format(minutes=minutes)
+    cur = result.summary.loc["current"]
+    fmt = "{:,.0f}"
+    source_key = f"reading_ui.source_{result.population_source}"
+    lines = [
+        label("reading_ui.coverage_line", lang=lang).format(
+            share=_fmt_share(float(cur["share"])),
+            covered=fmt.format(cur["covered"]),
+            population=fmt.format(cur["population"]),
+            uncovered=fmt.format(cur["uncovered"]),
+        ),
+        label(source_key, lang=lang)
+        if result.population_source in ("buildings", "places", "points")
+        else result.population_source,
+    ]
+    pts = result.population
+    crs = pts.estimate_utm_crs()
+    frame = shapely.box(*pts.geometry.to_crs(crs).total_bounds).buffer(margin_m)
+    window = gpd.GeoSeries([frame], crs=crs).to_crs(4326).iloc[0]
+    west, south, east, north = pts.total_bounds
+    m = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        zoom_start=13,
+        tiles=None,
+        control_scale=True,
+    )
+    # only Leaflet itself is used; folium's other default assets are CDN files
+    m.default_js = [(n, u) for n, u in folium.Map.default_js if n == "leaflet"]
+    m.default_css = [(n, u) for n, u in folium.Map.default_css if n == "leaflet_css"]
+    m.get_root().header.add_child(Element(f"<title>{html.escape(title)}</title>"), name="rc_title")
+    m.get_root().header.add_child(
+        Element("<style>.leaflet-container{background:#f3f1ec}</style>"), name="rc_style"
+    )
+
+    def area_layer(
+        gdf: gpd.GeoDataFrame, name: str, style: dict[str, Any], *, show: bool
+    ) -> folium.FeatureGroup:
+        layer = folium.FeatureGroup(name=name, show=show)
+        clipped = gdf.clip(window) if len(gdf) else gdf
+        clipped = clipped.loc[~clipped.geometry.is_empty]
+        if len(clipped):
+            folium.GeoJson(
+                _geojson(clipped, simplify_deg=2e-5),
+                style_function=lambda _: style,
+                interactive=False,
+            ).add_to(layer)
+        layer.add_to(m)
+        return layer
+
+    area_layer(
+        result.isochrones,
+        label("reading_ui.isochrone_now", lang=lang).format(minutes=minutes),
+        {"color": COVERED_COLOUR, "weight": 0.5, "fillColor": COVERED_COLOUR, "fillOpacity": 0.25},
+        show=True,
+    )
+    for key in result.isochrones_after.index:
+        target = _target_text(float(result.isochrones_after.loc[key, "target"]))
+        area_layer(
+            result.isochrones_after.loc[[key]],
+            label("reading_ui.isochrone_after", lang=lang).format(minutes=minutes, target=target),
+            {"color": "#5e3c99", "weight": 0.5, "fillColor": "#b2abd2", "fillOpacity": 0.3},
+            show=False,
+        )
+
+    gaps = folium.FeatureGroup(name=label("reading_ui.uncovered_areas", lang=lang), show=True)
+    if len(result.uncovered_areas):
+        areas = result.uncovered_areas.assign(
+            tip=[
+                html.escape(
+                    label("reading_ui.area_tip", lang=lang).format(population=fmt.format(v))
+                )
+                for v in result.uncovered_areas["population"]
+            ]
+        )
+        folium.GeoJson(
+            _geojson(areas, ["tip"], simplify_deg=2e-5),
+            style_function=lambda _: {
+                "color": UNCOVERED_COLOUR,
+                "weight": 1,
+                "dashArray": "4 3",
+                "fillColor": UNCOVERED_COLOUR,
+                "fillOpacity": 0.12,
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+        ).add_to(gaps)
+    gaps.add_to(m)
+
+    unit = label("ui.minutes", lang=lang)
+    unreachable = label("ui.unreachable", lang=lang)
+    tip_text = label("reading_ui.resident_tip", lang=lang)
+
+    def resident_tips(rows: gpd.GeoDataFrame) -> list[str]:
+        return [
+            tip_text.format(
+                population=fmt.format(p), time=f"{t:.1f} {unit}" if np.isfinite(t) else unreachable
+            )
+            for p, t in zip(rows["population"], rows["time_min"].astype(float))
+        ]
+
+    def radii(rows: gpd.GeoDataFrame) -> list[float]:
+        return list(np.clip(2 + np.sqrt(rows["population"].clip(lower=0).to_numpy()) / 8, 2, 8))
+
+    covered_pts = pts.loc[pts["covered"]] if len(pts) <= max_points else pts.iloc[:0]
+    uncovered_pts = pts.loc[~pts["covered"]]
+    for rows, key, colour in (
+        (covered_pts, "reading_ui.residents_covered", COVERED_COLOUR),
+        (uncovered_pts, "reading_ui.residents_uncovered", UNCOVERED_COLOUR),
+    ):
+        _point_layer(
+            rows, resident_tips(rows), name=label(key, lang=lang), colour=colour, radius=radii(rows)
+        ).add_to(m)
+
+    fac = result.facilities
+    fac_names = [
+        str(n) if isinstance(n, str) and n else str(i)
+        for i, n in zip(fac.index, fac["name"] if "name" in fac else fac.index)
+    ]
+    _point_layer(
+        fac,
+        fac_names,
+        name=label("reading_ui.reading_places", lang=lang),
+        colour=PLACE_COLOUR,
+        radius=6,
+        weight=2,
+    ).add_to(m)
+
+    tip_site = label("reading_ui.new_site_tip", lang=lang)
+    for i, (_, group) in enumerate(result.sites.groupby("scenario", sort=False)):
+        first = group.iloc[0]
+        method = label(f"reading_ui.method_{first['method']}", lang=lang)
+        name = label("reading_ui.new_sites", lang=lang).format(
+            target=_target_text(float(first["target"])), method=method
+        )
+        tips = [
+            f"{tip_site.format(step=int(st), gain=fmt.format(g))} ({site})"
+            for st, g, site in zip(group["step"], group["gain"], group["site"])
+        ]
+        _point_layer(
+            group,
+            tips,
+            name=name,
+            colour=SITE_COLOURS[i % len(SITE_COLOURS)],
+            radius=7,
+            outline="#000000",
+            weight=2,
+            show=(i == 0),
+        ).add_to(m)
+
+    if boundary is not None and len(boundary):
+        outline = folium.FeatureGroup(name=label("ui.boundary", lang=lang), show=True)
+        folium.GeoJson(
+            _geojson(gpd.GeoDataFrame(geometry=boundary.to_crs(4326).to_numpy(), crs=4326)),
+            style_function=lambda _: {
+                "color": "#4d4d4d",
+                "weight": 1.5,
+                "dashArray": "6 4",
+                "fill": False,
+            },
+            interactive=False,
+        ).add_to(outline)
+        outline.add_to(m)
+
+    m.get_root().html.add_child(_title_box(title, lines, synthetic, lang), name="rc_title_box")
+    legend = [
+        (
+            COVERED_COLOUR,
+            label("reading_ui.isochrone_now", lang=lang).format(minutes=minutes),
+            False,
+        ),
+        (UNCOVERED_COLOUR, label("reading_ui.uncovered_areas", lang=lang), False),
+        (COVERED_COLOUR, label("reading_ui.residents_covered", lang=lang), True),
+        (UNCOVERED_COLOUR, label("reading_ui.residents_uncovered", lang=lang), True),
+        (PLACE_COLOUR, label("reading_ui.reading_places", lang=lang), True),
+    ]
+    if len(result.sites):
+        legend.append((SITE_COLOURS[0], label("reading_ui.proposed", lang=lang), True))
+    m.get_root().html.add_child(_legend(legend), name="rc_legend")
+    folium.LayerControl(collapsed=False).add_to(m)
+    pad = 0.003  # degrees, so that a single point is not drawn at the maximum zoom
+    m.fit_bounds([[south - pad, west - pad], [north + pad, east + pad]])
+    return m

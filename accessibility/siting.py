@@ -1,0 +1,575 @@
+"""Where to add facilities: maximal coverage location, greedy and exact.
+
+Design
+------
+In:  a coverage structure ``A`` (candidates × demand points, e.g. the output of
+     :meth:`accessibility.engine.Router.pairs_within` for the candidate sites:
+     ``A[j, i]`` present when candidate ``j`` is within the time limit of demand
+     point ``i``), demand weights ``w_i`` (residents), and which demand points are
+     already covered by existing facilities.
+Out: a :class:`Plan`: the chosen candidate ids in the order they were added, the
+     weighted coverage share before and after, the gain of each step and whether
+     the target was reached.
+
+Problems
+--------
+With ``W = Σ_i w_i``, ``E`` the weight already covered, ``x_j ∈ {0, 1}`` (site
+``j`` opened) and ``y_i ∈ {0, 1}`` (point ``i`` newly covered, only for points not
+yet covered)::
+
+    target share τ:   minimise Σ_j x_j
+                      s.t.  E + Σ_i w_i y_i ≥ τ W,   y_i ≤ Σ_{j covers i} x_j
+    k sites:          maximise Σ_i w_i y_i
+                      s.t.  Σ_j x_j ≤ k,             y_i ≤ Σ_{j covers i} x_j
+
+``y`` could be continuous (with integer ``x`` an optimum sets ``y_i = 1`` exactly
+where some chosen site covers ``i``), but it is declared binary: HiGHS has been
+seen to return a non-optimal plan for the relaxed form. Weights enter the model
+as shares of ``W``. Points with the same set of covering
+candidates are merged into one (their weights summed) — the model is unchanged,
+only smaller. Between plans with the same number of sites the one covering more
+is preferred (``min Σ x_j − ½ · covered share``: the second term is below one site).
+
+:func:`greedy` adds, at each step, the candidate covering the most uncovered
+weight (ties: the smallest id), until the target is met, ``k`` sites are open or
+no candidate adds anything. It is fast and usually within a site or two of the
+optimum, but not optimal (see the tests for a case). :func:`exact` solves the
+integer programme with HiGHS (:func:`scipy.optimize.milp`) and refuses models with
+more than ``max_vars`` variables (use greedy, or thin the candidates). When the
+target cannot be reached with all candidates, both report it (``reached=False``)
+and return the plan reaching the best attainable share.
+
+Tests: ``tests/test_siting.py`` — a case where greedy needs three sites and the
+optimum two, agreement on an easy case, unreachable targets, the size guard and
+bad inputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from ._errors import ValidationError
+
+__all__ = ["DEFAULT_MAX_VARS", "Plan", "exact", "greedy", "plan_table"]
+
+log = logging.getLogger(__name__)
+
+#: Largest exact model (candidates + merged demand points) solved by default.
+DEFAULT_MAX_VARS: Final[int] = 20_000
+#: Weight below which a difference is treated as rounding (relative to the total).
+_REL_TOL: Final[float] = 1e-9
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A set of new sites and what it does to coverage.
+
+    Attributes
+    ----------
+    method
+        ``"greedy"`` or ``"exact"``.
+    sites
+        Chosen candidate ids, in the order they were added (exact: ordered by
+        marginal gain, largest first).
+    target
+        Target share (0–1) asked for, or ``None`` when a number of sites was.
+    n_sites
+        Number of sites asked for, or ``None``.
+    reached
+        Whether the target share was reached (always ``True`` for ``n_sites``).
+    total, before, after
+        Total weight, weight covered before and after (persons).
+    best
+        Share attainable with every candidate open (the ceiling of any plan).
+    steps
+        One row per site: ``site``, ``gain`` (weight newly covered by it),
+        ``covered`` (weight covered after it), ``share`` (0–1).
+    status
+        ``target_reached``, ``already_reached``, ``target_unreachable``,
+        ``n_sites`` or ``no_gain`` (fewer sites than asked help), ``time_limit``
+        (exact: best plan found, optimality not proven).
+    message
+        The status in words.
+    meta
+        Model size and solve time (exact), candidates considered.
+    """
+
+    method: str
+    sites: list[Any]
+    target: float | None
+    n_sites: int | None
+    reached: bool
+    total: float
+    before: float
+    after: float
+    best: float
+    steps: pd.DataFrame
+    status: str
+    message: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def share_before(self) -> float:
+        """Covered share before (0–1)."""
+        return self.before / self.total if self.total > 0 else float("nan")
+
+    @property
+    def share_after(self) -> float:
+        """Covered share with the new sites (0–1)."""
+        return self.after / self.total if self.total > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class _Problem:
+    matrix: sparse.csr_matrix  # candidates × demand, boolean (only uncovered demand kept)
+    weights: np.ndarray  # weight of each kept demand column
+    candidate_ids: np.ndarray  # object, aligned with rows
+    order: np.ndarray  # candidate rows sorted by id (tie-break order)
+    total: float
+    before: float
+
+
+def _as_matrix(coverage: Any) -> tuple[sparse.csr_matrix, np.ndarray | None, pd.Index | None]:
+    if isinstance(coverage, pd.DataFrame):
+        m = sparse.csr_matrix(coverage.fillna(0).to_numpy(dtype=float) != 0)
+        return m, coverage.index.to_numpy(dtype=object), pd.Index(coverage.columns)
+    if sparse.issparse(coverage):
+        m = sparse.csr_matrix(coverage)
+        m.eliminate_zeros()
+        return sparse.csr_matrix(m != 0), None, None
+    arr = np.asarray(coverage)
+    if arr.ndim != 2:
+        msg = f"coverage must be a 2-D candidates × demand matrix, got shape {arr.shape}"
+        raise ValidationError(msg)
+    return sparse.csr_matrix(np.nan_to_num(arr.astype(float)) != 0), None, None
+
+
+def _problem(
+    coverage: Any,
+    weights: pd.Series | Sequence[float] | np.ndarray,
+    candidate_ids: Sequence[Any] | pd.Index | None,
+    covered: pd.Series | Sequence[bool] | np.ndarray | None,
+) -> _Problem:
+    matrix, frame_ids, frame_cols = _as_matrix(coverage)
+    n_cand, n_dem = matrix.shape
+    if isinstance(weights, pd.Series):
+        if frame_cols is not None:
+            if not frame_cols.isin(weights.index).all():
+                missing = frame_cols[~frame_cols.isin(weights.index)][:5].tolist()
+                msg = f"coverage columns {missing} have no weight; weights must be indexed by demand id"
+                raise ValidationError(msg)
+            weights = weights.reindex(frame_cols)
+        w = weights.to_numpy(dtype=float)
+    else:
+        w = np.asarray(weights, dtype=float)
+    if w.shape != (n_dem,):
+        msg = f"weights must have one value per demand point (coverage has {n_dem} columns), got {w.shape}"
+        raise ValidationError(msg)
+    if np.isnan(w).any() or (w < 0).any() or not np.isfinite(w).all():
+        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))[:5].tolist()
+        msg = f"weights must be finite and ≥ 0 (residents); demand positions {bad} are not (fill or drop them)"
+        raise ValidationError(msg)
+    if frame_ids is not None:
+        ids = frame_ids
+    elif candidate_ids is None:
+        ids = np.arange(n_cand).astype(object)
+    else:
+        ids = pd.Index(candidate_ids).to_numpy(dtype=object)
+    if ids.shape != (n_cand,):
+        msg = f"candidate_ids must have one id per coverage row ({n_cand}), got {len(ids)}"
+        raise ValidationError(msg)
+    if not pd.Index(ids).is_unique:
+        dup = pd.Index(ids)[pd.Index(ids).duplicated()][:5].tolist()
+        msg = f"candidate ids must be unique; duplicated: {dup}"
+        raise ValidationError(msg)
+    if covered is None:
+        cov = np.zeros(n_dem, dtype=bool)
+    else:
+        if isinstance(covered, pd.Series) and isinstance(weights, pd.Series):
+            covered = covered.reindex(weights.index)
+        cov_raw = pd.Series(np.asarray(covered, dtype=object).ravel())
+        if cov_raw.size != n_dem or cov_raw.isna().any():
+            msg = f"covered must give True/False for each of the {n_dem} demand points"
+            raise ValidationError(msg)
+        cov = cov_raw.astype(bool).to_numpy()
+    try:
+        order = np.asarray(pd.Index(ids).argsort(), dtype=np.int64)
+    except TypeError:  # ids of mixed types: order by their text
+        order = np.argsort(np.array([str(i) for i in ids]), kind="stable")
+    keep = ~cov
+    return _Problem(
+        matrix=sparse.csr_matrix(matrix[:, keep]),
+        weights=w[keep],
+        candidate_ids=ids,
+        order=order,
+        total=float(w.sum()),
+        before=float(w[cov].sum()),
+    )
+
+
+def _check_goal(target: float | None, n_sites: int | None) -> None:
+    if (target is None) == (n_sites is None):
+        msg = "give either target (a share, e.g. 0.95) or n_sites (a number of new sites), not both"
+        raise ValidationError(msg)
+    if target is not None and (not np.isfinite(target) or not 0 < target <= 1):
+        msg = f"target must be a share in (0, 1], e.g. 0.95; got {target!r}"
+        raise ValidationError(msg)
+    if n_sites is not None and (int(n_sites) != n_sites or n_sites < 0):
+        msg = f"n_sites must be a whole number ≥ 0, got {n_sites!r}"
+        raise ValidationError(msg)
+
+
+def _steps(p: _Problem, rows: Sequence[int]) -> tuple[pd.DataFrame, float]:
+    """Gains of the chosen rows in the given order; returns the table and the covered weight."""
+    got = np.zeros(p.matrix.shape[1], dtype=bool)
+    covered = p.before
+    out = []
+    for r in rows:
+        cols = p.matrix.indices[p.matrix.indptr[r] : p.matrix.indptr[r + 1]]
+        new = cols[~got[cols]]
+        gain = float(p.weights[new].sum())
+        got[new] = True
+        covered += gain
+        out.append(
+            {
+                "site": p.candidate_ids[r],
+                "gain": gain,
+                "covered": covered,
+                "share": covered / p.total if p.total > 0 else np.nan,
+            }
+        )
+    table = pd.DataFrame(out, columns=["site", "gain", "covered", "share"])
+    table.index = pd.RangeIndex(1, len(table) + 1, name="step")
+    return table, covered
+
+
+def _best(p: _Problem) -> float:
+    reachable = np.asarray(p.matrix.sum(axis=0)).ravel() > 0
+    return p.before + float(p.weights[reachable].sum())
+
+
+def _need(p: _Problem, target: float) -> float:
+    """Weight the new sites must add to reach ``target`` (≤ 0: reached already)."""
+    return target * p.total - p.before - _REL_TOL * p.total
+
+
+def _greedy_rows(p: _Problem, *, need: float, k: int | None) -> list[int]:
+    m = p.matrix.tocsc()  # columns → covering rows, to update gains
+    mr = p.matrix
+    gains = np.asarray(mr @ p.weights).ravel()
+    got = np.zeros(mr.shape[1], dtype=bool)
+    chosen: list[int] = []
+    added = 0.0
+    tol = _REL_TOL * max(p.total, 1.0)
+    while (k is None and added < need) or (k is not None and len(chosen) < k):
+        ordered = gains[p.order]
+        pos = int(np.argmax(ordered))  # first maximum in id order
+        if ordered[pos] <= tol:
+            break
+        r = int(p.order[pos])
+        chosen.append(r)
+        cols = mr.indices[mr.indptr[r] : mr.indptr[r + 1]]
+        new = cols[~got[cols]]
+        got[new] = True
+        added += float(p.weights[new].sum())
+        for c in new:  # every candidate covering a newly covered point loses its weight
+            rows = m.indices[m.indptr[c] : m.indptr[c + 1]]
+            gains[rows] -= p.weights[c]
+        gains[r] = 0.0
+    return chosen
+
+
+def _finish(
+    p: _Problem,
+    method: str,
+    rows: list[int],
+    *,
+    target: float | None,
+    n_sites: int | None,
+    meta: dict[str, Any],
+    time_limited: bool = False,
+) -> Plan:
+    steps, after = _steps(p, rows)
+    best = _best(p)
+    tol = _REL_TOL * max(p.total, 1.0)
+    if target is not None:
+        reached = after >= target * p.total - tol
+        if not rows and reached:
+            status, message = (
+                "already_reached",
+                f"coverage {p.before / p.total:.1%} already meets the target {target:.0%}",
+            )
+        elif reached:
+            status, message = (
+                "target_reached",
+                f"{len(rows)} new sites reach {after / p.total:.1%} (target {target:.0%})",
+            )
+        else:
+            status = "target_unreachable"
+            if after >= best - tol:
+                message = (
+                    f"the target {target:.0%} cannot be reached with these candidates: all of "
+                    f"them together cover {best / p.total:.1%}, which {len(rows)} sites reach; "
+                    "add candidate sites (e.g. a finer grid) near the points left out"
+                )
+            else:
+                message = f"{len(rows)} sites reach {after / p.total:.1%}, short of the target {target:.0%}"
+    else:
+        reached = True
+        if n_sites is not None and len(rows) < n_sites:
+            status = "no_gain"
+            message = (
+                f"only {len(rows)} of {n_sites} sites add coverage; the rest would cover nobody new"
+            )
+        else:
+            status, message = "n_sites", f"{len(rows)} new sites reach {after / p.total:.1%}"
+    if time_limited:
+        status = "time_limit"
+        message += " (time limit: best plan found, optimality not proven)"
+    log.info("%s plan: %s", method, message)
+    return Plan(
+        method=method,
+        sites=[p.candidate_ids[r] for r in rows],
+        target=target,
+        n_sites=n_sites,
+        reached=bool(reached),
+        total=p.total,
+        before=p.before,
+        after=after,
+        best=best,
+        steps=steps,
+        status=status,
+        message=message,
+        meta=meta,
+    )
+
+
+def greedy(
+    coverage: Any,
+    weights: pd.Series | Sequence[float] | np.ndarray,
+    *,
+    candidate_ids: Sequence[Any] | pd.Index | None = None,
+    covered: pd.Series | Sequence[bool] | np.ndarray | None = None,
+    target: float | None = None,
+    n_sites: int | None = None,
+) -> Plan:
+    """Add sites one at a time, each covering the most weight not yet covered.
+
+    Parameters
+    ----------
+    coverage
+        Candidates × demand points: a sparse matrix (any stored non-zero = covered,
+        e.g. travel times from :meth:`~accessibility.engine.Router.pairs_within`), a
+        boolean array, or a DataFrame (index = candidate ids, columns = demand ids).
+    weights
+        Residents per demand point (≥ 0), in column order (a Series is aligned to a
+        DataFrame's columns).
+    candidate_ids
+        Ids of the coverage rows; default ``0..n-1`` (a DataFrame's index wins).
+    covered
+        Demand points already covered by existing facilities (True/False per point);
+        default none.
+    target
+        Covered share (0–1] to reach, counting ``covered``; or
+    n_sites
+        the number of sites to add.
+
+    Returns
+    -------
+    Plan
+        Ties between equally good candidates go to the smallest id, so the result
+        is deterministic. Stops early, with ``reached=False``, when no candidate adds
+        weight before the target is met.
+    """
+    _check_goal(target, n_sites)
+    p = _problem(coverage, weights, candidate_ids, covered)
+    t0 = time.perf_counter()
+    if target is not None:
+        rows = _greedy_rows(p, need=_need(p, target), k=None)
+    else:
+        rows = _greedy_rows(p, need=np.inf, k=int(n_sites or 0))
+    meta = {"candidates": len(p.candidate_ids), "seconds": time.perf_counter() - t0}
+    return _finish(p, "greedy", rows, target=target, n_sites=n_sites, meta=meta)
+
+
+def exact(
+    coverage: Any,
+    weights: pd.Series | Sequence[float] | np.ndarray,
+    *,
+    candidate_ids: Sequence[Any] | pd.Index | None = None,
+    covered: pd.Series | Sequence[bool] | np.ndarray | None = None,
+    target: float | None = None,
+    n_sites: int | None = None,
+    max_vars: int = DEFAULT_MAX_VARS,
+    time_limit_s: float = 60.0,
+) -> Plan:
+    """Fewest sites reaching a target share, or the most weight covered by ``n_sites``, exactly.
+
+    Solves the integer programme of the module docstring with HiGHS
+    (:func:`scipy.optimize.milp`). Arguments as in :func:`greedy`, plus:
+
+    Parameters
+    ----------
+    max_vars
+        Refuse a model with more variables than this (candidates that cover some
+        uncovered point + merged demand points); the error says to use
+        :func:`greedy` or fewer candidates.
+    time_limit_s
+        Seconds HiGHS may spend; past it the best plan found is returned with
+        ``status="time_limit"``.
+
+    Returns
+    -------
+    Plan
+        ``sites`` ordered by marginal gain (largest first); sites that add nothing
+        are dropped. An unreachable target returns the fewest sites reaching the
+        best attainable share, with ``reached=False``.
+    """
+    _check_goal(target, n_sites)
+    if int(max_vars) <= 0:
+        msg = f"max_vars must be a positive number of variables, got {max_vars!r}"
+        raise ValidationError(msg)
+    p = _problem(coverage, weights, candidate_ids, covered)
+    tol = _REL_TOL * max(p.total, 1.0)
+    # model only candidates that cover something and points some candidate covers
+    useful_rows = np.flatnonzero(np.asarray(p.matrix @ p.weights).ravel() > tol)
+    sub = p.matrix[useful_rows]
+    col_hit = np.asarray(sub.sum(axis=0)).ravel() > 0
+    sub = sub[:, col_hit].tocsc()
+    w = p.weights[col_hit]
+    # merge demand points covered by the same candidates
+    keys: dict[bytes, int] = {}
+    groups = np.empty(sub.shape[1], dtype=np.int64)
+    for c in range(sub.shape[1]):
+        key = sub.indices[sub.indptr[c] : sub.indptr[c + 1]].tobytes()
+        groups[c] = keys.setdefault(key, len(keys))
+    n_x, n_y = len(useful_rows), len(keys)
+    meta: dict[str, Any] = {
+        "candidates": len(p.candidate_ids),
+        "model_candidates": n_x,
+        "model_demand": n_y,
+        "variables": n_x + n_y,
+    }
+    if n_x + n_y > max_vars:
+        msg = (
+            f"the exact model would have {n_x + n_y} variables (> max_vars={max_vars}); "
+            "use siting.greedy(...), thin the candidates (a coarser grid), or raise max_vars"
+        )
+        raise ValidationError(msg)
+    best = _best(p)
+    if target is not None:
+        need = _need(p, target)
+        reachable_need = min(need, best - p.before - tol)
+        if need <= 0 or n_x == 0:
+            return _finish(p, "exact", [], target=target, n_sites=None, meta=meta)
+    elif n_sites == 0 or n_x == 0:
+        return _finish(p, "exact", [], target=None, n_sites=n_sites, meta=meta)
+    w_group = np.bincount(groups, weights=w, minlength=n_y)
+    # y_g - sum_{j covers g} x_j <= 0
+    cover_of_group = sparse.csr_matrix(
+        (np.ones(sub.nnz), (groups[sub.nonzero()[1]], sub.nonzero()[0])), shape=(n_y, n_x)
+    )
+    cover_of_group.data[:] = 1.0
+    link = sparse.hstack([-cover_of_group, sparse.identity(n_y)], format="csr")
+    constraints = [LinearConstraint(link, -np.inf, 0.0)]
+    scale = p.total if p.total > 0 else 1.0
+    if target is not None:
+        cover_row = sparse.csr_matrix(np.r_[np.zeros(n_x), w_group / scale][None, :])
+        constraints.append(LinearConstraint(cover_row, reachable_need / scale, np.inf))
+        c = np.r_[np.ones(n_x), -0.5 * w_group / scale]
+    else:
+        count_row = sparse.csr_matrix(np.r_[np.ones(n_x), np.zeros(n_y)][None, :])
+        constraints.append(LinearConstraint(count_row, -np.inf, float(n_sites or 0)))
+        c = np.r_[np.full(n_x, 1e-6), -w_group / scale]  # a tiny cost per site drops idle ones
+    integrality = np.ones(n_x + n_y)  # binary y too: sturdier in the solver than continuous y
+    t0 = time.perf_counter()
+    res = milp(
+        c,
+        constraints=constraints,
+        integrality=integrality,
+        bounds=Bounds(0.0, 1.0),
+        options={"time_limit": float(time_limit_s), "mip_rel_gap": 1e-9},
+    )
+    meta["seconds"] = time.perf_counter() - t0
+    meta["solver_status"] = int(res.status)
+    if res.x is None:
+        msg = f"the exact model found no plan ({res.message}); use siting.greedy(...)"
+        raise ValidationError(msg)
+    chosen = useful_rows[np.flatnonzero(res.x[:n_x] > 0.5)]
+    rows = _order_by_gain(p, [int(r) for r in chosen])
+    # guard against solver trouble: an exact plan is never worse than the greedy one
+    if target is not None:
+        check = _greedy_rows(p, need=_need(p, target), k=None)
+        goal = min(target * p.total, best) - tol
+        greedy_ok = _steps(p, check)[1] >= goal
+        exact_ok = _steps(p, rows)[1] >= goal
+        worse = greedy_ok and (not exact_ok or len(check) < len(rows))
+    else:
+        check = _greedy_rows(p, need=np.inf, k=int(n_sites or 0))
+        worse = _steps(p, check)[1] > _steps(p, rows)[1] + tol
+    if worse:
+        log.warning("the solver returned a plan worse than greedy's; keeping the greedy plan")
+        meta["solver_worse_than_greedy"] = True
+        rows = check
+    return _finish(
+        p,
+        "exact",
+        rows,
+        target=target,
+        n_sites=n_sites,
+        meta=meta,
+        time_limited=res.status == 1,
+    )
+
+
+def _order_by_gain(p: _Problem, rows: list[int]) -> list[int]:
+    """Order chosen rows greedily by marginal gain; drop rows that add nothing."""
+    left = list(rows)
+    got = np.zeros(p.matrix.shape[1], dtype=bool)
+    out: list[int] = []
+    rank = {int(r): i for i, r in enumerate(p.order)}
+    while left:
+        gains = []
+        for r in left:
+            cols = p.matrix.indices[p.matrix.indptr[r] : p.matrix.indptr[r + 1]]
+            gains.append(float(p.weights[cols[~got[cols]]].sum()))
+        best = max(range(len(left)), key=lambda i: (gains[i], -rank[left[i]]))
+        if gains[best] <= 0:
+            break
+        r = left.pop(best)
+        cols = p.matrix.indices[p.matrix.indptr[r] : p.matrix.indptr[r + 1]]
+        got[cols] = True
+        out.append(r)
+    return out
+
+
+def plan_table(plans: Sequence[Plan]) -> pd.DataFrame:
+    """One row per plan: ``method``, ``target``, ``n_sites`` (new sites), ``reached``,
+    ``share_before``, ``share_after``, ``best_share`` (0–1), ``covered_before``,
+    ``covered_after`` (persons), ``status``, ``sites`` (ids joined by ``;``)."""
+    rows = [
+        {
+            "method": pl.method,
+            "target": pl.target,
+            "n_sites": len(pl.sites),
+            "reached": pl.reached,
+            "share_before": pl.share_before,
+            "share_after": pl.share_after,
+            "best_share": pl.best / pl.total if pl.total > 0 else np.nan,
+            "covered_before": pl.before,
+            "covered_after": pl.after,
+            "status": pl.status,
+            "sites": ";".join(str(s) for s in pl.sites),
+        }
+        for pl in plans
+    ]
+    return pd.DataFrame(rows)

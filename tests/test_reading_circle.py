@@ -1,0 +1,269 @@
+"""The reading circle: a grid with a hand-worked answer, the sample county, and the notebook end to end."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import geopandas as gpd
+import nbformat
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from accessibility import classify, maps, network, pipeline, runner, snapping
+from accessibility._errors import ValidationError
+from accessibility.policies import reading_circle
+from accessibility.settings import settings
+
+from .conftest import TEST_CRS, lonlat, make_points, make_roads
+
+# A ladder of two streets 500 m apart (y = 0 and y = 500), x = 0…3000, with a rung
+# every 500 m. Walking at 1.25 m/s, 15 minutes is 1125 m. The library is at (0, 0);
+# a school at (2500, 0) is not a reading place.
+#   A (300, 0)    100 residents:  300 m            covered
+#   B (1000, 0)   200 residents: 1000 m            covered
+#   C (700, 500)  300 residents:  500 + 700 m      not covered
+#   D (2500, 0)   400 residents: 2500 m            not covered
+#   E (100, 500)   50 residents:  500 + 100 m      covered
+# share = (100 + 200 + 50) / 1050 = 1/3; 700 residents not covered.
+XS = range(0, 3001, 500)
+COORDS = {
+    **{i + 1: (x, 0) for i, x in enumerate(XS)},
+    **{i + 11: (x, 500) for i, x in enumerate(XS)},
+}
+WAYS = [
+    (list(range(1, 8)), "residential", 0),
+    (list(range(11, 18)), "residential", 0),
+    *[([i + 1, i + 11], "residential", 0) for i in range(7)],
+]
+HOMES = {"A": (300, 0), "B": (1000, 0), "C": (700, 500), "D": (2500, 0), "E": (100, 500)}
+PEOPLE = {"A": 100, "B": 200, "C": 300, "D": 400, "E": 50}
+
+
+@pytest.fixture(scope="module")
+def grid() -> SimpleNamespace:
+    net = network.build(make_roads(COORDS, WAYS), mode="walk", crs=TEST_CRS)
+    fac = make_points({"lib": (0, 0), "school": (2500, 0)})
+    fac["kind"] = ["reading", "school"]
+    fac["tiers"] = ["library", "primary"]
+    fac["name"] = ["图书馆", "小学"]
+    places = make_points({"p": (0, 0)})
+    places["name"], places["level"] = "甲村", "admin_village"
+    return SimpleNamespace(
+        crs=TEST_CRS,
+        network=net,
+        facilities=fac,
+        facility_snap=snapping.snap(net, fac),
+        places=places,
+        buildings=gpd.GeoDataFrame({"building": []}, geometry=[], crs=4326),
+        meta={"max_snap_m": 300.0},
+        mode="walk",
+        label=lambda lang="zh": "grid",
+    )
+
+
+def homes() -> gpd.GeoDataFrame:
+    pts = make_points(HOMES)
+    pts["population"] = [PEOPLE[k] for k in pts.index]
+    return pts
+
+
+def halves() -> gpd.GeoDataFrame:
+    west = shapely.Polygon(
+        [lonlat(x, y) for x, y in [(-100, -100), (1500, -100), (1500, 600), (-100, 600)]]
+    )
+    east = shapely.Polygon(
+        [lonlat(x, y) for x, y in [(1500, -100), (3100, -100), (3100, 600), (1500, 600)]]
+    )
+    return gpd.GeoDataFrame({"name": ["west", "east"]}, geometry=[west, east], crs=4326)
+
+
+def test_coverage_on_a_grid(grid) -> None:
+    res = reading_circle.assess(
+        grid, population=homes(), targets=[0.6, 1.0], areas=halves(), gap_radius_m=150
+    )
+    pop = res.population
+    assert pop.loc[["A", "B", "E"], "covered"].all() and not pop.loc[["C", "D"], "covered"].any()
+    np.testing.assert_allclose(
+        pop.loc[["A", "B", "C", "E"], "time_min"],
+        np.array([300, 1000, 1200, 600]) / 1.25 / 60,
+        rtol=3e-3,
+    )
+    assert res.share == pytest.approx(1 / 3)
+    assert res.uncovered_population == pytest.approx(700)
+    assert sorted(res.uncovered.index) == ["C", "D"]
+    assert len(res.facilities) == 1  # the school does not count
+    # by area: west holds A, B, C, E (650, 350 covered), east holds D (400, none)
+    west, east = res.by_area.set_index("name").loc[["west", "east"]].itertuples()
+    assert (west.population, west.covered, east.population, east.covered) == (650, 350, 400, 0)
+    # the isochrone holds the library's street up to 1125 m, not C or D
+    iso = res.isochrones.geometry.iloc[0]
+    for xy, expected in [
+        ((0, 0), True),
+        ((1000, 0), True),
+        ((700, 500), False),
+        ((2500, 0), False),
+    ]:
+        assert iso.contains(shapely.Point(lonlat(*xy))) == expected, xy
+    # candidates: node (2500, 0) inside D's gap, and (500, 500), the node nearest C's gap
+    assert sorted(res.candidates["node"].map(lambda n: int(grid.network.node_id[n]))) == [6, 12]
+    s = res.summary
+    assert list(s.index) == ["current", "greedy_60", "exact_60", "greedy_100", "exact_100"]
+    # 60 %: the site at D (400 residents) is enough: 750 / 1050
+    assert s.loc["greedy_60", "new_sites"] == 1 and s.loc["exact_60", "new_sites"] == 1
+    assert s.loc["greedy_60", "share"] == pytest.approx(750 / 1050)
+    assert res.plans["greedy_60"].sites == ["new_6"]
+    # everyone: both sites
+    assert s.loc["exact_100", "new_sites"] == 2 and s.loc["exact_100", "share"] == pytest.approx(1)
+    assert bool(s.loc["exact_100", "reached"]) and s.loc["exact_100", "uncovered"] == pytest.approx(
+        0
+    )
+    sites = res.sites.loc[res.sites["scenario"] == "greedy_100"]
+    assert sites["gain"].tolist() == [400, 300] and sites.crs.to_epsg() == 4326
+    # the after-isochrone of the full plan reaches D and C
+    after = res.isochrones_after.loc["exact_100"].geometry
+    assert after.contains(shapely.Point(lonlat(2500, 0)))
+    assert after.contains(shapely.Point(lonlat(700, 500)))
+
+
+def test_user_candidates_and_an_unreachable_target(grid) -> None:
+    only_d = make_points({"site_D": (2500, 20)})
+    res = reading_circle.assess(
+        grid, population=homes(), candidates=only_d, targets=[1.0], areas=None
+    )
+    s = res.summary
+    assert res.by_area is None
+    assert s.loc["greedy_100", "status"] == "target_unreachable"
+    assert not s.loc["greedy_100", "reached"]
+    assert s.loc["greedy_100", "share"] == pytest.approx(750 / 1050)
+    assert s.loc["exact_100", "best_share"] == pytest.approx(750 / 1050)
+
+
+def test_tables_and_map(grid) -> None:
+    res = reading_circle.assess(grid, population=homes(), targets=[1.0])
+    zh = reading_circle.labelled(res.summary, lang="zh")
+    assert zh.index[0] == "现状" and "人口覆盖率" in zh.columns
+    en = reading_circle.labelled(res.summary, lang="en")
+    assert en.index.tolist()[1:] == ["greedy, target 100%", "optimal, target 100%"]
+    assert en.loc["Current", "Share covered"] == pytest.approx(0.333)
+    page = maps.render_html(reading_circle.map(res, lang="en", synthetic=True))
+    assert "15-minute reading circle" in page and "合成数据" in page
+    assert not re.search(r"<(script|link)[^>]*(src|href)\s*=\s*['\"]?(https?:)?//", page)
+    layers = res.layers()
+    assert {"population", "isochrones", "uncovered", "proposed_sites", "coverage_summary"} <= set(
+        layers
+    )
+
+
+def test_walk_speed_overrides() -> None:
+    same = reading_circle.walk_speed_overrides(4.5)
+    speeds = network.mode_rules("walk")["speeds_kmh"]
+    assert same == pytest.approx({h: float(v) for h, v in speeds.items()})
+    slow = reading_circle.walk_speed_overrides(3.6)
+    assert slow["residential"] == pytest.approx(3.6)
+    assert slow["steps"] == pytest.approx(speeds["steps"] * 0.8)
+    with pytest.raises(ValidationError, match="walking speed in km/h"):
+        reading_circle.walk_speed_overrides(0)
+
+
+def test_bad_arguments(grid) -> None:
+    with pytest.raises(ValidationError, match="minutes must be a positive"):
+        reading_circle.assess(grid, population=homes(), minutes=0)
+    with pytest.raises(ValidationError, match="unknown facility kind 'books'"):
+        reading_circle.assess(grid, population=homes(), kinds=["books"])
+    with pytest.raises(ValidationError, match=r"targets must be shares in \(0, 1\]"):
+        reading_circle.assess(grid, population=homes(), targets=[95])
+    with pytest.raises(ValidationError, match="candidates must be 'uncovered_nodes'"):
+        reading_circle.assess(grid, population=homes(), candidates="everywhere")
+    with pytest.raises(ValidationError, match="areas must be 'nearest_place'"):
+        reading_circle.assess(grid, population=homes(), areas="districts")
+    bad = homes()
+    bad.loc["A", "population"] = -1
+    with pytest.raises(ValidationError, match=r"points \['A'\]"):
+        reading_circle.assess(grid, population=bad)
+    with pytest.raises(ValidationError, match="grid_m must be a positive"):
+        reading_circle.assess(grid, population=homes(), grid_m=0)
+    clash = make_points({"lib": (2500, 0)})
+    with pytest.raises(ValidationError, match="also facility ids"):
+        reading_circle.assess(grid, population=homes(), candidates=clash)
+
+
+# --------------------------------------------------------------------------- the sample county
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    settings.root = tmp_path_factory.mktemp("root")
+    try:
+        study = pipeline.prepare("sample", mode="walk", progress=False)
+        return study, reading_circle.assess(study)
+    finally:
+        settings.root = None
+
+
+def test_sample_county_coverage_and_plans(sample) -> None:
+    study, res = sample
+    assert res.population_source == "buildings"  # the county seat has footprints
+    assert len(res.facilities) == len(classify.select(study.facilities, "reading"))
+    s = res.summary
+    cur = s.loc["current"]
+    assert 0 < cur["share"] < 1
+    assert cur["uncovered"] == pytest.approx(cur["population"] * (1 - cur["share"]))
+    pop = res.population
+    assert (pop.loc[pop["covered"], "time_min"] <= 15).all()
+    assert (pop.loc[~pop["covered"], "time_min"] > 15).all()
+    assert cur["covered"] == pytest.approx(pop.loc[pop["covered"], "population"].sum())
+    for target in (95, 100):
+        g, e = s.loc[f"greedy_{target}"], s.loc[f"exact_{target}"]
+        assert g["reached"] and e["reached"]
+        assert g["share"] >= target / 100 - 1e-9 and e["share"] >= target / 100 - 1e-9
+        assert e["new_sites"] <= g["new_sites"]
+        assert (res.sites["scenario"] == f"exact_{target}").sum() == e["new_sites"]
+    assert not res.isochrones.geometry.iloc[0].is_empty
+    assert res.uncovered_areas["population"].sum() == pytest.approx(cur["uncovered"])
+    assert res.by_area["population"].sum() == pytest.approx(cur["population"])
+
+
+# --------------------------------------------------------------------------- the notebook
+
+
+def _check_outputs(root, *, title: str) -> None:
+    html = (root / "maps" / "sample" / "reading_circle.html").read_text("utf-8")
+    scripts = re.findall(r"<script[^>]*\bsrc\s*=\s*['\"]([^'\"]+)", html, re.I)
+    sheets = re.findall(r"<link[^>]*\bhref\s*=\s*['\"]([^'\"]+)", html, re.I)
+    assert not [u for u in scripts + sheets if re.match(r"(https?:)?//", u)]
+    assert "合成数据" in html and title in html
+    gpkg = root / "data" / "processed" / "sample" / "reading_circle.gpkg"
+    layers = set(pyogrio.list_layers(gpkg)[:, 0])
+    assert {"population", "isochrones", "uncovered", "proposed_sites", "coverage_summary"} <= layers
+    summary = pd.read_csv(
+        root / "data" / "processed" / "sample" / "reading_circle_summary.csv", encoding="utf-8-sig"
+    )
+    assert len(summary) >= 3
+    executed = nbformat.read(root / "runs" / "sample" / "reading_circle.ipynb", as_version=4)
+    assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
+
+
+@pytest.mark.slow
+def test_notebook_runs_with_defaults(tmp_path) -> None:
+    settings.root = tmp_path
+    (result,) = runner.run("reading_circle", region="sample", parameters={}, progress=False)
+    assert result.map_html.is_file()
+    _check_outputs(tmp_path, title="15分钟阅读圈")
+
+
+@pytest.mark.slow
+def test_notebook_runs_with_other_parameters(tmp_path) -> None:
+    settings.root = tmp_path
+    params = {"minutes": 10, "lang": "en", "walk_speed_kmh": 4.0, "targets": [0.9]}
+    runner.run("reading_circle", region="sample", parameters=params, progress=False)
+    _check_outputs(tmp_path, title="10-minute reading circle")
+    summary = pd.read_csv(
+        tmp_path / "data" / "processed" / "sample" / "reading_circle_summary.csv",
+        encoding="utf-8-sig",
+    )
+    assert summary["Scenario"].tolist()[0] == "Current"
+    assert set(summary["Walk limit (min)"]) == {10}

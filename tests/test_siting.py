@@ -1,0 +1,137 @@
+"""Maximal coverage location: a case greedy gets wrong, agreement on easy cases, unreachable targets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from accessibility import siting
+from accessibility._errors import ValidationError
+
+# Six demand points of one resident each. A covers four of them; B and C three each,
+# and together all six. Greedy takes A first (4 > 3) and then needs both B and C:
+# three sites. The optimum is {B, C}: two.
+TRAP = np.array(
+    [
+        [1, 1, 1, 1, 0, 0],  # A
+        [1, 1, 0, 0, 1, 0],  # B  (B ∪ C = everything)
+        [0, 0, 1, 1, 0, 1],  # C
+    ]
+)
+IDS = ["A", "B", "C"]
+
+
+def test_greedy_is_suboptimal_and_exact_finds_the_optimum() -> None:
+    w = np.ones(6)
+    g = siting.greedy(TRAP, w, candidate_ids=IDS, target=1.0)
+    e = siting.exact(TRAP, w, candidate_ids=IDS, target=1.0)
+    assert g.sites == ["A", "B", "C"] and g.reached
+    assert g.steps["gain"].tolist() == [4, 1, 1]
+    assert sorted(e.sites) == ["B", "C"] and e.reached and e.status == "target_reached"
+    assert e.share_after == pytest.approx(1.0) and e.share_before == 0
+    # with two sites, greedy covers five points and the optimum all six
+    g2 = siting.greedy(TRAP, w, candidate_ids=IDS, n_sites=2)
+    e2 = siting.exact(TRAP, w, candidate_ids=IDS, n_sites=2)
+    assert g2.after == 5 and e2.after == 6
+    assert e2.steps["share"].iloc[-1] == pytest.approx(1.0)
+
+
+def test_weights_and_existing_coverage() -> None:
+    # point 0 is already covered; the rest weigh 10, 1, 1, 1, 5
+    w = np.array([100.0, 10, 1, 1, 1, 5])
+    covered = np.array([True, False, False, False, False, False])
+    g = siting.greedy(TRAP, w, candidate_ids=IDS, covered=covered, target=0.9)
+    # 0.9 × 118 = 106.2: 100 covered; A adds 10 + 1 + 1 = 12, B 10 + 1 = 11, C 1 + 1 + 5 = 7
+    assert g.sites == ["A"] and g.before == 100 and g.after == 112
+    assert g.share_before == pytest.approx(100 / 118)
+    e = siting.exact(TRAP, w, candidate_ids=IDS, covered=covered, target=0.9)
+    assert e.sites == ["A"]  # one site is enough; of those, the one covering most
+    # 0.99 × 118 = 116.8 needs two sites: A + C cover 117 (point 4 left out), B + C all
+    # 118; both reach the target and the one covering more is preferred
+    best_two = siting.exact(TRAP, w, candidate_ids=IDS, covered=covered, target=0.99)
+    assert sorted(best_two.sites) == ["B", "C"] and best_two.after == 118
+    done = siting.greedy(TRAP, w, candidate_ids=IDS, covered=covered, target=0.8)
+    assert done.sites == [] and done.status == "already_reached" and done.reached
+
+
+def test_greedy_and_exact_agree_on_an_easy_case() -> None:
+    # disjoint neighbourhoods: every site is needed, in order of weight
+    cover = sparse.csr_matrix(np.kron(np.eye(4), np.ones((1, 3))))  # 4 candidates × 12 points
+    w = np.repeat([5.0, 40.0, 20.0, 35.0], 3)
+    ids = ["s1", "s2", "s3", "s4"]
+    for target in (0.5, 0.75, 1.0):
+        g = siting.greedy(cover, w, candidate_ids=ids, target=target)
+        e = siting.exact(cover, w, candidate_ids=ids, target=target)
+        assert len(g.sites) == len(e.sites)
+        assert g.after == pytest.approx(e.after)
+    assert siting.greedy(cover, w, candidate_ids=ids, target=0.75).sites == ["s2", "s4"]
+    assert siting.exact(cover, w, candidate_ids=ids, n_sites=1).sites == ["s2"]
+
+
+def test_ties_go_to_the_smallest_id() -> None:
+    cover = np.array([[1, 1], [1, 1], [1, 1]])
+    plan = siting.greedy(cover, [1.0, 1.0], candidate_ids=["c", "a", "b"], target=1.0)
+    assert plan.sites == ["a"]
+
+
+def test_unreachable_target_is_reported_not_looped() -> None:
+    cover = np.c_[TRAP, np.zeros(3)]  # a seventh point nobody can cover
+    w = np.ones(7)
+    for solve in (siting.greedy, siting.exact):
+        plan = solve(cover, w, candidate_ids=IDS, target=1.0)
+        assert not plan.reached and plan.status == "target_unreachable"
+        assert plan.best == 6 and plan.after == 6  # the best attainable share is reached
+        assert "cannot be reached" in plan.message
+    assert len(siting.exact(cover, w, candidate_ids=IDS, target=1.0).sites) == 2
+    # asking for more sites than help: the extra ones are not placed
+    more = siting.greedy(TRAP, np.ones(6), candidate_ids=IDS, n_sites=5)
+    assert len(more.sites) == 3 and more.status == "no_gain"
+    nothing = siting.greedy(np.zeros((2, 3)), np.ones(3), target=0.5)
+    assert nothing.sites == [] and not nothing.reached
+
+
+def test_dataframe_input_and_sparse_times() -> None:
+    # a pairs_within-like matrix: seconds where within the limit, a zero-time pair as 1e-9
+    times = sparse.csr_matrix(np.array([[1e-9, 0, 300.0], [0, 500.0, 0]]))
+    plan = siting.greedy(times, [1, 2, 3], candidate_ids=["x", "y"], target=1.0)
+    assert plan.sites == ["x", "y"] and plan.after == 6
+    frame = pd.DataFrame([[1, 0, 1], [0, 1, 0]], index=["x", "y"], columns=["p", "q", "r"])
+    weights = pd.Series({"r": 3.0, "q": 2.0, "p": 1.0})  # aligned by id, not position
+    plan = siting.exact(frame, weights, target=0.6)
+    assert plan.sites == ["x"] and plan.after == 4
+    table = siting.plan_table([plan])
+    assert table.loc[0, "sites"] == "x" and table.loc[0, "n_sites"] == 1
+
+
+def test_size_guard_says_to_use_greedy() -> None:
+    cover = sparse.random(50, 400, density=0.05, random_state=1, format="csr")
+    with pytest.raises(ValidationError, match=r"variables \(> max_vars=100\); use siting.greedy"):
+        siting.exact(cover, np.ones(400), target=0.9, max_vars=100)
+
+
+def test_bad_inputs() -> None:
+    w = np.ones(6)
+    with pytest.raises(ValidationError, match="either target"):
+        siting.greedy(TRAP, w)
+    with pytest.raises(ValidationError, match="either target"):
+        siting.greedy(TRAP, w, target=0.9, n_sites=2)
+    with pytest.raises(ValidationError, match=r"target must be a share in \(0, 1\]"):
+        siting.greedy(TRAP, w, target=95)
+    with pytest.raises(ValidationError, match="n_sites must be a whole number"):
+        siting.exact(TRAP, w, n_sites=-1)
+    with pytest.raises(ValidationError, match="one value per demand point"):
+        siting.greedy(TRAP, np.ones(5), target=0.9)
+    with pytest.raises(ValidationError, match="finite and ≥ 0"):
+        siting.greedy(TRAP, [1, 1, np.nan, 1, 1, 1], target=0.9)
+    with pytest.raises(ValidationError, match="one id per coverage row"):
+        siting.greedy(TRAP, w, candidate_ids=["A", "B"], target=0.9)
+    with pytest.raises(ValidationError, match="must be unique"):
+        siting.greedy(TRAP, w, candidate_ids=["A", "A", "C"], target=0.9)
+    with pytest.raises(ValidationError, match="True/False for each"):
+        siting.greedy(TRAP, w, covered=[True], target=0.9)
+    with pytest.raises(ValidationError, match="2-D"):
+        siting.greedy(np.ones(6), w, target=0.9)
+    with pytest.raises(ValidationError, match="max_vars must be a positive"):
+        siting.exact(TRAP, w, target=0.9, max_vars=0)
