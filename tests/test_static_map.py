@@ -1,0 +1,193 @@
+"""Static PNG maps: written atomically, Chinese font, texts, fallback, validation, no network."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from accessibility import maps, static_map
+from accessibility._errors import ValidationError
+from accessibility.static_map import draw_map, find_cjk_font, render_png
+
+from .test_maps import NOTICE, make_facilities, make_places, make_road_lines
+
+BOUNDARY = gpd.GeoSeries([shapely.box(113.95, 33.97, 114.05, 34.05)], crs=4326)
+
+
+def options(**kwargs: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "group": "school:primary",
+        "thresholds_min": [15, 30],
+        "title": "示例县 · 设施可达性",
+        "boundary": BOUNDARY,
+        "roads": make_road_lines(),
+        "synthetic": True,
+    }
+    out.update(kwargs)
+    return out
+
+
+def texts(fig: Any) -> list[str]:
+    """Every text drawn on the figure (title lines, legend, scale bar, arrow, notes)."""
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", head[16:24])
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise OSError("network access in a test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_png_written_atomically(tmp_path: Path, no_network: None) -> None:
+    target = tmp_path / "maps" / "sample" / "access.png"
+    out = render_png(make_places(), make_facilities(), path=target, dpi=100, **options())
+    assert out == target
+    assert png_size(target) == (800, 880)  # 8 × 8.8 inches
+    assert 20_000 < target.stat().st_size < 2_000_000
+    assert [p.name for p in target.parent.iterdir()] == ["access.png"]
+    render_png(make_places(), make_facilities(), path=str(target), **options(lang="en"))
+    assert png_size(target) == (1200, 1320)  # replaced, default 150 dpi
+    assert [p.name for p in target.parent.iterdir()] == ["access.png"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "m.png"
+    target.write_bytes(b"old")
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(static_map.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        render_png(make_places(), make_facilities(), path=target, **options())
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.png"]
+
+
+def test_chosen_font_draws_chinese() -> None:
+    from matplotlib import font_manager
+
+    family = find_cjk_font()
+    if family is None:
+        pytest.skip("no CJK font installed here (`make browser` installs fonts-noto-cjk)")
+    path = font_manager.findfont(
+        font_manager.FontProperties(family=family), fallback_to_default=False
+    )
+    font = font_manager.get_font(path)
+    assert all(font.get_char_index(ord(c)) for c in "示例县小学出行时间分钟图例公里北合成数据")
+    fig = draw_map(make_places(), make_facilities(), **options())
+    title = next(t for t in fig.texts if t.get_text() == "示例县 · 设施可达性")
+    assert title.get_fontfamily()[0] == family
+
+
+def test_figure_texts_in_chinese() -> None:
+    if find_cjk_font() is None:
+        pytest.skip("no CJK font installed here (`make browser` installs fonts-noto-cjk)")
+    fig = draw_map(make_places(), make_facilities(), **options())
+    shown = texts(fig)
+    for expected in (
+        "示例县 · 设施可达性",
+        "出行时间 · 小学",
+        NOTICE,
+        "图例 · 出行时间",
+        "≤ 15 分钟",
+        "15–30 分钟",
+        "> 30 分钟",
+        "不可达",
+        "小学 (设施点)",
+        "距道路过远",
+        "主要道路",
+        "北",
+        "圆点大小表示人口",
+    ):
+        assert expected in shown, expected
+    assert any(t.endswith("公里") or t.endswith("米") for t in shown)
+    # every village is one dot, unreachable ones grey
+    villages = fig.axes[0].collections[-2]
+    assert len(villages.get_offsets()) == len(make_places())
+    colours = {tuple(np.round(c[:3], 3)) for c in villages.get_facecolors()}
+    grey = tuple(round(int(maps.UNREACHABLE_COLOUR[i : i + 2], 16) / 255, 3) for i in (1, 3, 5))
+    assert grey in colours
+    plain = texts(draw_map(make_places(), make_facilities(), **options(synthetic=False)))
+    assert NOTICE not in plain and "北" in plain
+
+
+def test_english_labels_and_no_arrow() -> None:
+    fig = draw_map(
+        make_places(),
+        make_facilities(),
+        **options(lang="en", title="Sample County", subtitle="Walk", north_arrow=False),
+    )
+    shown = texts(fig)
+    assert {"Sample County", "Walk", "Legend · Travel time", "≤ 15 min", "Unreachable"} <= set(
+        shown
+    )
+    assert "N" not in shown
+
+
+def test_without_a_chinese_font_labels_are_english(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(static_map, "find_cjk_font", lambda: None)
+    with pytest.warns(UserWarning, match="fonts-noto-cjk"):
+        fig = draw_map(make_places(), make_facilities(), **options(title="Sample County"))
+    shown = texts(fig)
+    assert "Legend · Travel time" in shown and "Travel time · Primary school" in shown
+    assert "Synthetic data, for demonstration only" in shown
+    assert not [t for t in shown if static_map._CJK_TEXT.search(t)]
+
+
+def test_no_facilities_no_roads_no_boundary() -> None:
+    facilities = make_facilities().iloc[:0]
+    fig = draw_map(make_places(), facilities, **options(roads=None, boundary=None, group="health"))
+    assert "主要道路" not in texts(fig)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"group": "park"}, "unknown facility kind"),
+        ({"group": "bus"}, "no column 'bus_time_min'"),
+        ({"thresholds_min": [30, 15]}, "strictly increasing"),
+        ({"lang": "fr"}, "lang must be one of"),
+        ({"boundary": BOUNDARY.to_crs(32650)}, r"boundary.*to_crs\(4326\)"),
+        ({"roads": make_road_lines().drop(columns="highway")}, "no 'highway' column"),
+        ({"dpi": 5}, "dpi must be"),
+        ({"dpi": float("nan")}, "dpi must be"),
+    ],
+)
+def test_bad_input(tmp_path: Path, change: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        render_png(make_places(), make_facilities(), path=tmp_path / "x.png", **options(**change))
+    assert not list(tmp_path.iterdir())
+
+
+def test_places_in_wrong_crs(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"to_crs\(4326\)"):
+        render_png(
+            make_places().to_crs(32650), make_facilities(), path=tmp_path / "x.png", **options()
+        )
+
+
+@pytest.mark.parametrize(
+    ("span_m", "length"),
+    [(40_000, 10_000), (30_000, 5_000), (9_000, 2_000), (800, 200), (1, 1)],
+)
+def test_scale_bar_lengths(span_m: float, length: float) -> None:
+    assert static_map._nice_length(span_m) == length
