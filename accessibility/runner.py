@@ -51,6 +51,17 @@ def notebooks_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "notebooks"
 
 
+#: Parameters every notebook declares: the runner sets them for each run.
+COMMON_PARAMETERS = ("region", "unit", "root", "osm_file", "offline", "lang")
+
+
+def declared_parameters(notebook: str) -> list[str]:
+    """Names in the ``parameters`` cell of ``notebooks/<notebook>.ipynb``."""
+    import papermill as pm
+
+    return list(pm.inspect_notebook(str(notebooks_dir() / f"{notebook}.ipynb")))
+
+
 def validate(notebook: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """Check parameters before a kernel starts; return them with defaults filled in."""
     if notebook not in notebooks():
@@ -58,7 +69,16 @@ def validate(notebook: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationError(msg)
     params = dict(parameters)
     region = regions.load(str(params.get("region", "")))  # UnknownRegionError names the choices
-    network.mode_rules(str(params.get("mode", "walk")))
+    declared = declared_parameters(notebook)
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        msg = (
+            f"notebook {notebook} has no parameter {', '.join(map(repr, unknown))}; "
+            f"its parameters: {', '.join(declared)}"
+        )
+        raise ValidationError(msg)
+    if "mode" in params:
+        network.mode_rules(str(params["mode"]))
     if "thresholds_min" in params:
         params["thresholds_min"] = engine.check_thresholds(params["thresholds_min"])
     for g in params.get("kinds", []) or []:

@@ -88,6 +88,10 @@ def test_english_labels_and_other_parameters(tmp_path) -> None:
     [
         (["run", "--region", "atlantis"], "unknown region 'atlantis'"),
         (["run", "--region", "sample", "--notebook", "nope"], "unknown notebook 'nope'"),
+        (
+            ["run", "--region", "sample", "--notebook", "services", "--mode", "car"],
+            "has no parameter 'mode'",
+        ),
         (["run", "--region", "sample", "--unit", "999"], "has no unit '999'"),
         (["run", "--region", "sample", "--mode", "rocket"], "unknown travel mode 'rocket'"),
         (

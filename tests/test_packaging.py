@@ -47,3 +47,12 @@ def test_notebooks_are_stored_without_outputs() -> None:
                 assert not re.search(r"^\s*(def|class)\s", cell.source, re.M), (
                     f"{path.name} defines code; move it to the package"
                 )
+
+
+def test_every_notebook_declares_the_common_parameters() -> None:
+    from accessibility import runner
+
+    assert set(runner.notebooks()) >= {"facility_access", "reading_circle", "services"}
+    for name in runner.notebooks():
+        missing = set(runner.COMMON_PARAMETERS) - set(runner.declared_parameters(name))
+        assert not missing, f"{name}.ipynb lacks parameters {missing}"
