@@ -30,7 +30,7 @@ setup: $(STAMP)
 	@$(MAKE) --no-print-directory browser || echo "warning: without $(SYSTEM_PACKAGES) the browser tests fail and PNG maps have English labels: run 'sudo make browser'" >&2
 
 run: setup
-	$(BIN)/accessibility run --region $(REGION)
+	$(BIN)/accessibility run --region $(REGION) --notebook all
 
 test: setup
 	$(BIN)/python -m pytest

@@ -103,13 +103,30 @@ def _run(args: argparse.Namespace) -> int:
         params["osm_file"] = str(args.osm_file.resolve())
     if args.offline:
         params["offline"] = True
-    results = runner.run(args.notebook, region=args.region, unit=args.unit, parameters=params)
-    print("done.")
+    names = runner.notebooks() if args.notebook == "all" else [args.notebook]
+    if args.notebook == "all":
+        shared = ("region", "unit", "osm_file", "offline", "lang")
+        extra = sorted(set(params) - set(shared))
+        if extra:
+            msg = f"with --notebook all only the common options apply; drop {', '.join(extra)}"
+            raise ValidationError(msg)
+    results, failures = [], []
+    for name in names:
+        try:
+            results += runner.run(name, region=args.region, unit=args.unit, parameters=params)
+        except runner.NotebookFailed as exc:
+            if len(names) == 1:
+                raise
+            failures.append(str(exc))
+            print(f"error: {exc}", file=sys.stderr)
+    print(
+        "done." if not failures else f"done, with {len(failures)} failed notebook(s) (see above)."
+    )
     for result in results:
         print(f"  map:      {result.map_html}")
         print(f"  tables:   {result.tables}")
         print(f"  notebook: {result.notebook}")
-    return 0
+    return 1 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
