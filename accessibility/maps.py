@@ -239,6 +239,19 @@ def _check_crs(crs: Any, what: str) -> None:
         raise ValidationError(msg)
 
 
+def _check_boundary(boundary: Any) -> gpd.GeoSeries | None:
+    """A boundary as a GeoSeries in EPSG:4326 (a GeoDataFrame's geometry is taken), or None."""
+    if boundary is None:
+        return None
+    if isinstance(boundary, gpd.GeoDataFrame):
+        boundary = boundary.geometry
+    if not isinstance(boundary, gpd.GeoSeries):
+        msg = f"boundary must be a GeoSeries in EPSG:4326; got {type(boundary).__name__}"
+        raise ValidationError(msg)
+    _check_crs(boundary.crs, "boundary")
+    return boundary
+
+
 def _check_lonlat(lon: np.ndarray, lat: np.ndarray, what: str) -> None:
     if np.any(np.abs(lon) > 180) or np.any(np.abs(lat) > 90):
         msg = (
@@ -1256,13 +1269,7 @@ def access_map(
     thresholds = _check_thresholds(thresholds_min)
     _check_places(places, group_list)
     _check_facilities(facilities, group_list)
-    if boundary is not None:
-        if isinstance(boundary, gpd.GeoDataFrame):
-            boundary = boundary.geometry
-        if not isinstance(boundary, gpd.GeoSeries):
-            msg = f"boundary must be a GeoSeries in EPSG:4326; got {type(boundary).__name__}"
-            raise ValidationError(msg)
-        _check_crs(boundary.crs, "boundary")
+    boundary = _check_boundary(boundary)
     if roads is not None:
         _check_roads(roads)
     get_tianditu_key(tianditu_key)  # fail on a malformed key before any work

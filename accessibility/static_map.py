@@ -42,7 +42,7 @@ from accessibility.maps import (
     ROAD_STYLE,
     UNREACHABLE,
     UNREACHABLE_COLOUR,
-    _check_crs,
+    _check_boundary,
     _check_facilities,
     _check_groups,
     _check_lang,
@@ -256,18 +256,6 @@ def _rings(geom: Any) -> list[np.ndarray]:
         elif isinstance(poly, (shapely.LineString, shapely.LinearRing)):
             out.append(shapely.get_coordinates(poly))
     return out
-
-
-def _check_boundary(boundary: Any) -> gpd.GeoSeries | None:
-    if boundary is None:
-        return None
-    if isinstance(boundary, gpd.GeoDataFrame):
-        boundary = boundary.geometry
-    if not isinstance(boundary, gpd.GeoSeries):
-        msg = f"boundary must be a GeoSeries in EPSG:4326; got {type(boundary).__name__}"
-        raise ValidationError(msg)
-    _check_crs(boundary.crs, "boundary")
-    return boundary
 
 
 # --------------------------------------------------------------------------- public
