@@ -248,3 +248,163 @@ def test_png_map(sample_run: dict[str, Any]) -> None:
     assert not [p for p in png.parent.iterdir() if p.name.startswith(".")]  # no temp files left
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(png, OUTPUT_DIR / "facility_access_sample_static.png")  # for people to look at
+
+
+# --------------------------------------------------------------------------- the other notebooks' maps
+
+
+def _run_notebook(root: Path, notebook: str) -> dict[str, Any]:
+    """``runner.run(notebook, region="sample")`` in ``root``; its outputs' paths."""
+    saved = (settings.root, settings.progress)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("TIANDITU_KEY", raising=False)
+        settings.root, settings.progress = root, False
+        try:
+            (result,) = runner.run(notebook, region="sample")
+        finally:
+            settings.root, settings.progress = saved
+    processed = root / "data" / "processed" / "sample"
+    return {
+        "html": result.map_html,
+        "gpkg": processed / f"{notebook}.gpkg",
+        "xlsx": processed / f"{notebook}.xlsx",
+        "png": root / "maps" / "sample" / f"{notebook}.png",
+    }
+
+
+@pytest.fixture(scope="module")
+def notebooks_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One project root for the three notebooks (they share the sample's downloads)."""
+    return tmp_path_factory.mktemp("notebooks")
+
+
+@pytest.fixture(scope="module")
+def reading_run(notebooks_root: Path) -> dict[str, Any]:
+    return _run_notebook(notebooks_root, "reading_circle")
+
+
+@pytest.fixture(scope="module")
+def tiers_run(notebooks_root: Path) -> dict[str, Any]:
+    return _run_notebook(notebooks_root, "school_tiers")
+
+
+@pytest.fixture(scope="module")
+def services_run(notebooks_root: Path) -> dict[str, Any]:
+    return _run_notebook(notebooks_root, "services")
+
+
+def _open_clean(browser: MapBrowser, run: dict[str, Any], shot: str) -> tuple[MapPage, Any, Path]:
+    """Open a notebook's map; its state and a screenshot, after checking it ran offline."""
+    page = browser.open(run["html"])
+    state = page.state()
+    path = page.screenshot(shot)
+    assert page.page_errors == []
+    assert page.console_errors == []
+    assert page.blocked == []  # nothing was requested from the network
+    return page, state, path
+
+
+def test_reading_circle_map(browser: MapBrowser, reading_run: dict[str, Any]) -> None:
+    population = gpd.read_file(reading_run["gpkg"], layer="population")
+    places = gpd.read_file(reading_run["gpkg"], layer="reading_places")
+    sites = gpd.read_file(reading_run["gpkg"], layer="proposed_sites")
+    page, state, shot = _open_clean(browser, reading_run, "reading_circle_sample.png")
+    try:
+        names = [o.name for o in state.overlays]
+        covered, uncovered = (
+            label("reading_ui.residents_covered"),
+            label("reading_ui.residents_uncovered"),
+        )
+        expected = [
+            label("reading_ui.isochrone_now").format(minutes="15"),
+            label("reading_ui.uncovered_areas"),
+            covered,
+            uncovered,
+            label("reading_ui.reading_places"),
+            label("ui.boundary"),
+        ]
+        assert [n for n in names if n in expected] == expected
+        plans = [n for n in names if n.startswith(label("reading_ui.proposed"))]
+        assert len(plans) == sites["scenario"].nunique() >= 2
+        assert state.shown_overlays() == [*expected[:5], plans[0], expected[5]]
+        # one circle per residence point, green when covered and red when not
+        layer = state.per_overlay
+        n_covered = int(population["covered"].sum())
+        assert layer[covered]["facilities"] == n_covered > 0
+        assert layer[uncovered]["facilities"] == len(population) - n_covered > 0
+        assert layer[label("reading_ui.reading_places")]["facilities"] == len(places)
+        assert (
+            layer[plans[0]]["facilities"] == (sites["scenario"] == sites["scenario"].iloc[0]).sum()
+        )
+        assert "15分钟阅读圈" in page.page.inner_text(
+            "body"
+        ) and "合成数据" in page.page.inner_text("body")
+        assert shot.stat().st_size > 20_000
+    finally:
+        page.close()
+
+
+def test_school_tiers_map(browser: MapBrowser, tiers_run: dict[str, Any]) -> None:
+    villages = gpd.read_file(tiers_run["gpkg"], layer="villages")
+    page, state, shot = _open_clean(browser, tiers_run, "school_tiers_sample.png")
+    try:
+        groups = [group_label(f"school:{t}") for t in ("primary", "middle", "high")]
+        assert [o.name for o in state.overlays] == [*groups, label("ui.boundary")]
+        assert state.shown_overlays() == [groups[0], label("ui.boundary")]
+        n = len(villages)
+        assert n > 100
+        assert state.villages == state.villages_painted == n  # one marker per village
+        for name in groups:
+            assert state.per_overlay[name]["villages"] == n, name
+        assert state.facilities > 0 and "合成数据" in state.title and "学校布局层级" in state.title
+        assert shot.stat().st_size > 20_000
+    finally:
+        page.close()
+
+
+def test_services_map(browser: MapBrowser, services_run: dict[str, Any]) -> None:
+    villages = gpd.read_file(services_run["gpkg"], layer="villages")
+    seats = gpd.read_file(services_run["gpkg"], layer="township_seats")
+    page, state, shot = _open_clean(browser, services_run, "services_sample.png")
+    try:
+        groups = [
+            group_label(g)
+            for g in (
+                "health:village_clinic",
+                "health:township_health_centre",
+                "health:county_hospital",
+                "bus",
+            )
+        ]
+        names = [o.name for o in state.overlays]
+        assert names[:4] == groups and label("ui.boundary") in names
+        (links,) = [n for n in names if n not in (*groups, label("ui.boundary"))]
+        assert links.startswith("乡镇驻地连通")
+        n = len(villages)
+        assert n > 100
+        assert state.villages == state.villages_painted == n  # the first group's markers
+        for name in groups:
+            assert state.per_overlay[name]["villages"] == n, name
+        assert state.per_overlay[links]["facilities"] == len(seats) > 0
+        assert "合成数据" in state.title
+        assert shot.stat().st_size > 20_000
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("notebook", ["reading_circle", "school_tiers", "services"])
+def test_notebook_png_and_excel(request: pytest.FixtureRequest, notebook: str) -> None:
+    fixture = {"reading_circle": "reading_run", "school_tiers": "tiers_run"}.get(
+        notebook, "services_run"
+    )
+    run = request.getfixturevalue(fixture)
+    assert _png_size(run["png"]) == (1200, 1320)
+    shutil.copyfile(run["png"], OUTPUT_DIR / f"{notebook}_sample_static.png")
+    wb = openpyxl.load_workbook(run["xlsx"])
+    assert len(wb.sheetnames) >= 3
+    for ws in wb:
+        heads = [c.value for c in ws[1]]
+        assert heads and all(isinstance(h, str) and not h.isascii() for h in heads), (
+            ws.title,
+            heads,
+        )

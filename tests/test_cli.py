@@ -88,7 +88,10 @@ def test_english_labels_and_other_parameters(tmp_path) -> None:
     [
         (["run", "--region", "atlantis"], "unknown region 'atlantis'"),
         (["run", "--region", "sample", "--notebook", "nope"], "unknown notebook 'nope'"),
-        (["run", "--region", "sample", "--notebook", "all", "--kinds", "bus"], "only the common options apply"),
+        (
+            ["run", "--region", "sample", "--notebook", "all", "--kinds", "bus"],
+            "only the common options apply",
+        ),
         (
             ["run", "--region", "sample", "--notebook", "services", "--mode", "car"],
             "has no parameter 'mode'",

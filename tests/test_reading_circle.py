@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import geopandas as gpd
 import nbformat
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyogrio
 import pytest
@@ -247,12 +248,23 @@ def _check_outputs(root, *, title: str) -> None:
     assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
 
 
+def _check_excel_and_png(processed, maps_dir, notebook: str, header: str) -> None:
+    """The notebook wrote ``<notebook>.xlsx`` (Chinese or English headers) and ``<notebook>.png``."""
+    wb = openpyxl.load_workbook(processed / f"{notebook}.xlsx")
+    assert len(wb.sheetnames) >= 3
+    assert header in [c.value for c in wb.worksheets[0][1]]
+    assert (maps_dir / f"{notebook}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.slow
 def test_notebook_runs_with_defaults(tmp_path) -> None:
     settings.root = tmp_path
     (result,) = runner.run("reading_circle", region="sample", parameters={}, progress=False)
     assert result.map_html.is_file()
     _check_outputs(tmp_path, title="15分钟阅读圈")
+    processed, maps_dir = tmp_path / "data" / "processed" / "sample", tmp_path / "maps" / "sample"
+    _check_excel_and_png(processed, maps_dir, "reading_circle", "人口覆盖率")
+    assert openpyxl.load_workbook(processed / "reading_circle.xlsx").sheetnames[0] == "覆盖情况"
 
 
 @pytest.mark.slow
@@ -267,3 +279,9 @@ def test_notebook_runs_with_other_parameters(tmp_path) -> None:
     )
     assert summary["Scenario"].tolist()[0] == "Current"
     assert set(summary["Walk limit (min)"]) == {10}
+    _check_excel_and_png(
+        tmp_path / "data" / "processed" / "sample",
+        tmp_path / "maps" / "sample",
+        "reading_circle",
+        "Share covered",
+    )

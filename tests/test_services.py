@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyogrio
 import pytest
@@ -407,6 +408,14 @@ _EXTERNAL = re.compile(
 )
 
 
+def _check_excel_and_png(processed, maps_dir, notebook: str, header: str) -> None:
+    """The notebook wrote ``<notebook>.xlsx`` (Chinese or English headers) and ``<notebook>.png``."""
+    wb = openpyxl.load_workbook(processed / f"{notebook}.xlsx")
+    assert len(wb.sheetnames) >= 3
+    assert header in [c.value for c in wb.worksheets[0][1]]
+    assert (maps_dir / f"{notebook}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "parameters",
@@ -442,6 +451,10 @@ def test_notebook_runs(tmp_path, parameters) -> None:
     summary = pd.read_csv(processed / "services_summary.csv", encoding="utf-8-sig")
     assert summary["value"].between(0, 1).all()
     assert (processed / "services_equity.csv").is_file()
+    english = parameters.get("lang") == "en"
+    _check_excel_and_png(
+        processed, tmp_path / "maps" / "sample", "services", "Measure" if english else "测算口径"
+    )
     if parameters.get("lang") == "en":
         assert "Synthetic data" in html and "Township seats linked (primary or better)" in html
         assert "Share of residents within 40 min" in summary["measure"].iloc[2]

@@ -789,10 +789,11 @@ def _scenario_text(key: str, row: pd.Series, lang: str) -> str:
     )
 
 
-def labelled(frame: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
+def labelled(frame: pd.DataFrame, *, lang: str = "zh", headers: bool = True) -> pd.DataFrame:
     """A copy of one of the assessment's tables for people, in ``lang`` (``rules/labels_reading.yml``).
 
-    Headers are translated (columns without a label keep their name), scenarios
+    Headers are translated (columns without a label keep their name; with
+    ``headers=False`` they keep their names, e.g. for :func:`excel_tables`), scenarios
     of the ``summary`` table are named (现状 / Current, …), methods and statuses
     are put in words, persons are rounded to whole numbers and shares to 0.1 %
     (kept as 0–1 fractions).
@@ -827,6 +828,8 @@ def labelled(frame: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     for col in ("share", "best_share"):
         if col in out.columns:
             out[col] = out[col].astype(float).round(3)
+    if not headers:
+        return out
     known = set(_label_keys("reading_col"))
     out = out.rename(
         columns={c: label(f"reading_col.{c}", lang=lang) for c in out.columns if c in known}
@@ -834,6 +837,56 @@ def labelled(frame: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     if out.index.name in known:
         out.index.name = label(f"reading_col.{out.index.name}", lang=lang)
     return out
+
+
+def excel_tables(result: Assessment, *, lang: str = "zh") -> dict[str, pd.DataFrame]:
+    """The summary tables for :func:`accessibility.export.write_excel`, by sheet name in ``lang``.
+
+    Sheets: coverage per scenario, per sub-area (when there are areas), uncovered
+    residential areas and proposed sites (both with 经度/纬度). Values are put in
+    words as in :func:`labelled`; column names are kept, so give
+    ``headers=excel_headers(lang=lang)`` to ``write_excel`` for the headers.
+    """
+    sheets = {
+        label("reading_ui.sheet_summary", lang=lang): labelled(
+            result.summary, lang=lang, headers=False
+        )
+    }
+    if result.by_area is not None:
+        sheets[label("reading_ui.sheet_areas", lang=lang)] = labelled(
+            result.by_area, lang=lang, headers=False
+        )
+    sheets[label("reading_ui.sheet_uncovered", lang=lang)] = labelled(
+        result.uncovered_areas, lang=lang, headers=False
+    )
+    sheets[label("reading_ui.sheet_sites", lang=lang)] = labelled(
+        result.sites, lang=lang, headers=False
+    )
+    return sheets
+
+
+def excel_headers(*, lang: str = "zh") -> dict[str, str]:
+    """Column name → header in ``lang`` for the sheets of :func:`excel_tables`."""
+    return {c: label(f"reading_col.{c}", lang=lang) for c in _label_keys("reading_col")}
+
+
+def static_map_layers(
+    result: Assessment, *, margin_m: float = 1_500.0
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Residence points and reading places for :func:`accessibility.static_map.render_png`.
+
+    Use with ``group="reading"``: the walk time to the nearest reading place is
+    copied to ``reading_time_min`` (the column the PNG map colours by), and only the
+    reading places within ``margin_m`` metres of the residents' extent are kept, so
+    the map shows the area the residents live in (as :func:`map` does), not the
+    whole region.
+    """
+    pts = result.population.assign(reading_time_min=result.population["time_min"].astype(float))
+    crs = pts.estimate_utm_crs()
+    window = shapely.box(*pts.geometry.to_crs(crs).total_bounds).buffer(margin_m)
+    fac = result.facilities
+    inside = fac.geometry.to_crs(crs).intersects(window).to_numpy()
+    return pts, fac.loc[inside]
 
 
 def _label_keys(section: str) -> list[str]:

@@ -1701,3 +1701,63 @@ def report(
         for key, value in extra.items():
             out.loc[scenario.tier, f"scenario_{key}"] = value
     return out
+
+
+# --------------------------------------------------------------------------- Excel
+
+
+def _soft(key: str, lang: str) -> Any:
+    """Function turning a code into its label under ``key`` (a section), or leaving it."""
+
+    def one(value: Any) -> Any:
+        if not isinstance(value, str) or not value:
+            return value
+        try:
+            return label(f"{key}.{value}", lang=lang)
+        except ValidationError:
+            return value
+
+    return one
+
+
+def excel_tables(
+    checks: Compliance,
+    access: TierAccess,
+    scenario: Scenario | None = None,
+    *,
+    lang: str = "zh",
+) -> dict[str, pd.DataFrame]:
+    """The summary tables for :func:`accessibility.export.write_excel`, by sheet name in ``lang``.
+
+    Sheets: the per-tier summary (:func:`report`), the schools outside their tier's
+    rule, the boarding candidates and, with a scenario, every village before and
+    after it. Tiers, modes and sizes are put in words; column names are kept, so
+    give ``headers=excel_headers(lang=lang)`` to ``write_excel`` for the headers.
+    """
+    tier, mode = _soft("schools_tier_short", lang), _soft("mode", lang)
+    size, level = _soft("schools_size", lang), _soft("level", lang)
+
+    def words(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.reset_index() if isinstance(frame.index, pd.MultiIndex) else frame.copy()
+        if out.index.name == "tier":
+            out.index = out.index.map(tier)
+        for col, fn in (("tier", tier), ("mode", mode), ("size", size), ("boarding_level", level)):
+            if col in out.columns:
+                out[col] = out[col].map(fn)
+        return out
+
+    sheets = {
+        label("schools_sheet.summary", lang=lang): words(report(checks, access, scenario)),
+        label("schools_sheet.exceptions", lang=lang): words(checks.exceptions),
+        label("schools_sheet.boarding", lang=lang): words(access.boarding),
+    }
+    if scenario is not None:
+        sheets[label("schools_sheet.scenario", lang=lang)] = words(scenario.villages)
+    return sheets
+
+
+def excel_headers(*, lang: str = "zh") -> dict[str, str]:
+    """Column name → header in ``lang`` for the sheets of :func:`excel_tables`."""
+    from ..labels import keys
+
+    return {c: label(f"schools_col.{c}", lang=lang) for c in keys("schools_col")}

@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
@@ -752,3 +753,76 @@ def add_seats_layer(m: folium.Map, roads: ServiceCheck, *, lang: str = "zh") -> 
     )
     m.add_child(layer, index=position)
     return m
+
+
+# --------------------------------------------------------------------------- Excel
+
+_BEYOND = re.compile(r"beyond_(?P<t>\d+(?:\.\d+)?)_(?P<what>share|pop_share)")
+
+
+def excel_tables(
+    *,
+    claims: pd.DataFrame,
+    clinics: ServiceCheck,
+    bus: ServiceCheck,
+    roads: ServiceCheck,
+    equity: Mapping[str, pd.DataFrame] | None = None,
+    lang: str = "zh",
+) -> dict[str, pd.DataFrame]:
+    """The summary tables for :func:`accessibility.export.write_excel`, by sheet name in ``lang``.
+
+    Sheets: the claims beside the report (:func:`claims`), clinics per tier, bus
+    stops, the township road links (summary and one row per seat) and any equity
+    tables given in ``equity`` (sheet key → table, e.g. ``{"equity_hospital": ...}``;
+    keys with a ``services_sheet`` label are translated). Column names are kept,
+    so give ``headers=excel_headers(sheets, lang=lang)`` to ``write_excel``.
+    """
+    mode = functools.partial(_soft_label, "mode", lang=lang)
+    sheets = {
+        "claims": claims,
+        "clinics": clinics.summary,
+        "bus": bus.summary,
+        "road_links": roads.summary,
+        "township_seats": roads.table.assign(
+            reason=roads.table["reason"].map(
+                functools.partial(_soft_label, "services_reason", lang=lang)
+            )
+        )
+        if "reason" in roads.table.columns
+        else roads.table,
+        **(equity or {}),
+    }
+    out: dict[str, pd.DataFrame] = {}
+    for key, frame in sheets.items():
+        table = frame.copy()
+        if "mode" in table.columns:
+            table["mode"] = table["mode"].map(mode)
+        out[_soft_label("services_sheet", key, lang=lang)] = table
+    return out
+
+
+def _soft_label(section: str, value: Any, *, lang: str) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    try:
+        return label(f"{section}.{value}", lang=lang)
+    except ValidationError:
+        return value
+
+
+def excel_headers(sheets: Mapping[str, pd.DataFrame], *, lang: str = "zh") -> dict[str, str]:
+    """Column name → header in ``lang`` for the sheets of :func:`excel_tables`.
+
+    Fixed columns come from the ``services_col`` labels; ``beyond_<t>_share`` and
+    ``beyond_<t>_pop_share`` of the equity tables from the ``equity_ui`` templates.
+    """
+    from ..labels import keys
+
+    out = {c: label(f"services_col.{c}", lang=lang) for c in keys("services_col")}
+    for frame in sheets.values():
+        for col in frame.columns:
+            match = _BEYOND.fullmatch(str(col))
+            if match:
+                key = "beyond_share" if match.group("what") == "share" else "beyond_pop_share"
+                out[col] = label(f"equity_ui.{key}", lang=lang).format(limit=match.group("t"))
+    return out
