@@ -533,7 +533,9 @@ def _draw(
             color="#b00020",
             fontweight="bold",
         )
-    fig.text(0.03, 0.035, label("ui.data_osm", lang=lang), fontsize=7, color="#666666")
+    # a synthetic region's data are generated, not OpenStreetMap's: credit only real data
+    source = label("ui.data_synthetic" if synthetic else "ui.data_osm", lang=lang)
+    fig.text(0.03, 0.035, source, fontsize=7, color="#666666")
     fig.text(
         0.97,
         0.035,

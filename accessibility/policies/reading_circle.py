@@ -73,6 +73,7 @@ from branca.element import Element
 from .. import classify, engine, isochrones, network, siting, snapping
 from .._errors import ValidationError
 from ..labels import label
+from ..maps import add_base_layers
 from ..population import estimate as estimate_population
 
 if TYPE_CHECKING:
@@ -1060,6 +1061,8 @@ def map(
     m.get_root().header.add_child(
         Element("<style>.leaflet-container{background:#f3f1ec}</style>"), name="rc_style"
     )
+    # base-layer choice: none (the default, offline), OpenStreetMap, Tianditu with $TIANDITU_KEY
+    add_base_layers(m, lang=lang)
 
     def area_layer(
         gdf: gpd.GeoDataFrame, name: str, style: dict[str, Any], *, show: bool
