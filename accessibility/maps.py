@@ -598,6 +598,7 @@ _STYLE = """
 }}
 .acc-title .acc-h {{ font-size: 16px; font-weight: 600; }}
 .acc-title .acc-sub {{ font-size: 12px; color: #444; }}
+.acc-title .acc-src {{ font-size: 11px; color: #666; }}
 .acc-title .acc-syn {{ font-size: 12px; color: #b00020; font-weight: 600; }}
 .acc-legend {{
   padding: 6px 10px; font-size: 12px; line-height: 18px;
@@ -793,10 +794,14 @@ def _legend_html(thresholds: np.ndarray, colours: list[str], *, lang: str, any_f
     return "".join(parts)
 
 
-def _title_html(title: str, subtitle: str | None, *, synthetic: bool, lang: str) -> str:
+def _title_html(
+    title: str, subtitle: str | None, *, synthetic: bool, lang: str, source_note: str | None = None
+) -> str:
     parts = [f'<div class="acc-h">{html.escape(title)}</div>']
     if subtitle:
         parts.append(f'<div class="acc-sub">{html.escape(subtitle)}</div>')
+    if source_note:
+        parts.append(f'<div class="acc-src">{html.escape(source_note)}</div>')
     if synthetic:
         parts.append(
             f'<div class="acc-syn">{html.escape(label("ui.synthetic_notice", lang=lang))}</div>'
@@ -1196,6 +1201,7 @@ def access_map(
     basemap: bool = True,
     roads: gpd.GeoDataFrame | None = None,
     tianditu_key: str | None = None,
+    source_note: str | None = None,
 ) -> folium.Map:
     """Map of travel time from each origin to its nearest facility, one layer per group.
 
@@ -1240,7 +1246,10 @@ def access_map(
         Show the synthetic-data notice under the title (required for the
         generated sample region).
     subtitle
-        Optional second line of the title (e.g. travel mode and data date).
+        Optional second line of the title (e.g. travel mode).
+    source_note
+        Optional line under the title saying where the data come from and when
+        (e.g. :meth:`accessibility.pipeline.Study.data_note`).
     basemap
         Offer web tiles (OpenStreetMap; Tianditu when a key is set) as base layers
         besides the offline one; they are never shown when the map opens.
@@ -1336,7 +1345,11 @@ def access_map(
         outline.add_child(_BoundaryOutline(shared, _boundary_geojson(boundary)))
         m.add_child(outline)
 
-    m.add_child(_TitleBox(_title_html(title, subtitle, synthetic=synthetic, lang=lang)))
+    m.add_child(
+        _TitleBox(
+            _title_html(title, subtitle, synthetic=synthetic, lang=lang, source_note=source_note)
+        )
+    )
     m.add_child(_Legend(_legend_html(thresholds, colours, lang=lang, any_far=any_far)))
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds(bounds, padding=(20, 20))

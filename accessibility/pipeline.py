@@ -17,6 +17,7 @@ Tests: ``tests/test_pipeline.py`` on the sample county.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -76,6 +77,27 @@ class Study:
         if self.unit is None:
             return self.region.label(lang)
         return f"{self.region.label(lang)} · {self.unit.label(lang)}"
+
+    def data_note(self, lang: str = "zh") -> str:
+        """One line for maps: where the data come from, their date, and the map's date."""
+        from .labels import label
+
+        if self.region.synthetic:
+            source = label("ui.source_synthetic", lang=lang)
+        else:
+            source = label("ui.source_osm", lang=lang)
+            details = ", ".join(
+                str(v) for v in (self.meta.get("osm_file_name"), self.meta.get("osm_date")) if v
+            )
+            if details:
+                source += f" ({details})"
+            if self.meta.get("registries"):
+                source += " + " + label("ui.source_registry", lang=lang)
+        today = dt.date.today().isoformat()
+        return (
+            f"{label('ui.data_source', lang=lang)}: {source} · "
+            f"{label('ui.map_date', lang=lang)}: {today}"
+        )
 
     def access(self, groups: Sequence[str], *, thresholds_min: Sequence[float]) -> gpd.GeoDataFrame:
         """Access results joined to the origins: one row per origin, keyed by its id.
@@ -296,7 +318,15 @@ def load_osm(
     else:
         msg = f"region {region.name!r} has source kind {kind!r}; use sample, osm_file or overpass"
         raise ValidationError(msg)
-    return osm.read(path, clip=clip)
+    data = osm.read(path, clip=clip)
+    dated = src if osm_file is not None or kind == "osm_file" else path
+    data.source_date = (
+        None
+        if kind == "sample" and osm_file is None
+        else dt.date.fromtimestamp(Path(dated).stat().st_mtime).isoformat()
+    )
+    data.source_name = Path(dated).name
+    return data
 
 
 def read_boundary(path: Path | None) -> gpd.GeoSeries:
@@ -436,6 +466,9 @@ def prepare(
         "crs": crs,
         "osm_source": str(osm_file) if osm_file is not None else reg.source.get("kind"),
         "osm_fingerprint": data.fingerprint,
+        "osm_file_name": getattr(data, "source_name", ""),
+        "osm_date": getattr(data, "source_date", None),
+        "registries": bool(reg.registries),
         "network": net.meta,
         "origins": len(origins),
         "origins_far": int((o_snap["flag"] == snapping.FLAG_FAR).sum()),

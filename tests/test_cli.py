@@ -52,6 +52,7 @@ def test_map_is_self_contained(run_root) -> None:
     sheets = re.findall(r"<link[^>]*\bhref\s*=\s*['\"]([^'\"]+)", html, re.I)
     assert not [u for u in scripts + sheets if re.match(r"(https?:)?//", u)]
     assert "合成数据" in html  # synthetic data said in the title
+    assert "数据来源: 程序生成的合成数据" in html and "OpenStreetMap 贡献者" not in html
     assert len(html.encode()) < 5_000_000
 
 
@@ -243,6 +244,10 @@ def test_xuchang_region_file_runs_a_unit_from_an_extract(tmp_path, capsys) -> No
     assert list(
         (tmp_path / "data" / "processed" / "xuchang" / "boundaries").glob("boundary_*.geojson")
     )
+    # real (non-synthetic) data: the map credits OpenStreetMap and names the extract and its date
+    page = (tmp_path / "maps" / "xuchang" / "411082" / "facility_access.html").read_text("utf-8")
+    assert "OpenStreetMap 贡献者 (standin.osm, 20" in page and "制图日期" in page
+    assert "合成数据" not in page
     # a unit whose boundary is not in the extract fails alone, with a message that says what to do
     code = cli.main(
         [*args[:-1], "411024", "--osm-file", str(extract), "--kinds", "bus", "--offline"]

@@ -129,7 +129,9 @@ def test_figure_texts_in_chinese() -> None:
     plain = texts(draw_map(make_places(), make_facilities(), **options(synthetic=False)))
     assert NOTICE not in plain and "北" in plain
     # synthetic data are not credited to OpenStreetMap; real data are
-    assert "道路与设施数据：程序生成的合成数据" in shown and not any("OpenStreetMap" in t for t in shown)
+    assert "道路与设施数据：程序生成的合成数据" in shown and not any(
+        "OpenStreetMap" in t for t in shown
+    )
     assert "道路与设施数据 © OpenStreetMap 贡献者" in plain
 
 

@@ -993,6 +993,7 @@ def map(
     synthetic: bool = False,
     max_points: int = MAX_MAP_POINTS,
     margin_m: float = 1_500.0,
+    source_note: str | None = None,
 ) -> folium.Map:
     """The reading circle on a map that works offline (save it with :func:`accessibility.maps.save_html`).
 
@@ -1192,6 +1193,8 @@ def map(
         ).add_to(outline)
         outline.add_to(m)
 
+    if source_note:
+        lines = [*lines, source_note]
     m.get_root().html.add_child(_title_box(title, lines, synthetic, lang), name="rc_title_box")
     legend = [
         (

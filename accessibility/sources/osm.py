@@ -62,6 +62,9 @@ class OsmData:
     pois: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     fingerprint: str
+    #: Set by the caller that knows the original source: its file name and date (ISO).
+    source_name: str = ""
+    source_date: str | None = None
 
 
 def file_hash(path: Path, *, chunk: int = 1 << 22) -> str:
