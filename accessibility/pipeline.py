@@ -185,8 +185,15 @@ def _osm_boundary(
     names = [str(n) for n in ([query["name"]] if "name" in query else query.get("names", []))]
     levels = [str(query["admin_level"])] if "admin_level" in query else []
     refs = [str(query["ref"])] if "ref" in query else []
+    # the boundary depends on where it is looked up: the extract (its identity) or Overpass
+    if osm_file is not None:
+        from .sources import extract
+
+        where_key = extract.source_identity(osm_file)
+    else:
+        where_key = "overpass"
     key = hashlib.sha256(
-        json.dumps([names, levels, refs], ensure_ascii=False).encode()
+        json.dumps([names, levels, refs, where_key], ensure_ascii=False).encode()
     ).hexdigest()[:12]
     cache = region.processed_dir / "boundaries" / f"boundary_{key}.geojson"
     if cache.is_file():

@@ -169,3 +169,24 @@ def test_speed_overrides_and_buildings(study, root) -> None:
     # half the walking speed on every road: network times double
     np.testing.assert_allclose(slow.network.time_s, 2 * study.network.time_s, rtol=1e-9)
     assert len(study.buildings) > 100 and study.buildings.crs.to_epsg() == 4326
+
+
+def test_boundary_cache_depends_on_the_extract(tmp_path) -> None:
+    """A boundary found in one extract is not reused when another extract is given."""
+    from accessibility import regions
+    from accessibility.sources import sample
+
+    settings.root = tmp_path
+    files = sample.generate(tmp_path / "gen", seed=2023)
+    first = tmp_path / "a.osm"
+    first.write_text(files.osm.read_text("utf-8"), "utf-8")
+    second = tmp_path / "b.osm"
+    second.write_text(files.osm.read_text("utf-8") + "\n<!-- another extract -->\n", "utf-8")
+    region = regions.load("sample")
+    query = {"name": "示例县", "admin_level": "6"}
+    a = pipeline._osm_boundary(region, query, osm_file=first, offline=True)
+    b = pipeline._osm_boundary(region, query, osm_file=second, offline=True)
+    assert a.iloc[0].equals(b.iloc[0])
+    assert len(list((region.processed_dir / "boundaries").glob("boundary_*.geojson"))) == 2
+    again = pipeline._osm_boundary(region, query, osm_file=first, offline=True)
+    assert again.iloc[0].equals(a.iloc[0])  # read back from the cache
