@@ -53,6 +53,7 @@ class Study:
     network: network.Network
     places: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
+    landuse: gpd.GeoDataFrame
     origins: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     origin_snap: pd.DataFrame
@@ -492,6 +493,7 @@ def prepare(
         network=net,
         places=places,
         buildings=data.buildings.loc[data.buildings.intersects(boundary.iloc[0])],
+        landuse=data.landuse.loc[data.landuse.intersects(boundary.iloc[0])],
         origins=origins,
         facilities=facilities,
         origin_snap=o_snap,

@@ -25,6 +25,15 @@ Methods
     :data:`RESIDENTIAL_BUILDINGS`; the generic ``building=yes`` (most untagged
     footprints: shops, sheds and factories as well as homes) counts only when the
     caller says so (``include_yes=True``).
+``landuse``
+    Where footprints are missing but ``landuse=residential`` areas are mapped: the
+    areas are cut by a square grid (``grid_m``, default 100 m) and each piece
+    becomes a point at its centre::
+
+        population = piece area (km², in a metric CRS) × persons_per_km2
+
+    ``persons_per_km2 = 10,000`` by default (a gross residential density typical of
+    Chinese towns; rural village land is sparser — override it).
 ``places``
     Settlement points (``place=*``) with a ``population`` tag. Levels are taken as
     disjoint (as in OSM, a town's figure is its seat, not its villages); points
@@ -35,7 +44,7 @@ Methods
 
 :func:`estimate` picks for a :class:`~accessibility.pipeline.Study`: ``auto`` uses
 buildings when the area has at least ``min_buildings`` residential footprints,
-else places. Footprints are usually mapped in towns only, so a buildings-based
+else residential land use when any is mapped, else places. Footprints are usually mapped in towns only, so a buildings-based
 estimate describes the built-up area, not the villages around it.
 
 Tests: ``tests/test_population.py`` — arithmetic on hand-made footprints, the
@@ -51,6 +60,7 @@ from typing import TYPE_CHECKING, Any, Final
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ._errors import ValidationError
 
@@ -58,11 +68,13 @@ if TYPE_CHECKING:
     from .pipeline import Study
 
 __all__ = [
+    "DEFAULT_PERSONS_PER_KM2",
     "DEFAULT_PERSONS_PER_M2",
     "METHODS",
     "RESIDENTIAL_BUILDINGS",
     "estimate",
     "from_buildings",
+    "from_landuse",
     "from_places",
     "from_points",
     "residential_mask",
@@ -85,7 +97,10 @@ RESIDENTIAL_BUILDINGS: Final[tuple[str, ...]] = (
     "farm",
 )
 #: Methods :func:`estimate` accepts.
-METHODS: Final[tuple[str, ...]] = ("auto", "buildings", "places", "points")
+METHODS: Final[tuple[str, ...]] = ("auto", "buildings", "landuse", "places", "points")
+#: Residents per km² of residential land when only land use is mapped (a planning
+#: order of magnitude for Chinese towns; villages are sparser: override it).
+DEFAULT_PERSONS_PER_KM2: Final[float] = 10_000.0
 #: Residential footprints needed for ``auto`` to prefer buildings over places.
 DEFAULT_MIN_BUILDINGS: Final[int] = 50
 
@@ -335,6 +350,68 @@ def _as_points(geom: gpd.GeoSeries) -> gpd.GeoSeries:
     return geom.representative_point()
 
 
+def from_landuse(
+    landuse: gpd.GeoDataFrame,
+    *,
+    crs: str,
+    persons_per_km2: float = DEFAULT_PERSONS_PER_KM2,
+    grid_m: float = 100.0,
+) -> gpd.GeoDataFrame:
+    """Population points from residential land-use areas (see the module docstring).
+
+    Parameters
+    ----------
+    landuse
+        Polygons (any CRS, set) of residential land, e.g. ``Study.landuse``.
+    crs
+        Metric CRS for areas and the grid (metres).
+    persons_per_km2
+        Residents per km² of residential land.
+    grid_m
+        Side of the grid squares, metres.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One point (EPSG:4326) per piece of residential land, ``population`` and
+        ``source="landuse"``; the population of each area is spread by piece area,
+        so the total is ``area × persons_per_km2``.
+    """
+    gdf = _check_gdf(landuse, "landuse")
+    _check_metric(crs)
+    if not (np.isfinite(persons_per_km2) and persons_per_km2 > 0):
+        msg = f"persons_per_km2 must be > 0, got {persons_per_km2!r}"
+        raise ValidationError(msg)
+    if not (np.isfinite(grid_m) and grid_m > 0):
+        msg = f"grid_m must be > 0 metres, got {grid_m!r}"
+        raise ValidationError(msg)
+    areas = gdf.to_crs(crs)
+    areas = areas.loc[~areas.geometry.is_empty & areas.geometry.notna()]
+    empty = gpd.GeoDataFrame({"population": [], "source": []}, geometry=[], crs=4326)
+    if areas.empty:
+        return empty
+    union = shapely.union_all(areas.geometry.to_numpy())  # overlapping areas count once
+    xmin, ymin, xmax, ymax = union.bounds
+    xs = np.arange(np.floor(xmin / grid_m) * grid_m, xmax, grid_m)
+    ys = np.arange(np.floor(ymin / grid_m) * grid_m, ymax, grid_m)
+    gx, gy = np.meshgrid(xs, ys)
+    cells = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + grid_m, gy.ravel() + grid_m)
+    pieces = shapely.intersection(cells, union)
+    keep = ~shapely.is_empty(pieces)
+    pieces = pieces[keep]
+    area_km2 = shapely.area(pieces) / 1e6
+    keep = area_km2 > 0
+    pieces, area_km2 = pieces[keep], area_km2[keep]
+    points = gpd.GeoSeries(shapely.point_on_surface(pieces), crs=crs).to_crs(4326)
+    out = gpd.GeoDataFrame(
+        {"population": area_km2 * persons_per_km2, "source": "landuse"},
+        geometry=points.to_numpy(),
+        index=pd.Index([f"landuse:{i}" for i in range(len(pieces))], name="id"),
+        crs=4326,
+    )
+    return out
+
+
 def estimate(
     study: Study,
     *,
@@ -345,6 +422,7 @@ def estimate(
     include_yes: bool = False,
     points: Path | str | gpd.GeoDataFrame | None = None,
     column: str = "population",
+    persons_per_km2: float = DEFAULT_PERSONS_PER_KM2,
 ) -> gpd.GeoDataFrame:
     """Population points of a study area, stating which source was used.
 
@@ -355,8 +433,8 @@ def estimate(
         and ``places`` lie inside the area.
     method
         ``"auto"`` (buildings when at least ``min_buildings`` residential footprints
-        exist, else places), ``"buildings"``, ``"places"`` or ``"points"`` (needs
-        ``points``).
+        exist, else residential land use when mapped, else places), ``"buildings"``,
+        ``"landuse"``, ``"places"`` or ``"points"`` (needs ``points``).
     min_buildings
         Residential footprints ``auto`` needs to choose buildings.
     persons_per_m2, default_levels, include_yes
@@ -365,6 +443,8 @@ def estimate(
         User point file or GeoDataFrame for ``method="points"``.
     column
         Population column of ``points`` (and of the places).
+    persons_per_km2
+        Passed to :func:`from_landuse`.
 
     Returns
     -------
@@ -388,8 +468,13 @@ def estimate(
     if points is not None and method == "auto":
         method = "points"
     n_res = int(residential_mask(study.buildings, include_yes=include_yes).sum())
+    landuse = getattr(study, "landuse", None)
+    n_landuse = 0 if landuse is None else len(landuse)
     if method == "auto":
-        method = "buildings" if n_res >= min_buildings else "places"
+        if n_res >= min_buildings:
+            method = "buildings"
+        else:
+            method = "landuse" if n_landuse else "places"
         log.info(
             "population source: %s (%d residential footprints; %d needed for buildings)",
             method,
@@ -414,6 +499,12 @@ def estimate(
             f"{len(out)} residential building footprints × storeys × {persons_per_m2:g} persons/m² "
             f"({1 / persons_per_m2:.0f} m² per person)"
         )
+    elif method == "landuse":
+        if not n_landuse:
+            msg = "the area has no landuse=residential polygons; use method='places' or 'points'"
+            raise ValidationError(msg)
+        out = from_landuse(landuse, crs=study.crs, persons_per_km2=persons_per_km2)
+        note = f"{n_landuse} residential land-use areas × {persons_per_km2:g} persons/km²"
     elif method == "places":
         out = from_places(study.places, column=column)
         note = f"{len(out)} settlements with a population tag"

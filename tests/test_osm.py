@@ -68,6 +68,12 @@ def test_building_footprints(tagged) -> None:
     assert len(tagged.buildings) == 1
 
 
+def test_residential_land_use(tagged) -> None:
+    assert list(tagged.landuse.index) == ["w108"]
+    area_m2 = tagged.landuse.to_crs("EPSG:32650").geometry.iloc[0].area
+    assert area_m2 == pytest.approx(0.002 * 92_370 * 0.002 * 110_950, rel=0.01)
+
+
 def test_sample_buildings_are_read(tmp_path) -> None:
     import json
 

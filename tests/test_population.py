@@ -166,3 +166,44 @@ def test_bad_inputs() -> None:
         population.estimate(study, method="buildings")
     with pytest.raises(ValidationError, match="found no residents"):
         population.estimate(study)  # auto → places, and there are none
+
+
+def test_residential_land_use_spread_over_a_grid() -> None:
+    # a 300 m x 250 m residential area: 0.075 km^2 x 10,000 persons/km^2 = 750 residents
+    areas = gpd.GeoDataFrame(
+        {"landuse": ["residential"], "name": [""]},
+        geometry=[rect(50, 30, 300, 250)],
+        index=pd.Index(["w9"], name="id"),
+        crs=4326,
+    )
+    pop = population.from_landuse(areas, crs=TEST_CRS, grid_m=100)
+    assert pop["population"].sum() == pytest.approx(750, rel=1e-3)
+    assert (pop["source"] == "landuse").all() and pop.crs.to_epsg() == 4326
+    # pieces of the 100 m grid (aligned on multiples of 100 m in the metric CRS):
+    # x 50-350 spans 4 columns, y 30-280 spans 3 rows
+    assert len(pop) == 12
+    assert pop.within(areas.geometry.iloc[0].buffer(1e-9)).all()
+    # overlapping areas count once
+    twice = pd.concat([areas, areas.set_axis(["w10"])])
+    assert population.from_landuse(twice, crs=TEST_CRS)["population"].sum() == pytest.approx(
+        750, rel=1e-3
+    )
+    with pytest.raises(ValidationError, match="persons_per_km2 must be > 0"):
+        population.from_landuse(areas, crs=TEST_CRS, persons_per_km2=0)
+
+
+def test_estimate_falls_back_to_land_use_before_places() -> None:
+    places = make_points({"a": (0, 0)})
+    places["population"] = [5000]
+    study = study_like(BUILDINGS, places)
+    study.landuse = gpd.GeoDataFrame(
+        {"landuse": ["residential"]}, geometry=[rect(0, 0, 200, 200)], crs=4326
+    )
+    auto = population.estimate(study, min_buildings=4, persons_per_km2=5000)
+    assert auto.attrs["population_source"] == "landuse"
+    assert auto["population"].sum() == pytest.approx(0.04 * 5000, rel=1e-3)
+    assert "residential land-use" in auto.attrs["population_note"]
+    study.landuse = study.landuse.iloc[0:0]
+    assert population.estimate(study, min_buildings=4).attrs["population_source"] == "places"
+    with pytest.raises(ValidationError, match="no landuse=residential"):
+        population.estimate(study, method="landuse")

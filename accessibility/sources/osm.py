@@ -14,6 +14,8 @@ Out: :class:`OsmData`:
 - ``buildings`` — footprints (WGS-84 polygons) of ``building=*`` closed ways and
   multipolygons, with ``building`` (the value) and ``levels`` (``building:levels``,
   NaN when untagged) — the basis of population estimates in towns;
+- ``landuse`` — ``landuse=residential`` polygons (WGS-84), for population estimates
+  where footprints are missing;
 - ``pois`` — candidate facilities: nodes and closed or open ways tagged ``amenity``,
   ``healthcare``, ``public_transport`` or ``highway=bus_stop`` (a way is represented
   by the centroid of its nodes), with their full tags for classification.
@@ -61,6 +63,9 @@ class OsmData:
     places: gpd.GeoDataFrame
     pois: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
+    #: ``landuse=residential`` areas (WGS-84 polygons): where people live when no
+    #: building footprints are mapped.
+    landuse: gpd.GeoDataFrame
     fingerprint: str
     #: Set by the caller that knows the original source: its file name and date (ISO).
     source_name: str = ""
@@ -159,11 +164,12 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
     places: list[dict[str, object]] = []
     pois: list[dict[str, object]] = []
     buildings: list[dict[str, object]] = []
+    landuse: list[dict[str, object]] = []
 
     processor = (
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.AREA)
         .with_locations()
-        .with_areas(osmium.filter.KeyFilter(*POI_KEYS, "place", "building"))
+        .with_areas(osmium.filter.KeyFilter(*POI_KEYS, "place", "building", "landuse"))
     )
     try:
         for obj in processor:
@@ -177,6 +183,18 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
                     pois.append(_poi_row("n", obj.id, obj.location.lon, obj.location.lat, tags))
                 continue
             if obj.is_area():
+                if tags.get("landuse") == "residential":
+                    area = _area_polygon(obj)
+                    if area is not None:
+                        kind = "w" if obj.from_way() else "r"
+                        landuse.append(
+                            {
+                                "id": f"{kind}{obj.orig_id()}",
+                                "landuse": "residential",
+                                "name": tags.get("name", ""),
+                                "geometry": area,
+                            }
+                        )
                 if "building" in tags and tags.get("building") != "no":
                     footprint = _area_polygon(obj)
                     if footprint is not None:
@@ -234,12 +252,14 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
     )
     pois_gdf = _frame(pois, ["id", "osm_type", "osm_id", "name", "tags"])
     buildings_gdf = _frame(buildings, ["id", "building", "levels", "name"])
+    landuse_gdf = _frame(landuse, ["id", "landuse", "name"])
 
     if clip is not None:
         nodes, segments = _clip_roads(nodes, segments, clip)
         places_gdf = places_gdf.loc[places_gdf.within(clip)]
         pois_gdf = pois_gdf.loc[pois_gdf.within(clip)]
         buildings_gdf = buildings_gdf.loc[buildings_gdf.intersects(clip)]
+        landuse_gdf = landuse_gdf.loc[landuse_gdf.intersects(clip)]
 
     if segments.empty:
         msg = f"{path} holds no highway ways{' inside the clip area' if clip is not None else ''}; is it the right file or region?"
@@ -258,6 +278,7 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
         places=places_gdf,
         pois=pois_gdf,
         buildings=buildings_gdf,
+        landuse=landuse_gdf,
         fingerprint=fingerprint,
     )
 
