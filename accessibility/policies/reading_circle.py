@@ -1041,7 +1041,7 @@ def map(
             uncovered=fmt.format(cur["uncovered"]),
         ),
         label(source_key, lang=lang)
-        if result.population_source in ("buildings", "places", "points")
+        if result.population_source in ("buildings", "landuse", "places", "points")
         else result.population_source,
     ]
     pts = result.population
