@@ -75,7 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     sample = sub.add_parser(
         "sample", help="generate the synthetic sample county under data/raw/sample/"
     )
-    sample.add_argument("--seed", type=int, default=None)
+    sample.add_argument(
+        "--region",
+        default="sample",
+        help="a region whose source is the generator (its seed is set in the region file)",
+    )
     return p
 
 
@@ -151,9 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sample":
             from .sources import sample
 
-            region = regions.load("sample")
-            seed = args.seed if args.seed is not None else int(region.source.get("seed", 2023))
-            files = sample.generate(region.raw_dir, seed=seed)
+            region = regions.load(args.region)
+            if region.source.get("kind") != "sample":
+                msg = f"region {region.name!r} is not generated (source kind {region.source.get('kind')!r})"
+                raise ValidationError(msg)
+            files = sample.generate(region.raw_dir, seed=int(region.source.get("seed", 2023)))
             print(f"sample county written to {files.osm.parent}")
             return 0
     except runner.NotebookFailed as exc:

@@ -79,7 +79,12 @@ def mode_rules(mode: str, *, overrides: dict[str, float] | None = None) -> dict[
     for highway, speed in (overrides or {}).items():
         if speed is None or speed == 0:
             rule["speeds_kmh"].pop(highway, None)
-        elif not isinstance(speed, (int, float)) or speed < 0:
+        elif (
+            isinstance(speed, bool)
+            or not isinstance(speed, (int, float))
+            or not np.isfinite(speed)
+            or speed < 0
+        ):
             msg = f"speed override for {mode}/{highway} must be a positive number of km/h, got {speed!r}"
             raise ValidationError(msg)
         else:

@@ -133,6 +133,8 @@ def boundary_spec(region: regions.Region, unit: regions.Unit | None) -> dict[str
     A unit without a boundary of its own is looked up as an OSM administrative
     boundary with its name at admin level 6.
     """
+    if unit is not None and not unit.boundary and not region.per_unit and region.boundary:
+        unit = None  # the only unit of a region is the region itself
     if unit is None:
         if not region.boundary:
             msg = f"region {region.name!r} has no boundary; add one to {region.config_path}"
@@ -290,6 +292,11 @@ def apply_registries(
     ]
     if villages:
         table = pd.concat(villages)
+        if not table.index.is_unique:
+            dup = table.index[table.index.duplicated()].unique()[:5].tolist()
+            files = ", ".join(str(e["file"]) for e in entries.get("villages", ()))
+            msg = f"village ids repeat across the village registries ({files}): {dup}; make the id columns unique"
+            raise ValidationError(msg)
         origins = table.loc[table["level"].isin(list(origin_levels))].copy()
     return facilities, origins
 
@@ -414,6 +421,9 @@ def prepare(
         bar.set_postfix_str(steps[i])
         if i:
             bar.update(1)
+
+    if osm_file is None and reg.source.get("kind") == "osm_file":
+        osm_file = _region_osm_file(reg)  # the region's own extract, for boundaries and data
 
     step(0)
     boundary = study_area(reg, the_unit, osm_file=osm_file, offline=offline)

@@ -194,8 +194,14 @@ def load(name: str) -> Region:
     if buffer_m < 0 or max_snap_m <= 0:
         msg = f"region file {path}: buffer_m must be ≥ 0 and max_snap_m > 0"
         raise ValidationError(msg)
+    if "name" in data and str(data["name"]) != path.stem:
+        msg = (
+            f"region file {path} says name: {data['name']}, but a region is named after its file; "
+            f"rename the file to {data['name']}.yml or remove the name key"
+        )
+        raise ValidationError(msg)
     return Region(
-        name=str(data.get("name", name)),
+        name=path.stem,
         label_zh=str(data["label_zh"]),
         label_en=str(data["label_en"]),
         synthetic=bool(data.get("synthetic", False)),

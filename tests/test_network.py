@@ -123,3 +123,10 @@ def test_bad_inputs() -> None:
     footway = make_roads({1: (0, 0), 2: (10, 0)}, [([1, 2], "footway", 0)])
     with pytest.raises(ValidationError, match="no road usable by mode 'car'"):
         network.build(footway, mode="car", crs=TEST_CRS)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), True, "fast"])
+def test_speed_overrides_must_be_finite_numbers(bad) -> None:
+    roads = make_roads(SQUARE, SQUARE_WAYS)
+    with pytest.raises(ValidationError, match="positive number of km/h"):
+        network.build(roads, mode="car", crs=TEST_CRS, speed_overrides={"residential": bad})

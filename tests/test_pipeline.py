@@ -190,3 +190,51 @@ def test_boundary_cache_depends_on_the_extract(tmp_path) -> None:
     assert len(list((region.processed_dir / "boundaries").glob("boundary_*.geojson"))) == 2
     again = pipeline._osm_boundary(region, query, osm_file=first, offline=True)
     assert again.iloc[0].equals(a.iloc[0])  # read back from the cache
+
+
+def test_region_with_its_own_extract_and_the_single_unit(tmp_path) -> None:
+    """A region whose source is a local file finds its boundary in that file, offline;
+    the only unit of a region without unit boundaries is the region itself."""
+    from accessibility import regions
+    from accessibility.sources import sample
+
+    settings.root = tmp_path
+    raw = tmp_path / "data" / "raw" / "ownfile"
+    sample.generate(raw, seed=2023)
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "ownfile.yml").write_text(
+        "label_zh: 自带\nlabel_en: Own file\nsource: {kind: osm_file, path: sample.osm}\n"
+        'boundary: {osm: {name: 示例县, admin_level: "6"}}\n'
+        'units:\n  - {code: "1", name: 自带县}\n',
+        encoding="utf-8",
+    )
+    region = regions.load("ownfile")
+    study = pipeline.prepare(region, mode="walk", offline=True, progress=False)
+    assert len(study.origins) > 300
+    one = pipeline.prepare(region, unit="1", mode="walk", offline=True, progress=False)
+    assert one.boundary.iloc[0].equals(study.boundary.iloc[0])
+
+
+def test_repeated_village_ids_across_registries_are_refused(tmp_path) -> None:
+    settings.root = tmp_path
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "twovil.yml").write_text(
+        "label_zh: 两表\nlabel_en: Two lists\nsynthetic: true\n"
+        "source: {kind: sample, seed: 2023}\nboundary: {file: boundary.geojson}\n"
+        "registries:\n  villages:\n    - {file: a.csv}\n    - {file: b.csv}\n",
+        encoding="utf-8",
+    )
+    from accessibility.sources import sample
+
+    raw = tmp_path / "data" / "raw" / "twovil"
+    files = sample.generate(raw, seed=2023)
+    import json
+
+    w, s, e, n = json.loads(files.meta.read_text("utf-8"))["bbox"]
+    x, y = (w + e) / 2, (s + n) / 2
+    (raw / "a.csv").write_text(f"编码,名称,经度,纬度\n1,甲村,{x},{y}\n", encoding="utf-8")
+    (raw / "b.csv").write_text(f"编码,名称,经度,纬度\n1,乙村,{x + 0.01},{y}\n", encoding="utf-8")
+    with pytest.raises(
+        ValidationError, match=r"village ids repeat across the village registries \(a.csv, b.csv\)"
+    ):
+        pipeline.prepare("twovil", mode="walk", progress=False)

@@ -96,3 +96,14 @@ def test_unit_without_code_is_rejected(tmp_path) -> None:
     )
     with pytest.raises(ValidationError, match="every unit needs a code and a name"):
         regions.load("u")
+
+
+def test_region_is_named_after_its_file(tmp_path) -> None:
+    settings.root = tmp_path
+    (tmp_path / "regions").mkdir()
+    text = "label_zh: x\nlabel_en: x\nsource: {kind: sample}\nboundary: {file: boundary.geojson}\n"
+    (tmp_path / "regions" / "mycopy.yml").write_text("name: sample\n" + text, encoding="utf-8")
+    with pytest.raises(ValidationError, match="a region is named after its file"):
+        regions.load("mycopy")
+    (tmp_path / "regions" / "mycopy.yml").write_text(text, encoding="utf-8")
+    assert regions.load("mycopy").name == "mycopy"
