@@ -38,6 +38,7 @@ TIERS = {
     "reading": ("library", "study_room", "cultural_station", "village_centre"),
     "bus": ("bus_stop",),
 }
+_BRACKETED = re.compile(r"[（(][^）)]*[）)]")
 LEVELS = ("county_seat", "township_seat", "admin_village", "natural_village", "residential")
 
 
@@ -115,6 +116,8 @@ def classify_feature(tags: dict[str, str], name: str | None = None) -> Decision 
     of this project (e.g. a kindergarten), else the kind, tiers and confidence.
     """
     name = name if name is not None else tags.get("name", "")
+    # a bracketed part is a note, e.g. 城市书房（人民路店） or 第二人民医院（原XX镇卫生院）
+    name = _BRACKETED.sub("", name)
     rules, levels = _facility_rules()
     for rule in rules:
         if not rule.matches(tags, name):

@@ -53,13 +53,16 @@ class Study:
     network: network.Network
     places: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
-    landuse: gpd.GeoDataFrame
     origins: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     origin_snap: pd.DataFrame
     facility_snap: pd.DataFrame
     router: engine.Router
     meta: dict[str, Any] = field(default_factory=dict)
+    #: ``landuse=residential`` areas inside the area (population where footprints are missing)
+    landuse: gpd.GeoDataFrame = field(
+        default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs=4326)
+    )
 
     @property
     def processed_dir(self) -> Path:
