@@ -57,6 +57,13 @@ def summary(
     """
     thresholds = check_thresholds(thresholds_min)
     pop = population.reindex(table.index).astype(float)
+    if len(table) and population.notna().any() and pop.isna().all():
+        msg = "population shares no id with the access table; pass the population indexed by origin id"
+        raise ValidationError(msg)
+    bad = pop.notna() & (~np.isfinite(pop) | (pop < 0))
+    if bad.any():
+        msg = f"population must be finite and ≥ 0; bad values for origins {pop.index[bad][:5].tolist()}"
+        raise ValidationError(msg)
     known = pop.notna().to_numpy()
     rows = {}
     for g in groups:

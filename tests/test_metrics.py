@@ -35,3 +35,15 @@ def test_summary_bad_input() -> None:
         metrics.summary(table, pd.Series([1.0]), ["bus"], thresholds_min=[15])
     with pytest.raises(ValidationError, match="> 0 minutes"):
         metrics.summary(table, pd.Series([1.0]), ["health"], thresholds_min=[0])
+
+
+def test_summary_refuses_bad_populations() -> None:
+    table = pd.DataFrame({"bus_time_min": [1.0, 2.0]}, index=pd.Index(["a", "b"], name="id"))
+    with pytest.raises(ValidationError, match="finite and ≥ 0"):
+        metrics.summary(table, pd.Series({"a": np.inf, "b": 1.0}), ["bus"], thresholds_min=[15])
+    with pytest.raises(ValidationError, match="finite and ≥ 0"):
+        metrics.summary(table, pd.Series({"a": -5.0, "b": 1.0}), ["bus"], thresholds_min=[15])
+    with pytest.raises(ValidationError, match="shares no id"):
+        metrics.summary(table, pd.Series([10.0, 20.0]), ["bus"], thresholds_min=[15])
+    ok = metrics.summary(table, pd.Series({"a": np.nan, "b": 10.0}), ["bus"], thresholds_min=[15])
+    assert ok.loc["bus", "within_15_pop_share"] == 1.0
