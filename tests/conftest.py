@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -52,6 +53,16 @@ def make_points(points: dict[object, tuple[float, float]]) -> gpd.GeoDataFrame:
     ids = list(points)
     geoms = [shapely.Point(*lonlat(*points[i])) for i in ids]
     return gpd.GeoDataFrame(geometry=geoms, index=pd.Index(ids, name="id"), crs=4326)
+
+
+def check_excel_and_png(processed: Path, maps_dir: Path, notebook: str, header: str) -> None:
+    """A notebook wrote ``<notebook>.xlsx`` (Chinese or English headers) and ``<notebook>.png``."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(processed / f"{notebook}.xlsx")
+    assert len(wb.sheetnames) >= 3
+    assert header in [c.value for c in wb.worksheets[0][1]]
+    assert (maps_dir / f"{notebook}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(autouse=True)

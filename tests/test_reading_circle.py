@@ -19,7 +19,7 @@ from accessibility._errors import ValidationError
 from accessibility.policies import reading_circle
 from accessibility.settings import settings
 
-from .conftest import TEST_CRS, lonlat, make_points, make_roads
+from .conftest import TEST_CRS, check_excel_and_png, lonlat, make_points, make_roads
 
 # A ladder of two streets 500 m apart (y = 0 and y = 500), x = 0…3000, with a rung
 # every 500 m. Walking at 1.25 m/s, 15 minutes is 1125 m. The library is at (0, 0);
@@ -248,14 +248,6 @@ def _check_outputs(root, *, title: str) -> None:
     assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
 
 
-def _check_excel_and_png(processed, maps_dir, notebook: str, header: str) -> None:
-    """The notebook wrote ``<notebook>.xlsx`` (Chinese or English headers) and ``<notebook>.png``."""
-    wb = openpyxl.load_workbook(processed / f"{notebook}.xlsx")
-    assert len(wb.sheetnames) >= 3
-    assert header in [c.value for c in wb.worksheets[0][1]]
-    assert (maps_dir / f"{notebook}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 @pytest.mark.slow
 def test_notebook_runs_with_defaults(tmp_path) -> None:
     settings.root = tmp_path
@@ -263,7 +255,7 @@ def test_notebook_runs_with_defaults(tmp_path) -> None:
     assert result.map_html.is_file()
     _check_outputs(tmp_path, title="15分钟阅读圈")
     processed, maps_dir = tmp_path / "data" / "processed" / "sample", tmp_path / "maps" / "sample"
-    _check_excel_and_png(processed, maps_dir, "reading_circle", "人口覆盖率")
+    check_excel_and_png(processed, maps_dir, "reading_circle", "人口覆盖率")
     assert openpyxl.load_workbook(processed / "reading_circle.xlsx").sheetnames[0] == "覆盖情况"
 
 
@@ -279,7 +271,7 @@ def test_notebook_runs_with_other_parameters(tmp_path) -> None:
     )
     assert summary["Scenario"].tolist()[0] == "Current"
     assert set(summary["Walk limit (min)"]) == {10}
-    _check_excel_and_png(
+    check_excel_and_png(
         tmp_path / "data" / "processed" / "sample",
         tmp_path / "maps" / "sample",
         "reading_circle",

@@ -19,7 +19,7 @@ from accessibility._errors import ValidationError
 from accessibility.policies import school_tiers as st
 from accessibility.settings import settings
 
-from .conftest import TEST_CRS, lonlat, make_points, make_roads
+from .conftest import TEST_CRS, check_excel_and_png, lonlat, make_points, make_roads
 
 REL = 3e-3  # layout metres vs geodesic lengths
 WALK_M_PER_MIN = 4.5 / 3.6 * 60  # 75 m per minute on foot
@@ -477,14 +477,6 @@ def _self_contained(html: str) -> bool:
     return not [u for u in scripts + sheets if re.match(r"(https?:)?//", u)]
 
 
-def _check_excel_and_png(processed, maps_dir, notebook: str, header: str) -> None:
-    """The notebook wrote ``<notebook>.xlsx`` (Chinese or English headers) and ``<notebook>.png``."""
-    wb = openpyxl.load_workbook(processed / f"{notebook}.xlsx")
-    assert len(wb.sheetnames) >= 3
-    assert header in [c.value for c in wb.worksheets[0][1]]
-    assert (maps_dir / f"{notebook}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 @pytest.mark.slow
 def test_notebook_runs_with_defaults(tmp_path) -> None:
     settings.root = tmp_path
@@ -500,7 +492,7 @@ def test_notebook_runs_with_defaults(tmp_path) -> None:
     assert {"school_primary_time_min", "school_high_time_min"} <= set(villages.columns)
     summary = pd.read_csv(gpkg.parent / "school_tiers_summary.csv", encoding="utf-8-sig")
     assert summary["tier"].tolist() == list(st.TIERS)
-    _check_excel_and_png(gpkg.parent, tmp_path / "maps" / "sample", "school_tiers", "学段")
+    check_excel_and_png(gpkg.parent, tmp_path / "maps" / "sample", "school_tiers", "学段")
     sheet = openpyxl.load_workbook(gpkg.parent / "school_tiers.xlsx")["分学段汇总"]
     assert [sheet.cell(row=r, column=1).value for r in (2, 3, 4)] == ["小学", "初中", "高中"]
     nb = nbformat.read(result.notebook, as_version=4)
@@ -532,7 +524,7 @@ def test_notebook_runs_with_other_parameters(tmp_path) -> None:
         tmp_path / "data" / "processed" / "sample" / "school_tiers.gpkg", layer="scenario"
     )
     assert scenario["reassigned"].any()
-    _check_excel_and_png(
+    check_excel_and_png(
         tmp_path / "data" / "processed" / "sample",
         tmp_path / "maps" / "sample",
         "school_tiers",

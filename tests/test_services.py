@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
-import openpyxl
 import pandas as pd
 import pyogrio
 import pytest
@@ -18,7 +17,7 @@ from accessibility._errors import ValidationError
 from accessibility.policies import services
 from accessibility.settings import settings
 
-from .conftest import TEST_CRS, make_points, make_roads
+from .conftest import TEST_CRS, check_excel_and_png, make_points, make_roads
 
 WALK_M_PER_MIN = 4500 / 60  # 4.5 km/h
 
@@ -408,14 +407,6 @@ _EXTERNAL = re.compile(
 )
 
 
-def _check_excel_and_png(processed, maps_dir, notebook: str, header: str) -> None:
-    """The notebook wrote ``<notebook>.xlsx`` (Chinese or English headers) and ``<notebook>.png``."""
-    wb = openpyxl.load_workbook(processed / f"{notebook}.xlsx")
-    assert len(wb.sheetnames) >= 3
-    assert header in [c.value for c in wb.worksheets[0][1]]
-    assert (maps_dir / f"{notebook}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "parameters",
@@ -452,7 +443,7 @@ def test_notebook_runs(tmp_path, parameters) -> None:
     assert summary["value"].between(0, 1).all()
     assert (processed / "services_equity.csv").is_file()
     english = parameters.get("lang") == "en"
-    _check_excel_and_png(
+    check_excel_and_png(
         processed, tmp_path / "maps" / "sample", "services", "Measure" if english else "测算口径"
     )
     if parameters.get("lang") == "en":
