@@ -25,6 +25,7 @@ import shapely
 import yaml
 
 from ._errors import UnknownRegionError, ValidationError
+from ._validate import check_degrees
 from .settings import settings
 
 BOUNDARY_KINDS = ("file", "osm", "circle", "bbox")
@@ -306,10 +307,8 @@ def metric_crs(boundary: shapely.Geometry) -> str:
     if boundary is None or boundary.is_empty:
         msg = "cannot choose a projection for an empty boundary"
         raise ValidationError(msg)
+    check_degrees(boundary, "boundary")
     c = boundary.centroid
     lon, lat = float(c.x), float(c.y)
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        msg = f"boundary centroid ({lon}, {lat}) is not in degrees; give the boundary in WGS-84 (EPSG:4326)"
-        raise ValidationError(msg)
     zone = min(math.floor((lon + 180) / 6) + 1, 60)
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"

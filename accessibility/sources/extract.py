@@ -90,6 +90,7 @@ import shapely
 from tqdm.auto import tqdm
 
 from .._errors import DataSourceError, ValidationError
+from .._validate import check_degrees
 from ..settings import settings
 
 log = logging.getLogger(__name__)
@@ -493,13 +494,7 @@ def _check_polygon(polygon: object) -> shapely.Geometry:
     if polygon.is_empty:
         msg = "clip polygon is empty; pass the region boundary (WGS-84 degrees)"
         raise ValidationError(msg)
-    minx, miny, maxx, maxy = polygon.bounds
-    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        msg = (
-            f"clip polygon bounds {_fmt_bounds(polygon.bounds)} are not longitude/latitude "
-            "degrees (projected metres?); reproject it to EPSG:4326 first"
-        )
-        raise ValidationError(msg)
+    check_degrees(polygon, "clip polygon")
     if not polygon.is_valid:
         msg = (
             f"clip polygon is not valid ({shapely.is_valid_reason(polygon)}); repair it "

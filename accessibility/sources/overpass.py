@@ -79,6 +79,7 @@ from osmnx import settings as ox_settings
 from tqdm import tqdm
 
 from .._errors import DataSourceError, ValidationError
+from .._validate import check_degrees
 from ..settings import settings
 from . import osm
 
@@ -225,14 +226,7 @@ def _validated_polygon(polygon: object) -> shapely.Geometry:
             "buffer points or lines into an area first"
         )
         raise ValidationError(msg)
-    minx, miny, maxx, maxy = polygon.bounds
-    if not (-180.0 <= minx <= maxx <= 180.0 and -90.0 <= miny <= maxy <= 90.0):
-        msg = (
-            f"polygon bounds ({minx:.6g}, {miny:.6g}, {maxx:.6g}, {maxy:.6g}) are not "
-            "longitude/latitude degrees; reproject the boundary to WGS-84 first "
-            "(gdf.to_crs(4326)) and check that x is longitude and y latitude"
-        )
-        raise ValidationError(msg)
+    check_degrees(polygon, "polygon")
     geom: shapely.Geometry = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
     if not geom.is_valid:
         parts = _polygon_parts(shapely.make_valid(geom))

@@ -64,6 +64,7 @@ import shapely
 from .. import datum as _datum
 from .. import export, labels
 from .._errors import DataSourceError, ValidationError
+from .._validate import check_degrees
 from ..classify import KINDS, LEVELS, TIERS, parse_group
 
 log = logging.getLogger(__name__)
@@ -646,13 +647,7 @@ def _check_boundary(boundary: shapely.Geometry | None) -> None:
     if not isinstance(boundary, shapely.Geometry) or boundary.is_empty:
         msg = "boundary must be a non-empty shapely (Multi)Polygon in WGS-84 degrees"
         raise ValidationError(msg)
-    west, south, east, north = boundary.bounds
-    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-        msg = (
-            f"boundary bounds {boundary.bounds} are not WGS-84 degrees; "
-            "reproject it with .to_crs(4326) before passing it"
-        )
-        raise ValidationError(msg)
+    check_degrees(boundary, "boundary")
 
 
 def _ground_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
