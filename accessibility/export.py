@@ -9,7 +9,9 @@ Out: ``<name>.gpkg`` with one layer per table (attribute-only tables are written
      per table, headers in Chinese (or English) from ``rules/labels.yml`` and
      numbers kept as numbers. Every write goes to a temporary file first and is
      renamed into place, so an interrupted run never leaves a half-written file
-     that looks complete.
+     that looks complete. ``<nb>_figures.json`` holds a run's key figures (a few
+     labelled numbers) for the index page of a batch run (:func:`write_figures`,
+     :func:`read_figures`).
 Tests: ``tests/test_export.py`` — round trips.
 """
 
@@ -17,13 +19,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import logging
 import math
 import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -478,3 +481,201 @@ def write_excel(
             tmp.unlink()
     log.info("wrote %s (%s)", path, ", ".join(names.values()))
     return path
+
+
+def write_text(path: Path | str, text: str) -> Path:
+    """Write UTF-8 text (an HTML page, a JSON file), atomically; return ``path``."""
+    path = Path(path)
+    tmp = _tmp_beside(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+# --------------------------------------------------------------------------- key figures
+
+#: How a key figure is shown: ``percent`` (a 0–1 share, shown ``92.3%``), ``count``
+#: (``1,234``), ``minutes`` (``12.5 分钟``) or ``number`` (anything else).
+FIGURE_FORMATS: Final[tuple[str, ...]] = ("percent", "count", "minutes", "number")
+_FIGURE_KEYS: Final[tuple[str, ...]] = ("key", "label_zh", "label_en", "value", "format")
+
+
+def figure(
+    key: str,
+    value: Any,
+    fmt: str,
+    *,
+    label_key: str | None = None,
+    labels: tuple[str, str] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """One key figure as stored in ``<nb>_figures.json``.
+
+    Parameters
+    ----------
+    key
+        Stable identifier, e.g. ``"school_primary_coverage"``.
+    value
+        The number (NumPy numbers are converted); NaN, infinity and ``None`` become
+        ``None`` (not available). Whole-number counts are stored as integers.
+    fmt
+        One of :data:`FIGURE_FORMATS`.
+    label_key
+        A label (``"section.name"`` in ``rules/labels*.yml``) filled in with
+        ``fields`` by :meth:`str.format`, in both languages.
+    labels
+        ``(zh, en)`` texts instead of ``label_key``.
+    **fields
+        Values for the placeholders of the label (strings, or ``(zh, en)`` pairs).
+
+    Returns
+    -------
+    dict
+        ``{"key", "label_zh", "label_en", "value", "format"}``.
+    """
+    if (label_key is None) == (labels is None):
+        msg = f"figure {key!r}: give either label_key or labels"
+        raise ValidationError(msg)
+    if labels is None:
+        texts = []
+        for lang in LANGS:
+            filled = {
+                k: (v[LANGS.index(lang)] if isinstance(v, tuple) else v) for k, v in fields.items()
+            }
+            texts.append(label(str(label_key), lang=lang).format(**filled))
+        labels = (texts[0], texts[1])
+    out = {
+        "key": key,
+        "label_zh": labels[0],
+        "label_en": labels[1],
+        "value": _figure_value(value, key, "figure"),
+        "format": fmt,
+    }
+    return check_figures([out], where="figure")[0]
+
+
+def _figure_value(value: Any, key: Any, where: str) -> float | int | None:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        msg = f"{where}: figure {key!r} has value {value!r}; a value is a number or null"
+        raise ValidationError(msg)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def check_figures(figures: Any, *, where: str = "figures") -> list[dict[str, Any]]:
+    """Check a list of key figures and return clean copies (plain Python values).
+
+    Each figure is a mapping with exactly ``key`` (non-empty text, unique),
+    ``label_zh``, ``label_en`` (text), ``value`` (number or ``None``; NaN and
+    infinity become ``None``) and ``format`` (one of :data:`FIGURE_FORMATS`).
+
+    Raises
+    ------
+    ValidationError
+        Naming ``where`` (e.g. the file) and what is wrong.
+    """
+    if isinstance(figures, (str, bytes, Mapping)) or not isinstance(figures, Sequence):
+        msg = f"{where}: figures must be a list of {{key, label_zh, label_en, value, format}}; got {type(figures).__name__}"
+        raise ValidationError(msg)
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(figures):
+        if not isinstance(item, Mapping):
+            msg = f"{where}: figure {i} is a {type(item).__name__}, not a mapping"
+            raise ValidationError(msg)
+        missing = [k for k in _FIGURE_KEYS if k not in item]
+        extra = sorted(str(k) for k in item if k not in _FIGURE_KEYS)
+        if missing or extra:
+            msg = f"{where}: figure {i} must have exactly the keys {', '.join(_FIGURE_KEYS)}"
+            if missing:
+                msg += f"; missing {', '.join(missing)}"
+            if extra:
+                msg += f"; unknown {', '.join(extra)}"
+            raise ValidationError(msg)
+        key = item["key"]
+        if not isinstance(key, str) or not key.strip():
+            msg = f"{where}: figure {i} has key {key!r}; a key is non-empty text"
+            raise ValidationError(msg)
+        if key in seen:
+            msg = f"{where}: figure key {key!r} appears twice"
+            raise ValidationError(msg)
+        seen.add(key)
+        for name in ("label_zh", "label_en"):
+            if not isinstance(item[name], str):
+                msg = f"{where}: figure {key!r} has {name} {item[name]!r}; labels are text"
+                raise ValidationError(msg)
+        if item["format"] not in FIGURE_FORMATS:
+            msg = f"{where}: figure {key!r} has format {item['format']!r}; use one of {', '.join(FIGURE_FORMATS)}"
+            raise ValidationError(msg)
+        value = _figure_value(item["value"], key, where)
+        if item["format"] == "count" and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        out.append(
+            {
+                "key": key,
+                "label_zh": item["label_zh"],
+                "label_en": item["label_en"],
+                "value": value,
+                "format": item["format"],
+            }
+        )
+    return out
+
+
+def write_figures(path: Path | str, figures: Sequence[Mapping[str, Any]]) -> Path:
+    """Write a run's key figures as ``{"figures": [...]}`` JSON (UTF-8), atomically.
+
+    Parameters
+    ----------
+    path
+        Target file, by convention ``data/processed/<region>[/<unit>]/<nb>_figures.json``.
+    figures
+        Key figures (see :func:`figure` and :func:`check_figures`), in display order.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    clean = check_figures(figures, where=str(path))
+    text = json.dumps({"figures": clean}, ensure_ascii=False, indent=1, allow_nan=False)
+    write_text(path, text + "\n")
+    log.info("wrote %s (%d figures)", path, len(clean))
+    return path
+
+
+def read_figures(path: Path | str) -> list[dict[str, Any]]:
+    """Key figures from a file written by :func:`write_figures`.
+
+    Returns
+    -------
+    list of dict
+        The figures, checked; an empty list when the file does not exist.
+
+    Raises
+    ------
+    ValidationError
+        The file is not JSON or not ``{"figures": [...]}`` with valid figures; the
+        message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"{path}: not a key-figures file (invalid JSON: {exc})"
+        raise ValidationError(msg) from None
+    if not isinstance(data, dict) or "figures" not in data:
+        msg = f'{path}: a key-figures file holds {{"figures": [...]}}'
+        raise ValidationError(msg)
+    return check_figures(data["figures"], where=str(path))

@@ -12,19 +12,26 @@ Out: one row per facility group with counts and shares. Coverage of a group at
        with a known population (origins without one are counted separately).
 
      Unreachable origins count as not covered; a group with no facility has no
-     coverage (0) and is flagged.
+     coverage (0) and is flagged. :func:`key_figures` picks, per group, the
+     coverage and the villages beyond the largest threshold for the index page.
 Tests: ``tests/test_metrics.py`` — arithmetic on a hand-made table.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._errors import ValidationError
 from .engine import check_thresholds, group_key
+from .export import figure
+from .labels import group_label
+
+_WITHIN_POP = re.compile(r"within_(?P<t>\d+(?:\.\d+)?)_pop_share")
 
 
 def summary(
@@ -93,4 +100,53 @@ def summary(
         rows[g] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "group"
+    return out
+
+
+def key_figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
+    """The key figures of a :func:`summary` table: per group, coverage and villages beyond.
+
+    For the largest threshold ``T`` of the table and each group (in table order):
+
+    - ``<group key>_coverage``: the population-weighted share within ``T``
+      (``within_{T}_pop_share``, format ``percent``);
+    - ``<group key>_beyond``: the villages not within ``T`` — unreachable ones and,
+      for a group without facilities, every village (``origins × (1 −
+      within_{T}_share)``, format ``count``).
+
+    Parameters
+    ----------
+    summary
+        Output of :func:`summary` (index = group).
+
+    Returns
+    -------
+    list of dict
+        Figures for :func:`accessibility.export.write_figures`.
+    """
+    found = [m for m in (_WITHIN_POP.fullmatch(str(c)) for c in summary.columns) if m]
+    if not found:
+        msg = "the summary has no within_<T>_pop_share column; make it with metrics.summary"
+        raise ValidationError(msg)
+    top = max(found, key=lambda m: float(m.group("t"))).group("t")
+    out = []
+    for group, row in summary.iterrows():
+        key = group_key(str(group))
+        names = tuple(group_label(str(group), lang=lang) for lang in ("zh", "en"))
+        share = float(row[f"within_{top}_share"])
+        origins = int(row["origins"])
+        beyond = round(origins * (1.0 - share)) if np.isfinite(share) else None
+        out.append(
+            figure(
+                f"{key}_coverage",
+                row[f"within_{top}_pop_share"],
+                "percent",
+                label_key="figure.coverage",
+                group=names,
+                t=top,
+            )
+        )
+        out.append(
+            figure(f"{key}_beyond", beyond, "count", label_key="figure.beyond", group=names, t=top)
+        )
     return out

@@ -1,4 +1,4 @@
-"""Open generated HTML maps in headless Chromium with the network cut off, and read what they show.
+"""Open generated HTML maps (and other pages) in headless Chromium with the network cut off, and read what they show.
 
 How it works
 ------------
@@ -228,11 +228,11 @@ class MapPage:
         """Choose a base layer in the layer control."""
         self._entry("base", name).click()
 
-    def screenshot(self, name: str) -> Path:
-        """Save a PNG of the page under ``test-output/``; return its path."""
+    def screenshot(self, name: str, *, full_page: bool = False) -> Path:
+        """Save a PNG of the page (the window, or ``full_page``) under ``test-output/``; return its path."""
         OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
         path = OUTPUT_DIR / name
-        self.page.screenshot(path=str(path))
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
     def close(self) -> None:
@@ -276,7 +276,16 @@ class MapBrowser:
             self._pw.stop()
 
     def open(self, path: Path | str, *, timeout_ms: int = 30_000) -> MapPage:
-        """Open a local HTML file and wait until Leaflet has drawn it."""
+        """Open a local HTML map and wait until Leaflet has drawn it."""
+        opened = self.open_page(path, timeout_ms=timeout_ms)
+        opened.page.wait_for_function(
+            "() => window.L && document.querySelector('.leaflet-control-layers')",
+            timeout=timeout_ms,
+        )
+        return opened
+
+    def open_page(self, path: Path | str, *, timeout_ms: int = 30_000) -> MapPage:
+        """Open any local HTML file (e.g. an index page) with the network cut off; wait for ``load``."""
         context = self._browser.new_context(viewport=self.viewport, service_workers="block")
         page = context.new_page()
         opened = MapPage(page)
@@ -296,8 +305,4 @@ class MapBrowser:
         )
         page.on("pageerror", lambda err: opened.page_errors.append(str(err)))
         page.goto(Path(path).resolve().as_uri(), wait_until="load", timeout=timeout_ms)
-        page.wait_for_function(
-            "() => window.L && document.querySelector('.leaflet-control-layers')",
-            timeout=timeout_ms,
-        )
         return opened

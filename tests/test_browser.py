@@ -21,7 +21,8 @@ import geopandas as gpd
 import openpyxl
 import pytest
 
-from accessibility import classify, maps, runner
+from accessibility import classify, index_page, maps, regions, runner
+from accessibility.export import read_figures
 from accessibility.labels import group_label, label
 from accessibility.settings import settings
 
@@ -204,6 +205,84 @@ def test_map_size(sample_run: dict[str, Any]) -> None:
     assert size < 5_000_000, size
     html = sample_run["html"].read_text("utf-8")
     assert "accRoads" in html  # the main roads are in the page itself
+
+
+# --------------------------------------------------------------------------- index page
+
+
+def test_index_page_of_the_sample_run(browser: MapBrowser, sample_run: dict[str, Any]) -> None:
+    """The batch index page over the real sample run: offline, both languages, links that work."""
+    root = sample_run["root"]
+    processed = root / "data" / "processed" / "sample"
+    figures = read_figures(processed / "facility_access_figures.json")
+    assert len(figures) == 2 * len(KINDS)  # coverage and villages beyond, per group
+    outputs = [
+        p.relative_to(root).as_posix()
+        for p in (
+            sample_run["html"],
+            sample_run["png"],
+            sample_run["xlsx"],
+            processed / "facility_access.gpkg",
+        )
+    ]
+    runs = [
+        {
+            "format": 1,
+            "region": "sample",
+            "unit": None,
+            "unit_name": "示例县",
+            "unit_name_en": "Sample County",
+            "notebook": "facility_access",
+            "status": "ok",
+            "seconds": 21.4,
+            "peak_rss_mb": 512.0,
+            "outputs": [{"path": p} for p in outputs],
+            "executed_notebook": "runs/sample/facility_access.ipynb",
+            "log": "runs/sample/facility_access.log",  # not written: not linked
+            "figures": figures,
+        },
+        {
+            "region": "sample",
+            "unit": None,
+            "notebook": "reading_circle",
+            "status": "failed",
+            "error": "ValueError: <script>document.title='x'</script>",
+            "failed_cell": 4,
+        },
+        {"region": "sample", "unit": None, "notebook": "school_tiers", "status": "running"},
+        {"region": "sample", "unit": None, "notebook": "services", "status": "missing"},
+    ]
+    saved = settings.root
+    settings.root = root
+    try:
+        path = index_page.write_index(regions.load("sample"), runs)
+    finally:
+        settings.root = saved
+    assert path == root / "maps" / "sample" / "index.html"
+    page = browser.open_page(path)
+    try:
+        p = page.page
+        links = p.eval_on_selector_all("a[href]", "els => els.map((a) => a.href)")
+        assert len(links) == 5  # map, workbook, PNG, GeoPackage, executed notebook
+        assert all(u.startswith("file://") for u in links)
+        for u in links:  # every link opens its file
+            assert Path(p.evaluate("(u) => decodeURIComponent(new URL(u).pathname)", u)).is_file()
+        body = p.inner_text("body")
+        assert "合成数据" in body and "成功" in body and "中断" in body and "未运行" in body
+        assert "<script>document.title='x'</script>" in body  # shown as text, not run
+        assert p.title() == "示例县（合成数据） · 分析结果索引"
+        p.click("#lang-switch")
+        assert p.evaluate("document.documentElement.lang") == "en"
+        body = p.inner_text("body")
+        assert "Results index" in body and "interrupted" in body and "not run" in body
+        assert "分析结果索引" not in body
+        shot = page.screenshot("index_sample.png", full_page=True)
+        assert shot.stat().st_size > 20_000
+        assert page.blocked == []  # nothing was requested from the network
+        assert page.console_errors == [] and page.page_errors == []
+    finally:
+        page.close()
+    assert path.stat().st_size < 100_000
 
 
 # --------------------------------------------------------------------------- Excel and PNG

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -251,3 +253,68 @@ def test_column_headers(name, zh, en) -> None:
     assert export.column_header(name) == zh
     if en is not None:
         assert export.column_header(name, lang="en") == en
+
+
+# --------------------------------------------------------------------------- key figures
+
+
+def test_figures_roundtrip(tmp_path) -> None:
+    figures = [
+        export.figure(
+            "cov", np.float64(0.923), "percent", labels=("小学覆盖率", "Primary coverage")
+        ),
+        export.figure(
+            "beyond",
+            np.int64(12),
+            "count",
+            label_key="figure.beyond",
+            group=("小学", "Primary"),
+            t="30",
+        ),
+        export.figure("people", 1200.0, "count", labels=("人口", "People")),
+        export.figure("median", np.nan, "minutes", labels=("中位数", "Median")),
+        export.figure("inf", np.inf, "number", labels=("无穷", "Infinite")),
+    ]
+    path = export.write_figures(tmp_path / "out" / "nb_figures.json", figures)
+    raw = path.read_text("utf-8")
+    assert "小学覆盖率" in raw and "NaN" not in raw and "Infinity" not in raw  # plain UTF-8 JSON
+    assert [p.name for p in path.parent.iterdir()] == ["nb_figures.json"]  # no temp file left
+    back = export.read_figures(path)
+    assert back == export.check_figures(figures)
+    assert [f["value"] for f in back] == [0.923, 12, 1200, None, None]
+    assert isinstance(back[1]["value"], int) and isinstance(back[2]["value"], int)
+    assert back[1]["label_zh"] == "小学：30分钟外村庄数"
+    assert back[1]["label_en"] == "Primary: villages beyond 30 min"
+    assert set(back[0]) == {"key", "label_zh", "label_en", "value", "format"}
+
+
+def test_read_figures_missing_and_malformed(tmp_path) -> None:
+    assert export.read_figures(tmp_path / "none_figures.json") == []
+    bad = tmp_path / "bad_figures.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValidationError, match="bad_figures.json.*invalid JSON"):
+        export.read_figures(bad)
+    bad.write_text('[{"key": "a"}]', encoding="utf-8")
+    with pytest.raises(
+        ValidationError, match=r'bad_figures\.json: a key-figures file holds \{"figures"'
+    ):
+        export.read_figures(bad)
+    one = {"key": "a", "label_zh": "甲", "label_en": "A", "value": 1, "format": "count"}
+    cases = [
+        ({**one, "format": "ratio"}, "format 'ratio'"),
+        ({**one, "value": "12"}, "a value is a number or null"),
+        ({**one, "value": True}, "a value is a number or null"),
+        ({k: v for k, v in one.items() if k != "label_en"}, "missing label_en"),
+        ({**one, "extra": 1}, "unknown extra"),
+        ({**one, "key": ""}, "non-empty text"),
+    ]
+    for item, message in cases:
+        bad.write_text(json.dumps({"figures": [item]}), encoding="utf-8")
+        with pytest.raises(ValidationError, match=message) as info:
+            export.read_figures(bad)
+        assert "bad_figures.json" in str(info.value)
+    with pytest.raises(ValidationError, match="appears twice"):
+        export.write_figures(tmp_path / "x.json", [one, one])
+    assert not (tmp_path / "x.json").exists()
+    with pytest.raises(ValidationError, match="either label_key or labels"):
+        export.figure("a", 1, "count")

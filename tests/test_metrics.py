@@ -47,3 +47,36 @@ def test_summary_refuses_bad_populations() -> None:
         metrics.summary(table, pd.Series([10.0, 20.0]), ["bus"], thresholds_min=[15])
     ok = metrics.summary(table, pd.Series({"a": np.nan, "b": 10.0}), ["bus"], thresholds_min=[15])
     assert ok.loc["bus", "within_15_pop_share"] == 1.0
+
+
+def test_key_figures_match_the_summary() -> None:
+    table = pd.DataFrame(
+        {"school_primary_time_min": [5.0, 25.0, 40.0, np.inf], "bus_time_min": [np.nan] * 4},
+        index=pd.Index(["a", "b", "c", "d"], name="id"),
+    )
+    pop = pd.Series({"a": 100.0, "b": 300.0, "c": 600.0, "d": 1000.0})
+    s = metrics.summary(table, pop, ["school:primary", "bus"], thresholds_min=[15, 30])
+    figures = {f["key"]: f for f in metrics.key_figures(s)}
+    assert list(figures) == [
+        "school_primary_coverage",
+        "school_primary_beyond",
+        "bus_coverage",
+        "bus_beyond",
+    ]
+    # the largest threshold (30): a and b within, c slower, d unreachable
+    within = table["school_primary_time_min"] <= 30
+    assert figures["school_primary_coverage"]["value"] == pytest.approx(
+        pop[within].sum() / pop.sum()
+    )
+    assert (
+        figures["school_primary_coverage"]["value"]
+        == s.loc["school:primary", "within_30_pop_share"]
+    )
+    assert figures["school_primary_beyond"]["value"] == int((~within).sum()) == 2
+    assert figures["bus_coverage"]["value"] == 0.0 and figures["bus_beyond"]["value"] == 4
+    assert figures["school_primary_coverage"]["format"] == "percent"
+    assert figures["school_primary_beyond"]["format"] == "count"
+    assert figures["school_primary_coverage"]["label_zh"] == "小学：30分钟内人口占比"
+    assert figures["bus_beyond"]["label_en"] == "Bus stop: villages beyond 30 min"
+    with pytest.raises(ValidationError, match="within_<T>_pop_share"):
+        metrics.key_figures(s[["origins"]])

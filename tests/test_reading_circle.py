@@ -130,6 +130,38 @@ def test_coverage_on_a_grid(grid) -> None:
     assert after.contains(shapely.Point(lonlat(700, 500)))
 
 
+def test_key_figures_on_a_grid(grid) -> None:
+    res = reading_circle.assess(grid, population=homes(), targets=[0.6, 1.0], areas=None)
+    figures = {f["key"]: f for f in reading_circle.key_figures(res)}
+    assert list(figures) == [
+        "coverage",
+        "uncovered",
+        "uncovered_points",
+        "new_sites_60",
+        "new_sites_100",
+    ]
+    # worked by hand above: A, B and E (350 of 1,050 residents) within 15 minutes
+    pop = res.population
+    assert figures["coverage"]["value"] == pytest.approx(350 / 1050)
+    assert figures["coverage"]["value"] == pytest.approx(
+        pop.loc[pop["time_min"] <= 15, "population"].sum() / pop["population"].sum()
+    )
+    assert figures["uncovered"]["value"] == pytest.approx(700)
+    assert figures["uncovered_points"]["value"] == int((pop["time_min"] > 15).sum()) == 2
+    # the site at D reaches 60 %; both sites reach everyone (the exact plans)
+    assert figures["new_sites_60"]["value"] == 1 and figures["new_sites_100"]["value"] == 2
+    assert figures["coverage"]["label_zh"] == "步行15分钟内人口覆盖率"
+    assert figures["new_sites_100"]["label_en"] == "New reading places for 100% coverage"
+    assert [f["format"] for f in figures.values()] == ["percent", *["count"] * 4]
+    # a plan that cannot reach its target has no number of sites
+    only_d = make_points({"site_D": (2500, 20)})
+    res = reading_circle.assess(
+        grid, population=homes(), candidates=only_d, targets=[1.0], areas=None
+    )
+    figures = {f["key"]: f for f in reading_circle.key_figures(res)}
+    assert figures["new_sites_100"]["value"] is None
+
+
 def test_user_candidates_and_an_unreachable_target(grid) -> None:
     only_d = make_points({"site_D": (2500, 20)})
     res = reading_circle.assess(

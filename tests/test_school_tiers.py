@@ -470,6 +470,26 @@ def test_sample_compliance_and_scenario(sample) -> None:
     assert report.loc["primary", "scenario_closed"] == len(sc.closed)
 
 
+def test_sample_key_figures_match_the_villages(sample) -> None:
+    figures = {f["key"]: f for f in st.key_figures(sample)}
+    assert list(figures) == [f"{t}_{k}" for t in st.TIERS for k in ("coverage", "beyond")]
+    v = sample.villages
+    pop = v["population"].astype(float)
+    known = pop.notna()
+    for tier in st.TIERS:
+        limit = sample.rules.tier(tier).limit_min
+        t = v[f"school_{tier}_time_min"]
+        within = (t <= limit).to_numpy()
+        share = pop[known & within].sum() / pop[known].sum()
+        assert figures[f"{tier}_coverage"]["value"] == pytest.approx(share), tier
+        assert figures[f"{tier}_beyond"]["value"] == int((~within).sum()), tier
+        assert figures[f"{tier}_coverage"]["value"] == pytest.approx(
+            sample.summary.loc[tier, "within_limit_pop_share"]
+        )
+    assert figures["primary_coverage"]["label_zh"].startswith("小学：儿童步行")
+    assert figures["high_beyond"]["label_en"] == "High: villages beyond 45 min"
+
+
 # --------------------------------------------------------------------------- notebook
 def _self_contained(html: str) -> bool:
     scripts = re.findall(r"<script[^>]*\bsrc\s*=\s*['\"]([^'\"]+)", html, re.I)

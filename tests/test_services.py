@@ -312,6 +312,43 @@ def test_claims_table(clinics_case, county) -> None:
         services.claims()
 
 
+def test_key_figures_are_the_claims(clinics_case, county, line) -> None:
+    net, villages, facilities = clinics_case
+    clinics = services.clinic_access(_study(net, villages, facilities), limits_min=[15, 30])
+    stops = make_points({"s1": (0, 0)})
+    stops[["kind", "tiers", "name"]] = ["bus", "bus_stop", "村口站"]
+    bus = services.bus_access(_study(line, villages, stops), limit_min=15)
+    roads, places = county
+    links = services.road_links(roads, places, crs=TEST_CRS, min_class="grade_ii")
+    figures = services.key_figures(clinics=clinics, bus=bus, roads=links)
+    assert [f["key"] for f in figures] == [
+        "county_hospital_15",
+        "county_hospital_30",
+        "bus_every_village",
+        "township_links",
+    ]
+    values = {f["key"]: f["value"] for f in figures}
+    # the county hospital at 3,000 m: 西村 (300 residents) is 1,000 m away, 东村 3,000 m
+    t = clinics.table["health_county_hospital_time_min"]
+    pop = clinics.table["population"]
+    for limit in (15, 30):
+        share = pop[t <= limit].sum() / pop.sum()
+        assert values[f"county_hospital_{limit}"] == pytest.approx(share) == pytest.approx(0.75)
+    # the stop at 0 m: 东村 is at it, 西村 2,000 m away (27 minutes)
+    assert values["bus_every_village"] == pytest.approx(bus.table["bus_served"].mean()) == 0.5
+    assert values["township_links"] == pytest.approx(links.table["connected"].mean())
+    table = services.claims(clinics=clinics, bus=bus, roads=links, lang="zh")
+    assert [f["value"] for f in figures] == table["value"].tolist()
+    assert [f["label_zh"] for f in figures] == table["measure"].tolist()
+    assert [f["label_en"] for f in figures] == (
+        services.claims(clinics=clinics, bus=bus, roads=links, lang="en")["measure"].tolist()
+    )
+    assert {f["format"] for f in figures} == {"percent"}
+    assert [f["key"] for f in services.key_figures(bus=bus)] == ["bus_every_village"]
+    with pytest.raises(ValidationError, match="at least one result"):
+        services.key_figures()
+
+
 # --------------------------------------------------------------------------- the sample county
 
 

@@ -72,6 +72,7 @@ from branca.element import Element
 
 from .. import classify, engine, isochrones, network, siting, snapping
 from .._errors import ValidationError
+from ..export import figure
 from ..labels import label
 from ..maps import add_base_layers
 from ..population import estimate as estimate_population
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Assessment",
     "assess",
+    "key_figures",
     "labelled",
     "map",
     "walk_speed_overrides",
@@ -837,6 +839,56 @@ def labelled(frame: pd.DataFrame, *, lang: str = "zh", headers: bool = True) -> 
     )
     if out.index.name in known:
         out.index.name = label(f"reading_col.{out.index.name}", lang=lang)
+    return out
+
+
+def key_figures(result: Assessment) -> list[dict[str, Any]]:
+    """The assessment's key figures for the index page of a batch run.
+
+    From the ``current`` row of :attr:`Assessment.summary`: ``coverage`` (the
+    population-weighted share within the walk limit, ``percent``), ``uncovered``
+    (residents not covered, ``count``) and ``uncovered_points`` (residence points
+    not covered, ``count``); then per target ``new_sites_<target>`` (e.g.
+    ``new_sites_95``): the new reading places of the recommended plan (the exact
+    one when it ran, else the greedy one), or ``None`` when that plan does not
+    reach the target.
+
+    Returns
+    -------
+    list of dict
+        Figures for :func:`accessibility.export.write_figures`.
+    """
+    s = result.summary
+    cur = s.loc["current"]
+    minutes = f"{result.minutes:g}"
+    out = [
+        figure(
+            "coverage", cur["share"], "percent", label_key="reading_fig.coverage", minutes=minutes
+        ),
+        figure("uncovered", cur["uncovered"], "count", label_key="reading_fig.uncovered"),
+        figure(
+            "uncovered_points",
+            cur["uncovered_points"],
+            "count",
+            label_key="reading_fig.uncovered_points",
+        ),
+    ]
+    for target in result.meta.get("targets", []):
+        key = _target_key(float(target))
+        exact, greedy = f"exact_{key}", f"greedy_{key}"
+        name = exact if exact in s.index and s.loc[exact, "status"] != "skipped" else greedy
+        value = None
+        if name in s.index and bool(s.loc[name, "reached"]):
+            value = int(s.loc[name, "new_sites"])
+        out.append(
+            figure(
+                f"new_sites_{key}",
+                value,
+                "count",
+                label_key="reading_fig.new_sites",
+                target=_target_text(float(target)),
+            )
+        )
     return out
 
 

@@ -46,6 +46,7 @@ from scipy.spatial import cKDTree
 
 from .. import classify, engine, network, pipeline
 from .._errors import ValidationError
+from ..export import figure
 from ..labels import label
 
 log = logging.getLogger(__name__)
@@ -1700,6 +1701,43 @@ def report(
         extra = scenario.summary.drop(labels=["tier", "mode", "limit_min", "school_age_share"])
         for key, value in extra.items():
             out.loc[scenario.tier, f"scenario_{key}"] = value
+    return out
+
+
+def key_figures(access: TierAccess) -> list[dict[str, Any]]:
+    """Per tier, the access figures for the index page of a batch run.
+
+    From :attr:`TierAccess.summary`, for each tier (youngest first):
+    ``<tier>_coverage`` — the population share within the tier's limit by its mode
+    (``within_limit_pop_share``, ``percent``) — and ``<tier>_beyond`` — the villages
+    beyond the limit (``beyond``: slower, unreachable or no school; ``count``).
+
+    Returns
+    -------
+    list of dict
+        Figures for :func:`accessibility.export.write_figures`.
+    """
+    out = []
+    for tier, row in access.summary.iterrows():
+        fields = {
+            "tier": tuple(label(f"schools_tier_short.{tier}", lang=g) for g in ("zh", "en")),
+            "mode": tuple(label(f"mode.{row['mode']}", lang=g) for g in ("zh", "en")),
+            "limit": f"{float(row['limit_min']):g}",
+        }
+        out.append(
+            figure(
+                f"{tier}_coverage",
+                row["within_limit_pop_share"],
+                "percent",
+                label_key="schools_fig.coverage",
+                **fields,
+            )
+        )
+        out.append(
+            figure(
+                f"{tier}_beyond", row["beyond"], "count", label_key="schools_fig.beyond", **fields
+            )
+        )
     return out
 
 

@@ -50,6 +50,7 @@ from scipy.spatial import cKDTree
 from .. import engine, metrics, network, snapping
 from .._errors import ValidationError
 from ..classify import TIERS, select
+from ..export import figure
 from ..labels import label
 
 log = logging.getLogger(__name__)
@@ -662,46 +663,81 @@ def claims(
         value is), ``value`` (0–1), ``reported`` (0–1: the Xuchang report's figure,
         :data:`REPORTED`; NaN when it gives none), ``gap`` (= value − reported).
     """
-    rows: list[dict[str, Any]] = []
+    rows = [
+        {
+            "claim": claim,
+            "statement": label(f"services_claim.{claim}", lang=lang),
+            "measure": measure,
+            "value": value,
+            "reported": REPORTED.get(claim, np.nan),
+            "gap": value - REPORTED.get(claim, np.nan),
+        }
+        for _, claim, measure, value in _claim_rows(clinics, bus, roads, lang)
+    ]
+    return pd.DataFrame(rows)
 
-    def add(claim: str, measure: str, value: float) -> None:
-        reported = REPORTED.get(claim, np.nan)
-        rows.append(
-            {
-                "claim": claim,
-                "statement": label(f"services_claim.{claim}", lang=lang),
-                "measure": measure,
-                "value": float(value),
-                "reported": reported,
-                "gap": float(value) - reported,
-            }
-        )
 
+def _claim_rows(
+    clinics: ServiceCheck | None, bus: ServiceCheck | None, roads: ServiceCheck | None, lang: str
+) -> list[tuple[str, str, str, float]]:
+    """``(key, claim, measure, value)`` per measured claim, in the order of :func:`claims`."""
+    rows: list[tuple[str, str, str, float]] = []
     if clinics is not None:
+        group = "health:county_hospital"
         for limit in clinics.meta["limits_min"]:
-            group = "health:county_hospital"
             if group in clinics.summary.index:
                 text = label("services_measure.pop_within", lang=lang).format(
                     limit=f"{limit:g}", mode=label(f"mode.{clinics.meta['mode']}", lang=lang)
                 )
-                add(
-                    "county_hospital",
-                    text,
-                    clinics.summary.loc[group, f"within_{limit:g}_pop_share"],
-                )
+                value = float(clinics.summary.loc[group, f"within_{limit:g}_pop_share"])
+                rows.append((f"county_hospital_{limit:g}", "county_hospital", text, value))
     if bus is not None:
         limit = bus.meta["limit_min"]
         text = label("services_measure.villages_with_stop", lang=lang).format(limit=f"{limit:g}")
-        add("bus_every_village", text, bus.summary["served_share"].iloc[0])
+        value = float(bus.summary["served_share"].iloc[0])
+        rows.append(("bus_every_village", "bus_every_village", text, value))
     if roads is not None:
         text = label("services_measure.seats_connected", lang=lang).format(
             road_class=roads.meta["osm_min_class"]
         )
-        add("township_links", text, roads.summary["share_connected"].iloc[0])
+        value = float(roads.summary["share_connected"].iloc[0])
+        rows.append(("township_links", "township_links", text, value))
     if not rows:
         msg = "give at least one result: clinics=, bus= or roads="
         raise ValidationError(msg)
-    return pd.DataFrame(rows)
+    return rows
+
+
+def key_figures(
+    *,
+    clinics: ServiceCheck | None = None,
+    bus: ServiceCheck | None = None,
+    roads: ServiceCheck | None = None,
+) -> list[dict[str, Any]]:
+    """Each claim's measured value (the ``value`` column of :func:`claims`) as a key figure.
+
+    Keys: ``county_hospital_<T>`` (population share within each clinic limit of a
+    county hospital), ``bus_every_village`` (share of villages with a stop within the
+    walk limit), ``township_links`` (share of township seats linked); all ``percent``,
+    labelled with the claim's measure in both languages.
+
+    Parameters
+    ----------
+    clinics, bus, roads
+        Results of :func:`clinic_access`, :func:`bus_access`, :func:`road_links`
+        (any may be missing, not all).
+
+    Returns
+    -------
+    list of dict
+        Figures for :func:`accessibility.export.write_figures`.
+    """
+    zh = _claim_rows(clinics, bus, roads, "zh")
+    en = _claim_rows(clinics, bus, roads, "en")
+    return [
+        figure(key, value, "percent", labels=(text_zh, text_en))
+        for (key, _, text_zh, value), (_, _, text_en, _) in zip(zh, en, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------- map layer

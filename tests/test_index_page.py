@@ -1,0 +1,334 @@
+"""The index page of a batch run: links, figures, escaping, self-containment, the language switch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from accessibility import index_page
+from accessibility._errors import ValidationError
+from accessibility.regions import Region, Unit
+from accessibility.settings import settings
+
+from .browser import BrowserUnavailable, MapBrowser
+
+REGION = Region(
+    name="demo",
+    label_zh="演示市",
+    label_en="Demo City",
+    synthetic=True,
+    units=(Unit("999001", "甲县", "Jia County"), Unit("999002", "乙县", "Yi County")),
+)
+ERROR = "KeyError: <script>alert('x')</script> & \"quoted\""
+WHEN = dt.datetime(2026, 11, 28, 21, 40, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+FIGURES = [
+    {"key": "cov", "label_zh": "小学覆盖率", "label_en": "Primary coverage", "value": 0.92345, "format": "percent"},
+    {"key": "n", "label_zh": "超出村庄数", "label_en": "Villages beyond", "value": 12345, "format": "count"},
+    {"key": "t", "label_zh": "中位时间", "label_en": "Median time", "value": 12.345, "format": "minutes"},
+    {"key": "x", "label_zh": "系数", "label_en": "Factor", "value": 3.14159, "format": "number"},
+    {"key": "na", "label_zh": "无值", "label_en": "No value", "value": None, "format": "percent"},
+]  # fmt: skip
+
+
+def _manifest(unit: str, name: str, name_en: str, notebook: str, status: str) -> dict[str, Any]:
+    base = f"demo/{unit}/{notebook}"
+    return {
+        "format": 1,
+        "region": "demo",
+        "unit": unit,
+        "unit_name": name,
+        "unit_name_en": name_en,
+        "notebook": notebook,
+        "status": status,
+        "error": None,
+        "failed_cell": None,
+        "started": "2026-11-28T13:40:00+00:00",
+        "finished": "2026-11-28T13:40:12+00:00",
+        "seconds": 1234.56,
+        "peak_rss_mb": 1410.2,
+        "attempt": 1,
+        "digest": "ab12",
+        "inputs": {},
+        "outputs": [
+            {"path": f"maps/{base}.html", "bytes": 1, "sha256": "00"},
+            {"path": f"maps/{base}.png", "bytes": 1, "sha256": "00"},
+            {"path": f"data/processed/{base}.xlsx", "bytes": 1, "sha256": "00"},
+            {"path": f"data/processed/{base}.gpkg", "bytes": 1, "sha256": "00"},
+        ],
+        "executed_notebook": f"runs/{base}.ipynb",
+        "log": f"runs/{base}.log",
+        "figures": [],
+    }
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> dict[str, Any]:
+    """A project root with two units × two notebooks: ok, failed / running, missing."""
+    root = tmp_path / "project"
+    ok = _manifest("999001", "甲县", "Jia County", "facility_access", "ok")
+    ok["figures"] = FIGURES
+    failed = _manifest("999001", "甲县", "Jia County", "services", "failed")
+    failed.update(error=ERROR, failed_cell=7, attempt=2, figures=None)
+    running = _manifest("999002", "乙县", "Yi County", "facility_access", "running")
+    running.update(seconds=None, peak_rss_mb=None, figures=None)
+    missing = {"region": "demo", "unit": "999002", "notebook": "services", "status": "missing"}
+    files = [  # every output of the ok run; only the executed notebook of the failed one
+        *(o["path"] for o in ok["outputs"]),
+        ok["executed_notebook"],
+        ok["log"],
+        failed["executed_notebook"],
+    ]
+    for rel in files:
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"x")
+    runs = [missing, running, failed, ok]  # any order in, units and notebooks in order out
+    path = index_page.write_index(
+        REGION, runs, root / "maps" / "demo" / "index.html", root=root, generated=WHEN
+    )
+    return {
+        "root": root,
+        "path": path,
+        "html": path.read_text("utf-8"),
+        "runs": runs,
+        "files": files,
+    }
+
+
+class _Page(HTMLParser):
+    """Rows of the runs table (``data-*`` attributes) and the links in each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict[str, Any]] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self.tags.append((tag, found))
+        if tag == "tr" and "data-notebook" in found:
+            self.rows.append({**found, "links": []})
+        if tag == "a" and self.rows:
+            self.rows[-1]["links"].append(found)
+
+
+def _parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    return page
+
+
+def test_links_only_to_existing_files_and_they_resolve(project: dict[str, Any]) -> None:
+    page = _parse(project["html"])
+    order = [(r["data-unit"], r["data-notebook"], r["data-status"]) for r in page.rows]
+    assert order == [
+        ("999001", "facility_access", "ok"),
+        ("999001", "services", "failed"),
+        ("999002", "facility_access", "interrupted"),
+        ("999002", "services", "missing"),
+    ]
+    folder = project["path"].parent
+    resolved = {}
+    for row in page.rows:
+        for a in row["links"]:
+            href = a["href"]
+            assert not re.match(r"[a-z]+:|/", href), href  # relative, no scheme
+            target = (folder / unquote(href)).resolve()
+            assert target.is_file(), href
+            resolved.setdefault(row["data-notebook"] + row["data-unit"], []).append(
+                (a["class"], target.relative_to(project["root"].resolve()).as_posix())
+            )
+    ok = dict(resolved["facility_access999001"])
+    assert ok == {
+        "lk lk-map": "maps/demo/999001/facility_access.html",
+        "lk lk-xlsx": "data/processed/demo/999001/facility_access.xlsx",
+        "lk lk-png": "maps/demo/999001/facility_access.png",
+        "lk lk-gpkg": "data/processed/demo/999001/facility_access.gpkg",
+        "lk lk-notebook": "runs/demo/999001/facility_access.ipynb",
+        "lk lk-log": "runs/demo/999001/facility_access.log",
+    }
+    # the failed run: its executed notebook (twice: beside the error and among the files), no log
+    assert resolved["services999001"] == [
+        ("lk lk-error", "runs/demo/999001/services.ipynb"),
+        ("lk lk-notebook", "runs/demo/999001/services.ipynb"),
+    ]
+    assert "facility_access999002" not in resolved and "services999002" not in resolved
+    assert 'href="facility_access' not in project["html"]  # the page sits beside no map
+
+
+def test_figures_status_and_summary(project: dict[str, Any]) -> None:
+    html = project["html"]
+    for text in ("92.3%", "12,345", "12.3 分钟", "12.3 min", "3.14", "无数据", "n/a"):
+        assert text in html, text
+    assert "0.92345" not in html and "12345<" not in html
+    assert "小学覆盖率" in html and "Primary coverage" in html
+    assert "共 4 项：成功 1，失败 1，中断 1，未运行 1" in html
+    assert "4 runs: 1 ok, 1 failed, 1 interrupted, 1 not run" in html
+    assert "2026-11-28 21:40+08:00" in html
+    assert "1,234.6" in html and "1,410 MB" in html  # seconds and peak memory
+    assert "第 2 次运行" in html and "出错的单元格：第 7 个" in html
+    for name in ("甲县", "乙县", "Jia County", "Yi County", "999001", "演示市 · 分析结果索引"):
+        assert name in html
+    assert "合成数据，仅供演示" in html and 'class="syn"' in html
+    # running while the batch is live is shown as running
+    live = index_page.render_index(
+        REGION, project["runs"], page_dir=project["path"].parent, root=project["root"], live=True
+    )
+    assert "共 4 项：成功 1，失败 1，运行中 1，未运行 1" in live
+    real = Region(name="demo", label_zh="演示市", label_en="Demo City", units=REGION.units)
+    plain = index_page.render_index(
+        real, project["runs"], page_dir=project["path"].parent, root=project["root"]
+    )
+    assert 'class="syn"' not in plain and "合成数据" not in plain
+
+
+def test_manifest_text_is_escaped(project: dict[str, Any]) -> None:
+    html = project["html"]
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quoted&quot;" in html
+    assert len(re.findall(r"<script\b", html)) == 1  # the page's own, inline
+    odd = [
+        {
+            "region": "demo",
+            "unit": "<b>u</b>",
+            "unit_name": "<img src=x onerror=alert(1)>",
+            "notebook": "<i>nb</i>",
+            "status": "<s>weird</s>",
+            "figures": [{"key": "k", "label_zh": "<u>甲</u>", "label_en": "<u>A</u>", "value": 1, "format": "count"}],
+        }
+    ]  # fmt: skip
+    page = index_page.render_index(REGION, odd, page_dir=project["root"], root=project["root"])
+    for raw in ("<b>u", "<img", "<i>nb", "<s>weird", "<u>"):
+        assert raw not in page, raw
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;s&gt;weird&lt;/s&gt;" in page
+
+
+def test_page_is_self_contained(project: dict[str, Any]) -> None:
+    html = project["html"]
+    assert not re.search(r"https?:|//[a-z]", html, re.I)  # no address of any server
+    assert not re.search(r"\b(src|srcset)\s*=|@import|url\(|<link\b|<iframe\b", html, re.I)
+    page = _parse(html)
+    assert {tag for tag, _ in page.tags} <= {
+        "html", "head", "meta", "title", "style", "body", "header", "div", "h1", "p", "span",
+        "button", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "b", "a", "small",
+        "pre", "script",
+    }  # fmt: skip
+    assert html.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in html
+    assert "@media print" in html
+    assert len(html.encode()) < 40_000
+
+
+def test_defaults_bad_paths_and_bad_manifests(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.root = tmp_path
+    (tmp_path / "secret.txt").write_text("x")
+    (tmp_path / "maps" / "demo" / "地图 一.html").parent.mkdir(parents=True)
+    (tmp_path / "maps" / "demo" / "地图 一.html").write_text("x")
+    runs = [
+        {
+            "region": "demo",
+            "unit": None,
+            "notebook": "facility_access",
+            "status": "ok",
+            "outputs": [{"path": "maps/demo/地图 一.html"}, {"path": "../secret.txt"}],
+            "log": "/etc/hostname",
+            "figures": [{"key": "a", "value": 1}],  # malformed: shown without figures
+        },
+        {"region": "other", "unit": None, "notebook": "services", "status": "ok"},
+    ]
+    with caplog.at_level(logging.WARNING, logger="accessibility.index_page"):
+        path = index_page.write_index(REGION, runs)
+    assert path == tmp_path / "maps" / "demo" / "index.html"
+    html = path.read_text("utf-8")
+    links = [a["href"] for r in _parse(html).rows for a in r["links"]]
+    assert links == ["%E5%9C%B0%E5%9B%BE%20%E4%B8%80.html"]  # percent-encoded, beside the page
+    assert (path.parent / unquote(links[0])).is_file()
+    assert "secret" not in html and "hostname" not in html
+    assert 'data-notebook="services"' not in html  # another region's manifest is left out
+    assert "演示市" in html  # a run of the whole region is named after it
+    text = caplog.text
+    assert "not relative to the project root" in text and "key figures not shown" in text
+    assert "left out of the index" in text
+    with pytest.raises(ValidationError, match="lacks its notebook"):
+        index_page.write_index(REGION, [{"region": "demo", "status": "ok"}])
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "zh", "en"),
+    [
+        (0.92345, "percent", "92.3%", "92.3%"),
+        (1.0, "percent", "100.0%", "100.0%"),
+        (1234567.4, "count", "1,234,567", "1,234,567"),
+        (12.345, "minutes", "12.3 分钟", "12.3 min"),
+        (1234.5, "number", "1,234.5", "1,234.5"),
+        (7, "number", "7", "7"),
+        (None, "count", "无数据", "n/a"),
+    ],
+)
+def test_format_figure(value: Any, fmt: str, zh: str, en: str) -> None:
+    assert index_page.format_figure(value, fmt, lang="zh") == zh
+    assert index_page.format_figure(value, fmt, lang="en") == en
+
+
+# --------------------------------------------------------------------------- in a browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[MapBrowser]:
+    try:
+        with MapBrowser(width=1200, height=800) as b:
+            yield b
+    except BrowserUnavailable as exc:
+        pytest.fail(str(exc))
+
+
+def test_language_switch_in_a_browser(browser: MapBrowser, project: dict[str, Any]) -> None:
+    page = browser.open_page(project["path"])
+    try:
+        p = page.page
+        assert p.evaluate("document.documentElement.lang") == "zh-CN"
+        assert p.title() == "演示市 · 分析结果索引"
+        heading = p.locator("h1")
+        assert heading.inner_text() == "演示市 · 分析结果索引"
+        assert p.locator("#lang-switch").inner_text() == "English"
+        assert (
+            p.locator("tr[data-status=interrupted] .st")
+            .get_attribute("title")
+            .startswith("运行开始后未结束")
+        )
+        p.click("#lang-switch")
+        assert p.evaluate("document.documentElement.lang") == "en"
+        assert heading.inner_text() == "Demo City · Results index"
+        assert p.title() == "Demo City · Results index"
+        assert p.locator("#lang-switch").inner_text() == "中文"
+        body = p.inner_text("body")
+        assert "Primary coverage" in body and "小学覆盖率" not in body
+        assert "interrupted" in body and "Jia County" in body
+        assert (
+            p.locator("tr[data-status=interrupted] .st")
+            .get_attribute("title")
+            .startswith("The run started")
+        )
+        p.click("#lang-switch")
+        assert heading.inner_text() == "演示市 · 分析结果索引"
+        assert "小学覆盖率" in p.inner_text("body")
+        assert page.blocked == [] and page.console_errors == [] and page.page_errors == []
+        # the address can ask for English directly
+        en = browser.open_page(project["path"])
+        try:
+            en.page.goto(project["path"].resolve().as_uri() + "#en")
+            en.page.reload()
+            assert en.page.evaluate("document.documentElement.lang") == "en"
+        finally:
+            en.close()
+    finally:
+        page.close()
