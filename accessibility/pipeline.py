@@ -12,7 +12,15 @@ Steps: raw data (the sample generator writes ``data/raw/sample/``; a real region
      the given extract) → :func:`accessibility.sources.osm.read` clipped to the
      buffered boundary → :mod:`accessibility.classify` → :mod:`accessibility.network`
      → :mod:`accessibility.snapping` → :class:`accessibility.engine.Router`.
-Tests: ``tests/test_pipeline.py`` on the sample county.
+Units: a unit with a data source of its own reads (or generates) it in
+     ``data/raw/<region>/<code>/`` (:func:`generate_samples` makes every generated
+     one). A unit of a region split by unit on shared data (:func:`is_split`) gets an
+     exact horizon (:func:`exact_horizon_s`): its times up to it equal the unsplit
+     analysis, later ones are upper bounds and :meth:`Study.access` marks them; its
+     network treats roads leaving the data area as connected (:func:`open_network`).
+     See ``docs/architecture.md``, "Splitting a region by unit".
+Tests: ``tests/test_pipeline.py`` on the sample county; ``tests/test_split.py`` for a
+     region split by unit.
 """
 
 from __future__ import annotations
@@ -21,14 +29,17 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
+from scipy.sparse.csgraph import connected_components
 from tqdm.auto import tqdm
 
 from . import classify, engine, export, network, regions, snapping
@@ -39,6 +50,12 @@ from .sources import osm
 log = logging.getLogger(__name__)
 
 DEFAULT_ORIGIN_LEVELS = ("admin_village",)
+
+#: Share of ``buffer_m`` not counted on when deriving the exact horizon: it absorbs
+#: the UTM scale factor (≤ 0.1 % within a zone) and the polygonal approximation of
+#: the buffer's round corners (≤ 0.5 %), so that a straight line of the horizon's
+#: length from any point of the boundary surely stays inside the clip area.
+EXACT_MARGIN = 0.01
 
 
 @dataclass
@@ -63,6 +80,20 @@ class Study:
     landuse: gpd.GeoDataFrame = field(
         default_factory=lambda: gpd.GeoDataFrame(geometry=[], crs=4326)
     )
+    #: Seconds up to which a time is the same as with unlimited data around the area
+    #: (see :func:`exact_horizon_s`); ``inf`` when unknown.
+    exact_within_s: float = math.inf
+
+    @property
+    def split(self) -> bool:
+        """Whether this study is one unit of a region analysed unit by unit on shared data.
+
+        Such a unit sees the map data only up to ``buffer_m`` beyond its boundary, so
+        its times beyond :attr:`exact_within_s` are upper bounds, and
+        :meth:`access` marks them. A unit with a data source of its own is a
+        region of its own, not part of a split.
+        """
+        return is_split(self.region, self.unit)
 
     @property
     def processed_dir(self) -> Path:
@@ -109,40 +140,171 @@ class Study:
         See :func:`accessibility.engine.access` for the columns; the origins' own
         columns (``name``, ``level``, ``population``, ``leg_m``, ``snap_flag``) and
         geometry (WGS-84) come first.
+
+        For a unit of a split region (:attr:`split`) each group also gets a boolean
+        column ``{key}_beyond_buffer``: true where the time exceeds
+        :attr:`exact_within_s` (or no facility was reached). Those times are kept
+        but are upper bounds: a faster route may leave the unit's buffered area.
+        Counts within a threshold above the horizon may miss facilities beyond the
+        buffer; a warning says so and what ``buffer_m`` would cover it.
         """
         table = engine.access(self.router, self.facilities, groups, thresholds_min=thresholds_min)
+        if self.split:
+            horizon_min = self.exact_within_s / 60.0
+            largest = max(engine.check_thresholds(thresholds_min))
+            if largest > horizon_min:
+                v_max = float(self.meta.get("v_max_kmh", math.nan))
+                log.warning(
+                    "%s: times beyond %.1f min are not exact for this unit (its data end %g m "
+                    "beyond its boundary, and %s reaches %.1f km/h); counts within %g min may "
+                    "miss facilities outside. Set buffer_m ≥ %.0f m in %s to cover %g min",
+                    self.label("en"),
+                    horizon_min,
+                    self.region.buffer_m,
+                    self.mode,
+                    v_max,
+                    largest,
+                    buffer_for(largest * 60.0, v_max_kmh=v_max),
+                    self.region.config_path,
+                    largest,
+                )
+            for g in groups:
+                key = engine.group_key(g)
+                table[f"{key}_beyond_buffer"] = ~(table[f"{key}_time_min"] <= horizon_min)
         return self.origins.join(table)
 
 
-def _sample_files(region: regions.Region) -> tuple[Path, Path]:
+def is_split(region: regions.Region, unit: regions.Unit | None) -> bool:
+    """Whether ``unit`` is one unit of ``region`` analysed apart from the others on
+    shared data (a unit with a data source of its own is a region of its own)."""
+    return unit is not None and region.per_unit and not unit.source
+
+
+def max_speed_kmh(mode: str, *, speed_overrides: dict[str, float] | None = None) -> float:
+    """The fastest speed anything moves at in a mode's analysis, km/h.
+
+    The largest speed of the mode's table after ``speed_overrides`` (tagged
+    ``maxspeed`` only lowers it), or the walking speed of the off-network legs
+    (``settings.walk_speed_kmh``) when that is faster.
+    """
+    speeds = network.mode_rules(mode, overrides=speed_overrides)["speeds_kmh"]
+    return max([float(v) for v in speeds.values()] + [float(settings.walk_speed_kmh)])
+
+
+def exact_horizon_s(buffer_m: float, *, v_max_kmh: float) -> float:
+    """Travel time (seconds) up to which results are exact despite data clipped at ``buffer_m``.
+
+    A route of time ``t`` never gets farther than ``v_max · t`` (straight line) from
+    its origin, so if the origin lies inside the boundary and
+    ``t ≤ buffer_m / v_max``, the route lies within the buffered area and the
+    clipped data hold it. ``buffer_m`` is reduced by :data:`EXACT_MARGIN` first.
+
+    Parameters
+    ----------
+    buffer_m
+        Metres of data kept beyond the boundary.
+    v_max_kmh
+        Fastest speed of the mode, km/h (:func:`max_speed_kmh`).
+    """
+    return buffer_m * (1.0 - EXACT_MARGIN) / (v_max_kmh / 3.6)
+
+
+def buffer_for(time_s: float, *, v_max_kmh: float) -> float:
+    """The ``buffer_m`` (metres) whose exact horizon is ``time_s`` seconds (inverse of
+    :func:`exact_horizon_s`): ``v_max × time``, plus the margin."""
+    return time_s * (v_max_kmh / 3.6) / (1.0 - EXACT_MARGIN)
+
+
+def _sample_files(region: regions.Region, unit: regions.Unit | None = None) -> tuple[Path, Path]:
     from .sources import sample
 
-    files = sample.ensure(region.raw_dir, seed=int(region.source.get("seed", 2023)))
+    source = region.source_of(unit)
+    files = sample.ensure(
+        region.raw_dir_of(unit), seed=int(source.get("seed", sample.DEFAULT_SEED))
+    )
     return files.osm, files.boundary
 
 
-def _region_osm_file(region: regions.Region) -> Path:
-    path = Path(region.source["path"])
-    path = path if path.is_absolute() else region.raw_dir / path
+def _region_osm_file(region: regions.Region, unit: regions.Unit | None = None) -> Path:
+    path = Path(region.source_of(unit)["path"])
+    path = path if path.is_absolute() else region.raw_dir_of(unit) / path
     if not path.is_file():
         msg = f"region {region.name!r} expects the OSM file {path}; put the extract there or pass --osm-file"
         raise DataSourceError(msg)
     return path
 
 
+def generate_samples(region: str | regions.Region, *, regenerate: bool = True) -> list[Path]:
+    """Generate the synthetic data of a region: its own and that of every generated unit.
+
+    The region's own sample is made when its source is ``sample`` and some part of
+    it uses that source (a region boundary, or a unit without a source of its
+    own); each unit with a ``sample`` source gets its county in
+    ``data/raw/<region>/<code>/``.
+
+    Parameters
+    ----------
+    region
+        Region name or a loaded region.
+    regenerate
+        Write the files even when up-to-date ones exist (``False``: only missing or
+        stale ones, as :func:`prepare` does).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The folders written (or checked), region first, then units in file order.
+
+    Raises
+    ------
+    ValidationError
+        Nothing in the region is generated.
+    """
+    from .sources import sample
+
+    reg = regions.load(region) if isinstance(region, str) else region
+    targets: list[tuple[Path, int]] = []
+    shared_used = bool(reg.boundary) or not reg.units or any(not u.source for u in reg.units)
+    if reg.source.get("kind") == "sample" and shared_used:
+        targets.append((reg.raw_dir, int(reg.source.get("seed", sample.DEFAULT_SEED))))
+    for u in reg.units:
+        if u.source.get("kind") == "sample":
+            targets.append((reg.raw_dir_of(u), int(u.source["seed"])))
+    if not targets:
+        msg = (
+            f"region {reg.name!r} has no generated data (source kind {reg.source.get('kind')!r} "
+            f"and no unit with source kind 'sample'); only synthetic regions can be generated"
+        )
+        raise ValidationError(msg)
+    make = sample.generate if regenerate else sample.ensure
+    return [make(folder, seed=seed).osm.parent for folder, seed in targets]
+
+
 def boundary_spec(region: regions.Region, unit: regions.Unit | None) -> dict[str, Any]:
     """The boundary specification of a region or of one of its units.
 
     A unit without a boundary of its own is looked up as an OSM administrative
-    boundary with its name at admin level 6.
+    boundary with its name at admin level 6, except a generated (``sample``) unit,
+    whose boundary is the ``boundary.geojson`` generated in its raw folder.
     """
     if unit is not None and not unit.boundary and not region.per_unit and region.boundary:
         unit = None  # the only unit of a region is the region itself
     if unit is None:
         if not region.boundary:
-            msg = f"region {region.name!r} has no boundary; add one to {region.config_path}"
+            if region.units and all(u.source for u in region.units):
+                codes = ", ".join(u.code for u in region.units)
+                msg = (
+                    f"region {region.name!r} is a group of units with data of their own and has "
+                    f"no boundary as a whole; prepare one unit at a time (unit= one of {codes})"
+                )
+            else:
+                msg = f"region {region.name!r} has no boundary; add one to {region.config_path}"
             raise ValidationError(msg)
         return region.boundary
+    if not unit.boundary and unit.source.get("kind") == "sample":
+        from .sources import sample
+
+        return {"file": sample.BOUNDARY_FILENAME}
     return unit.boundary or {"osm": {"name": unit.name, "admin_level": "6"}}
 
 
@@ -156,14 +318,16 @@ def study_area(
     """The polygon (WGS-84, one row) a region or unit covers, from its boundary specification.
 
     OSM administrative boundaries are looked up in ``osm_file`` when given, else
-    downloaded; the result is cached under ``data/processed/<region>/boundaries/``.
+    downloaded; the result is cached under ``data/processed/<region>/boundaries/``
+    (``data/processed/<region>/<code>/boundaries/`` for a unit with its own source).
+    Boundary files are read from the raw folder (:meth:`Region.raw_dir_of`).
     ``expand_m`` grows the polygon in the metric CRS of its location.
     """
     spec = boundary_spec(region, unit)
-    if region.source.get("kind") == "sample":
-        _sample_files(region)  # the sample's boundary file is generated with it
+    if region.source_of(unit).get("kind") == "sample":
+        _sample_files(region, unit)  # the sample's boundary file is generated with it
     if "file" in spec:
-        polygon = read_boundary(region.raw_dir / spec["file"])
+        polygon = read_boundary(region.raw_dir_of(unit) / spec["file"])
     elif "bbox" in spec:
         w, s, e, n = (float(v) for v in spec["bbox"])
         polygon = gpd.GeoSeries([shapely.box(w, s, e, n)], crs=4326)
@@ -173,7 +337,7 @@ def study_area(
         crs = regions.metric_crs(centre.iloc[0])
         polygon = centre.to_crs(crs).buffer(float(c["radius_m"]), quad_segs=32).to_crs(4326)
     else:
-        polygon = _osm_boundary(region, spec["osm"], osm_file=osm_file, offline=offline)
+        polygon = _osm_boundary(region, spec["osm"], unit=unit, osm_file=osm_file, offline=offline)
     expand = float(spec.get("expand_m", 0) or 0)
     if expand:
         crs = regions.metric_crs(polygon.iloc[0])
@@ -185,6 +349,7 @@ def _osm_boundary(
     region: regions.Region,
     query: dict[str, Any],
     *,
+    unit: regions.Unit | None = None,
     osm_file: Path | str | None,
     offline: bool,
 ) -> gpd.GeoSeries:
@@ -201,7 +366,9 @@ def _osm_boundary(
     key = hashlib.sha256(
         json.dumps([names, levels, refs, where_key], ensure_ascii=False).encode()
     ).hexdigest()[:12]
-    cache = region.processed_dir / "boundaries" / f"boundary_{key}.geojson"
+    own = unit is not None and bool(unit.source)
+    base = region.processed_dir / unit.code if own else region.processed_dir
+    cache = base / "boundaries" / f"boundary_{key}.geojson"
     if cache.is_file():
         return read_boundary(cache)
     if osm_file is not None:
@@ -216,7 +383,7 @@ def _osm_boundary(
             names=names,
             admin_levels=levels,
             refs=refs,
-            cache_dir=region.raw_dir / "overpass",
+            cache_dir=region.raw_dir_of(unit) / "overpass",
             offline=offline,
         )
         where = "OpenStreetMap (Overpass)"
@@ -249,6 +416,7 @@ def apply_registries(
     crs: str,
     origin_levels: Sequence[str],
     out_dir: Path,
+    unit: regions.Unit | None = None,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Merge the region's official lists into the facilities and origins.
 
@@ -257,7 +425,8 @@ def apply_registries(
     match report goes to ``out_dir/registry_matches_<file>.csv`` and each file's row
     report to ``out_dir/<file>_report.csv``. A village registry, when given, *replaces*
     the mapped villages as origins (official lists are more complete than rural OSM),
-    keeping those inside ``boundary`` of the chosen levels.
+    keeping those inside ``boundary`` of the chosen levels. Files are relative to the
+    raw folder of ``unit`` (:meth:`Region.raw_dir_of`).
     """
     entries = region.registries
     if not entries:
@@ -266,7 +435,7 @@ def apply_registries(
 
     def path_of(entry: dict[str, Any]) -> Path:
         p = Path(entry["file"])
-        return p if p.is_absolute() else region.raw_dir / p
+        return p if p.is_absolute() else region.raw_dir_of(unit) / p
 
     options = ("datum", "kind", "columns", "encoding", "sheet")
     for entry in entries.get("facilities", ()):
@@ -308,6 +477,7 @@ def load_osm(
     region: regions.Region,
     clip: shapely.Geometry,
     *,
+    unit: regions.Unit | None = None,
     osm_file: Path | str | None = None,
     offline: bool = False,
 ) -> osm.OsmData:
@@ -316,23 +486,26 @@ def load_osm(
     ``osm_file`` (a local extract, e.g. a province) is cut to ``clip`` with a
     streaming reader first (cached under ``data/processed/<region>/extracts/``); a
     region of source ``overpass`` downloads ``clip`` (cached under
-    ``data/raw/<region>/overpass/``); the sample region is generated.
+    ``data/raw/<region>/overpass/``); the sample region is generated. A ``unit`` with a
+    source of its own reads that source, in its own raw folder.
     """
-    kind = region.source.get("kind")
+    kind = region.source_of(unit).get("kind")
     if osm_file is not None or kind == "osm_file":
         from .sources import extract
 
-        src = Path(osm_file) if osm_file is not None else _region_osm_file(region)
+        src = Path(osm_file) if osm_file is not None else _region_osm_file(region, unit)
         if not src.is_file():
             msg = f"--osm-file {src} does not exist"
             raise DataSourceError(msg)
         path = extract.clip_cached(src, clip, region.processed_dir / "extracts")
     elif kind == "sample":
-        path, _ = _sample_files(region)
+        path, _ = _sample_files(region, unit)
     elif kind == "overpass":
         from .sources import overpass
 
-        path = overpass.download(clip, cache_dir=region.raw_dir / "overpass", offline=offline)
+        path = overpass.download(
+            clip, cache_dir=region.raw_dir_of(unit) / "overpass", offline=offline
+        )
     else:
         msg = f"region {region.name!r} has source kind {kind!r}; use sample, osm_file or overpass"
         raise ValidationError(msg)
@@ -362,6 +535,123 @@ def read_boundary(path: Path | None) -> gpd.GeoSeries:
     return gpd.GeoSeries([geom], crs=4326)
 
 
+def open_network(
+    roads: network.RoadData,
+    clip: shapely.Geometry,
+    *,
+    mode: str,
+    crs: str,
+    cache_dir: Path,
+    speed_overrides: dict[str, float] | None = None,
+) -> network.Network:
+    """The network of a unit of a split region: roads leaving the data area count as connected.
+
+    :func:`accessibility.network.build` keeps the largest strongly connected component.
+    On data clipped to a unit's buffered boundary that would drop roads whose way
+    back to the rest of the network runs outside the clip (a one-way loop, a lane
+    reaching the main roads only in the next county), although the whole region's
+    network keeps them; points would then snap elsewhere and results near the
+    unit's border would differ from the unsplit analysis. Here every road node
+    outside ``clip`` (the far end of a road crossing its edge) is joined both ways
+    to one virtual node standing for the world beyond before the largest strongly
+    connected component is taken; the virtual node is not part of the result.
+    Routing is unchanged: a road reaching the rest only beyond the clip stays
+    unreachable from it inside the unit (its times are marked beyond the buffer).
+
+    Parameters
+    ----------
+    roads
+        Road data read inside ``clip``.
+    clip
+        The clip area (WGS-84), the unit's boundary buffered by ``buffer_m``.
+    mode, crs, speed_overrides
+        As for :func:`accessibility.network.build`.
+    cache_dir
+        Folder of the cached network, ``network_<mode>_<key>_open.npz``.
+    """
+    key = network.cache_key(roads, mode=mode, crs=crs, speed_overrides=speed_overrides)
+    path = Path(cache_dir) / f"network_{mode}_{key}_open.npz"
+    if path.is_file():
+        log.info("loading cached %s network from %s", mode, path)
+        return network.Network.load(path)
+    every = network.build(
+        roads, mode=mode, crs=crs, speed_overrides=speed_overrides, largest_component=False
+    )
+    n = every.n_nodes
+    outside = np.flatnonzero(~shapely.contains_xy(clip, every.lon, every.lat))
+    world = np.full(outside.size, n)
+    u = np.concatenate([every.u, outside, world])
+    v = np.concatenate([every.v, world, outside])
+    graph = network.csr_from_edges(u, v, np.ones(u.size), n + 1)
+    n_comp, labels = connected_components(graph, directed=True, connection="strong")
+    sizes = np.bincount(labels[:n], minlength=n_comp)
+    keep = labels[:n] == int(np.argmax(sizes))
+    net = _keep_nodes(every, keep)
+    net.meta["open_boundary_nodes"] = int(outside.size)
+    net.save(path)
+    log.info(
+        "%s network of a split unit: %d nodes kept, %d dropped (roads leaving the clip count as connected)",
+        mode,
+        net.n_nodes,
+        n - net.n_nodes,
+    )
+    return net
+
+
+def _keep_nodes(net: network.Network, keep: np.ndarray) -> network.Network:
+    """The part of a network on the nodes where ``keep`` is true, with counts of what was dropped."""
+    keep_edge = keep[net.u] & keep[net.v]
+    keep_seg = np.zeros(net.n_segments, dtype=bool)
+    keep_seg[net.segment[keep_edge]] = True
+    new_node = np.full(net.n_nodes, -1, dtype=np.int64)
+    new_node[keep] = np.arange(int(keep.sum()))
+    new_seg = np.full(net.n_segments, -1, dtype=np.int64)
+    new_seg[keep_seg] = np.arange(int(keep_seg.sum()))
+    seg_length = np.zeros(net.n_segments)
+    seg_length[net.segment] = net.length_m
+    meta = dict(net.meta)
+    meta.update(
+        nodes_kept=int(keep.sum()),
+        nodes_dropped=int(net.n_nodes - keep.sum()),
+        edges_dropped=int(meta.get("edges_input", net.n_edges) - keep_edge.sum()),
+        length_dropped_km=round(float(seg_length[~keep_seg].sum()) / 1000.0, 3),
+    )
+    return network.Network(
+        mode=net.mode,
+        crs=net.crs,
+        node_id=net.node_id[keep],
+        x=net.x[keep],
+        y=net.y[keep],
+        lon=net.lon[keep],
+        lat=net.lat[keep],
+        u=new_node[net.u[keep_edge]].astype(np.int32),
+        v=new_node[net.v[keep_edge]].astype(np.int32),
+        length_m=net.length_m[keep_edge],
+        time_s=net.time_s[keep_edge],
+        highway=net.highway[keep_edge],
+        highway_classes=list(net.highway_classes),
+        segment=new_seg[net.segment[keep_edge]].astype(np.int32),
+        seg_a=new_node[net.seg_a[keep_seg]].astype(np.int32),
+        seg_b=new_node[net.seg_b[keep_seg]].astype(np.int32),
+        forward=net.forward[keep_edge],
+        meta=meta,
+    )
+
+
+def _check_metric_crs(crs: str) -> None:
+    import pyproj
+
+    try:
+        parsed = pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError as exc:
+        msg = f"crs {crs!r} is not a coordinate reference system; pass e.g. 'EPSG:32649'"
+        raise ValidationError(msg) from exc
+    units = {axis.unit_name for axis in parsed.axis_info}
+    if not parsed.is_projected or units != {"metre"}:
+        msg = f"crs {crs!r} must be projected in metres (e.g. a UTM zone such as 'EPSG:32649')"
+        raise ValidationError(msg)
+
+
 def prepare(
     region: str | regions.Region,
     *,
@@ -372,6 +662,7 @@ def prepare(
     origin_levels: Sequence[str] = DEFAULT_ORIGIN_LEVELS,
     max_snap_m: float | None = None,
     speed_overrides: dict[str, float] | None = None,
+    crs: str | None = None,
     progress: bool | None = None,
 ) -> Study:
     """Prepare a region (or one of its units) for access computations with one travel mode.
@@ -399,6 +690,13 @@ def prepare(
     speed_overrides
         km/h per highway class for this mode, on top of the region's overrides
         (e.g. a slower walking speed for children: ``{"residential": 3.6, ...}``).
+    crs
+        Metric CRS (metres) to work in instead of the UTM zone of the boundary's
+        centroid (:func:`accessibility.regions.metric_crs`), e.g. ``"EPSG:32649"``.
+        Snap legs are measured in it, so two analyses agree to the last digit only
+        in the same CRS: pass the region's CRS to compare a unit with the whole
+        region when they lie in different zones (the difference is the ratio of
+        the zones' scale factors, below 0.2 % of the off-network legs).
     progress
         Show a progress bar; default ``settings.progress``.
     """
@@ -412,6 +710,8 @@ def prepare(
     if osm_file is not None and not Path(osm_file).is_file():
         msg = f"--osm-file {osm_file} does not exist"
         raise DataSourceError(msg)
+    if crs is not None:
+        _check_metric_crs(crs)
     max_snap_m = reg.max_snap_m if max_snap_m is None else float(max_snap_m)
     show = settings.progress if progress is None else progress
     out_dir = reg.processed_dir / the_unit.code if the_unit is not None else reg.processed_dir
@@ -425,23 +725,25 @@ def prepare(
         if i:
             bar.update(1)
 
-    if osm_file is None and reg.source.get("kind") == "osm_file":
-        osm_file = _region_osm_file(reg)  # the region's own extract, for boundaries and data
+    source = reg.source_of(the_unit)
+    if osm_file is None and source.get("kind") == "osm_file":
+        osm_file = _region_osm_file(reg, the_unit)  # its own extract, for boundaries and data
 
     step(0)
     boundary = study_area(reg, the_unit, osm_file=osm_file, offline=offline)
-    crs = regions.metric_crs(boundary.iloc[0])
+    if crs is None:
+        crs = regions.metric_crs(boundary.iloc[0])
     clip = boundary.to_crs(crs).buffer(reg.buffer_m).to_crs(4326).iloc[0]
 
     step(1)
-    data = load_osm(reg, clip, osm_file=osm_file, offline=offline)
+    data = load_osm(reg, clip, unit=the_unit, osm_file=osm_file, offline=offline)
 
     step(2)
     places = classify.places(data.places, county_seat=the_unit.seat if the_unit is not None else "")
     places = places.loc[places.within(boundary.iloc[0])]
     origins = places.loc[places["level"].isin(list(origin_levels))].copy()
     facilities = classify.facilities(data.pois)
-    facilities["source"] = "sample" if reg.source.get("kind") == "sample" else "osm"
+    facilities["source"] = "sample" if source.get("kind") == "sample" else "osm"
     facilities, origins = apply_registries(
         reg,
         facilities,
@@ -451,19 +753,33 @@ def prepare(
         crs=crs,
         origin_levels=origin_levels,
         out_dir=out_dir,
+        unit=the_unit,
     )
     if origins.empty:
         msg = f"no settlements of levels {list(origin_levels)} inside the boundary of {name!r}"
         raise ValidationError(msg)
 
     step(3)
-    net = network.load_or_build(
-        data.roads,
-        mode=mode,
-        crs=crs,
-        cache_dir=out_dir,
-        speed_overrides={**reg.speed_overrides.get(mode, {}), **(speed_overrides or {})} or None,
-    )
+    overrides = {**reg.speed_overrides.get(mode, {}), **(speed_overrides or {})} or None
+    if is_split(reg, the_unit):
+        net = open_network(
+            data.roads, clip, mode=mode, crs=crs, cache_dir=out_dir, speed_overrides=overrides
+        )
+    else:
+        net = network.load_or_build(
+            data.roads, mode=mode, crs=crs, cache_dir=out_dir, speed_overrides=overrides
+        )
+    v_max = max_speed_kmh(mode, speed_overrides=overrides)
+    exact_s = exact_horizon_s(reg.buffer_m, v_max_kmh=v_max)
+    if is_split(reg, the_unit):
+        log.info(
+            "%s: times up to %.1f min are exact (buffer %g m at up to %.1f km/h); "
+            "longer ones are upper bounds",
+            name,
+            exact_s / 60.0,
+            reg.buffer_m,
+            v_max,
+        )
 
     step(4)
     o_snap = snapping.snap(net, origins, max_snap_m=max_snap_m)
@@ -485,7 +801,7 @@ def prepare(
         "synthetic": reg.synthetic,
         "mode": mode,
         "crs": crs,
-        "osm_source": str(osm_file) if osm_file is not None else reg.source.get("kind"),
+        "osm_source": str(osm_file) if osm_file is not None else source.get("kind"),
         "osm_fingerprint": data.fingerprint,
         "osm_file_name": getattr(data, "source_name", ""),
         "osm_date": getattr(data, "source_date", None),
@@ -496,6 +812,8 @@ def prepare(
         "facilities": len(facilities),
         "facilities_far": int((f_snap["flag"] == snapping.FLAG_FAR).sum()),
         "max_snap_m": max_snap_m,
+        "v_max_kmh": v_max,
+        "exact_within_min": exact_s / 60.0,
     }
     return Study(
         region=reg,
@@ -513,4 +831,5 @@ def prepare(
         facility_snap=f_snap,
         router=router,
         meta=meta,
+        exact_within_s=exact_s,
     )

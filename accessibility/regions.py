@@ -7,7 +7,9 @@ In:  a YAML file per region — ``regions/<name>.yml`` under the project root (a
      (``accessibility/regions/*.yml``, e.g. the synthetic ``sample``).
 Out: a :class:`Region`: names (Chinese and English), whether it is synthetic, its
      data source, boundary specification and buffer, units, speed overrides, and
-     its folders under ``data/raw``, ``data/processed`` and ``maps``.
+     its folders under ``data/raw``, ``data/processed`` and ``maps``. A unit may
+     have a data source of its own (e.g. one synthetic county per unit); its raw
+     data then live in ``data/raw/<region>/<code>/`` (:meth:`Region.raw_dir_of`).
      :func:`metric_crs` picks the UTM zone of a boundary's centroid — never a
      hard-coded EPSG code (Xuchang straddles zones 49N and 50N).
 Tests: ``tests/test_regions.py``.
@@ -30,6 +32,13 @@ from .settings import settings
 
 BOUNDARY_KINDS = ("file", "osm", "circle", "bbox")
 
+#: Data source kinds, with the keys each one takes besides ``kind``.
+SOURCE_KINDS: dict[str, tuple[str, ...]] = {
+    "sample": ("seed",),
+    "osm_file": ("path",),
+    "overpass": (),
+}
+
 
 @dataclass(frozen=True)
 class Unit:
@@ -49,6 +58,12 @@ class Unit:
     seat
         Name of the place that is the unit's county seat, when the map data does
         not mark it (``capital=6``); empty to rely on the data.
+    source
+        A data source of the unit's own (see :func:`check_source_spec`), e.g.
+        ``{"kind": "sample", "seed": 11}``; empty to use the region's. A unit with
+        its own source keeps its raw data in ``data/raw/<region>/<code>/``, and
+        a file boundary is read from there; a generated (``sample``) unit
+        without a boundary uses the ``boundary.geojson`` generated with it.
     """
 
     code: str
@@ -57,6 +72,7 @@ class Unit:
     kind: str = ""
     boundary: dict[str, Any] = field(default_factory=dict)
     seat: str = ""
+    source: dict[str, Any] = field(default_factory=dict)
 
     def label(self, lang: str = "zh") -> str:
         """Display name in ``zh`` or ``en``."""
@@ -76,7 +92,8 @@ class Region:
     synthetic
         True for generated data; every output then says so.
     source
-        Where raw data come from, e.g. ``{"kind": "sample", "seed": 2023}``.
+        Where raw data come from, e.g. ``{"kind": "sample", "seed": 2023}`` (see
+        :func:`check_source_spec`); units may override it.
     boundary
         Boundary specification, e.g. ``{"file": "boundary.geojson"}`` (relative to
         the raw folder).
@@ -127,8 +144,19 @@ class Region:
 
     @property
     def per_unit(self) -> bool:
-        """Whether runs cover each unit separately (units have boundaries of their own)."""
-        return len(self.units) > 1 or any(u.boundary for u in self.units)
+        """Whether runs cover each unit separately (units have boundaries or data of their own)."""
+        return len(self.units) > 1 or any(u.boundary or u.source for u in self.units)
+
+    def source_of(self, unit: Unit | None) -> dict[str, Any]:
+        """The data source of a unit: its own when it has one, else the region's."""
+        return dict(unit.source) if unit is not None and unit.source else dict(self.source)
+
+    def raw_dir_of(self, unit: Unit | None) -> Path:
+        """The raw data folder of a unit: ``data/raw/<region>/<code>/`` when it has a
+        source of its own, else the region's ``data/raw/<region>/``."""
+        if unit is not None and unit.source:
+            return self.raw_dir / unit.code
+        return self.raw_dir
 
     @property
     def raw_dir(self) -> Path:
@@ -184,10 +212,17 @@ def load(name: str) -> Region:
     except yaml.YAMLError as exc:
         msg = f"region file {path} is not valid YAML: {exc}"
         raise ValidationError(msg) from exc
+    if not isinstance(data, dict):
+        msg = f"region file {path} must be a mapping of keys (label_zh, label_en, source…), got {type(data).__name__}"
+        raise ValidationError(msg)
+    units = tuple(_unit(u, path) for u in data.get("units") or ())
+    own_sources = bool(units) and all(u.source for u in units)
     for key in ("label_zh", "label_en", "source"):
-        if key not in data:
+        if key not in data and not (key == "source" and own_sources):
             msg = f"region file {path} lacks the key {key!r}"
             raise ValidationError(msg)
+    if data.get("source") is not None:
+        check_source_spec(data["source"], where=f"region file {path}", strict=False)
     if data.get("boundary"):
         check_boundary_spec(data["boundary"], where=str(path))
     buffer_m = float(data.get("buffer_m", 2000.0))
@@ -206,10 +241,10 @@ def load(name: str) -> Region:
         label_zh=str(data["label_zh"]),
         label_en=str(data["label_en"]),
         synthetic=bool(data.get("synthetic", False)),
-        source=dict(data["source"]),
+        source=dict(data.get("source") or {}),
         boundary=dict(data.get("boundary") or {}),
         buffer_m=buffer_m,
-        units=tuple(_unit(u, path) for u in data.get("units") or ()),
+        units=units,
         registries=_registries(data.get("registries") or {}, path),
         max_snap_m=max_snap_m,
         speed_overrides={k: dict(v or {}) for k, v in (data.get("speed_overrides") or {}).items()},
@@ -263,6 +298,53 @@ def check_boundary_spec(spec: dict[str, Any], *, where: str) -> dict[str, Any]:
     return spec
 
 
+def check_source_spec(spec: Any, *, where: str, strict: bool = True) -> dict[str, Any]:
+    """Validate a data source specification and return it.
+
+    One of:
+
+    - ``{kind: sample, seed: 11}`` — a synthetic county generated by
+      :mod:`accessibility.sources.sample` (``seed``: a non-negative integer; a
+      region-level source may omit it and gets the default 2023);
+    - ``{kind: osm_file, path: county.osm.pbf}`` — a local extract, relative to the
+      raw folder;
+    - ``{kind: overpass}`` — downloaded from Overpass (cached in the raw folder).
+
+    Parameters
+    ----------
+    spec
+        The ``source`` value read from a region file.
+    where
+        What to name in error messages (file and unit).
+    strict
+        Whether a ``sample`` source must give its seed and unknown keys are refused
+        (units' sources are strict, so that two units never silently share a
+        county; a region's own source is checked leniently, as it always was).
+    """
+    if not isinstance(spec, dict) or spec.get("kind") not in SOURCE_KINDS:
+        kind = spec.get("kind") if isinstance(spec, dict) else spec
+        msg = (
+            f"{where}: unknown data source {kind!r}; the source kind is one of "
+            f"{', '.join(SOURCE_KINDS)}, e.g. source: {{kind: sample, seed: 11}}"
+        )
+        raise ValidationError(msg)
+    kind = spec["kind"]
+    unknown = sorted(set(spec) - {"kind", *SOURCE_KINDS[kind]})
+    if unknown and strict:
+        allowed = ", ".join(SOURCE_KINDS[kind]) or "nothing"
+        msg = f"{where}: a {kind} source takes {allowed} besides kind; remove {unknown}"
+        raise ValidationError(msg)
+    if kind == "sample" and (strict or "seed" in spec):
+        seed = spec.get("seed")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            msg = f"{where}: a sample source needs an integer seed ≥ 0, e.g. {{kind: sample, seed: 11}}; got seed {seed!r}"
+            raise ValidationError(msg)
+    if kind == "osm_file" and not (isinstance(spec.get("path"), str) and spec["path"]):
+        msg = f"{where}: an osm_file source needs the path of the extract, e.g. {{kind: osm_file, path: county.osm.pbf}}"
+        raise ValidationError(msg)
+    return spec
+
+
 def _registries(data: Any, path: Path) -> dict[str, tuple[dict[str, Any], ...]]:
     if not isinstance(data, dict) or set(data) - {"facilities", "villages"}:
         msg = f"{path}: 'registries' takes 'facilities' and/or 'villages' lists, got {data!r}"
@@ -286,6 +368,9 @@ def _unit(data: dict[str, Any], path: Path) -> Unit:
     boundary = dict(data.get("boundary") or {})
     if boundary:
         check_boundary_spec(boundary, where=f"{path} unit {data['code']}")
+    source = data.get("source")
+    if source is not None:
+        source = dict(check_source_spec(source, where=f"{path} unit {data['code']}"))
     return Unit(
         code=str(data["code"]),
         name=str(data["name"]),
@@ -293,6 +378,7 @@ def _unit(data: dict[str, Any], path: Path) -> Unit:
         kind=str(data.get("kind", "")),
         boundary=boundary,
         seat=str(data.get("seat", "")),
+        source=source or {},
     )
 
 

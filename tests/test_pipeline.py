@@ -238,3 +238,97 @@ def test_repeated_village_ids_across_registries_are_refused(tmp_path) -> None:
         ValidationError, match=r"village ids repeat across the village registries \(a.csv, b.csv\)"
     ):
         pipeline.prepare("twovil", mode="walk", progress=False)
+
+
+@pytest.fixture(scope="module")
+def samples_root(tmp_path_factory):
+    """A project root where the built-in region ``samples`` (two generated counties) lives."""
+    root = tmp_path_factory.mktemp("samples")
+    settings.root = root
+    try:
+        folders = pipeline.generate_samples("samples")
+    finally:
+        settings.root = None
+    return root, folders
+
+
+def test_generate_samples_makes_every_generated_unit(samples_root) -> None:
+    root, folders = samples_root
+    raw = root / "data" / "raw" / "samples"
+    assert folders == [raw / "999001", raw / "999002"]
+    seeds = [json.loads((f / "meta.json").read_text("utf-8"))["seed"] for f in folders]
+    assert seeds == [11, 12]
+    assert (folders[0] / "sample.osm").read_bytes() != (folders[1] / "sample.osm").read_bytes()
+    assert not (raw / "sample.osm").exists()  # no unit uses the region's own source
+    settings.root = root
+    stamp = (folders[0] / "sample.osm").stat().st_mtime_ns
+    assert pipeline.generate_samples("samples", regenerate=False) == folders
+    assert (folders[0] / "sample.osm").stat().st_mtime_ns == stamp  # up to date: not rewritten
+
+
+def test_units_with_their_own_sample_county(samples_root) -> None:
+    import geopandas as gpd
+
+    root, folders = samples_root
+    settings.root = root
+    a = pipeline.prepare("samples", unit="999001", mode="walk", progress=False)
+    b = pipeline.prepare("samples", unit="示例乙县", mode="walk", progress=False)
+    for study, folder in ((a, folders[0]), (b, folders[1])):
+        generated = gpd.read_file(folder / "boundary.geojson").geometry.iloc[0]
+        assert study.boundary.iloc[0].equals(generated)  # the unit's own generated boundary
+        meta = json.loads((folder / "meta.json").read_text("utf-8"))
+        assert len(study.origins) == meta["counts"]["villages"]
+        assert study.processed_dir == root / "data" / "processed" / "samples" / study.unit.code
+        assert len(list(study.processed_dir.glob("network_walk_*.npz"))) == 1
+        assert (study.facilities["source"] == "sample").all()
+        assert study.meta["synthetic"] and study.meta["unit"] == study.unit.code
+        # a unit with its own data is a region of its own, not part of a split
+        assert not study.split
+        assert "bus_beyond_buffer" not in study.access(["bus"], thresholds_min=[15]).columns
+    assert not a.boundary.iloc[0].equals(b.boundary.iloc[0])
+    assert set(a.origins["name"]) != set(b.origins["name"])
+    assert a.network.meta["source"] != b.network.meta["source"]
+    with pytest.raises(ValidationError, match="prepare one unit at a time.*999001, 999002"):
+        pipeline.prepare("samples", mode="walk", progress=False)
+
+
+def test_unit_sources_read_their_own_folders(samples_root, tmp_path) -> None:
+    """A generated unit with an explicit boundary file, and a unit reading a local
+    extract, each from data/raw/<region>/<code>/."""
+    import shutil
+
+    _, folders = samples_root
+    settings.root = tmp_path
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "mixed.yml").write_text(
+        "label_zh: 混合\nlabel_en: Mixed\nsynthetic: true\nsource: {kind: overpass}\n"
+        "units:\n"
+        '  - {code: "G", name: 生成县, source: {kind: sample, seed: 11}, boundary: {file: boundary.geojson}}\n'
+        '  - {code: "F", name: 文件县, source: {kind: osm_file, path: county.osm}, boundary: {file: outline.geojson}}\n',
+        encoding="utf-8",
+    )
+    raw = tmp_path / "data" / "raw" / "mixed"
+    (raw / "F").mkdir(parents=True)
+    shutil.copy(folders[1] / "sample.osm", raw / "F" / "county.osm")
+    shutil.copy(folders[1] / "boundary.geojson", raw / "F" / "outline.geojson")
+    g = pipeline.prepare("mixed", unit="G", mode="walk", offline=True, progress=False)
+    f = pipeline.prepare("mixed", unit="F", mode="walk", offline=True, progress=False)
+    assert json.loads((raw / "G" / "meta.json").read_text("utf-8"))["seed"] == 11
+    assert not (raw / "sample.osm").exists()
+    assert (
+        len(g.origins)
+        == json.loads((folders[0] / "meta.json").read_text("utf-8"))["counts"]["villages"]
+    )
+    assert (
+        len(f.origins)
+        == json.loads((folders[1] / "meta.json").read_text("utf-8"))["counts"]["villages"]
+    )
+    assert (f.facilities["source"] == "osm").all()
+    assert f.meta["osm_source"] == str(raw / "F" / "county.osm")
+    assert (g.facilities["source"] == "sample").all()
+    assert pipeline.generate_samples("mixed") == [raw / "G"]
+    (tmp_path / "regions" / "real.yml").write_text(
+        "label_zh: 真\nlabel_en: Real\nsource: {kind: overpass}\n", encoding="utf-8"
+    )
+    with pytest.raises(ValidationError, match="'real' has no generated data"):
+        pipeline.generate_samples("real")

@@ -107,3 +107,86 @@ def test_region_is_named_after_its_file(tmp_path) -> None:
         regions.load("mycopy")
     (tmp_path / "regions" / "mycopy.yml").write_text(text, encoding="utf-8")
     assert regions.load("mycopy").name == "mycopy"
+
+
+def test_units_with_sources_of_their_own() -> None:
+    r = regions.load("samples")
+    assert r.synthetic and r.per_unit
+    a, b = r.units
+    assert a.source == {"kind": "sample", "seed": 11} and b.source == {"kind": "sample", "seed": 12}
+    assert r.source_of(a) == a.source and r.source_of(None) == r.source
+    assert r.raw_dir_of(a) == r.raw_dir / "999001" and r.raw_dir_of(None) == r.raw_dir
+    assert not a.boundary  # a generated unit uses the boundary generated with it
+
+
+def test_a_single_unit_with_its_own_source_is_per_unit(tmp_path) -> None:
+    settings.root = tmp_path
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "one.yml").write_text(
+        "label_zh: 一县\nlabel_en: One\nsynthetic: true\n"  # no region source: every unit has one
+        'units:\n  - {code: "1", name: 甲, source: {kind: osm_file, path: a.osm.pbf}}\n',
+        encoding="utf-8",
+    )
+    r = regions.load("one")
+    assert r.per_unit and r.source == {}
+    assert r.source_of(r.units[0])["path"] == "a.osm.pbf"
+    assert r.raw_dir_of(r.units[0]) == tmp_path / "data" / "raw" / "one" / "1"
+
+
+@pytest.mark.parametrize(
+    ("source", "match"),
+    [
+        (
+            "{kind: sampel, seed: 11}",
+            r"unit 999002: unknown data source 'sampel'.*sample, osm_file, overpass",
+        ),
+        ("{seed: 11}", r"unit 999002: unknown data source None"),
+        ("sample", r"unit 999002: unknown data source 'sample'"),
+        ("{kind: sample}", r"unit 999002: a sample source needs an integer seed.*got seed None"),
+        ("{kind: sample, seed: '12'}", r"unit 999002: a sample source needs an integer seed.*'12'"),
+        ("{kind: sample, seed: 1.5}", r"unit 999002: a sample source needs an integer seed"),
+        ("{kind: sample, seed: true}", r"unit 999002: a sample source needs an integer seed"),
+        ("{kind: sample, seed: -1}", r"unit 999002: a sample source needs an integer seed"),
+        (
+            "{kind: sample, seed: 12, villages: 40}",
+            r"unit 999002: a sample source takes seed.*\['villages'\]",
+        ),
+        ("{kind: osm_file}", r"unit 999002: an osm_file source needs the path"),
+    ],
+)
+def test_bad_unit_sources_name_the_file_and_unit(tmp_path, source, match) -> None:
+    settings.root = tmp_path
+    (tmp_path / "regions").mkdir()
+    path = tmp_path / "regions" / "bad.yml"
+    path.write_text(
+        "label_zh: 坏\nlabel_en: Bad\nsource: {kind: sample, seed: 2023}\nunits:\n"
+        '  - {code: "999001", name: 甲, source: {kind: sample, seed: 11}}\n'
+        f'  - {{code: "999002", name: 乙, source: {source}}}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValidationError, match=match) as info:
+        regions.load("bad")
+    assert str(path) in str(info.value)
+
+
+def test_region_sources_are_checked(tmp_path) -> None:
+    settings.root = tmp_path
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "r.yml").write_text(
+        "label_zh: x\nlabel_en: x\nsource: {kind: shapefile}\n", encoding="utf-8"
+    )
+    with pytest.raises(ValidationError, match=r"r.yml: unknown data source 'shapefile'"):
+        regions.load("r")
+    (tmp_path / "regions" / "r.yml").write_text(
+        "label_zh: x\nlabel_en: x\nsource: {kind: sample, seed: abc}\n", encoding="utf-8"
+    )
+    with pytest.raises(ValidationError, match="needs an integer seed"):
+        regions.load("r")
+    # a unit without a source of its own needs the region's
+    (tmp_path / "regions" / "r.yml").write_text(
+        "label_zh: x\nlabel_en: x\nunits:\n"
+        '  - {code: "1", name: 甲, source: {kind: sample, seed: 1}}\n  - {code: "2", name: 乙}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValidationError, match="lacks the key 'source'"):
+        regions.load("r")
