@@ -8,10 +8,11 @@ REGION ?= sample
 # font with Chinese characters (Chinese labels on PNG maps and screenshots).
 SYSTEM_PACKAGES := chromium fonts-noto-cjk
 
-.PHONY: help setup run test lint lab bench browser clean-outputs
+.PHONY: help setup run batch test lint lab bench browser clean-outputs
 
 help:
 	@echo "make run      build the environment if missing, generate the sample county, run the notebooks, print where outputs are"
+	@echo "make batch    every notebook for every unit of REGION (default sample), resumable; see docs/batch.md"
 	@echo "make test     run the whole test suite (offline)"
 	@echo "make lint     check the code style (ruff)"
 	@echo "make lab      open JupyterLab on notebooks/ with the project's kernel"
@@ -31,6 +32,9 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/accessibility run --region $(REGION) --notebook all
+
+batch: setup
+	$(BIN)/accessibility batch $(REGION)
 
 test: setup
 	$(BIN)/python -m pytest

@@ -28,6 +28,81 @@ def _thresholds(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(msg) from None
 
 
+def _data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--osm-file",
+        type=Path,
+        help="local .osm/.osm.pbf extract to read instead of the region's source",
+    )
+    p.add_argument(
+        "--offline", action="store_true", help="never download: use cached data or --osm-file"
+    )
+    p.add_argument("--lang", choices=("zh", "en"), help="language of map labels (default zh)")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="any other notebook parameter, value as JSON (e.g. -p 'origin_levels=[\"admin_village\"]')",
+    )
+
+
+def _common_parameters(args: argparse.Namespace) -> dict[str, object]:
+    """``-p NAME=JSON``, ``--osm-file``, ``--offline`` and ``--lang`` as notebook parameters."""
+    params: dict[str, object] = {}
+    for item in args.parameter:
+        name, sep, value = item.partition("=")
+        if not sep:
+            msg = f"-p takes NAME=JSON, got {item!r}"
+            raise ValidationError(msg)
+        if name in ("region", "unit", "root"):
+            msg = f"-p {name}=... is set by the command itself; use the command's own option"
+            raise ValidationError(msg)
+        try:
+            params[name] = json.loads(value)
+        except json.JSONDecodeError:
+            params[name] = value
+    if args.lang is not None:
+        params["lang"] = args.lang
+    if args.osm_file:
+        params["osm_file"] = str(args.osm_file.resolve())
+    if args.offline:
+        params["offline"] = True
+    return params
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from . import batch
+
+    report = batch.run(
+        args.region,
+        _names(args.notebooks),
+        units=_names(args.units),
+        parameters=_common_parameters(args),
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        force=args.force,
+        retry_failed=args.retry_failed,
+        timeout_s=args.timeout,
+    )
+    ok = sum(m.get("status") == batch.STATUS_OK for m in report.manifests)
+    print(
+        f"batch {args.region}: {len(report.ran)} run, {len(report.skipped)} up to date, "
+        f"{ok} of {len(report.manifests)} ok, {len(report.failed)} failed, {report.seconds:.1f} s"
+    )
+    for m in report.manifests:
+        if m.get("status") == batch.STATUS_FAILED:
+            print(f"  failed: {m.get('unit') or args.region}/{m['notebook']}: {m.get('error')}")
+            print(f"          log: {m.get('log')}  notebook: {m.get('executed_notebook')}")
+    print(f"  index: {report.index}")
+    return report.exit_code
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="accessibility", description="Travel-time access to public facilities."
@@ -53,23 +128,39 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--kinds", help="facility groups, comma-separated (e.g. school:primary,health,bus)"
     )
-    run.add_argument(
-        "--osm-file",
-        type=Path,
-        help="local .osm/.osm.pbf extract to read instead of the region's source",
+    _data_options(run)
+
+    batch = sub.add_parser(
+        "batch",
+        help="every notebook for every unit of a region: parallel, resumable, failures isolated",
+        description=(
+            "Runs each notebook once per unit on a local Dask cluster (or --scheduler). "
+            "Skips runs whose inputs and outputs are unchanged; exit status = number of "
+            "failed runs (0: all ok; capped at 100); 101: the batch could not start."
+        ),
     )
-    run.add_argument(
-        "--offline", action="store_true", help="never download: use cached data or --osm-file"
+    batch.add_argument("region", help="region name (see `accessibility regions`)")
+    batch.add_argument(
+        "--notebooks", help="notebook names, comma-separated; default: every notebook"
     )
-    run.add_argument("--lang", choices=("zh", "en"), help="language of map labels (default zh)")
-    run.add_argument(
-        "-p",
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=JSON",
-        help="any other notebook parameter, value as JSON (e.g. -p 'origin_levels=[\"admin_village\"]')",
+    batch.add_argument("--units", help="unit codes or names, comma-separated; default: every unit")
+    batch.add_argument(
+        "--jobs", type=int, help="local workers (one kernel each); default: one per core"
     )
+    batch.add_argument(
+        "--scheduler", help="address of a running dask.distributed scheduler (tcp://host:8786)"
+    )
+    batch.add_argument("--force", action="store_true", help="run everything, even runs up to date")
+    batch.add_argument(
+        "--retry-failed", action="store_true", help="run only the runs that failed last time"
+    )
+    batch.add_argument(
+        "--timeout", type=float, help="seconds a notebook cell may take before the run fails"
+    )
+    _data_options(batch)
+
+    index = sub.add_parser("index", help="rewrite maps/<region>/index.html from the run manifests")
+    index.add_argument("region", help="region name")
 
     sub.add_parser("regions", help="list configured regions")
     sample = sub.add_parser(
@@ -78,35 +169,18 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--region",
         default="sample",
-        help="a region whose source is the generator (its seed is set in the region file)",
+        help="a region (or units) whose source is the generator (seeds are set in the region file)",
     )
     return p
 
 
 def _run(args: argparse.Namespace) -> int:
-    params: dict[str, object] = {}
-    for item in args.parameter:
-        name, sep, value = item.partition("=")
-        if not sep:
-            msg = f"-p takes NAME=JSON, got {item!r}"
-            raise ValidationError(msg)
-        try:
-            params[name] = json.loads(value)
-        except json.JSONDecodeError:
-            params[name] = value
-    for name, value in (
-        ("mode", args.mode),
-        ("thresholds_min", args.thresholds),
-        ("lang", args.lang),
-    ):
+    params = _common_parameters(args)
+    for name, value in (("mode", args.mode), ("thresholds_min", args.thresholds)):
         if value is not None:
             params[name] = value
     if args.kinds:
-        params["kinds"] = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    if args.osm_file:
-        params["osm_file"] = str(args.osm_file.resolve())
-    if args.offline:
-        params["offline"] = True
+        params["kinds"] = _names(args.kinds)
     names = runner.notebooks() if args.notebook == "all" else [args.notebook]
     if args.notebook == "all":
         shared = ("region", "unit", "osm_file", "offline", "lang")
@@ -147,27 +221,35 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "batch":
+            return _batch(args)
+        if args.command == "index":
+            from . import batch
+
+            reg = regions.load(args.region)
+            tasks = batch.plan(reg)
+            path = batch.write_index(
+                reg, [batch.read_manifest(t) or batch.base_manifest(t) for t in tasks]
+            )
+            print(f"index: {path}")
+            return 0
         if args.command == "regions":
             for name in regions.available():
                 r = regions.load(name)
                 print(f"{name}\t{r.label_zh}\t{r.label_en}")
             return 0
         if args.command == "sample":
-            from .sources import sample
+            from . import pipeline
 
-            region = regions.load(args.region)
-            if region.source.get("kind") != "sample":
-                msg = f"region {region.name!r} is not generated (source kind {region.source.get('kind')!r})"
-                raise ValidationError(msg)
-            files = sample.generate(region.raw_dir, seed=int(region.source.get("seed", 2023)))
-            print(f"sample county written to {files.osm.parent}")
+            for folder in pipeline.generate_samples(args.region):
+                print(f"sample county written to {folder}")
             return 0
     except runner.NotebookFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except AccessibilityError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 101 if args.command == "batch" else 2
     return 2
 
 

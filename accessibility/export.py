@@ -157,6 +157,7 @@ _TEMPLATE_KEYS: Final[frozenset[str]] = frozenset(
         "group_facility",
         "group_facility_name",
         "group_flag",
+        "group_beyond_buffer",
         "group_n",
     }
 )
@@ -177,7 +178,7 @@ def _split_group_column(name: str) -> tuple[str, str, str | None] | None:
         if not name.startswith(prefix + "_"):
             continue
         rest = name[len(prefix) + 1 :]
-        if rest in {"time_min", "facility", "facility_name", "flag"}:
+        if rest in {"time_min", "facility", "facility_name", "flag", "beyond_buffer"}:
             return group, f"group_{rest}", None
         count = re.fullmatch(r"n(\d+(?:\.\d+)?)", rest)
         if count:

@@ -31,7 +31,23 @@ def notebooks() -> list[str]:
 
 
 class NotebookFailed(AccessibilityError, RuntimeError):
-    """A notebook stopped with an error; the executed copy shows the failing cell."""
+    """A notebook stopped with an error; the executed copy shows the failing cell.
+
+    Attributes
+    ----------
+    cell_index
+        Index of the failing cell in the executed copy, when a cell raised; ``None``
+        when the kernel died, timed out or could not start.
+    executed
+        The executed copy (up to the failing cell).
+    """
+
+    def __init__(
+        self, msg: str, *, cell_index: int | None = None, executed: Path | None = None
+    ) -> None:
+        super().__init__(msg)
+        self.cell_index = cell_index
+        self.executed = executed
 
 
 @dataclass(frozen=True)
@@ -156,8 +172,20 @@ def run(
 
 
 def _run_one(
-    notebook: str, region: str, unit: str | None, params: dict[str, Any], progress: bool | None
+    notebook: str,
+    region: str,
+    unit: str | None,
+    params: dict[str, Any],
+    progress: bool | None,
+    *,
+    timeout_s: float | None = None,
+    log_output: bool = False,
 ) -> RunResult:
+    """One papermill run; any way a run can fail becomes :class:`NotebookFailed`.
+
+    ``timeout_s`` limits each cell (seconds); ``log_output`` sends the cells' output
+    to the ``papermill`` logger (the batch runner writes it to the run's log file).
+    """
     import papermill as pm
 
     root = settings.project_root
@@ -183,10 +211,15 @@ def _run_one(
             # the kernel's own log (shutdown noise) would drown the run's messages;
             # errors in cells are reported by papermill and kept in the executed copy
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            execution_timeout=timeout_s,
+            log_output=log_output,
         )
     except pm.PapermillExecutionError as exc:
         msg = f"{notebook} failed for {what} in cell {exc.cell_index}: {exc.ename}: {exc.evalue} (see {out})"
-        raise NotebookFailed(msg) from None
+        raise NotebookFailed(msg, cell_index=exc.cell_index, executed=out) from None
+    except Exception as exc:  # a dead kernel, a cell over the time limit, a kernel that never started
+        msg = f"{notebook} failed for {what}: {type(exc).__name__}: {exc} (see {out})"
+        raise NotebookFailed(msg, executed=out) from exc
     return RunResult(
         notebook=out,
         map_html=settings.maps_dir / sub / f"{notebook}.html",

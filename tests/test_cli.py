@@ -12,6 +12,7 @@ import pyogrio
 import pytest
 
 from accessibility import cli
+from accessibility.settings import settings
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def run_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
+    old = settings.root, settings.progress
     code = cli.main(["--root", str(root), "-q", "run", "--region", "sample"])
+    settings.root, settings.progress = old  # the command sets them for the process
     assert code == 0
     return root
 
@@ -258,3 +261,18 @@ def test_xuchang_region_file_runs_a_unit_from_an_extract(tmp_path, capsys) -> No
         and "no administrative boundary named ['鄢陵县']" in err
         and "boundary: {file:" in err
     )
+
+
+def test_sample_command_generates_every_generated_unit(tmp_path, capsys) -> None:
+    assert cli.main(["--root", str(tmp_path), "sample", "--region", "samples"]) == 0
+    out = capsys.readouterr().out
+    for code in ("999001", "999002"):
+        assert (tmp_path / "data" / "raw" / "samples" / code / "sample.osm").is_file()
+        assert str(tmp_path / "data" / "raw" / "samples" / code) in out
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "real.yml").write_text(
+        "label_zh: 实\nlabel_en: Real\nsource: {kind: overpass}\nboundary: {bbox: [113, 34, 114, 35]}\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["--root", str(tmp_path), "sample", "--region", "real"]) == 2
+    assert "no generated data" in capsys.readouterr().err

@@ -244,6 +244,7 @@ def test_excel_failed_write_keeps_old_file(tmp_path, monkeypatch) -> None:
         ("reading_village_centre_facility_name", "最近村综合性文化服务中心名称", None),
         ("bus_n7.5", "7.5分钟内公交站数量", "Bus stop: number within 7.5 min"),
         ("within_30_share", "30分钟内村庄占比", "Villages within 30 min (share)"),
+        ("school_middle_beyond_buffer", "初中：超出缓冲区可精确计算的时间", None),
         ("within_30_pop_share", "30分钟内人口占比", None),
         ("school_college_time_min", "school_college_time_min", None),  # not a group: kept
         ("something_else", "something_else", "something_else"),
