@@ -128,7 +128,8 @@ class BatchReport:
         Labels (``region/unit/notebook``) of the tasks run now and of those skipped as
         up to date (or, with ``retry_failed``, not failed).
     failed
-        Labels of the tasks whose manifest now says ``failed`` (run now or before).
+        Labels of the planned tasks that are not ``ok`` now: failed (now or before),
+        interrupted, or never run (possible with ``retry_failed``).
     index
         The index page.
     seconds
@@ -144,7 +145,7 @@ class BatchReport:
 
     @property
     def exit_code(self) -> int:
-        """Number of failed runs, capped at 100 (0: every run is ok)."""
+        """Number of planned runs that are not ok, capped at 100 (0: every run is ok)."""
         return min(len(self.failed), 100)
 
 
@@ -225,41 +226,54 @@ def file_digest(path: Path, cache_dir: Path | None = None) -> str:
     return digest
 
 
-_CODE_DIGEST: str | None = None
-
-
 def code_digest() -> str:
-    """Digest of the package's own code and rule files (a change reruns every task)."""
-    global _CODE_DIGEST
-    if _CODE_DIGEST is None:
-        top = Path(__file__).resolve().parent
-        h = hashlib.sha256()
-        for path in sorted(top.rglob("*")):
-            if path.is_file() and path.suffix in (".py", ".yml", ".yaml", ".html", ".json"):
-                h.update(path.relative_to(top).as_posix().encode())
-                h.update(path.read_bytes())
-        _CODE_DIGEST = h.hexdigest()
-    return _CODE_DIGEST
+    """Digest of the package's code and rule files as they are on disk now (a change reruns every task)."""
+    top = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(top.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".yml", ".yaml", ".html", ".json"):
+            h.update(path.relative_to(top).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def _data_files(reg: regions.Region, unit: str | None) -> list[Path]:
+    """The raw files a unit's runs read: its raw folders, and files the region names elsewhere."""
+    from . import pipeline
+
     raw = reg.raw_dir
-    if not raw.is_dir():
-        return []
-    others = {u.code for u in reg.units} - {unit}
-    files = []
-    for path in sorted(raw.rglob("*")):
-        parts = path.relative_to(raw).parts
-        if not path.is_file() or parts[0] == "overpass" or parts[0] in others:
-            continue
-        if path.name.startswith(".") or path.name.endswith(".tmp"):
-            continue
-        files.append(path)
-    return files
+    files: set[Path] = set()
+    if raw.is_dir():
+        others = {u.code for u in reg.units} - {unit}
+        for path in raw.rglob("*"):
+            parts = path.relative_to(raw).parts
+            if not path.is_file() or parts[0] in others or "overpass" in parts[:2]:
+                continue  # another unit's data; Overpass downloads (keyed by their query)
+            if path.name.startswith(".") or path.name.endswith(".tmp"):
+                continue
+            files.add(path)
+    # files given by absolute path: a region's extract, a boundary, registries
+    the_unit = reg.unit(unit) if unit is not None else None
+    base = reg.raw_dir_of(the_unit)
+    named = [reg.source_of(the_unit).get("path")]
+    try:
+        named.append(pipeline.boundary_spec(reg, the_unit).get("file"))
+    except Exception:  # no boundary configured: the run itself reports it
+        pass
+    named += [e.get("file") for entries in reg.registries.values() for e in entries]
+    for name in named:
+        if name:
+            path = Path(name) if Path(name).is_absolute() else base / name
+            if path.is_file():
+                files.add(path)
+    return sorted(files)
 
 
-def inputs(task: Task, *, root: Path | None = None) -> dict[str, Any]:
-    """What a task's results depend on, with file digests (see the module docstring)."""
+def inputs(task: Task, *, root: Path | None = None, code: str | None = None) -> dict[str, Any]:
+    """What a task's results depend on, with file digests (see the module docstring).
+
+    ``code``: the package's code digest when already known (one per batch).
+    """
     root = Path(root) if root is not None else settings.project_root
     reg = regions.load(task.region)
     cache = root / "runs" / task.region / ".digests"
@@ -268,7 +282,7 @@ def inputs(task: Task, *, root: Path | None = None) -> dict[str, Any]:
     osm_file = task.parameters.get("osm_file")
     return {
         "package_version": __version__,
-        "code_digest": code_digest(),
+        "code_digest": code or code_digest(),
         "notebook_sha256": file_digest(runner.notebooks_dir() / f"{task.notebook}.ipynb"),
         "region_config_sha256": file_digest(reg.config_path) if reg.config_path else None,
         "data": data,
@@ -324,7 +338,9 @@ def outputs_complete(manifest: Mapping[str, Any], *, root: Path | None = None) -
     if not listed:
         return False
     for item in listed:
-        path = root / item["path"]
+        if not isinstance(item, Mapping) or not item.get("path"):
+            return False
+        path = root / str(item["path"])
         if not path.is_file() or path.stat().st_size != item.get("bytes"):
             return False
         if _sha256_file(path) != item.get("sha256"):
@@ -374,8 +390,11 @@ def base_manifest(task: Task, root: Path | None = None) -> dict[str, Any]:
     }
 
 
-def _outputs(task: Task, root: Path) -> list[dict[str, Any]]:
-    """The files this notebook wrote for this unit: ``<nb>.*`` and ``<nb>_*`` in its folders."""
+def _outputs(task: Task, root: Path, since: float) -> list[dict[str, Any]]:
+    """The files this run wrote: ``<nb>.*`` and ``<nb>_*`` in its folders, modified since ``since``.
+
+    Files of the same names left by earlier runs (and no longer written) are not this run's.
+    """
     rel = _relative_to(root)
     found = []
     for folder in (root / "maps" / task.sub, root / "data" / "processed" / task.sub):
@@ -383,7 +402,8 @@ def _outputs(task: Task, root: Path) -> list[dict[str, Any]]:
             continue
         for path in sorted(folder.iterdir()):
             stem_ok = path.name.startswith((f"{task.notebook}.", f"{task.notebook}_"))
-            if path.is_file() and stem_ok and not path.name.endswith(".tmp"):
+            fresh = path.is_file() and path.stat().st_mtime >= since
+            if fresh and stem_ok and not path.name.endswith(".tmp"):
                 found.append(
                     {"path": rel(path), "bytes": path.stat().st_size, "sha256": _sha256_file(path)}
                 )
@@ -461,6 +481,21 @@ def _log_to(path: Path) -> Iterator[None]:
         handler.close()
 
 
+#: One kernel per worker process at a time, whatever the worker's number of threads
+#: (a ``dask worker`` started without ``--nthreads 1`` has several): settings, log
+#: files and the memory sampler are per process.
+_ONE_KERNEL = threading.Lock()
+
+
+def _used_inputs(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs a run used: as they were when it started, plus data files it created.
+
+    A file that changed while the run went on keeps its value from the start, so the
+    next batch sees the change and runs again.
+    """
+    return {**before, "data": {**after["data"], **before["data"]}}
+
+
 def execute(
     task: Task, *, root: str | Path, timeout_s: float | None = None, attempt: int = 1
 ) -> dict[str, Any]:
@@ -468,7 +503,11 @@ def execute(
 
     Never raises for a failing notebook: the error is in the manifest.
     """
-    root = Path(root).resolve()
+    with _ONE_KERNEL:
+        return _execute(task, Path(root).resolve(), timeout_s, attempt)
+
+
+def _execute(task: Task, root: Path, timeout_s: float | None, attempt: int) -> dict[str, Any]:
     settings.root = root
     settings.progress = False
     os.environ.update(ONE_THREAD)  # inherited by the kernel
@@ -478,7 +517,9 @@ def execute(
     )
     path = task.manifest_path(root)
     _write_json_atomic(path, manifest)
+    started = time.time()
     t0 = time.perf_counter()
+    before = inputs(task, root=root)  # what the run reads, as it starts
     with _log_to(task.log_path(root)), _PeakMemory() as peak:
         logging.getLogger(__name__).info("run %s (attempt %d)", task.label, attempt)
         try:
@@ -498,7 +539,6 @@ def execute(
             status, error, cell = STATUS_FAILED, f"{type(exc).__name__}: {exc}", None
         if error:
             logging.getLogger(__name__).error("%s", error)
-    ins = inputs(task, root=root)  # after the run: data it generated or fetched included
     manifest.update(
         status=status,
         error=error,
@@ -506,11 +546,23 @@ def execute(
         finished=_now(),
         seconds=round(time.perf_counter() - t0, 3),
         peak_rss_mb=round(peak.peak_mb, 1),
-        inputs=ins,
-        digest=digest_of(ins),
-        outputs=_outputs(task, root) if status == STATUS_OK else [],
-        figures=_figures(task, root) if status == STATUS_OK else [],
     )
+    try:
+        used = _used_inputs(before, inputs(task, root=root))
+        manifest.update(
+            inputs=used,
+            digest=digest_of(used),
+            outputs=_outputs(task, root, started - 1.0) if status == STATUS_OK else [],
+            figures=_figures(task, root) if status == STATUS_OK else [],
+        )
+    except Exception as exc:  # e.g. a disk error while hashing: the run cannot count as done
+        manifest.update(
+            status=STATUS_FAILED,
+            error=f"{error or 'the notebook ran'}; then recording its outputs failed: "
+            f"{type(exc).__name__}: {exc}",
+            outputs=[],
+            figures=[],
+        )
     _write_json_atomic(path, manifest)
     return manifest
 
@@ -546,7 +598,7 @@ def client_for(*, jobs: int | None = None, scheduler: str | None = None) -> Iter
     """A ``dask.distributed`` client: on an existing scheduler, or on a local cluster.
 
     A local cluster has ``jobs`` single-threaded worker processes (default
-    :func:`default_jobs`) and no dashboard; it is closed on exit.
+    :func:`default_jobs`), its web server on any free port; it is closed on exit.
     """
     from distributed import Client, LocalCluster
 
@@ -567,7 +619,7 @@ def client_for(*, jobs: int | None = None, scheduler: str | None = None) -> Iter
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never a clash with another cluster
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
@@ -609,7 +661,7 @@ def run(
     force
         Run every task, even those up to date.
     retry_failed
-        Run only the tasks whose last run failed.
+        Run only the tasks whose last run failed or was interrupted.
     timeout_s
         Limit per notebook cell, seconds (``None``: no limit).
     progress
@@ -618,9 +670,9 @@ def run(
     Returns
     -------
     BatchReport
-        Its ``exit_code`` is the number of failed runs (capped at 100).
+        Its ``exit_code`` is the number of planned runs that are not ``ok`` afterwards
+        (capped at 100).
     """
-
     t0 = time.perf_counter()
     reg = regions.load(region) if isinstance(region, str) else region
     root = settings.project_root
@@ -628,15 +680,20 @@ def run(
     if timeout_s is not None and not timeout_s > 0:
         msg = f"timeout_s must be > 0 seconds, got {timeout_s!r}"
         raise ValidationError(msg)
+    if jobs is not None and jobs < 1:
+        msg = f"jobs must be at least 1, got {jobs}"
+        raise ValidationError(msg)
+    code = code_digest()
     manifests: dict[Task, dict[str, Any]] = {}
     todo: list[Task] = []
     skipped: list[str] = []
     for task in tasks:
         last = read_manifest(task, root=root)
         if retry_failed:
-            wanted = last is not None and last.get("status") == STATUS_FAILED
+            wanted = last is not None and last.get("status") in (STATUS_FAILED, STATUS_RUNNING)
         else:
-            wanted = force or not is_current(task, last, digest_of(inputs(task, root=root)), root=root)
+            current = digest_of(inputs(task, root=root, code=code))
+            wanted = force or not is_current(task, last, current, root=root)
         if wanted:
             todo.append(task)
         else:
@@ -648,22 +705,29 @@ def run(
         len(tasks),
         len(todo),
         len(skipped),
-        " (only failed runs)" if retry_failed else "",
+        " (only failed or interrupted runs)" if retry_failed else "",
     )
+    # the index page shows every unit and notebook of the region, not only this batch's
+    shown = {(t.unit, t.notebook): t for t in plan(reg)} | {(t.unit, t.notebook): t for t in tasks}
+    for task in shown.values():
+        if task not in manifests:
+            manifests[task] = read_manifest(task, root=root) or base_manifest(task, root)
+    page = list(shown.values())
     ran: list[str] = []
+    n_jobs = jobs or default_jobs()
     if todo:
         show = settings.progress if progress is None else progress
         attempts = {t: int(manifests[t].get("attempt") or 0) + 1 for t in todo}
-        with client_for(jobs=jobs, scheduler=scheduler) as client:
+        with client_for(jobs=n_jobs, scheduler=scheduler) as client:
             for done in _submit_all(client, todo, root, timeout_s, attempts, reg.name, show):
                 task, manifest = done
                 manifests[task] = manifest
                 ran.append(task.label)
                 # the page follows the batch: each finished run appears as it ends
-                write_index(reg, [manifests[t] for t in tasks], root=root, live=True)
+                _index_quietly(reg, [manifests[t] for t in page], root, live=True)
     report_manifests = [manifests[t] for t in tasks]
-    failed = [t.label for t in tasks if manifests[t].get("status") == STATUS_FAILED]
-    index = write_index(reg, report_manifests, root=root)
+    failed = [t.label for t in tasks if manifests[t].get("status") != STATUS_OK]
+    index = write_index(reg, [manifests[t] for t in page], root=root)
     seconds = time.perf_counter() - t0
     _write_json_atomic(
         root / "runs" / reg.name / "batch.json",
@@ -672,12 +736,15 @@ def run(
             "region": reg.name,
             "finished": _now(),
             "seconds": round(seconds, 3),
-            "scheduler": scheduler or f"local ({jobs or default_jobs()} workers)",
+            "scheduler": scheduler or f"local ({n_jobs} workers)",
             "ran": ran,
             "skipped": skipped,
             "failed": failed,
             "runs": [
-                {k: m.get(k) for k in ("unit", "notebook", "status", "seconds", "peak_rss_mb", "error")}
+                {
+                    k: m.get(k)
+                    for k in ("unit", "notebook", "status", "seconds", "peak_rss_mb", "error")
+                }
                 for m in report_manifests
             ],
         },
@@ -728,7 +795,17 @@ def _submit_all(
             try:
                 manifest = fut.result()
             except Exception as exc:  # the worker died, or the task could not reach one
-                manifest = _lost(task, root, exc, attempts[task])
+                try:
+                    manifest = _lost(task, root, exc, attempts[task])
+                except Exception as inner:  # not even the manifest can be written
+                    log.error(
+                        "%s: %s; its manifest could not be written: %s", task.label, exc, inner
+                    )
+                    manifest = {
+                        **base_manifest(task, root),
+                        "status": STATUS_FAILED,
+                        "error": str(exc),
+                    }
             if task is by_unit[task.unit][0]:
                 for follower in by_unit[task.unit][1:]:
                     nxt = submit(follower)
@@ -740,6 +817,16 @@ def _submit_all(
             yield task, manifest
     finally:
         bar.close()
+
+
+def _index_quietly(
+    reg: regions.Region, manifests: list[dict[str, Any]], root: Path, *, live: bool
+) -> None:
+    """Refresh the index page during a batch; a failure to write it must not stop the runs."""
+    try:
+        write_index(reg, manifests, root=root, live=live)
+    except Exception as exc:
+        log.warning("could not refresh the index page: %s: %s", type(exc).__name__, exc)
 
 
 def write_index(

@@ -77,7 +77,13 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def _batch(args: argparse.Namespace) -> int:
+    import distributed  # noqa: F401 - its import sets its loggers' levels; quieten them after
+
     from . import batch
+
+    # the cluster's own chatter (workers starting and stopping) would drown the
+    # progress bar; its warnings and errors still show
+    logging.getLogger("distributed").setLevel(logging.ERROR)
 
     report = batch.run(
         args.region,
@@ -214,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # papermill's own chatter (every notebook it opens) would drown the messages
+    logging.getLogger("papermill").setLevel(logging.WARNING)
     if args.root is not None:
         settings.root = args.root
     if args.quiet:
@@ -250,6 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     except AccessibilityError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 101 if args.command == "batch" else 2
+    except Exception as exc:
+        if args.command != "batch":
+            raise
+        # e.g. a scheduler that cannot be reached: not to be read as "one run failed"
+        logging.getLogger(__name__).debug("batch could not run", exc_info=True)
+        print(f"error: the batch could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 101
     return 2
 
 

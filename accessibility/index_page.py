@@ -575,5 +575,5 @@ def write_index(
         region, runs, page_dir=target.parent, root=base, live=live, generated=generated
     )
     write_text(target, page)
-    log.info("wrote %s (%d runs, %.0f kB)", target, len(runs), len(page.encode()) / 1000)
+    log.debug("wrote %s (%d runs, %.0f kB)", target, len(runs), len(page.encode()) / 1000)
     return target

@@ -36,8 +36,9 @@ class NotebookFailed(AccessibilityError, RuntimeError):
     Attributes
     ----------
     cell_index
-        Index of the failing cell in the executed copy, when a cell raised; ``None``
-        when the kernel died, timed out or could not start.
+        Index of the failing cell when a cell raised (counting the executed copy's cells
+        without the error banners papermill adds to it); ``None`` when the kernel died,
+        timed out or could not start.
     executed
         The executed copy (up to the failing cell).
     """

@@ -8,6 +8,8 @@ a second, so the batch logic is tested on many runs quickly); they read a contro
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import json
 import os
 import signal
@@ -68,7 +70,11 @@ def _notebook(path: Path, name: str) -> None:
     )
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(CELL.replace("NAME", name))]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
 
 
@@ -111,6 +117,10 @@ def test_plan_validates_before_any_kernel_starts(project: Path) -> None:
 
 
 def test_batch_runs_everything_then_skips_what_is_unchanged(project: Path) -> None:
+    stale = project / "maps" / "test" / "100001" / "alpha_old.png"  # left by an older run
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
     report = batch.run("test", jobs=2)
     assert report.exit_code == 0 and not report.failed
     assert len(report.ran) == 8 and not report.skipped
@@ -121,7 +131,7 @@ def test_batch_runs_everything_then_skips_what_is_unchanged(project: Path) -> No
         paths = {o["path"] for o in m["outputs"]}
         sub = f"test/{m['unit']}"
         nb = m["notebook"]
-        assert paths == {
+        assert paths == {  # not alpha_old.png: an older run's file
             f"maps/{sub}/{nb}.html",
             f"data/processed/{sub}/{nb}.csv",
             f"data/processed/{sub}/{nb}_figures.json",
@@ -176,7 +186,9 @@ def test_a_failing_unit_fails_alone_and_retry_failed_reruns_only_it(project: Pat
     assert "ValueError: corrupt input for unit 100002" in bad["error"]
     executed = nbformat.read(project / bad["executed_notebook"], as_version=4)
     # failed_cell counts the executed notebook's cells without papermill's error banners
-    cells = [c for c in executed.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    cells = [
+        c for c in executed.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])
+    ]
     assert any(o.get("ename") == "ValueError" for o in cells[bad["failed_cell"]].outputs)
     assert bad["outputs"] == [] and bad["figures"] == []
     assert "corrupt input" in (project / bad["log"]).read_text(encoding="utf-8")
@@ -223,9 +235,7 @@ def test_a_killed_batch_reruns_only_what_was_missing(project: Path) -> None:
     done: list[str] = []
     while time.monotonic() < deadline and len(done) < 2:
         time.sleep(0.2)
-        done = [
-            t.label for t in tasks if (batch.read_manifest(t) or {}).get("status") == "ok"
-        ]
+        done = [t.label for t in tasks if (batch.read_manifest(t) or {}).get("status") == "ok"]
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert 2 <= len(done) < 8, done
@@ -244,13 +254,45 @@ def test_a_killed_batch_reruns_only_what_was_missing(project: Path) -> None:
 def test_scheduler_runs_on_an_existing_cluster(project: Path) -> None:
     from distributed import LocalCluster
 
+    # one worker with two threads: it must still run one kernel at a time, each run
+    # with its own log
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0"
     ) as cluster:
         report = batch.run("test", ["alpha"], scheduler=cluster.scheduler_address)
     assert report.exit_code == 0 and len(report.ran) == 4
-    hosts = {m["host"] for m in report.manifests}
-    assert hosts  # every manifest names the machine that ran it
+    assert all(m["host"] for m in report.manifests)  # every manifest names its machine
+    for m in report.manifests:
+        text = (project / m["log"]).read_text(encoding="utf-8")
+        assert f"run test/{m['unit']}/alpha" in text
+        assert not any(f"test/{u}/" in text for u in UNITS if u != m["unit"])
+    spans = sorted(
+        (dt.datetime.fromisoformat(m["started"]), dt.datetime.fromisoformat(m["finished"]))
+        for m in report.manifests
+    )
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # never two at once
+
+
+def test_a_change_during_a_run_reruns_it_next_time(project: Path) -> None:
+    _control(project, sleep={"100001": 6})
+    cmd = [sys.executable, "-m", "accessibility.cli", "--root", str(project), "-q"]
+    proc = subprocess.Popen(
+        [*cmd, "batch", "test", "--notebooks", "alpha", "--units", "100001", "--jobs", "1"]
+    )
+    task = batch.plan("test", ["alpha"], units=["100001"])[0]
+    deadline = time.monotonic() + 60
+    while (batch.read_manifest(task) or {}).get("status") != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(2.0)  # the kernel is asleep in its cell
+    nb_path = project / "notebooks" / "alpha.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("edited while it ran"))
+    nbformat.write(nb, nb_path)
+    assert proc.wait(timeout=120) == 0
+    assert batch.read_manifest(task)["status"] == "ok"
+    again = batch.run("test", ["alpha"], units=["100001"], jobs=1)
+    assert again.ran == ["test/100001/alpha"]
 
 
 def test_cli_batch_exit_code_counts_failures(
@@ -261,6 +303,9 @@ def test_cli_batch_exit_code_counts_failures(
     out = capsys.readouterr().out
     assert code == 1
     assert "failed: 100003/alpha" in out and "corrupt input" in out
+    # the page still lists every notebook of the region, also those outside this batch
+    page = (project / "maps" / "test" / "index.html").read_text(encoding="utf-8")
+    assert "beta" in page and "alpha" in page
     assert cli.main(["--root", str(project), "-q", "batch", "test", "--notebooks", "nope"]) == 101
     assert "unknown notebook" in capsys.readouterr().err
     assert cli.main(["--root", str(project), "-q", "batch", "test", "-p", "unit=1"]) == 101
