@@ -21,15 +21,22 @@ won, which is the nearest facility. The origin's own leg is added at the end::
 
     time(o) = leg_s(o) + min_f [ d(snap(o) → snap(f)) + leg_s(f) ]
 
-Counts within ``T`` are bounded searches from each facility (``limit=T``) over the
-same reversed graph, in chunks, never an origins × nodes matrix.
+Counts within ``T``, the (facility, origin) pairs within a limit and node times
+under a finite limit (isochrones) are *bounded* searches over the same reversed
+graph (:mod:`accessibility._bounded`, compiled): one Dijkstra per facility that
+stops at ``T`` and touches only what it reaches, with one distance array per call
+reset only where a search went, so the cost grows with the area reached, not with
+the graph. The origins hanging on each reached node (``origin_prev``/``origin_next``
+lists, built once per router) take their time ``(d + part) + leg`` from it; no
+origins × nodes or facilities × nodes array is ever built.
 
 A scenario (closing facilities, adding candidates already snapped) is a different
 facility subset on the same :class:`Router`: no rebuild, no re-snap.
 
 Tests: ``tests/test_engine.py`` — hand-worked graphs (one-way streets, two components,
 an origin off the network, two points on one segment) and a property test against
-per-facility networkx searches.
+per-facility networkx searches; ``tests/test_bounded.py`` — the bounded searches
+against scipy and against dense per-facility searches, and their memory.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
+from . import _bounded
 from ._errors import ValidationError
 from .network import Network, csr_from_edges
 from .snapping import FLAG_FAR
@@ -54,8 +62,6 @@ FLAG_OK = "ok"
 FLAG_FAR_FROM_ROAD = "far_from_road"
 FLAG_UNREACHABLE = "unreachable"
 FLAG_NO_FACILITY = "no_facility"
-
-_COUNT_CHUNK = 64
 
 
 @dataclass
@@ -102,6 +108,9 @@ class Router:
         self._far = (self.origins["flag"] == FLAG_FAR).to_numpy()
         self._facility_ids = self.facilities.index.to_numpy()
         self._first_door = self.reverse.shape[0] - len(self.facilities)
+        # for the bounded searches, made on first use
+        self._csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._attached: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def build(cls, network: Network, origins: pd.DataFrame, facilities: pd.DataFrame) -> Router:
@@ -232,6 +241,24 @@ class Router:
             raise ValidationError(msg)
         return np.unique(pos)
 
+    def _bounded_graph(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CSR arrays of :attr:`reverse` for the bounded searches (made once)."""
+        if self._csr is None:
+            self._csr = _bounded.csr_arrays(self.reverse)
+        return self._csr
+
+    def _origin_lists(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per augmented-graph node, the origins that leave their segment through it (made once)."""
+        if self._attached is None:
+            self._attached = _bounded.attach_origins(
+                self.origin_prev,
+                self.origin_next,
+                self.origin_prev_s,
+                self.origin_next_s,
+                self.reverse.shape[0],
+            )
+        return self._attached
+
     def _origin_times(self, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Seconds from each origin to the search's sources, given node distances.
 
@@ -316,6 +343,11 @@ class Router:
         pandas.DataFrame
             Indexed by origin id, one int column per threshold, named by the
             threshold in seconds.
+
+        Notes
+        -----
+        One bounded search per facility, up to the largest threshold: its cost
+        grows with the area reached, not with the size of the network.
         """
         thresholds = np.asarray(list(thresholds_s), dtype=float)
         if (
@@ -326,14 +358,13 @@ class Router:
             msg = f"thresholds must be finite and > 0 seconds, got {list(thresholds_s)}"
             raise ValidationError(msg)
         rows = self._facility_rows(facility_ids)
-        leg_s = self._leg_s
-        counts = np.zeros((len(self.origins), thresholds.size), dtype=np.int64)
-        limit = float(thresholds.max())
-        for start in range(0, rows.size, _COUNT_CHUNK):
-            doors = self.facility_door[rows[start : start + _COUNT_CHUNK]]
-            dist = dijkstra(self.reverse, directed=True, indices=doors, limit=limit)
-            total = self._origin_times(dist)[0] + leg_s[None, :]
-            counts += (total[:, :, None] <= thresholds[None, None, :]).sum(axis=0)
+        counts = _bounded.count_within(
+            self._bounded_graph(),
+            self.facility_door[rows],
+            thresholds,
+            self._origin_lists(),
+            self._leg_s,
+        )
         return pd.DataFrame(
             counts, index=self.origins.index, columns=[float(t) for t in thresholds]
         )
@@ -359,31 +390,25 @@ class Router:
             Shape ``(n_facilities_in_set, n_origins)``; entry = seconds from the
             origin to the facility (``leg(o) + d(o → f) + leg(f)``) where it is
             ``<= limit_s``; absent otherwise. A pair at zero seconds is stored as
-            ``1e-9`` so that it is not mistaken for an absent entry. Built in chunks
-            of bounded searches: never an origins × nodes array.
+            ``1e-9`` so that it is not mistaken for an absent entry. Built from one
+            bounded search per facility: never an origins × nodes array.
         """
         limit = float(limit_s)
         if not np.isfinite(limit) or limit <= 0:
             msg = f"limit_s must be finite and > 0 seconds, got {limit_s!r}"
             raise ValidationError(msg)
         rows = self._facility_rows(facility_ids)
-        r_idx: list[np.ndarray] = []
-        c_idx: list[np.ndarray] = []
-        vals: list[np.ndarray] = []
-        for start in range(0, rows.size, _COUNT_CHUNK):
-            doors = self.facility_door[rows[start : start + _COUNT_CHUNK]]
-            dist = dijkstra(self.reverse, directed=True, indices=doors, limit=limit)
-            total = self._origin_times(dist)[0] + self._leg_s[None, :]
-            r, c = np.nonzero(total <= limit)
-            r_idx.append(r + start)
-            c_idx.append(c)
-            vals.append(np.maximum(total[r, c], 1e-9))
         shape = (rows.size, len(self.origins))
-        if not vals:
+        if rows.size == 0:
             return sparse.csr_matrix(shape)
-        return sparse.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(r_idx), np.concatenate(c_idx))), shape=shape
+        r, c, vals = _bounded.pairs_within(
+            self._bounded_graph(),
+            self.facility_door[rows],
+            limit,
+            self._origin_lists(),
+            self._leg_s,
         )
+        return sparse.csr_matrix((vals, (r, c)), shape=shape)
 
     def node_times(
         self,
@@ -396,11 +421,20 @@ class Router:
         The basis of isochrones: a node with a time ``<= T`` lies within ``T`` of a
         facility (the facility's leg included; a walker's own leg to the road is not).
         ``inf`` beyond ``limit_s`` or when unreachable. Shape ``(network.n_nodes,)``.
+        A finite ``limit_s`` (seconds) makes it a bounded search whose cost grows
+        with the area reached.
         """
         rows = self._facility_rows(facility_ids)
         n = self.network.n_nodes
         if rows.size == 0:
             return np.full(n, np.inf)
+        limit = float(limit_s)
+        if np.isfinite(limit) and limit >= 0:
+            nodes, times = _bounded.reach(self._bounded_graph(), self.facility_door[rows], limit)
+            out = np.full(n, np.inf)
+            inside = nodes < n  # not the split points and doors
+            out[nodes[inside]] = times[inside]
+            return out
         dist = dijkstra(
             self.reverse,
             directed=True,

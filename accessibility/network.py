@@ -288,14 +288,23 @@ def csr_from_edges(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> spars
     v = np.asarray(v, dtype=np.int64)
     w = np.asarray(w, dtype=np.float64)
     if u.size:
-        order = np.lexsort((w, v, u))
-        u, v, w = u[order], v[order], w[order]
-        first = np.ones(u.size, dtype=bool)
-        first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-        u, v, w = u[first], v[first], w[first]
+        if u.min() < 0 or u.max() >= n or v.min() < 0 or v.max() >= n:
+            msg = f"edge end nodes must lie in 0..{n - 1}"
+            raise ValidationError(msg)
+        # (u, v) as one number sorts like the pair; one key less keeps a province
+        # graph's sort within a few arrays of its edges
+        key = u * n + v
+        order = np.lexsort((w, key))
+        key = key[order]
+        first = np.ones(key.size, dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        del key
+        keep = order[first]
+        del order, first
+        u, v, w = u[keep], v[keep], w[keep]
+        del keep
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(indptr, u + 1, 1)
-    np.cumsum(indptr, out=indptr)
+    np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
     return sparse.csr_matrix((w, v.astype(np.int32), indptr), shape=(n, n))
 
 
@@ -342,7 +351,8 @@ def build(
     nodes = roads.nodes
 
     usable = seg["highway"].isin(list(speeds)).to_numpy()
-    seg = seg.loc[usable]
+    if not usable.all():  # no copy of a province's table when every road is usable
+        seg = seg.loc[usable]
     if seg.empty:
         msg = f"no road usable by mode {mode!r}: none of the highway classes {sorted(speeds)} is present"
         raise ValidationError(msg)
@@ -352,7 +362,9 @@ def build(
         raise ValidationError(msg)
 
     # Undirected segments between distinct nodes.
-    seg = seg.loc[seg["u"].to_numpy() != seg["v"].to_numpy()]
+    loops = seg["u"].to_numpy() == seg["v"].to_numpy()
+    if loops.any():
+        seg = seg.loc[~loops]
     osm_ids = np.unique(np.concatenate([seg["u"].to_numpy(), seg["v"].to_numpy()]))
     a = np.searchsorted(osm_ids, seg["u"].to_numpy())
     b = np.searchsorted(osm_ids, seg["v"].to_numpy())

@@ -118,7 +118,11 @@ def roadlike(n_nodes: int, *, seed: int = 0) -> RoadData:
     # Classes and one-way flags per way.
     ways, way_idx = np.unique(way, return_inverse=True)
     minor_of_way = _MINOR[rng.choice(_MINOR.size, size=ways.size, p=_MINOR_P)]
-    highway = np.where(cls == 0, "primary", np.where(cls == 1, "secondary", "")).astype(object)
+    # assigned class by class so that all segments of a class share one str object
+    # (a province-sized table would otherwise hold millions of copies)
+    highway = np.empty(u.size, dtype=object)
+    highway[cls == 0] = "primary"
+    highway[cls == 1] = "secondary"
     minor = cls == 2
     highway[minor] = minor_of_way[way_idx[minor]]
     oneway_way = np.where(
