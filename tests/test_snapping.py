@@ -1,16 +1,19 @@
-"""Snapping points onto the nearest segment: positions, legs, flags, bad input."""
+"""Snapping points onto the nearest segment: positions, legs, flags, bad input; the grid
+search against an exhaustive search, the former STRtree search and the sample county."""
 
 from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
-from accessibility import network, snapping
+from accessibility import network, pipeline, snapping
 from accessibility._errors import ValidationError
+from accessibility.settings import settings
 
-from .conftest import TEST_CRS, make_points, make_roads
+from .conftest import TEST_CRS, X0, Y0, make_points, make_roads
 
 # An L: 1-2 along x (1 km), 2-3 along y (1 km).
 L_COORDS = {1: (0, 0), 2: (1000, 0), 3: (1000, 1000)}
@@ -84,3 +87,268 @@ def test_bad_inputs(walk_net) -> None:
         snapping.snap(walk_net, pts, walk_speed_kmh=-1)
     with pytest.raises(ValidationError, match="GeoDataFrame"):
         snapping.snap(walk_net, np.zeros(3))  # type: ignore[arg-type]
+
+
+def test_non_finite_point_coordinates_are_rejected(walk_net) -> None:
+    pts = gpd.GeoDataFrame(geometry=[shapely.Point(0.0, np.inf)], index=["x"], crs=TEST_CRS)
+    with pytest.raises(ValidationError, match="finite"):
+        snapping.snap(walk_net, pts)
+
+
+# --------------------------------------------------------------------------- grid search
+# The nearest-segment search against two references: the former STRtree search (kept
+# here) and an exhaustive search with the same arithmetic as ``snap``'s projection.
+
+
+def strtree_nearest(net: network.Network, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """The former search: one shapely line per segment, STRtree, lowest index on ties."""
+    tree = shapely.STRtree(snapping.segment_lines(net))
+    idx, _ = tree.query_nearest(shapely.points(px, py), all_matches=True, return_distance=True)
+    pair = pd.DataFrame({"point": idx[0], "segment": idx[1]}).sort_values(["point", "segment"])
+    pair = pair.drop_duplicates("point")
+    assert np.array_equal(pair["point"].to_numpy(), np.arange(px.size))
+    return pair["segment"].to_numpy()
+
+
+def strtree_snap(net: network.Network, points: gpd.GeoDataFrame, max_snap_m: float) -> pd.DataFrame:
+    """The former ``snap`` after validation (STRtree search), for whole-table comparisons."""
+    pts = points.geometry.to_crs(net.crs)
+    px, py = pts.x.to_numpy(), pts.y.to_numpy()
+    seg = strtree_nearest(net, px, py)
+    t, sx, sy, leg = project(net, seg, px, py)
+    seg_len = np.zeros(net.n_segments)
+    seg_len[net.segment] = net.length_m
+    return pd.DataFrame(
+        {
+            "segment": seg.astype(np.int64),
+            "fraction": t,
+            "offset_m": t * seg_len[seg],
+            "leg_m": leg,
+            "leg_s": leg / (settings.walk_speed_kmh / 3.6),
+            "snap_x": sx,
+            "snap_y": sy,
+            "flag": np.where(leg > max_snap_m, snapping.FLAG_FAR, snapping.FLAG_OK),
+        },
+        index=points.index,
+    )
+
+
+def project(
+    net: network.Network, seg: np.ndarray, px: np.ndarray, py: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fraction, projected point and leg (metres) of each point on its segment, as ``snap``."""
+    ax, ay = net.x[net.seg_a[seg]], net.y[net.seg_a[seg]]
+    bx, by = net.x[net.seg_b[seg]], net.y[net.seg_b[seg]]
+    dx, dy = bx - ax, by - ay
+    len2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = ((px - ax) * dx + (py - ay) * dy) / len2
+    t = np.where(len2 > 0, np.clip(t, 0.0, 1.0), 0.0)
+    sx, sy = ax + t * dx, ay + t * dy
+    return t, sx, sy, np.hypot(px - sx, py - sy)
+
+
+def exhaustive_nearest(net: network.Network, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """Lowest-index segment at the smallest leg, every segment tried for every point."""
+    out = np.empty(px.size, dtype=np.int64)
+    every = np.arange(net.n_segments)
+    for i in range(px.size):
+        _, _, _, leg = project(net, every, np.full(every.size, px[i]), np.full(every.size, py[i]))
+        out[i] = int(np.argmin(leg))  # the first of equal minima
+    return out
+
+
+def make_net(x: np.ndarray, y: np.ndarray, seg_a: np.ndarray, seg_b: np.ndarray) -> network.Network:
+    """A network straight from node coordinates (layout metres) and segment ends."""
+    n, m = x.size, seg_a.size
+    length = np.hypot(x[seg_b] - x[seg_a], y[seg_b] - y[seg_a])
+    return network.Network(
+        mode="walk",
+        crs=TEST_CRS,
+        node_id=np.arange(n, dtype=np.int64),
+        x=X0 + np.asarray(x, dtype=float),
+        y=Y0 + np.asarray(y, dtype=float),
+        lon=np.zeros(n),
+        lat=np.zeros(n),
+        u=np.asarray(seg_a, dtype=np.int32),
+        v=np.asarray(seg_b, dtype=np.int32),
+        length_m=length,
+        time_s=length,
+        highway=np.zeros(m, dtype=np.int16),
+        highway_classes=["residential"],
+        segment=np.arange(m, dtype=np.int32),
+        seg_a=np.asarray(seg_a, dtype=np.int32),
+        seg_b=np.asarray(seg_b, dtype=np.int32),
+        forward=np.ones(m, dtype=bool),
+    )
+
+
+def street_grid(rng: np.random.Generator, side: int, spacing: float) -> network.Network:
+    """A jittered street grid with some cells' diagonals and a few long diagonal roads."""
+    gx, gy = np.meshgrid(np.arange(side) * spacing, np.arange(side) * spacing)
+    x = gx.ravel() + rng.uniform(-0.2, 0.2, side * side) * spacing
+    y = gy.ravel() + rng.uniform(-0.2, 0.2, side * side) * spacing
+    node = np.arange(side * side).reshape(side, side)
+    a = [node[:, :-1].ravel(), node[:-1, :].ravel(), node[:-1, :-1].ravel()[::7]]
+    b = [node[:, 1:].ravel(), node[1:, :].ravel(), node[1:, 1:].ravel()[::7]]
+    long_a = rng.integers(0, side * side, 12)
+    long_b = rng.integers(0, side * side, 12)
+    a = np.concatenate([*a, long_a, [node[0, 0], node[0, -1]]])
+    b = np.concatenate([*b, long_b, [node[-1, -1], node[-1, 0]]])  # the two full diagonals
+    keep = rng.random(a.size) > 0.1
+    return make_net(x, y, a[keep], b[keep])
+
+
+def degenerate_net(rng: np.random.Generator) -> network.Network:
+    """Collinear overlapping segments, duplicated and reversed ones, zero-length ones."""
+    line_x = np.array([0.0, 100.0, 200.0, 300.0, 400.0, 250.0])
+    line_y = np.zeros(line_x.size)
+    x = np.concatenate([line_x, [50.0, 50.0, 330.0, 330.0], rng.uniform(-200, 600, 20)])
+    y = np.concatenate([line_y, [80.0, 80.0, -60.0, -60.0], rng.uniform(-200, 200, 20)])
+    a = [0, 1, 0, 2, 0, 3, 4, 1, 0, 6, 8, 7, 5, 5]
+    b = [2, 3, 3, 4, 4, 2, 0, 3, 2, 7, 9, 7, 1, 5]  # (0,2) twice, (3,2)~(2,3), zero-length 7-7, 5-5
+    extra = np.arange(10, x.size)
+    a = np.concatenate([a, extra[:-1]])
+    b = np.concatenate([b, extra[1:]])
+    return make_net(x, y, a, b)
+
+
+def sample_points(
+    rng: np.random.Generator, net: network.Network, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points inside the extent, on segments, exactly on nodes, on node coordinates'
+    grid lines, and far outside the extent in every direction (metric CRS)."""
+    x0, x1, y0, y1 = net.x.min(), net.x.max(), net.y.min(), net.y.max()
+    w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    inside_x = rng.uniform(x0 - 0.1 * w, x1 + 0.1 * w, n)
+    inside_y = rng.uniform(y0 - 0.1 * h, y1 + 0.1 * h, n)
+    s = rng.integers(0, net.n_segments, n)
+    t = rng.random(n)
+    t[: n // 10] = 0.5
+    ax, ay = net.x[net.seg_a[s]], net.y[net.seg_a[s]]
+    on_x = ax + t * (net.x[net.seg_b[s]] - ax)
+    on_y = ay + t * (net.y[net.seg_b[s]] - ay)
+    nodes = rng.integers(0, net.x.size, n // 2)
+    grid_x = net.x[rng.integers(0, net.x.size, n // 4)]
+    grid_y = rng.uniform(y0, y1, n // 4)
+    angle = rng.uniform(0, 2 * np.pi, n // 2)
+    dist = np.exp(rng.uniform(np.log(10 * (w + h)), np.log(1e7), n // 2))
+    far_x = (x0 + x1) / 2 + dist * np.cos(angle)
+    far_y = (y0 + y1) / 2 + dist * np.sin(angle)
+    corners_x = np.array([x0 - 5e3, x1 + 5e3, x0 - 5e3, x1 + 5e3, x0 - 1e6, x1 + 0.5])
+    corners_y = np.array([y0 - 5e3, y0 - 5e3, y1 + 5e3, y1 + 5e3, (y0 + y1) / 2, y0 - 0.5])
+    px = np.concatenate([inside_x, on_x, net.x[nodes], grid_x, far_x, corners_x])
+    py = np.concatenate([inside_y, on_y, net.y[nodes], grid_y, far_y, corners_y])
+    return px, py
+
+
+def check_against_references(net: network.Network, px: np.ndarray, py: np.ndarray) -> int:
+    """Assert the grid search equals the exhaustive one and agrees with the STRtree one;
+    return how many points the STRtree resolved to another segment at the same distance."""
+    got = snapping.nearest_segment(net, px, py)
+    np.testing.assert_array_equal(got, exhaustive_nearest(net, px, py))
+    ref = strtree_nearest(net, px, py)
+    leg_got = project(net, got, px, py)[3]
+    leg_ref = project(net, ref, px, py)[3]
+    np.testing.assert_allclose(leg_got, leg_ref, rtol=0, atol=1e-9)
+    differ = np.flatnonzero(got != ref)
+    if differ.size:
+        lines = snapping.segment_lines(net)
+        pts = shapely.points(px[differ], py[differ])
+        d_got = shapely.distance(pts, lines[got[differ]])
+        d_ref = shapely.distance(pts, lines[ref[differ]])
+        np.testing.assert_allclose(d_got, d_ref, rtol=0, atol=1e-9)
+        # a tie: the lower index, unless the projection's arithmetic puts it strictly closer
+        assert (
+            (leg_got[differ] < leg_ref[differ])
+            | ((leg_got[differ] == leg_ref[differ]) & (got[differ] < ref[differ]))
+        ).all()
+    return int(differ.size)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grid_search_on_street_grids(seed) -> None:
+    rng = np.random.default_rng(seed)
+    net = street_grid(rng, side=int(rng.integers(8, 30)), spacing=float(rng.uniform(30, 400)))
+    px, py = sample_points(rng, net, 600)
+    check_against_references(net, px, py)
+
+
+def test_grid_search_on_random_segments() -> None:
+    """Segments between random nodes: long, crossing, of every direction."""
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(0, 20_000, 300), rng.uniform(0, 8_000, 300)
+    net = make_net(x, y, rng.integers(0, 300, 500), rng.integers(0, 300, 500))
+    px, py = sample_points(rng, net, 400)
+    check_against_references(net, px, py)
+
+
+def test_grid_search_ties_zero_length_and_overlaps() -> None:
+    rng = np.random.default_rng(11)
+    net = degenerate_net(rng)
+    px, py = sample_points(rng, net, 400)
+    # points on the shared line and at the zero-length segments
+    line = X0 + np.array([-50.0, 0.0, 60.0, 100.0, 150.0, 250.0, 300.0, 399.0, 450.0])
+    px = np.concatenate([px, line, line, X0 + np.array([50.0, 52.0, 330.0, 250.0])])
+    py = np.concatenate(
+        [py, np.full(line.size, Y0), np.full(line.size, Y0 + 7.0), Y0 + np.array([80, 81, -61, 0])]
+    )
+    check_against_references(net, px, py)
+    got = snapping.nearest_segment(net, px[-4:], py[-4:])
+    # duplicated / reversed / overlapping segments: the lowest index at the smallest leg
+    assert got.tolist() == [9, 9, 10, 1]
+
+
+def test_grid_search_degenerate_extents() -> None:
+    rng = np.random.default_rng(3)
+    # every node on one horizontal line; then every node at one spot
+    line = make_net(
+        np.sort(rng.uniform(0, 5000, 50)), np.zeros(50), np.arange(49), np.arange(1, 50)
+    )
+    px, py = sample_points(rng, line, 200)
+    check_against_references(line, px, py)
+    spot = make_net(np.zeros(3), np.zeros(3), np.array([0, 1]), np.array([1, 2]))
+    px, py = sample_points(rng, spot, 50)
+    assert (snapping.nearest_segment(spot, px, py) == 0).all()
+    one = make_net(np.array([0.0, 10.0]), np.array([0.0, 10.0]), np.array([0]), np.array([1]))
+    px, py = sample_points(rng, one, 50)
+    assert (snapping.nearest_segment(one, px, py) == 0).all()
+
+
+def test_snap_table_equals_the_strtree_one_on_a_street_grid() -> None:
+    rng = np.random.default_rng(5)
+    net = street_grid(rng, side=25, spacing=250.0)
+    px, py = sample_points(rng, net, 500)
+    pts = gpd.GeoDataFrame(geometry=shapely.points(px, py), crs=TEST_CRS)
+    got = snapping.snap(net, pts, max_snap_m=500.0)
+    ref = strtree_snap(net, pts, 500.0)
+    same = got["segment"] == ref["segment"]
+    assert same.mean() > 0.99
+    pd.testing.assert_frame_equal(got[same], ref[same], check_exact=True)
+    np.testing.assert_allclose(got["leg_m"], ref["leg_m"], rtol=0, atol=1e-9)
+    assert (got["flag"] == ref["flag"]).all()
+
+
+# --------------------------------------------------------------------------- sample county
+@pytest.fixture(scope="module")
+def sample_study(tmp_path_factory):
+    settings.root = tmp_path_factory.mktemp("root")
+    try:
+        return pipeline.prepare("sample", mode="walk", progress=False)
+    finally:
+        settings.root = None
+
+
+def test_sample_county_snap_tables_are_unchanged(sample_study) -> None:
+    st = sample_study
+    max_snap_m = st.meta["max_snap_m"]
+    for points, table in [(st.origins, st.origin_snap), (st.facilities, st.facility_snap)]:
+        ref = strtree_snap(st.network, points, max_snap_m)
+        pd.testing.assert_frame_equal(table, ref, check_exact=True)
+    # and many more points over the county and around it
+    net = st.network
+    rng = np.random.default_rng(0)
+    px, py = sample_points(rng, net, 3000)
+    pts = gpd.GeoDataFrame(geometry=shapely.points(px, py), crs=net.crs)
+    got = snapping.snap(net, pts, max_snap_m=max_snap_m)
+    pd.testing.assert_frame_equal(got, strtree_snap(net, pts, max_snap_m), check_exact=True)
