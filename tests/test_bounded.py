@@ -114,6 +114,41 @@ def test_large_reach_grows_the_heap() -> None:
     assert nodes.size > 10_000
 
 
+def test_a_node_with_more_edges_than_the_heap_holds() -> None:
+    # a hub with 5,000 spokes (the heap starts with room for 1,024) and a ring
+    # through the spoke ends, searched from the hub and from a spoke end
+    rng = np.random.default_rng(9)
+    k = 5_000
+    ends = np.arange(1, k + 1)
+    ring = np.roll(ends, -1)
+    u = np.concatenate([np.zeros(k, np.int64), ends, ends, ring])
+    v = np.concatenate([ends, np.zeros(k, np.int64), ring, ends])
+    w = np.concatenate([rng.uniform(0, 50, k)] * 2 + [rng.uniform(0, 5, k)] * 2)
+    g = network.csr_from_edges(u, v, w, k + 1)
+    csr = _bounded.csr_arrays(g)
+    sources = np.array([0, 7, 0, 4_000])
+    for limit in (20.0, 60.0, 1e6):
+        ref = dijkstra(g, directed=True, indices=sources, limit=limit)
+        assert (
+            _bounded.reach_each(csr, sources, limit).tolist()
+            == np.isfinite(ref).sum(axis=1).tolist()
+        )
+        nodes, times = _bounded.reach(csr, sources[:2], limit)
+        got = np.full(k + 1, np.inf)
+        got[nodes] = times
+        assert np.array_equal(got, ref[:2].min(axis=0))
+        # every node an origin, sitting on it: counts and pairs from the same searches
+        attached = _bounded.attach_origins(
+            np.arange(k + 1), np.arange(k + 1), np.zeros(k + 1), np.zeros(k + 1), k + 1
+        )
+        counts = _bounded.count_within(csr, sources, [limit / 2, limit], attached, np.zeros(k + 1))
+        assert counts[:, 1].tolist() == (ref <= limit).sum(axis=0).tolist()
+        assert counts[:, 0].tolist() == (ref <= limit / 2).sum(axis=0).tolist()
+        row, origin, secs = _bounded.pairs_within(csr, sources, limit, attached, np.zeros(k + 1))
+        assert np.array_equal(np.maximum(ref[row, origin], _bounded.ZERO_S), secs)
+        assert row.size == int(np.isfinite(ref).sum())
+
+
 @pytest.mark.parametrize(("seed", "integer"), CASES)
 def test_counts_and_pairs_equal_the_dense_searches(seed: int, integer: bool) -> None:
     rng = np.random.default_rng(1000 + seed)
@@ -284,6 +319,15 @@ def test_sample_county_equals_the_dense_way(sample_router: engine.Router) -> Non
     assert_router_matches_dense(r, None, [900.0, 1800.0])
     some = r.facilities.index[::7]
     assert_router_matches_dense(r, some, [600.0, 1200.0])
+
+
+def test_sample_county_results_do_not_depend_on_the_node_numbering(
+    sample_router: engine.Router,
+) -> None:
+    from .test_network import assert_same_results, renumbered_routers
+
+    for other in renumbered_routers(sample_router, 0):
+        assert_same_results(sample_router, other, [600.0, 900.0, 1800.0])
 
 
 # ----------------------------------------------------------------- memory

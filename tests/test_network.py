@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from accessibility import network
+from accessibility import engine, network, snapping
 from accessibility._errors import ValidationError
 
-from .conftest import TEST_CRS, make_roads
+from .conftest import TEST_CRS, make_points, make_roads
 
 # A one-way clockwise square A-B-C-D (1 km sides) plus a two-way spur C-E and a
 # separate two-node piece F-G far away.
@@ -130,3 +133,113 @@ def test_speed_overrides_must_be_finite_numbers(bad) -> None:
     roads = make_roads(SQUARE, SQUARE_WAYS)
     with pytest.raises(ValidationError, match="positive number of km/h"):
         network.build(roads, mode="car", crs=TEST_CRS, speed_overrides={"residential": bad})
+
+
+# ----------------------------------------------------------------- node numbering
+def test_hilbert_order_walks_a_grid_cell_by_cell() -> None:
+    xs, ys = np.meshgrid(np.arange(32.0) * 50, np.arange(32.0) * 50)
+    x, y = xs.ravel(), ys.ravel()
+    order = network.hilbert_order(x, y, bits=5)
+    assert sorted(order.tolist()) == list(range(x.size))
+    steps = np.abs(np.diff(x[order])) + np.abs(np.diff(y[order]))
+    assert np.all(steps == 50.0)  # every step to a neighbouring cell
+    # points in one cell keep their input order; degenerate inputs
+    assert network.hilbert_order(np.zeros(4), np.zeros(4)).tolist() == [0, 1, 2, 3]
+    assert network.hilbert_order(np.array([5.0, 1.0]), np.array([0.0, 0.0])).tolist() == [1, 0]
+    assert network.hilbert_order(np.array([]), np.array([])).size == 0
+    with pytest.raises(ValidationError, match="one length"):
+        network.hilbert_order(np.zeros(3), np.zeros(2))
+    with pytest.raises(ValidationError, match="bits"):
+        network.hilbert_order(np.zeros(3), np.zeros(3), bits=40)
+
+
+def test_build_numbers_nodes_along_the_curve() -> None:
+    from .test_engine import _random_layout
+
+    coords, ways = _random_layout(np.random.default_rng(3), n=8)
+    net = network.build(make_roads(coords, ways), mode="walk", crs=TEST_CRS)
+    assert network.hilbert_order(net.x, net.y).tolist() == list(range(net.n_nodes))
+    assert net.node_id.tolist() != sorted(net.node_id.tolist())  # not the OSM id order
+    # edges and segments still join the same OSM nodes
+    frame = net.edges_frame()
+    for (a, b), hw in zip(frame[["u", "v"]].to_numpy(), frame["highway"]):
+        assert any(
+            hw == w_hw and any({a, b} == {p, q} for p, q in itertools.pairwise(ids))
+            for ids, w_hw, _ in ways
+        )
+
+
+def test_renumber_nodes_checks_the_permutation() -> None:
+    net = network.build(make_roads(SQUARE, SQUARE_WAYS), mode="walk", crs=TEST_CRS)
+    for bad in ([0, 1, 2], [0, 0, 1, 2, 3], [0, 1, 2, 3, 9]):
+        with pytest.raises(ValidationError, match="permutation"):
+            network.renumber_nodes(net, np.array(bad))
+
+
+def assert_same_results(a: engine.Router, b: engine.Router, thresholds: list[float]) -> None:
+    """Two routers on differently numbered copies of one network give the same results.
+
+    Times and counts must be equal exactly; the nearest facility may differ only
+    where two facilities are exactly as near.
+    """
+    for ids in (None, a.facilities.index[::3]):
+        na, nb = a.nearest(ids), b.nearest(ids)
+        assert np.array_equal(na["time_s"].to_numpy(), nb["time_s"].to_numpy())
+        assert na["flag"].equals(nb["flag"])
+        moved = na.index[(na["facility_id"] != nb["facility_id"]).to_numpy()]
+        for oid in moved:
+            fa, fb = na.at[oid, "facility_id"], nb.at[oid, "facility_id"]
+            t = na.at[oid, "time_s"]
+            assert a.nearest([fa]).at[oid, "time_s"] == t
+            assert a.nearest([fb]).at[oid, "time_s"] == t
+        assert a.count_within(thresholds, ids).equals(b.count_within(thresholds, ids))
+        pa, pb = a.pairs_within(max(thresholds), ids), b.pairs_within(max(thresholds), ids)
+        assert pa.shape == pb.shape and (pa != pb).nnz == 0
+        for limit in (min(thresholds), np.inf):
+            ta = pd.Series(a.node_times(ids, limit_s=limit), index=a.network.node_id)
+            tb = pd.Series(b.node_times(ids, limit_s=limit), index=b.network.node_id)
+            assert np.array_equal(ta.to_numpy(), tb.reindex(ta.index).to_numpy())
+
+
+def renumbered_routers(router: engine.Router, seed: int) -> list[engine.Router]:
+    """The router rebuilt on its network numbered in OSM id order and at random (same snap tables)."""
+    net = router.network
+    rng = np.random.default_rng(seed)
+    orders = [np.argsort(net.node_id, kind="stable"), rng.permutation(net.n_nodes)]
+    return [
+        engine.Router.build(network.renumber_nodes(net, order), router.origins, router.facilities)
+        for order in orders
+    ]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("mode", ["car", "walk"])
+def test_node_numbering_changes_no_result(seed: int, mode: str) -> None:
+    from .test_engine import _random_layout
+
+    rng = np.random.default_rng(100 + seed)
+    coords, ways = _random_layout(rng, n=7)
+    roads = make_roads(coords, ways)
+    net = network.build(roads, mode=mode, crs=TEST_CRS)
+    origins = {f"o{k}": tuple(rng.uniform(-100, 1900, 2)) for k in range(25)}
+    facilities = {f"f{k}": tuple(rng.uniform(-100, 1900, 2)) for k in range(8)}
+    facilities["twin_a"] = facilities["twin_b"] = (900.0, 900.0)
+    router = engine.Router.build(
+        net, snapping.snap(net, make_points(origins)), snapping.snap(net, make_points(facilities))
+    )
+    # snapping does not depend on the numbering either
+    for other in renumbered_routers(router, seed):
+        assert snapping.snap(other.network, make_points(origins)).equals(router.origins)
+        assert_same_results(router, other, [300.0, 900.0, 2400.0])
+
+
+def test_cache_of_the_former_numbering_is_not_reused(tmp_path, monkeypatch) -> None:
+    roads = make_roads(SQUARE, SQUARE_WAYS)
+    assert network.FORMAT_VERSION >= 2  # 2: nodes in Hilbert order
+    key = network.cache_key(roads, mode="walk", crs=TEST_CRS)
+    monkeypatch.setattr(network, "FORMAT_VERSION", 1)
+    assert network.cache_key(roads, mode="walk", crs=TEST_CRS) != key
+    old = network.build(roads, mode="walk", crs=TEST_CRS).save(tmp_path / "old.npz")
+    monkeypatch.undo()
+    with pytest.raises(ValidationError, match="network format 1, expected"):
+        network.Network.load(old)
