@@ -481,8 +481,10 @@ def build(
     _, _, length = _GEOD.inv(lon[a], lat[a], lon[b], lat[b])
     length = np.asarray(length, dtype=float)
 
-    highway = seg["highway"].to_numpy(dtype=object)
-    speed = np.array([speeds[h] for h in highway], dtype=float)
+    # one code per highway class: per-class lookups, not one Python object per segment
+    hw_code, classes_index = pd.factorize(seg["highway"], sort=True)
+    classes = [str(h) for h in classes_index]
+    speed = np.array([speeds[h] for h in classes], dtype=float)[hw_code]
     if rule.get("use_maxspeed") and "maxspeed" in seg.columns:
         maxspeed = pd.to_numeric(seg["maxspeed"], errors="coerce").to_numpy(dtype=float)
         ok = np.isfinite(maxspeed) & (maxspeed > 0)
@@ -494,13 +496,13 @@ def build(
         oneway[:] = 0
     elif rule.get("oneway_exempt_tags") and "exempt" in seg.columns:
         exempt_tags = set(rule["oneway_exempt_tags"])
-        exempt = np.array(
-            [
-                bool(exempt_tags.intersection(str(t).split(";"))) if t else False
-                for t in seg["exempt"].to_numpy()
-            ]
+        tag_code, tag_values = pd.factorize(seg["exempt"])  # missing values: code -1
+        exempt_value = np.array(
+            [bool(t) and bool(exempt_tags.intersection(str(t).split(";"))) for t in tag_values]
+            + [False],
+            dtype=bool,
         )
-        oneway[exempt] = 0
+        oneway[exempt_value[tag_code]] = 0
 
     n_seg = a.size
     seg_index = np.arange(n_seg)
@@ -515,6 +517,7 @@ def build(
     n_all = osm_ids.size
     graph = csr_from_edges(eu, ev, time[e_seg], n_all)
     n_comp, labels = connected_components(graph, directed=True, connection="strong")
+    del graph  # only its components are needed: free it before the network is assembled
     sizes = np.bincount(labels, minlength=n_comp)
     keep_label = int(np.argmax(sizes))
     keep_node = labels == keep_label if largest_component else np.ones(n_all, dtype=bool)
@@ -534,9 +537,7 @@ def build(
     new_seg = np.full(n_seg, -1, dtype=np.int64)
     new_seg[keep_seg] = np.arange(int(keep_seg.sum()))
 
-    classes = sorted(set(highway.tolist()))
-    class_code = {h: i for i, h in enumerate(classes)}
-    hw_code = np.array([class_code[h] for h in highway], dtype=np.int16)
+    hw_code = hw_code.astype(np.int16)
 
     es = e_seg[keep_edge]
     dropped_nodes = int(n_all - keep_node.sum())
