@@ -8,7 +8,10 @@ Measures, in a fresh temporary project root (nothing cached at the start):
 2. the same again, on cached data (sample and networks already there);
 3. one county notebook (``facility_access``) on cached data;
 4. ``accessibility batch sample --force`` with 1 and with 2 workers (the four notebooks
-   of the one unit; the first alone, then the others side by side).
+   of the one unit; the first alone, then the others side by side), and the batch again
+   with nothing to do;
+5. ``accessibility batch samples`` (two synthetic counties × four notebooks) with 1
+   worker (data generated), then ``--force`` with 2 workers (data cached).
 
 Peak memory is the largest sum of resident memory of the command and its children
 (kernels, Dask workers), sampled every 0.1 s. Targets (docs/performance.md): one county
@@ -77,16 +80,35 @@ def main() -> int:
         root = Path(tmp)
         base = [*EXE, "--root", str(root), "-q"]
         steps = [
-            ("run --notebook all, nothing cached", [*base, "run", "--region", "sample", "--notebook", "all"]),
-            ("run --notebook all, cached data", [*base, "run", "--region", "sample", "--notebook", "all"]),
+            (
+                "run --notebook all, nothing cached",
+                [*base, "run", "--region", "sample", "--notebook", "all"],
+            ),
+            (
+                "run --notebook all, cached data",
+                [*base, "run", "--region", "sample", "--notebook", "all"],
+            ),
             ("one notebook (facility_access), cached data", [*base, "run", "--region", "sample"]),
-            ("batch --force --jobs 1 (4 notebooks)", [*base, "batch", "sample", "--force", "--jobs", "1"]),
-            ("batch --force --jobs 2 (4 notebooks)", [*base, "batch", "sample", "--force", "--jobs", "2"]),
+            (
+                "batch --force --jobs 1 (4 notebooks)",
+                [*base, "batch", "sample", "--force", "--jobs", "1"],
+            ),
+            (
+                "batch --force --jobs 2 (4 notebooks)",
+                [*base, "batch", "sample", "--force", "--jobs", "2"],
+            ),
             ("batch again, all up to date", [*base, "batch", "sample", "--jobs", "2"]),
+            ("batch samples --jobs 1 (2 counties x 4)", [*base, "batch", "samples", "--jobs", "1"]),
+            (
+                "batch samples --force --jobs 2",
+                [*base, "batch", "samples", "--force", "--jobs", "2"],
+            ),
         ]
         for label, cmd in steps:
             seconds, peak, code = measure(cmd, ROOT)
-            rows.append({"step": label, "seconds": round(seconds, 2), "peak_mb": round(peak), "exit": code})
+            rows.append(
+                {"step": label, "seconds": round(seconds, 2), "peak_mb": round(peak), "exit": code}
+            )
             print(f"{label:<48} {seconds:8.1f} s  {peak:8.0f} MB  exit {code}", flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(rows, indent=1), encoding="utf-8")
