@@ -381,6 +381,61 @@ def hilbert_order(x: np.ndarray, y: np.ndarray, *, bits: int = 16) -> np.ndarray
     return np.argsort(key, kind="stable").astype(np.int64)
 
 
+def select_nodes(net: Network, nodes: np.ndarray) -> Network:
+    """Return the part of a network on some of its nodes, numbered in the order given.
+
+    Parameters
+    ----------
+    net
+        A network.
+    nodes
+        Distinct node indices of ``net``: new node ``i`` is old node ``nodes[i]``.
+
+    Returns
+    -------
+    Network
+        The edges whose two ends are selected, in their order, each with its time;
+        the segments that keep an edge, in their order (renumbered from 0). With a
+        permutation of all nodes every edge and segment keeps its index, so snap
+        tables made on ``net`` stay valid.
+    """
+    nodes = np.asarray(nodes, dtype=np.int64)
+    n = net.n_nodes
+    new_node = np.full(n, -1, dtype=np.int64)
+    if nodes.ndim != 1 or (nodes.size and (nodes.min() < 0 or nodes.max() >= n)):
+        msg = f"nodes must be distinct indices in 0..{n - 1}"
+        raise ValidationError(msg)
+    new_node[nodes] = np.arange(nodes.size)
+    if int((new_node >= 0).sum()) != nodes.size:
+        msg = f"nodes must be distinct indices in 0..{n - 1}"
+        raise ValidationError(msg)
+    keep_edge = (new_node[net.u] >= 0) & (new_node[net.v] >= 0)
+    keep_seg = np.zeros(net.n_segments, dtype=bool)
+    keep_seg[net.segment[keep_edge]] = True
+    new_seg = np.full(net.n_segments, -1, dtype=np.int64)
+    new_seg[keep_seg] = np.arange(int(keep_seg.sum()))
+    return Network(
+        mode=net.mode,
+        crs=net.crs,
+        node_id=net.node_id[nodes],
+        x=net.x[nodes],
+        y=net.y[nodes],
+        lon=net.lon[nodes],
+        lat=net.lat[nodes],
+        u=new_node[net.u[keep_edge]].astype(np.int32),
+        v=new_node[net.v[keep_edge]].astype(np.int32),
+        length_m=net.length_m[keep_edge],
+        time_s=net.time_s[keep_edge],
+        highway=net.highway[keep_edge],
+        highway_classes=list(net.highway_classes),
+        segment=new_seg[net.segment[keep_edge]].astype(np.int32),
+        seg_a=new_node[net.seg_a[keep_seg]].astype(np.int32),
+        seg_b=new_node[net.seg_b[keep_seg]].astype(np.int32),
+        forward=net.forward[keep_edge],
+        meta=dict(net.meta),
+    )
+
+
 def renumber_nodes(net: Network, order: np.ndarray) -> Network:
     """Return the same network with its nodes numbered in ``order``.
 
@@ -398,34 +453,15 @@ def renumber_nodes(net: Network, order: np.ndarray) -> Network:
         segments keep their order and indices (so snap tables made on ``net``
         stay valid), and every edge keeps its time, so travel times are the same.
     """
-    order = np.asarray(order, dtype=np.int64)
-    n = net.n_nodes
-    new_of_old = np.full(n, -1, dtype=np.int64)
-    if order.shape == (n,) and (n == 0 or (order.min() >= 0 and order.max() < n)):
-        new_of_old[order] = np.arange(n)
-    if (new_of_old < 0).any() or order.shape != (n,):
-        msg = f"order must be a permutation of 0..{n - 1}"
+    order = np.asarray(order)
+    if order.shape != (net.n_nodes,):
+        msg = f"order must be a permutation of 0..{net.n_nodes - 1}"
         raise ValidationError(msg)
-    return Network(
-        mode=net.mode,
-        crs=net.crs,
-        node_id=net.node_id[order],
-        x=net.x[order],
-        y=net.y[order],
-        lon=net.lon[order],
-        lat=net.lat[order],
-        u=new_of_old[net.u].astype(np.int32),
-        v=new_of_old[net.v].astype(np.int32),
-        length_m=net.length_m,
-        time_s=net.time_s,
-        highway=net.highway,
-        highway_classes=list(net.highway_classes),
-        segment=net.segment,
-        seg_a=new_of_old[net.seg_a].astype(np.int32),
-        seg_b=new_of_old[net.seg_b].astype(np.int32),
-        forward=net.forward,
-        meta=dict(net.meta),
-    )
+    try:
+        return select_nodes(net, order)
+    except ValidationError:
+        msg = f"order must be a permutation of 0..{net.n_nodes - 1}"
+        raise ValidationError(msg) from None
 
 
 def rule_hash(rule: dict[str, Any]) -> str:

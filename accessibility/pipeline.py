@@ -600,42 +600,18 @@ def open_network(
 
 def _keep_nodes(net: network.Network, keep: np.ndarray) -> network.Network:
     """The part of a network on the nodes where ``keep`` is true, with counts of what was dropped."""
-    keep_edge = keep[net.u] & keep[net.v]
-    keep_seg = np.zeros(net.n_segments, dtype=bool)
-    keep_seg[net.segment[keep_edge]] = True
-    new_node = np.full(net.n_nodes, -1, dtype=np.int64)
-    new_node[keep] = np.arange(int(keep.sum()))
-    new_seg = np.full(net.n_segments, -1, dtype=np.int64)
-    new_seg[keep_seg] = np.arange(int(keep_seg.sum()))
+    part = network.select_nodes(net, np.flatnonzero(keep))
     seg_length = np.zeros(net.n_segments)
     seg_length[net.segment] = net.length_m
-    meta = dict(net.meta)
-    meta.update(
-        nodes_kept=int(keep.sum()),
-        nodes_dropped=int(net.n_nodes - keep.sum()),
-        edges_dropped=int(meta.get("edges_input", net.n_edges) - keep_edge.sum()),
-        length_dropped_km=round(float(seg_length[~keep_seg].sum()) / 1000.0, 3),
+    kept_seg = np.zeros(net.n_segments, dtype=bool)
+    kept_seg[net.segment[keep[net.u] & keep[net.v]]] = True
+    part.meta.update(
+        nodes_kept=part.n_nodes,
+        nodes_dropped=int(net.n_nodes - part.n_nodes),
+        edges_dropped=int(part.meta.get("edges_input", net.n_edges) - part.n_edges),
+        length_dropped_km=round(float(seg_length[~kept_seg].sum()) / 1000.0, 3),
     )
-    return network.Network(
-        mode=net.mode,
-        crs=net.crs,
-        node_id=net.node_id[keep],
-        x=net.x[keep],
-        y=net.y[keep],
-        lon=net.lon[keep],
-        lat=net.lat[keep],
-        u=new_node[net.u[keep_edge]].astype(np.int32),
-        v=new_node[net.v[keep_edge]].astype(np.int32),
-        length_m=net.length_m[keep_edge],
-        time_s=net.time_s[keep_edge],
-        highway=net.highway[keep_edge],
-        highway_classes=list(net.highway_classes),
-        segment=new_seg[net.segment[keep_edge]].astype(np.int32),
-        seg_a=new_node[net.seg_a[keep_seg]].astype(np.int32),
-        seg_b=new_node[net.seg_b[keep_seg]].astype(np.int32),
-        forward=net.forward[keep_edge],
-        meta=meta,
-    )
+    return part
 
 
 def _check_metric_crs(crs: str) -> None:
