@@ -56,8 +56,8 @@ def _common_parameters(args: argparse.Namespace) -> dict[str, object]:
         if not sep:
             msg = f"-p takes NAME=JSON, got {item!r}"
             raise ValidationError(msg)
-        if name in ("region", "unit", "root"):
-            msg = f"-p {name}=... is set by the command itself; use the command's own option"
+        if name == "region":  # unit and root are refused by runner.validate
+            msg = "-p region=... is set by the command itself; use the command's own option"
             raise ValidationError(msg)
         try:
             params[name] = json.loads(value)

@@ -86,6 +86,13 @@ def validate(notebook: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationError(msg)
     params = dict(parameters)
     region = regions.load(str(params.get("region", "")))  # UnknownRegionError names the choices
+    given = sorted({"unit", "root"} & set(params))
+    if given:
+        msg = (
+            f"{', '.join(given)} cannot be given as notebook parameters: each run sets them "
+            "(choose units with the command's --unit/--units option, the root with --root)"
+        )
+        raise ValidationError(msg)
     declared = declared_parameters(notebook)
     unknown = sorted(set(params) - set(declared))
     if unknown:

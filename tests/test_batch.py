@@ -309,6 +309,9 @@ def test_cli_batch_exit_code_counts_failures(
     assert cli.main(["--root", str(project), "-q", "batch", "test", "--notebooks", "nope"]) == 101
     assert "unknown notebook" in capsys.readouterr().err
     assert cli.main(["--root", str(project), "-q", "batch", "test", "-p", "unit=1"]) == 101
+    assert "cannot be given as notebook parameters" in capsys.readouterr().err
+    with pytest.raises(batch.ValidationError, match="root cannot be given"):
+        batch.plan("test", parameters={"root": "/elsewhere"})
     # the index can be rebuilt from the manifests alone
     (project / "maps" / "test" / "index.html").unlink()
     assert cli.main(["--root", str(project), "index", "test"]) == 0
