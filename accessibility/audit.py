@@ -69,7 +69,9 @@ def summary(study: Study) -> pd.DataFrame:
         rows.append((f"places_{level}", int(levels.get(level, 0)), np.nan, note))
     n_o = len(study.origins)
     with_pop = int(study.origins["population"].notna().sum())
-    rows.append(("origins", n_o, np.nan, "settlements used as origins"))
+    kind = study.meta.get("origins_kind", "villages")
+    why = study.meta.get("origins_reason", "settlements used as origins")
+    rows.append(("origins", n_o, np.nan, f"{kind} ({why})"))
     rows.append(
         (
             "origins_with_population",

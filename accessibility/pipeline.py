@@ -43,6 +43,7 @@ from scipy.sparse.csgraph import connected_components
 from tqdm.auto import tqdm
 
 from . import classify, engine, export, network, regions, snapping
+from . import origins as origin_choice
 from ._errors import DataSourceError, ValidationError
 from .settings import settings
 from .sources import osm
@@ -598,6 +599,67 @@ def open_network(
     return net
 
 
+def _choose_origins(
+    spec: Any,
+    reg: regions.Region,
+    unit: regions.Unit | None,
+    data: osm.OsmData,
+    places: gpd.GeoDataFrame,
+    boundary: gpd.GeoSeries,
+    crs: str,
+    levels: Sequence[str],
+    cell_m: float,
+    name: str,
+) -> origin_choice.Origins:
+    """The origins of an area (:func:`accessibility.origins.choose`), with population
+    points for grids from the best areal source (raster, footprints, land use): a
+    settlement's population tag says nothing about the cells around it."""
+    kind = origin_choice.check_spec(spec)
+    area = boundary.iloc[0]
+    buildings = data.buildings.loc[data.buildings.intersects(area)]
+    pop = None
+    n_villages = int(places["level"].isin(list(levels)).sum())
+    if kind in ("grid", "h3") or (kind == "auto" and n_villages < origin_choice.AUTO_MIN_VILLAGES):
+        pop = _areal_population(reg, unit, buildings, data.landuse.loc[data.landuse.intersects(area)], places, boundary, crs, name)
+    try:
+        return origin_choice.choose(
+            spec, places=places, buildings=buildings, boundary=boundary, crs=crs,
+            levels=levels, population=pop, grid_m=cell_m,
+        )
+    except ValidationError as exc:
+        msg = f"{name}: {exc}"
+        raise ValidationError(msg) from exc
+
+
+def _areal_population(
+    reg: regions.Region,
+    unit: regions.Unit | None,
+    buildings: gpd.GeoDataFrame,
+    landuse: gpd.GeoDataFrame,
+    places: gpd.GeoDataFrame,
+    boundary: gpd.GeoSeries,
+    crs: str,
+    name: str,
+) -> gpd.GeoDataFrame | None:
+    """Population points from an areal source, or None when the area has none."""
+    from types import SimpleNamespace
+
+    from . import population
+
+    view = SimpleNamespace(
+        region=reg, unit=unit, buildings=buildings, landuse=landuse, places=places,
+        boundary=boundary, crs=crs, label=lambda lang="zh": name,
+    )
+    try:
+        pop = population.estimate(view, method="auto")
+    except ValidationError as exc:
+        log.info("%s: no population data for grid origins (%s)", name, exc)
+        return None
+    if pop.attrs.get("population_source") == "places":
+        return None
+    return pop
+
+
 def _keep_nodes(net: network.Network, keep: np.ndarray) -> network.Network:
     """The part of a network on the nodes where ``keep`` is true, with counts of what was dropped."""
     part = network.select_nodes(net, np.flatnonzero(keep))
@@ -636,6 +698,8 @@ def prepare(
     osm_file: Path | str | None = None,
     offline: bool = False,
     origin_levels: Sequence[str] = DEFAULT_ORIGIN_LEVELS,
+    origins: str | Path | gpd.GeoDataFrame | None = None,
+    grid_m: float | None = None,
     max_snap_m: float | None = None,
     speed_overrides: dict[str, float] | None = None,
     crs: str | None = None,
@@ -658,8 +722,18 @@ def prepare(
         Never touch the network: use cached downloads or fail with a message saying
         how to pass ``osm_file``.
     origin_levels
-        Settlement levels used as origins (``admin_village``, ``natural_village``,
-        ``township_seat``, ``county_seat``, ``residential``).
+        Settlement levels used as village origins (``admin_village``,
+        ``natural_village``, ``township_seat``, ``county_seat``, ``residential``).
+    origins
+        Where trips start (:mod:`accessibility.origins`): ``"villages"`` (settlements
+        of ``origin_levels``), ``"places"`` (every settlement point, suburbs and
+        neighbourhoods included), ``"grid"`` or ``"h3"`` (population cells of
+        ``grid_m``), ``"buildings"`` (residential building clusters), a point file,
+        or ``"auto"`` (villages where the data have them, else a grid). Default:
+        the region's ``origins`` (``auto`` when it sets none). The choice and the
+        reason are in ``study.meta["origins_kind"]`` / ``["origins_reason"]``.
+    grid_m
+        Cell size of grid origins, metres; default the region's (500 m).
     max_snap_m
         Snap distance in metres above which points are flagged; default: the
         region's value.
@@ -717,10 +791,15 @@ def prepare(
     step(2)
     places = classify.places(data.places, county_seat=the_unit.seat if the_unit is not None else "")
     places = places.loc[places.within(boundary.iloc[0])]
-    origins = places.loc[places["level"].isin(list(origin_levels))].copy()
+    spec = reg.origins.get("kind", "auto") if origins is None else origins
+    cell_m = float(reg.origins.get("grid_m", origin_choice.DEFAULT_GRID_M) if grid_m is None else grid_m)
+    chosen = _choose_origins(
+        spec, reg, the_unit, data, places, boundary, crs, origin_levels, cell_m, name
+    )
+    origins = chosen.table.copy()
     facilities = classify.facilities(data.pois)
     facilities["source"] = "sample" if source.get("kind") == "sample" else "osm"
-    facilities, origins = apply_registries(
+    facilities, registry_origins = apply_registries(
         reg,
         facilities,
         origins,
@@ -731,9 +810,13 @@ def prepare(
         out_dir=out_dir,
         unit=the_unit,
     )
-    if origins.empty:
-        msg = f"no settlements of levels {list(origin_levels)} inside the boundary of {name!r}"
-        raise ValidationError(msg)
+    if registry_origins is not origins and (chosen.kind == "villages" or spec == "auto"):
+        origins = registry_origins  # an official village list replaces the mapped villages
+        chosen.kind = "villages"
+        chosen.reason = f"{chosen.reason.split(':')[0]}: villages from the village registry"
+        if origins.empty:
+            msg = f"no villages of levels {list(origin_levels)} in the village registry inside the boundary of {name!r}"
+            raise ValidationError(msg)
 
     step(3)
     overrides = {**reg.speed_overrides.get(mode, {}), **(speed_overrides or {})} or None
@@ -784,6 +867,10 @@ def prepare(
         "registries": bool(reg.registries),
         "network": net.meta,
         "origins": len(origins),
+        "origins_kind": chosen.kind,
+        "origins_reason": chosen.reason,
+        "origins_found": chosen.found,
+        "grid_m": cell_m,
         "origins_far": int((o_snap["flag"] == snapping.FLAG_FAR).sum()),
         "facilities": len(facilities),
         "facilities_far": int((f_snap["flag"] == snapping.FLAG_FAR).sum()),

@@ -128,6 +128,9 @@ class Region:
     speed_overrides: dict[str, dict[str, float]] = field(default_factory=dict)
     registries: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
     config_path: Path | None = None
+    #: Default origins of notebooks: ``{"kind": "auto" | "villages" | …, "grid_m": 500}``
+    #: (see :mod:`accessibility.origins`); empty: ``auto``.
+    origins: dict[str, Any] = field(default_factory=dict)
 
     def label(self, lang: str = "zh") -> str:
         """Display name in ``zh`` or ``en``."""
@@ -249,7 +252,29 @@ def load(name: str) -> Region:
         max_snap_m=max_snap_m,
         speed_overrides={k: dict(v or {}) for k, v in (data.get("speed_overrides") or {}).items()},
         config_path=path,
+        origins=_origins_spec(data.get("origins"), path),
     )
+
+
+def _origins_spec(data: Any, path: Path) -> dict[str, Any]:
+    """``origins: grid`` or ``origins: {kind: grid, grid_m: 250}`` → a checked mapping."""
+    from . import origins
+
+    if data is None:
+        return {}
+    spec = {"kind": data} if isinstance(data, str) else data
+    if not isinstance(spec, dict) or "kind" not in spec or set(spec) - {"kind", "grid_m"}:
+        msg = f"region file {path}: origins must be a kind ({', '.join(origins.KINDS)}, or a point file) or {{kind: ..., grid_m: ...}}"
+        raise ValidationError(msg)
+    try:
+        origins.check_spec(spec["kind"])
+        if "grid_m" in spec and not (isinstance(spec["grid_m"], (int, float)) and spec["grid_m"] > 0):
+            msg = f"grid_m must be a positive number of metres, got {spec['grid_m']!r}"
+            raise ValidationError(msg)
+    except ValidationError as exc:
+        msg = f"region file {path}: {exc}"
+        raise ValidationError(msg) from exc
+    return dict(spec)
 
 
 def check_boundary_spec(spec: dict[str, Any], *, where: str) -> dict[str, Any]:

@@ -1055,6 +1055,8 @@ def access_by_tier(
     *,
     tiers: Sequence[str] | None = None,
     origin_levels: Sequence[str] = pipeline.DEFAULT_ORIGIN_LEVELS,
+    origins: str | Path | None = None,
+    grid_m: float | None = None,
     osm_file: Path | str | None = None,
     offline: bool = False,
     studies: Mapping[str, pipeline.Study] | None = None,
@@ -1079,6 +1081,9 @@ def access_by_tier(
         Tiers to compute; default all three.
     origin_levels
         Settlement levels used as villages (default administrative villages).
+    origins, grid_m
+        Where trips start (villages, places, a grid…), as for
+        :func:`accessibility.pipeline.prepare`.
     osm_file, offline
         As for :func:`accessibility.pipeline.prepare`.
     studies
@@ -1117,6 +1122,8 @@ def access_by_tier(
             osm_file=osm_file,
             offline=offline,
             origin_levels=origin_levels,
+            origins=origins,
+            grid_m=grid_m,
             progress=progress,
         )
     first = built[rules.tier(tier_list[0]).mode]

@@ -1,0 +1,219 @@
+"""Origins for any place: villages, places, grids (square, H3), building clusters, files, auto."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from accessibility import origins
+from accessibility._errors import ValidationError
+
+CRS = "EPSG:32650"  # UTM 50N (Xuchang)
+X0, Y0 = 640_000.0, 3_770_000.0
+
+
+def _boundary(w: float = 2000.0, h: float = 1500.0) -> gpd.GeoSeries:
+    """A rectangle in the metric CRS, returned in WGS-84 (as prepare hands it over)."""
+    return gpd.GeoSeries([shapely.box(X0, Y0, X0 + w, Y0 + h)], crs=CRS).to_crs(4326)
+
+
+def _points(xy: np.ndarray, pop: np.ndarray) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"population": pop}, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=CRS
+    ).to_crs(4326)
+
+
+def _places(levels_places: list[tuple[str, str]]) -> gpd.GeoDataFrame:
+    n = len(levels_places)
+    xy = [(X0 + 100 + 150 * i, Y0 + 700) for i in range(n)]
+    return gpd.GeoDataFrame(
+        {
+            "name": [f"p{i}" for i in range(n)],
+            "level": [lv for lv, _ in levels_places],
+            "place": [pl for _, pl in levels_places],
+            "population": np.nan,
+        },
+        geometry=gpd.points_from_xy(*zip(*xy)) if n else [],
+        crs=CRS,
+        index=pd.Index([f"n{i}" for i in range(n)], name="id"),
+    ).to_crs(4326)
+
+
+NO_BUILDINGS = gpd.GeoDataFrame({"building": [], "levels": [], "name": []}, geometry=[], crs=4326)
+
+
+def test_square_grid_sums_population_per_cell_like_a_brute_force_assignment():
+    rng = np.random.default_rng(5)
+    # points inside the 2 km x 1.5 km area, plus a few outside it that must not count
+    inside = np.column_stack([X0 + rng.uniform(1, 1999, 400), Y0 + rng.uniform(1, 1499, 400)])
+    outside = np.array([[X0 - 300.0, Y0 + 10], [X0 + 2600.0, Y0 + 700]])
+    xy = np.vstack([inside, outside])
+    pop = rng.uniform(0.5, 20.0, len(xy))
+    cell = 500.0
+    out = origins.grid(_boundary(), crs=CRS, cell_m=cell, population=_points(xy, pop))
+
+    # brute force: cell of each inside point by integer division
+    keys = [f"g{math.floor(x / cell)}_{math.floor(y / cell)}" for x, y in inside]
+    expected = pd.Series(pop[: len(inside)]).groupby(keys).sum()
+    assert set(out.index) == set(expected.index)
+    np.testing.assert_allclose(out.loc[expected.index, "population"], expected, rtol=1e-12)
+    assert out["population"].sum() == pytest.approx(pop[: len(inside)].sum())
+    # the origin is the population-weighted mean of the cell's points
+    metric = out.to_crs(CRS)
+    for key in expected.index[:5]:
+        sel = np.array([k == key for k in keys])
+        w = pop[: len(inside)][sel]
+        assert metric.loc[key].geometry.x == pytest.approx((inside[sel, 0] * w).sum() / w.sum(), abs=1e-3)
+        assert metric.loc[key].geometry.y == pytest.approx((inside[sel, 1] * w).sum() / w.sum(), abs=1e-3)
+    assert (out["level"] == origins.GRID_LEVEL).all()
+    assert out.crs.to_epsg() == 4326
+
+
+def test_square_grid_leaves_out_cells_without_residents():
+    xy = np.array([[X0 + 100.0, Y0 + 100], [X0 + 120.0, Y0 + 110], [X0 + 1800.0, Y0 + 1400]])
+    out = origins.grid(_boundary(), crs=CRS, cell_m=500.0, population=_points(xy, np.array([1.0, 2.0, 0.0])))
+    # the third point has nobody: its cell is no origin
+    assert list(out.index) == [f"g{math.floor((X0 + 100) / 500)}_{math.floor((Y0 + 100) / 500)}"]
+    assert out["population"].iloc[0] == pytest.approx(3.0)
+
+
+def test_square_grid_without_population_keeps_every_cell_with_unknown_population():
+    boundary = _boundary(2000.0, 1500.0)
+    out = origins.grid(boundary, crs=CRS, cell_m=500.0)
+    # X0, Y0 are multiples of 500: exactly 4 x 3 cells meet the area (edge-touching cells have no area inside)
+    assert len(out) == 12
+    assert out["population"].isna().all()
+    assert out.within(boundary.iloc[0].buffer(1e-9)).all()
+
+
+def test_grid_cell_half_outside_gets_its_origin_inside_the_boundary():
+    # an area not aligned on the grid: edge cells are cut, their origin lies inside
+    boundary = gpd.GeoSeries([shapely.box(X0 + 250, Y0 + 250, X0 + 1250, Y0 + 900)], crs=CRS).to_crs(4326)
+    out = origins.grid(boundary, crs=CRS, cell_m=500.0)
+    assert len(out) == 3 * 2
+    assert out.to_crs(CRS).within(shapely.box(X0 + 249.9, Y0 + 249.9, X0 + 1250.1, Y0 + 900.1)).all()
+
+
+def test_h3_resolution_is_the_one_whose_area_is_nearest():
+    import h3
+
+    for cell in (100.0, 250.0, 500.0, 1000.0, 3000.0):
+        areas = {r: h3.average_hexagon_area(r, unit="m^2") for r in range(16)}
+        best = min(areas, key=lambda r: abs(math.log(areas[r] / cell**2)))
+        assert origins.h3_resolution(cell) == best
+
+
+def test_h3_grid_sums_population_per_hexagon_as_h3_assigns_points():
+    import h3
+
+    rng = np.random.default_rng(9)
+    xy = np.column_stack([X0 + rng.uniform(1, 1999, 300), Y0 + rng.uniform(1, 1499, 300)])
+    pop = rng.uniform(1.0, 5.0, len(xy))
+    pts = _points(xy, pop)
+    out = origins.grid(_boundary(), crs=CRS, cell_m=300.0, population=pts, shape="h3")
+    res = origins.h3_resolution(300.0)
+    cells = [h3.latlng_to_cell(p.y, p.x, res) for p in pts.geometry]
+    expected = pd.Series(pop).groupby(cells).sum()
+    # a point exactly on an edge may go either way; with random points none is
+    assert set(out.index) == set(expected.index)
+    np.testing.assert_allclose(out.loc[expected.index, "population"], expected, rtol=1e-9)
+
+
+def test_auto_uses_villages_when_there_are_enough_else_a_grid_and_says_why():
+    xy = np.array([[X0 + 100.0, Y0 + 100]])
+    pop = _points(xy, np.array([5.0]))
+    enough = _places([("admin_village", "village")] * 3)
+    got = origins.choose(
+        "auto", places=enough, buildings=NO_BUILDINGS, boundary=_boundary(), crs=CRS,
+        levels=["admin_village"], population=pop,
+    )
+    assert got.kind == "villages" and len(got.table) == 3
+    assert "3 settlements" in got.reason
+
+    few = _places([("admin_village", "village"), ("residential", "suburb"), ("residential", "suburb")])
+    got = origins.choose(
+        "auto", places=few, buildings=NO_BUILDINGS, boundary=_boundary(), crs=CRS,
+        levels=["admin_village"], population=pop, grid_m=250.0,
+    )
+    assert got.kind == "grid" and len(got.table) == 1
+    assert "250 m population grid" in got.reason
+    assert got.found["villages"] == 1 and got.found["place=suburb"] == 2
+
+
+def test_villages_that_are_not_there_fail_with_what_was_found():
+    city = _places([("residential", "suburb")] * 4 + [("county_seat", "city")])
+    with pytest.raises(ValidationError) as err:
+        origins.choose(
+            "villages", places=city, buildings=NO_BUILDINGS, boundary=_boundary(), crs=CRS,
+            levels=["admin_village"],
+        )
+    text = str(err.value)
+    assert "0 settlements of levels [admin_village]" in text
+    assert "4 suburb" in text and "1 city" in text
+    assert "origins='places', 'grid' or 'auto'" in text
+
+
+def test_places_take_every_settlement_level():
+    city = _places([("residential", "suburb")] * 4 + [("county_seat", "city")])
+    got = origins.choose(
+        "places", places=city, buildings=NO_BUILDINGS, boundary=_boundary(), crs=CRS,
+        levels=["admin_village"],
+    )
+    assert got.kind == "places" and len(got.table) == 5
+    assert set(got.table["level"]) == {"residential", "county_seat"}
+
+
+def test_building_clusters_group_footprints_closer_than_the_gap():
+    from accessibility import population
+
+    def square(x, y, s=10.0):
+        return shapely.box(X0 + x, Y0 + y, X0 + x + s, Y0 + y + s)
+
+    # cluster A: three houses 5 m apart; cluster B: two far away; one shed (not residential)
+    feet = [square(100, 100), square(115, 100), square(130, 100), square(1500, 1000), square(1500, 1020), square(600, 600)]
+    kinds = ["house", "house", "residential", "apartments", "apartments", "shed"]
+    b = gpd.GeoDataFrame(
+        {"building": kinds, "levels": [1, 2, 1, 6, 6, 1], "name": ["", "", "", "幸福小区", "幸福小区", ""]},
+        geometry=feet, crs=CRS, index=[f"w{i}" for i in range(6)],
+    ).to_crs(4326)
+    out = origins.building_clusters(b, crs=CRS, boundary=_boundary())
+    assert len(out) == 2
+    per = population.from_buildings(b, crs=CRS)["population"]
+    sums = sorted(out["population"])
+    assert sums[0] == pytest.approx(per.iloc[:3].sum())
+    assert sums[1] == pytest.approx(per.iloc[3:5].sum())
+    assert "幸福小区" in set(out["name"])
+    assert (out["level"] == origins.BUILDINGS_LEVEL).all()
+
+
+def test_origins_from_a_file_keep_points_inside_the_boundary(tmp_path):
+    path = tmp_path / "homes.geojson"
+    xy = np.array([[X0 + 100.0, Y0 + 100], [X0 + 900.0, Y0 + 800], [X0 - 500.0, Y0]])
+    gdf = _points(xy, np.array([10.0, 20.0, 30.0]))
+    gdf["name"] = ["一号", "二号", "外面"]
+    gdf.to_file(path)
+    got = origins.choose(
+        str(path), places=_places([]), buildings=NO_BUILDINGS, boundary=_boundary(), crs=CRS,
+        levels=["admin_village"],
+    )
+    assert got.kind == "file"
+    assert list(got.table["name"]) == ["一号", "二号"]
+    assert list(got.table["population"]) == [10.0, 20.0]
+
+
+@pytest.mark.parametrize("bad", ["village", "", 3, "grid.txt"])
+def test_unknown_choices_are_refused(bad):
+    with pytest.raises(ValidationError, match="origins must be one of"):
+        origins.check_spec(bad)
+
+
+def test_grid_size_is_checked():
+    with pytest.raises(ValidationError, match="grid_m must be a positive"):
+        origins.grid(_boundary(), crs=CRS, cell_m=-5)
+    with pytest.raises(ValidationError, match="choose a larger grid_m"):
+        origins.grid(_boundary(), crs=CRS, cell_m=0.5)
