@@ -10,7 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # conda-forge spells some packages differently
-CONDA_NAMES = {"pyosmium": "osmium"}
+CONDA_NAMES = {"pyosmium": "osmium", "h3-py": "h3"}
 
 
 def _name(spec: str) -> str:
