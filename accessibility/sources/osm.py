@@ -33,6 +33,7 @@ import hashlib
 import itertools
 import logging
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,7 @@ import shapely
 
 from .._errors import DataSourceError
 from ..network import RoadData
+from . import sorting
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +235,9 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
                     if _is_poi(tags):
                         pois.append(_poi_row("w", obj.id, lon, lat, tags))
     except RuntimeError as exc:  # libosmium reports corrupt input this way
+        if sorting.is_order_error(exc):  # readable once sorted: read a sorted copy
+            with tempfile.TemporaryDirectory() as tmp:
+                return read(sorting.sort_file(path, Path(tmp) / "sorted.osm.pbf"), clip=clip)
         msg = f"cannot read OSM file {path}: {exc}"
         raise DataSourceError(msg) from exc
 
