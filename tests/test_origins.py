@@ -68,15 +68,21 @@ def test_square_grid_sums_population_per_cell_like_a_brute_force_assignment():
     for key in expected.index[:5]:
         sel = np.array([k == key for k in keys])
         w = pop[: len(inside)][sel]
-        assert metric.loc[key].geometry.x == pytest.approx((inside[sel, 0] * w).sum() / w.sum(), abs=1e-3)
-        assert metric.loc[key].geometry.y == pytest.approx((inside[sel, 1] * w).sum() / w.sum(), abs=1e-3)
+        assert metric.loc[key].geometry.x == pytest.approx(
+            (inside[sel, 0] * w).sum() / w.sum(), abs=1e-3
+        )
+        assert metric.loc[key].geometry.y == pytest.approx(
+            (inside[sel, 1] * w).sum() / w.sum(), abs=1e-3
+        )
     assert (out["level"] == origins.GRID_LEVEL).all()
     assert out.crs.to_epsg() == 4326
 
 
 def test_square_grid_leaves_out_cells_without_residents():
     xy = np.array([[X0 + 100.0, Y0 + 100], [X0 + 120.0, Y0 + 110], [X0 + 1800.0, Y0 + 1400]])
-    out = origins.grid(_boundary(), crs=CRS, cell_m=500.0, population=_points(xy, np.array([1.0, 2.0, 0.0])))
+    out = origins.grid(
+        _boundary(), crs=CRS, cell_m=500.0, population=_points(xy, np.array([1.0, 2.0, 0.0]))
+    )
     # the third point has nobody: its cell is no origin
     assert list(out.index) == [f"g{math.floor((X0 + 100) / 500)}_{math.floor((Y0 + 100) / 500)}"]
     assert out["population"].iloc[0] == pytest.approx(3.0)
@@ -93,10 +99,14 @@ def test_square_grid_without_population_keeps_every_cell_with_unknown_population
 
 def test_grid_cell_half_outside_gets_its_origin_inside_the_boundary():
     # an area not aligned on the grid: edge cells are cut, their origin lies inside
-    boundary = gpd.GeoSeries([shapely.box(X0 + 250, Y0 + 250, X0 + 1250, Y0 + 900)], crs=CRS).to_crs(4326)
+    boundary = gpd.GeoSeries(
+        [shapely.box(X0 + 250, Y0 + 250, X0 + 1250, Y0 + 900)], crs=CRS
+    ).to_crs(4326)
     out = origins.grid(boundary, crs=CRS, cell_m=500.0)
     assert len(out) == 3 * 2
-    assert out.to_crs(CRS).within(shapely.box(X0 + 249.9, Y0 + 249.9, X0 + 1250.1, Y0 + 900.1)).all()
+    assert (
+        out.to_crs(CRS).within(shapely.box(X0 + 249.9, Y0 + 249.9, X0 + 1250.1, Y0 + 900.1)).all()
+    )
 
 
 def test_h3_resolution_is_the_one_whose_area_is_nearest():
@@ -129,16 +139,29 @@ def test_auto_uses_villages_when_there_are_enough_else_a_grid_and_says_why():
     pop = _points(xy, np.array([5.0]))
     enough = _places([("admin_village", "village")] * 3)
     got = origins.choose(
-        "auto", places=enough, buildings=NO_BUILDINGS, boundary=_boundary(), crs=CRS,
-        levels=["admin_village"], population=pop,
+        "auto",
+        places=enough,
+        buildings=NO_BUILDINGS,
+        boundary=_boundary(),
+        crs=CRS,
+        levels=["admin_village"],
+        population=pop,
     )
     assert got.kind == "villages" and len(got.table) == 3
     assert "3 settlements" in got.reason
 
-    few = _places([("admin_village", "village"), ("residential", "suburb"), ("residential", "suburb")])
+    few = _places(
+        [("admin_village", "village"), ("residential", "suburb"), ("residential", "suburb")]
+    )
     got = origins.choose(
-        "auto", places=few, buildings=NO_BUILDINGS, boundary=_boundary(), crs=CRS,
-        levels=["admin_village"], population=pop, grid_m=250.0,
+        "auto",
+        places=few,
+        buildings=NO_BUILDINGS,
+        boundary=_boundary(),
+        crs=CRS,
+        levels=["admin_village"],
+        population=pop,
+        grid_m=250.0,
     )
     assert got.kind == "grid" and len(got.table) == 1
     assert "250 m population grid" in got.reason
@@ -149,7 +172,11 @@ def test_villages_that_are_not_there_fail_with_what_was_found():
     city = _places([("residential", "suburb")] * 4 + [("county_seat", "city")])
     with pytest.raises(ValidationError) as err:
         origins.choose(
-            "villages", places=city, buildings=NO_BUILDINGS, boundary=_boundary(), crs=CRS,
+            "villages",
+            places=city,
+            buildings=NO_BUILDINGS,
+            boundary=_boundary(),
+            crs=CRS,
             levels=["admin_village"],
         )
     text = str(err.value)
@@ -161,7 +188,11 @@ def test_villages_that_are_not_there_fail_with_what_was_found():
 def test_places_take_every_settlement_level():
     city = _places([("residential", "suburb")] * 4 + [("county_seat", "city")])
     got = origins.choose(
-        "places", places=city, buildings=NO_BUILDINGS, boundary=_boundary(), crs=CRS,
+        "places",
+        places=city,
+        buildings=NO_BUILDINGS,
+        boundary=_boundary(),
+        crs=CRS,
         levels=["admin_village"],
     )
     assert got.kind == "places" and len(got.table) == 5
@@ -175,11 +206,24 @@ def test_building_clusters_group_footprints_closer_than_the_gap():
         return shapely.box(X0 + x, Y0 + y, X0 + x + s, Y0 + y + s)
 
     # cluster A: three houses 5 m apart; cluster B: two far away; one shed (not residential)
-    feet = [square(100, 100), square(115, 100), square(130, 100), square(1500, 1000), square(1500, 1020), square(600, 600)]
+    feet = [
+        square(100, 100),
+        square(115, 100),
+        square(130, 100),
+        square(1500, 1000),
+        square(1500, 1020),
+        square(600, 600),
+    ]
     kinds = ["house", "house", "residential", "apartments", "apartments", "shed"]
     b = gpd.GeoDataFrame(
-        {"building": kinds, "levels": [1, 2, 1, 6, 6, 1], "name": ["", "", "", "幸福小区", "幸福小区", ""]},
-        geometry=feet, crs=CRS, index=[f"w{i}" for i in range(6)],
+        {
+            "building": kinds,
+            "levels": [1, 2, 1, 6, 6, 1],
+            "name": ["", "", "", "幸福小区", "幸福小区", ""],
+        },
+        geometry=feet,
+        crs=CRS,
+        index=[f"w{i}" for i in range(6)],
     ).to_crs(4326)
     out = origins.building_clusters(b, crs=CRS, boundary=_boundary())
     assert len(out) == 2
@@ -198,7 +242,11 @@ def test_origins_from_a_file_keep_points_inside_the_boundary(tmp_path):
     gdf["name"] = ["一号", "二号", "外面"]
     gdf.to_file(path)
     got = origins.choose(
-        str(path), places=_places([]), buildings=NO_BUILDINGS, boundary=_boundary(), crs=CRS,
+        str(path),
+        places=_places([]),
+        buildings=NO_BUILDINGS,
+        boundary=_boundary(),
+        crs=CRS,
         levels=["admin_village"],
     )
     assert got.kind == "file"
