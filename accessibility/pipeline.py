@@ -132,8 +132,21 @@ class Study:
         today = dt.date.today().isoformat()
         return (
             f"{label('ui.data_source', lang=lang)}: {source} · "
+            f"{self.origins_note(lang)} · "
             f"{label('ui.map_date', lang=lang)}: {today}"
         )
+
+    def origins_note(self, lang: str = "zh") -> str:
+        """Which origins the study uses, and why when it was not the user's choice:
+        "起点：人口网格（250 米；数据中村庄不足，改用人口网格）"."""
+        from .labels import label
+
+        kind = self.meta.get("origins_kind", "villages")
+        text = label(f"origins.{kind}", lang=lang).format(grid_m=float(self.meta.get("grid_m", 0)))
+        if kind in ("grid", "h3") and str(self.meta.get("origins_reason", "")).startswith("auto"):
+            text += ("；" if lang == "zh" else "; ") + label("origins.auto_grid", lang=lang)
+        colon = "：" if lang == "zh" else ": "
+        return f"{label('origins.title', lang=lang)}{colon}{text}"
 
     def access(self, groups: Sequence[str], *, thresholds_min: Sequence[float]) -> gpd.GeoDataFrame:
         """Access results joined to the origins: one row per origin, keyed by its id.

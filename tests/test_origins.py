@@ -265,3 +265,15 @@ def test_grid_size_is_checked():
         origins.grid(_boundary(), crs=CRS, cell_m=-5)
     with pytest.raises(ValidationError, match="choose a larger grid_m"):
         origins.grid(_boundary(), crs=CRS, cell_m=0.5)
+
+
+def test_maps_name_the_origins_and_why_a_grid_was_used():
+    from types import SimpleNamespace
+
+    from accessibility.pipeline import Study
+
+    auto = SimpleNamespace(meta={"origins_kind": "grid", "grid_m": 250.0, "origins_reason": "auto: 0 settlements"})
+    assert Study.origins_note(auto, "zh") == "起点：人口网格（250 米）；数据中村庄不足，改用人口网格"
+    assert Study.origins_note(auto, "en") == "Origins: population grid (250 m); too few villages in the data; a population grid instead"
+    chosen = SimpleNamespace(meta={"origins_kind": "places", "origins_reason": "chosen: places"})
+    assert Study.origins_note(chosen, "zh") == "起点：居民点（含城区片区）"
