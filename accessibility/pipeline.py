@@ -42,7 +42,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 from tqdm.auto import tqdm
 
-from . import classify, engine, export, network, regions, snapping
+from . import classify, dedup, engine, export, network, regions, snapping
 from ._errors import DataSourceError, ValidationError
 from .settings import settings
 from .sources import osm
@@ -83,6 +83,9 @@ class Study:
     #: Seconds up to which a time is the same as with unlimited data around the area
     #: (see :func:`exact_horizon_s`); ``inf`` when unknown.
     exact_within_s: float = math.inf
+    #: Facilities mapped twice and merged into one (:func:`accessibility.dedup.merge`):
+    #: ``kept``, ``dropped``, ``kind``, names, ``distance_m``, ``rule``.
+    duplicates: pd.DataFrame = field(default_factory=lambda: dedup.empty_table())
 
     @property
     def split(self) -> bool:
@@ -719,6 +722,7 @@ def prepare(
     places = places.loc[places.within(boundary.iloc[0])]
     origins = places.loc[places["level"].isin(list(origin_levels))].copy()
     facilities = classify.facilities(data.pois)
+    facilities, duplicates = dedup.merge(facilities, crs=crs)
     facilities["source"] = "sample" if source.get("kind") == "sample" else "osm"
     facilities, origins = apply_registries(
         reg,
@@ -787,6 +791,7 @@ def prepare(
         "origins_far": int((o_snap["flag"] == snapping.FLAG_FAR).sum()),
         "facilities": len(facilities),
         "facilities_far": int((f_snap["flag"] == snapping.FLAG_FAR).sum()),
+        "facilities_merged": len(duplicates),
         "max_snap_m": max_snap_m,
         "v_max_kmh": v_max,
         "exact_within_min": exact_s / 60.0,
@@ -808,4 +813,5 @@ def prepare(
         router=router,
         meta=meta,
         exact_within_s=exact_s,
+        duplicates=duplicates,
     )
