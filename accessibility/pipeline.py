@@ -124,9 +124,11 @@ class Study:
             source = label("ui.source_synthetic", lang=lang)
         else:
             source = label("ui.source_osm", lang=lang)
-            details = ", ".join(
-                str(v) for v in (self.meta.get("osm_file_name"), self.meta.get("osm_date")) if v
-            )
+            date = self.meta.get("osm_date")
+            how = self.meta.get("osm_date_source")
+            if date and how:
+                date = label(f"ui.date_{how}", lang=lang).format(date=date)
+            details = ", ".join(str(v) for v in (self.meta.get("osm_file_name"), date) if v)
             if details:
                 source += f" ({details})"
             if self.meta.get("registries"):
@@ -514,11 +516,16 @@ def load_osm(
         raise ValidationError(msg)
     data = osm.read(path, clip=clip)
     dated = src if osm_file is not None or kind == "osm_file" else path
-    data.source_date = (
-        None
-        if kind == "sample" and osm_file is None
-        else dt.date.fromtimestamp(Path(dated).stat().st_mtime).isoformat()
-    )
+    if kind == "sample" and osm_file is None:
+        data.source_date, data.source_date_kind = None, ""
+    else:
+        # the extract's own date: its header (a province is not scanned), else the
+        # newest object of what was read (a lower bound); never the copy's mtime
+        from .sources import dating
+
+        data.source_date, data.source_date_kind = dating.data_date(dated, scan=False)
+        if data.source_date is None:
+            data.source_date, data.source_date_kind = dating.data_date(path)
     data.source_name = Path(dated).name
     return data
 
@@ -785,6 +792,7 @@ def prepare(
         "osm_fingerprint": data.fingerprint,
         "osm_file_name": getattr(data, "source_name", ""),
         "osm_date": getattr(data, "source_date", None),
+        "osm_date_source": getattr(data, "source_date_kind", ""),
         "registries": bool(reg.registries),
         "network": net.meta,
         "origins": len(origins),

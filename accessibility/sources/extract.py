@@ -102,6 +102,14 @@ IDENTITY_BYTES = 1 << 20
 #: Tag keys (besides keys starting ``ref:`` or ending ``:code``/``_code``) whose values
 #: ``find_boundaries(refs=...)`` matches, in the order the ``ref`` column prefers them.
 REF_KEYS = ("ref", "gb:code", "ref:gb", "admin_code", "ISO3166-2")
+#: Header keys that date an extract's data, copied into a clip (see
+#: :mod:`accessibility.sources.dating`).
+DATE_HEADER_KEYS = (
+    "osmosis_replication_timestamp",
+    "osmosis_replication_sequence_number",
+    "osmosis_replication_base_url",
+    "timestamp",
+)
 #: Name tags ``find_boundaries(names=...)`` matches.
 NAME_KEYS = ("name", "name:zh", "name:en")
 
@@ -962,6 +970,9 @@ def _write_kept(src: Path, keep: osmium.IdTracker, out: Path) -> None:
     header.set("generator", "accessibility.sources.extract.clip")
     if source_header.get("sorting", "") == "Type_then_ID":
         header.set("sorting", "Type_then_ID")
+    for key in DATE_HEADER_KEYS:  # the clip dates its data as the extract did
+        if source_header.get(key, ""):
+            header.set(key, source_header.get(key))
     try:
         with (
             tqdm(
