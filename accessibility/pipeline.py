@@ -392,6 +392,13 @@ def _osm_boundary(
             offline=offline,
         )
         where = "OpenStreetMap (Overpass)"
+    if found.empty and found.attrs.get("incomplete"):
+        from .sources import extract
+
+        msg = extract.incomplete_message(
+            found.attrs["incomplete"], where=where, config=region.config_path
+        )
+        raise DataSourceError(msg)
     if found.empty:
         msg = (
             f"no administrative boundary named {names or refs} (admin_level {levels or 'any'}) in {where}; "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from accessibility import classify, engine, metrics, pipeline
-from accessibility._errors import UnknownRegionError, ValidationError
+from accessibility._errors import DataSourceError, UnknownRegionError, ValidationError
 from accessibility.settings import settings
 
 GROUPS = ["school:primary", "school:middle", "school:high", "health", "reading", "bus"]
@@ -381,3 +381,20 @@ def test_osm_file_is_dated_by_its_extract_not_its_copy(tmp_path) -> None:
         assert dt.date.today().isoformat() in note  # the map's own date, apart
         zh = pipeline.Study.data_note(fake, "zh")  # type: ignore[arg-type]
         assert "2019-04-14" in zh and ("文件头" in zh) == (how == "header")
+
+
+def test_a_boundary_cut_by_the_extract_is_not_called_a_wrong_name(tmp_path) -> None:
+    from accessibility import regions
+
+    settings.root = tmp_path
+    path = Path(__file__).parent / "data" / "extract" / "cut_boundary.osm"
+    region = regions.load("sample")
+    with pytest.raises(
+        DataSourceError, match=r"relation 7 缺边县 .*2 of its 4 member ways are missing"
+    ) as err:
+        pipeline._osm_boundary(region, {"name": "缺边县"}, osm_file=path, offline=True)
+    text = str(err.value)
+    assert "check the name" not in text
+    assert str(region.config_path) in text and "file: x.geojson" in text and "bbox" in text
+    with pytest.raises(DataSourceError, match="no administrative boundary named"):
+        pipeline._osm_boundary(region, {"name": "无此县"}, osm_file=path, offline=True)
