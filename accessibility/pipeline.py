@@ -10,7 +10,8 @@ Out: a :class:`Study` holding every intermediate a notebook shows: boundary, met
      boundary plus its buffer), both snap tables and the router.
 Steps: raw data (the sample generator writes ``data/raw/sample/``; a real region reads
      the given extract) → :func:`accessibility.sources.osm.read` clipped to the
-     buffered boundary → :mod:`accessibility.classify` → :mod:`accessibility.network`
+     buffered boundary → :mod:`accessibility.classify` → :mod:`accessibility.dedup`
+     (one place mapped twice counts once) → :mod:`accessibility.network`
      → :mod:`accessibility.snapping` → :class:`accessibility.engine.Router`.
 Units: a unit with a data source of its own reads (or generates) it in
      ``data/raw/<region>/<code>/`` (:func:`generate_samples` makes every generated
@@ -500,6 +501,11 @@ def load_osm(
     region of source ``overpass`` downloads ``clip`` (cached under
     ``data/raw/<region>/overpass/``); the sample region is generated. A ``unit`` with a
     source of its own reads that source, in its own raw folder.
+
+    The result's ``source_date`` is the data's own date and ``source_date_kind`` what
+    it is (:func:`accessibility.sources.dating.data_date`): the extract's header (the
+    large file is not scanned), an Overpass answer's ``osm_base``, else the newest
+    object of what was read (a lower bound); the generated sample has none.
     """
     kind = region.source_of(unit).get("kind")
     if osm_file is not None or kind == "osm_file":
