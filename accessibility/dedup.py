@@ -224,7 +224,7 @@ def merge(facilities: gpd.GeoDataFrame, *, crs: str) -> tuple[gpd.GeoDataFrame, 
         },
         columns=list(COLUMNS),
     )
-    out = out.loc[~np.isin(np.arange(len(out)), list(dropped_by))]
+    out = out.loc[~np.isin(np.arange(len(out)), list(dropped_by))].copy()
     counts = table["rule"].value_counts()
     log.info(
         "%d facilities mapped twice merged into the row that stands for them (%s)",
