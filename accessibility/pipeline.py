@@ -10,7 +10,8 @@ Out: a :class:`Study` holding every intermediate a notebook shows: boundary, met
      boundary plus its buffer), both snap tables and the router.
 Steps: raw data (the sample generator writes ``data/raw/sample/``; a real region reads
      the given extract) → :func:`accessibility.sources.osm.read` clipped to the
-     buffered boundary → :mod:`accessibility.classify` → :mod:`accessibility.network`
+     buffered boundary → :mod:`accessibility.classify` → :mod:`accessibility.dedup`
+     (one place mapped twice counts once) → :mod:`accessibility.network`
      → :mod:`accessibility.snapping` → :class:`accessibility.engine.Router`.
 Units: a unit with a data source of its own reads (or generates) it in
      ``data/raw/<region>/<code>/`` (:func:`generate_samples` makes every generated
@@ -42,7 +43,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 from tqdm.auto import tqdm
 
-from . import classify, engine, export, network, regions, snapping
+from . import classify, dedup, engine, export, network, regions, snapping
 from . import origins as origin_choice
 from ._errors import DataSourceError, ValidationError
 from .settings import settings
@@ -84,6 +85,9 @@ class Study:
     #: Seconds up to which a time is the same as with unlimited data around the area
     #: (see :func:`exact_horizon_s`); ``inf`` when unknown.
     exact_within_s: float = math.inf
+    #: Facilities mapped twice and merged into one (:func:`accessibility.dedup.merge`):
+    #: ``kept``, ``dropped``, ``kind``, names, ``distance_m``, ``rule``.
+    duplicates: pd.DataFrame = field(default_factory=lambda: dedup.empty_table())
 
     @property
     def split(self) -> bool:
@@ -122,9 +126,11 @@ class Study:
             source = label("ui.source_synthetic", lang=lang)
         else:
             source = label("ui.source_osm", lang=lang)
-            details = ", ".join(
-                str(v) for v in (self.meta.get("osm_file_name"), self.meta.get("osm_date")) if v
-            )
+            date = self.meta.get("osm_date")
+            how = self.meta.get("osm_date_source")
+            if date and how:
+                date = label(f"ui.date_{how}", lang=lang).format(date=date)
+            details = ", ".join(str(v) for v in (self.meta.get("osm_file_name"), date) if v)
             if details:
                 source += f" ({details})"
             if self.meta.get("registries"):
@@ -132,7 +138,7 @@ class Study:
         today = dt.date.today().isoformat()
         return (
             f"{label('ui.data_source', lang=lang)}: {source} · "
-            f"{self.origins_note(lang)} · "
+            f"{Study.origins_note(self, lang)} · "
             f"{label('ui.map_date', lang=lang)}: {today}"
         )
 
@@ -401,6 +407,13 @@ def _osm_boundary(
             offline=offline,
         )
         where = "OpenStreetMap (Overpass)"
+    if found.empty and found.attrs.get("incomplete"):
+        from .sources import extract
+
+        msg = extract.incomplete_message(
+            found.attrs["incomplete"], where=where, config=region.config_path
+        )
+        raise DataSourceError(msg)
     if found.empty:
         msg = (
             f"no administrative boundary named {names or refs} (admin_level {levels or 'any'}) in {where}; "
@@ -502,6 +515,11 @@ def load_osm(
     region of source ``overpass`` downloads ``clip`` (cached under
     ``data/raw/<region>/overpass/``); the sample region is generated. A ``unit`` with a
     source of its own reads that source, in its own raw folder.
+
+    The result's ``source_date`` is the data's own date and ``source_date_kind`` what
+    it is (:func:`accessibility.sources.dating.data_date`): the extract's header (the
+    large file is not scanned), an Overpass answer's ``osm_base``, else the newest
+    object of what was read (a lower bound); the generated sample has none.
     """
     kind = region.source_of(unit).get("kind")
     if osm_file is not None or kind == "osm_file":
@@ -525,11 +543,16 @@ def load_osm(
         raise ValidationError(msg)
     data = osm.read(path, clip=clip)
     dated = src if osm_file is not None or kind == "osm_file" else path
-    data.source_date = (
-        None
-        if kind == "sample" and osm_file is None
-        else dt.date.fromtimestamp(Path(dated).stat().st_mtime).isoformat()
-    )
+    if kind == "sample" and osm_file is None:
+        data.source_date, data.source_date_kind = None, ""
+    else:
+        # the extract's own date: its header (a province is not scanned), else the
+        # newest object of what was read (a lower bound); never the copy's mtime
+        from .sources import dating
+
+        data.source_date, data.source_date_kind = dating.data_date(dated, scan=False)
+        if data.source_date is None:
+            data.source_date, data.source_date_kind = dating.data_date(path)
     data.source_name = Path(dated).name
     return data
 
@@ -811,6 +834,7 @@ def prepare(
     )
     origins = chosen.table.copy()
     facilities = classify.facilities(data.pois)
+    facilities, duplicates = dedup.merge(facilities, crs=crs)
     facilities["source"] = "sample" if source.get("kind") == "sample" else "osm"
     facilities, registry_origins = apply_registries(
         reg,
@@ -877,6 +901,7 @@ def prepare(
         "osm_fingerprint": data.fingerprint,
         "osm_file_name": getattr(data, "source_name", ""),
         "osm_date": getattr(data, "source_date", None),
+        "osm_date_source": getattr(data, "source_date_kind", ""),
         "registries": bool(reg.registries),
         "network": net.meta,
         "origins": len(origins),
@@ -887,6 +912,7 @@ def prepare(
         "origins_far": int((o_snap["flag"] == snapping.FLAG_FAR).sum()),
         "facilities": len(facilities),
         "facilities_far": int((f_snap["flag"] == snapping.FLAG_FAR).sum()),
+        "facilities_merged": len(duplicates),
         "max_snap_m": max_snap_m,
         "v_max_kmh": v_max,
         "exact_within_min": exact_s / 60.0,
@@ -908,4 +934,5 @@ def prepare(
         router=router,
         meta=meta,
         exact_within_s=exact_s,
+        duplicates=duplicates,
     )

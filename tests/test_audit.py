@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from accessibility import audit, pipeline
+from accessibility import audit, dedup, pipeline
 from accessibility.settings import settings
 
 
@@ -70,3 +71,27 @@ def test_facility_counts_with_registry_sources(study_and_meta) -> None:
     row = c.loc[("health", "village_clinic")]
     assert (row["both"], row["registry"]) == (1, 1)
     assert row["osm"] == int((fac["tiers"] == "village_clinic").sum()) - 2
+
+
+def test_facilities_mapped_twice_are_counted_and_listed(study_and_meta) -> None:
+    study, _ = study_and_meta
+    # the sample county maps every facility once: nothing merged
+    assert study.meta["facilities_merged"] == len(study.duplicates) == 0
+    s = audit.summary(study)
+    assert s.loc["facilities_merged", "value"] == 0
+    assert list(audit.duplicates(study).columns) == list(dedup.COLUMNS)
+    # a school given twice (its node and its grounds) is merged by the pipeline's step
+    fac = study.facilities.copy()
+    school = fac.index[fac["kind"] == "school"][0]
+    area = fac.loc[[school]].rename(index={school: "w999999"}).assign(osm_type="way")
+    both = pd.concat([fac.assign(osm_type="node"), area])
+    kept, merged = dedup.merge(both, crs=study.crs)
+    assert len(kept) == len(fac) and merged["dropped"].tolist() == ["w999999"]
+    study2 = pipeline.Study(**{**vars(study), "facilities": kept, "duplicates": merged})
+    s2 = audit.summary(study2)
+    assert s2.loc["facilities_merged", "value"] == 1
+    assert s2.loc["facilities_merged", "share"] == pytest.approx(1 / (len(fac) + 1))
+    listed = audit.duplicates(study2)
+    assert listed[["kept", "dropped", "kind", "distance_m"]].values.tolist() == [
+        [school, "w999999", "school", 0.0]
+    ]

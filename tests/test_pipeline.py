@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from accessibility import classify, engine, metrics, pipeline
-from accessibility._errors import UnknownRegionError, ValidationError
+from accessibility._errors import DataSourceError, UnknownRegionError, ValidationError
 from accessibility.settings import settings
 
 GROUPS = ["school:primary", "school:middle", "school:high", "health", "reading", "bus"]
@@ -332,3 +333,68 @@ def test_unit_sources_read_their_own_folders(samples_root, tmp_path) -> None:
     )
     with pytest.raises(ValidationError, match="'real' has no generated data"):
         pipeline.generate_samples("real")
+
+
+def test_osm_file_is_dated_by_its_extract_not_its_copy(tmp_path) -> None:
+    """load_osm dates --osm-file data by the extract's header, else by the newest object
+    of what was read (a lower bound); the map's note says which."""
+    import datetime as dt
+    import os
+    import types
+    from importlib import resources
+
+    import osmium
+    import shapely
+
+    from accessibility import regions
+
+    settings.root = tmp_path
+    src = Path(str(resources.files("pyrosm").joinpath("data", "test.osm.pbf")))
+    box = osmium.FileProcessor(str(src), osmium.osm.NOTHING).header.box()
+    clip = shapely.box(
+        box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat
+    )
+    region = regions.load("sample")
+    undated = tmp_path / "copy.osm.pbf"
+    undated.write_bytes(src.read_bytes())
+    os.utime(undated, (0, 1_700_000_000))
+    data = pipeline.load_osm(region, clip, osm_file=undated)
+    assert (data.source_date, data.source_date_kind) == ("2019-04-14", "newest_object")
+    assert data.source_name == "copy.osm.pbf"
+    dated = tmp_path / "dated.osm.pbf"
+    header = osmium.io.Header()
+    header.set("sorting", "Type_then_ID")
+    header.set("osmosis_replication_timestamp", "2025-02-03T04:05:06Z")
+    with osmium.SimpleWriter(str(dated), header=header) as writer:
+        for obj in osmium.FileProcessor(str(src)):
+            writer.add(obj)
+    data = pipeline.load_osm(region, clip, osm_file=dated)
+    assert (data.source_date, data.source_date_kind) == ("2025-02-03", "header")
+    # the note on maps says which kind of date it is
+    for how, words in [("header", "(file header)"), ("newest_object", "at least this recent")]:
+        fake = types.SimpleNamespace(
+            region=types.SimpleNamespace(synthetic=False),
+            meta={"osm_file_name": "x.osm.pbf", "osm_date": "2019-04-14", "osm_date_source": how},
+        )
+        note = pipeline.Study.data_note(fake, "en")  # type: ignore[arg-type]
+        assert "x.osm.pbf, " in note and "2019-04-14" in note and words in note
+        assert dt.date.today().isoformat() in note  # the map's own date, apart
+        zh = pipeline.Study.data_note(fake, "zh")  # type: ignore[arg-type]
+        assert "2019-04-14" in zh and ("文件头" in zh) == (how == "header")
+
+
+def test_a_boundary_cut_by_the_extract_is_not_called_a_wrong_name(tmp_path) -> None:
+    from accessibility import regions
+
+    settings.root = tmp_path
+    path = Path(__file__).parent / "data" / "extract" / "cut_boundary.osm"
+    region = regions.load("sample")
+    with pytest.raises(
+        DataSourceError, match=r"relation 7 缺边县 .*2 of its 4 member ways are missing"
+    ) as err:
+        pipeline._osm_boundary(region, {"name": "缺边县"}, osm_file=path, offline=True)
+    text = str(err.value)
+    assert "check the name" not in text
+    assert str(region.config_path) in text and "file: x.geojson" in text and "bbox" in text
+    with pytest.raises(DataSourceError, match="no administrative boundary named"):
+        pipeline._osm_boundary(region, {"name": "无此县"}, osm_file=path, offline=True)

@@ -102,6 +102,14 @@ IDENTITY_BYTES = 1 << 20
 #: Tag keys (besides keys starting ``ref:`` or ending ``:code``/``_code``) whose values
 #: ``find_boundaries(refs=...)`` matches, in the order the ``ref`` column prefers them.
 REF_KEYS = ("ref", "gb:code", "ref:gb", "admin_code", "ISO3166-2")
+#: Header keys that date an extract's data, copied into a clip (see
+#: :mod:`accessibility.sources.dating`).
+DATE_HEADER_KEYS = (
+    "osmosis_replication_timestamp",
+    "osmosis_replication_sequence_number",
+    "osmosis_replication_base_url",
+    "timestamp",
+)
 #: Name tags ``find_boundaries(names=...)`` matches.
 NAME_KEYS = ("name", "name:zh", "name:en")
 
@@ -384,7 +392,10 @@ def find_boundaries(
         code tag found, ``""`` if none), ``tags`` (dict of all tags), ``geometry``
         (MultiPolygon, degrees). A relation that matches but cannot be assembled
         (e.g. cut by the extract's edge, so its ring is open) is left out with a
-        logged warning; no match gives an empty frame and a warning.
+        logged warning and listed in ``attrs["incomplete"]`` (``osm_id``, ``name``,
+        ``admin_level``, ``ways``: its member ways, ``ways_missing``: how many of them
+        the file lacks; see :func:`incomplete_message`); no match gives an empty frame
+        and a warning.
 
     Raises
     ------
@@ -400,6 +411,7 @@ def find_boundaries(
     want_names_en = {n.casefold() for n in want_names}
 
     rows: dict[int, dict[str, object]] = {}
+    member_ways: dict[int, list[int]] = {}
     tracker = osmium.IdTracker()
     manager = osmium.area.AreaManager()
     started = time.perf_counter()
@@ -429,9 +441,9 @@ def find_boundaries(
                 "tags": tags,
             }
             tracker.add_relation(rel.id)
-            for member in rel.members:
-                if member.type == "w":
-                    tracker.add_way(member.ref)
+            member_ways[rel.id] = sorted({m.ref for m in rel.members if m.type == "w"})
+            for ref in member_ways[rel.id]:
+                tracker.add_way(ref)
         log.info(
             "%s: %d administrative boundaries match (%.1f s)",
             src.name,
@@ -449,13 +461,29 @@ def find_boundaries(
         bar.close()
 
     missing = [i for i in rows if i not in geoms]
+    incomplete: list[dict[str, object]] = []
     if missing:
+        present = _ways_present(src, tracker)
+        for i in missing:
+            ways = member_ways[i]
+            incomplete.append(
+                {
+                    "osm_id": i,
+                    "name": rows[i]["name"],
+                    "admin_level": rows[i]["admin_level"],
+                    "ways": len(ways),
+                    "ways_missing": sum(w not in present for w in ways),
+                }
+            )
         log.warning(
             "%d matching boundary relation(s) could not be assembled into polygons (members "
             "missing from %s, or rings not closed) and are left out: %s",
             len(missing),
             src.name,
-            ", ".join(f"r{i} {rows[i]['name']}" for i in missing),
+            ", ".join(
+                f"r{r['osm_id']} {r['name']} ({r['ways_missing']} of {r['ways']} member ways missing)"
+                for r in incomplete
+            ),
         )
     if not rows:
         log.warning(
@@ -469,7 +497,49 @@ def find_boundaries(
     columns = ["osm_id", "name", "name_en", "admin_level", "ref", "tags"]
     frame = pd.DataFrame([rows[i] for i in kept], columns=columns)
     frame["osm_id"] = frame["osm_id"].astype(np.int64)
-    return gpd.GeoDataFrame(frame, geometry=[geoms[i] for i in kept], crs=4326)
+    out = gpd.GeoDataFrame(frame, geometry=[geoms[i] for i in kept], crs=4326)
+    out.attrs["incomplete"] = incomplete
+    return out
+
+
+def _ways_present(src: Path, tracker: osmium.IdTracker) -> set[int]:
+    """Ids of the tracked ways that the file holds (one more read, ways only, C++ filter)."""
+    try:
+        processor = osmium.FileProcessor(str(src), osmium.osm.WAY).with_filter(tracker.id_filter())
+        return {w.id for w in processor}
+    except RuntimeError as exc:
+        msg = f"cannot read OSM file {src}: {exc}"
+        raise DataSourceError(msg) from exc
+
+
+def incomplete_message(
+    incomplete: Sequence[dict[str, object]], *, where: str, config: object
+) -> str:
+    """Say which boundary relations were found but could not be assembled, and what to do.
+
+    ``incomplete`` is ``find_boundaries(...).attrs["incomplete"]``; ``where`` names the
+    extract, ``config`` the region file the boundary is set in.
+    """
+    parts = []
+    for r in incomplete:
+        head = f"boundary relation {r['osm_id']} {r['name']} (admin_level {r['admin_level'] or '?'}) was found in {where}"
+        if r["ways_missing"]:
+            parts.append(
+                f"{head} but {r['ways_missing']} of its {r['ways']} member ways "
+                f"{'is' if r['ways_missing'] == 1 else 'are'} missing: "
+                "the extract was cut inside the boundary, so its ring cannot close"
+            )
+        else:
+            parts.append(
+                f"{head} with all {r['ways']} member ways, but its rings do not close (nodes of "
+                "those ways are missing from the extract, or the relation is broken in OpenStreetMap)"
+            )
+    return (
+        "; ".join(parts)
+        + ". The name is right: use an extract that covers the whole unit (e.g. its province), "
+        f"or give the boundary in {config} as a file (boundary: {{file: x.geojson}}) or a box "
+        "(boundary: {bbox: [west, south, east, north]})"
+    )
 
 
 # ----------------------------------------------------------------------- validation
@@ -962,6 +1032,9 @@ def _write_kept(src: Path, keep: osmium.IdTracker, out: Path) -> None:
     header.set("generator", "accessibility.sources.extract.clip")
     if source_header.get("sorting", "") == "Type_then_ID":
         header.set("sorting", "Type_then_ID")
+    for key in DATE_HEADER_KEYS:  # the clip dates its data as the extract did
+        if source_header.get(key, ""):
+            header.set(key, source_header.get(key))
     try:
         with (
             tqdm(

@@ -72,6 +72,9 @@ class OsmData:
     #: Set by the caller that knows the original source: its file name and date (ISO).
     source_name: str = ""
     source_date: str | None = None
+    #: What ``source_date`` is: ``header``, ``osm_base`` or ``newest_object`` (a lower
+    #: bound), see :mod:`accessibility.sources.dating`; ``""`` when undated.
+    source_date_kind: str = ""
 
 
 def file_hash(path: Path, *, chunk: int = 1 << 22) -> str:
