@@ -198,6 +198,8 @@ class Network:
         pieces outside the largest strongly connected component, in ``crs``: segment
         ``k`` runs from ``(cut_x[2k], cut_y[2k])`` to ``(cut_x[2k+1], cut_y[2k+1])``.
         Snapping flags a point whose nearest road is one of them ``road_cut_off``.
+    cut_raised
+        Per cut-off segment: off the ground, as :attr:`raised`.
     """
 
     mode: str
@@ -221,6 +223,7 @@ class Network:
     raised: np.ndarray | None = None
     cut_x: np.ndarray | None = None
     cut_y: np.ndarray | None = None
+    cut_raised: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.raised is None:
@@ -228,6 +231,8 @@ class Network:
         if self.cut_x is None or self.cut_y is None:
             self.cut_x = np.empty(0)
             self.cut_y = np.empty(0)
+        if self.cut_raised is None:
+            self.cut_raised = np.zeros(self.cut_x.size // 2, dtype=bool)
 
     @property
     def n_nodes(self) -> int:
@@ -279,6 +284,7 @@ class Network:
                 "raised",
                 "cut_x",
                 "cut_y",
+                "cut_raised",
             )
         }
         header = {
@@ -475,6 +481,7 @@ def select_nodes(net: Network, nodes: np.ndarray) -> Network:
         raised=net.raised[keep_seg],
         cut_x=np.concatenate([net.cut_x, net.x[ends]]),
         cut_y=np.concatenate([net.cut_y, net.y[ends]]),
+        cut_raised=np.concatenate([net.cut_raised, net.raised[left]]),
     )
 
 
@@ -733,6 +740,7 @@ def build(
         raised=raised[keep_seg],
         cut_x=np.asarray(cut_x, dtype=float),
         cut_y=np.asarray(cut_y, dtype=float),
+        cut_raised=raised[cut],
     )
 
 

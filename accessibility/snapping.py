@@ -432,11 +432,14 @@ def snap(
     # A tunnel, bridge or covered way only when no ground-level road is within max_snap_m.
     raised = np.asarray(network.raised, dtype=bool)
     up = np.flatnonzero(raised[seg])
+    ground_m = nearest_m.copy()  # distance to the nearest ground-level segment
+    ground_m[up] = np.inf
     if up.size and not raised.all():
         ground = nearest_segment(network, px[up], py[up], mask=~raised)
         g_leg = _project(
             network.x, network.y, network.seg_a[ground], network.seg_b[ground], px[up], py[up]
         )[3]
+        ground_m[up] = g_leg
         near = g_leg <= max_snap_m
         seg[up[near]] = ground[near]
 
@@ -456,7 +459,7 @@ def snap(
     seg_len = np.zeros(network.n_segments)
     seg_len[network.segment] = network.length_m
     flag = np.where(leg > max_snap_m, FLAG_FAR, FLAG_OK).astype(object)
-    cut_off = _nearer_cut_off(network, px, py, nearest_m, max_snap_m)
+    cut_off = _nearer_cut_off(network, px, py, nearest_m, ground_m, max_snap_m)
     flag[cut_off] = FLAG_ROAD_CUT_OFF
     n_far = int((flag == FLAG_FAR).sum())
     if n_far:
@@ -511,19 +514,36 @@ def _project(
 
 
 def _nearer_cut_off(
-    network: Network, px: np.ndarray, py: np.ndarray, nearest_m: np.ndarray, max_snap_m: float
+    network: Network,
+    px: np.ndarray,
+    py: np.ndarray,
+    nearest_m: np.ndarray,
+    ground_m: np.ndarray,
+    max_snap_m: float,
 ) -> np.ndarray:
-    """Whether each point's nearest road of the mode is a cut-off one within ``max_snap_m``.
+    """Whether each point's own road of the mode is a cut-off one within ``max_snap_m``.
 
-    A cut-off segment (:attr:`Network.cut_x`) strictly nearer than every kept segment
-    (``nearest_m``) and no farther than ``max_snap_m``: the point's own road is there
-    but not connected. A point farther than ``max_snap_m`` from every road is ``far``.
+    The point's road is chosen among kept and cut-off segments (:attr:`Network.cut_x`)
+    by the rule of :func:`snap`: the nearest ground-level one when one lies within
+    ``max_snap_m``, else the nearest of any level. It is cut off when that is a
+    cut-off segment strictly nearer than the kept ones (``ground_m``: kept ground
+    segments; ``nearest_m``: kept segments of any level) and within ``max_snap_m``;
+    a point farther than that from every road is ``far``.
     """
     cut_x = np.asarray(network.cut_x, dtype=float)
     cut_y = np.asarray(network.cut_y, dtype=float)
     if cut_x.size == 0 or px.size == 0:
         return np.zeros(px.size, dtype=bool)
     starts = np.arange(0, cut_x.size, 2)
-    near = nearest_of(cut_x, cut_y, starts, starts + 1, px, py)
-    d = _project(cut_x, cut_y, starts[near], starts[near] + 1, px, py)[3]
-    return (d < nearest_m) & (d <= max_snap_m)
+    cut_raised = np.asarray(network.cut_raised, dtype=bool)
+
+    def distance(chosen: np.ndarray) -> np.ndarray:
+        if chosen.size == 0:
+            return np.full(px.size, np.inf)
+        near = nearest_of(cut_x, cut_y, chosen, chosen + 1, px, py)
+        return _project(cut_x, cut_y, chosen[near], chosen[near] + 1, px, py)[3]
+
+    d_any = distance(starts)
+    d_ground = d_any if not cut_raised.any() else distance(starts[~cut_raised])
+    on_ground = np.minimum(ground_m, d_ground) <= max_snap_m
+    return np.where(on_ground, d_ground < ground_m, (d_any < nearest_m) & (d_any <= max_snap_m))

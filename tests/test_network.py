@@ -401,3 +401,5 @@ def test_raised_and_cut_off_segments_are_saved_and_selected(tmp_path) -> None:
     part = network.select_nodes(net, np.flatnonzero(net.node_id != 5))
     assert part.raised.tolist() == [False] * 4
     assert part.cut_x.size == 4
+    assert part.cut_raised.tolist() == [False, True]  # the far piece, then the spur
+    np.testing.assert_array_equal(back.cut_raised, net.cut_raised)

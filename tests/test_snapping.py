@@ -139,9 +139,19 @@ def strtree_snap(net: network.Network, points: gpd.GeoDataFrame, max_snap_m: flo
             t[i], sx[i], sy[i] = 1.0, bx[i], by[i]
     flag = np.where(leg > max_snap_m, snapping.FLAG_FAR, snapping.FLAG_OK).astype(object)
     if net.cut_x.size:
+        # the point's road among kept and cut-off segments, by the same level rule
         cut = shapely.linestrings(np.stack([net.cut_x, net.cut_y], axis=1).reshape(-1, 2, 2))
-        d_cut = shapely.distance(shapely.points(px, py)[:, None], cut[None, :]).min(axis=1)
-        flag[(d_cut < nearest_m) & (d_cut <= max_snap_m)] = snapping.FLAG_ROAD_CUT_OFF
+        d_cut = shapely.distance(shapely.points(px, py)[:, None], cut[None, :])
+        d_any = d_cut.min(axis=1)
+        d_ground = np.where(net.cut_raised[None, :], np.inf, d_cut).min(axis=1)
+        kept_ground = np.where(
+            net.raised[None, :], np.inf, shapely.distance(shapely.points(px, py)[:, None], lines)
+        ).min(axis=1)
+        on_ground = np.minimum(kept_ground, d_ground) <= max_snap_m
+        cut_off = np.where(
+            on_ground, d_ground < kept_ground, (d_any < nearest_m) & (d_any <= max_snap_m)
+        )
+        flag[cut_off] = snapping.FLAG_ROAD_CUT_OFF
     flag = flag.astype(str)
     seg_len = np.zeros(net.n_segments)
     seg_len[net.segment] = net.length_m
@@ -525,17 +535,29 @@ def test_village_on_a_cut_off_road(tmp_path) -> None:
     10 m from that road is flagged road_cut_off, snapped to the square and routed."""
     from .osm_xml import write_osm
 
-    nodes = {1: (0, 0), 2: (1000, 0), 3: (1000, 1000), 4: (0, 1000), 10: (200, 150), 11: (800, 150)}
+    nodes = {
+        1: (0, 0),
+        2: (1000, 0),
+        3: (1000, 1000),
+        4: (0, 1000),
+        10: (200, 150),
+        11: (800, 150),
+        20: (200, -14),
+        21: (800, -14),
+    }
     path = write_osm(
         tmp_path / "cut.osm",
         nodes,
         [
             (1, [1, 2, 3, 4, 1], {"highway": "residential"}),
             (2, [10, 11], {"highway": "residential"}),
+            # a cut-off tunnel under the street: the street is the "ok" village's road
+            (3, [20, 21], {"highway": "residential", "tunnel": "yes", "layer": "-1"}),
         ],
     )
     net = read_net(path, "walk")
-    assert 10 not in net.node_id and net.cut_x.size == 2
+    assert 10 not in net.node_id and net.cut_x.size == 4
+    assert net.cut_raised.tolist() == [False, True]
     villages = make_points({"cut": (500, 140), "far": (500, 500), "ok": (500, -10)})
     s = snapping.snap(net, villages, max_snap_m=300)
     assert s["flag"].to_dict() == {
