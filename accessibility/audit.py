@@ -9,8 +9,10 @@ Out: three tables, shown in the notebook and written to ``data/processed/<region
 - :func:`summary` — one row per check: network nodes and kilometres kept in the
   largest strongly connected component and their share, settlements found per level
   (is there a county seat? how many township seats?), villages with a population,
-  villages and facilities farther than the snap distance from any road, ambiguous
-  facilities, facilities mapped twice and merged;
+  villages and facilities farther than the snap distance from any road or nearest to
+  a road cut off from the network, highway ways cut by the data's edge, road
+  segments closed to the mode by access tags, ambiguous facilities, facilities
+  mapped twice and merged;
 - :func:`facility_counts` — facilities per kind and tier, by source (OSM only,
   registry only, both) — where OSM and the official lists disagree;
 - :func:`duplicates` — the facilities mapped twice and merged into one (which id
@@ -28,7 +30,7 @@ import pandas as pd
 
 from .classify import LEVELS, TIERS
 from .pipeline import Study
-from .snapping import FLAG_FAR
+from .snapping import FLAG_FAR, FLAG_ROAD_CUT_OFF
 
 
 def _network_km(study: Study) -> float:
@@ -90,6 +92,29 @@ def summary(study: Study) -> pd.DataFrame:
     rows.append(("origins_far_from_road", far_o, far_o / n_o if n_o else np.nan, limit))
     n_f = len(study.facilities)
     rows.append(("facilities_far_from_road", far_f, far_f / n_f if n_f else np.nan, limit))
+    cut_o = int((study.origin_snap["flag"] == FLAG_ROAD_CUT_OFF).sum())
+    cut_f = int((study.facility_snap["flag"] == FLAG_ROAD_CUT_OFF).sum())
+    cut_note = (
+        "nearest road cut off from the network: snapped to it all the same, times are estimates"
+    )
+    rows.append(("origins_road_cut_off", cut_o, cut_o / n_o if n_o else np.nan, cut_note))
+    rows.append(("facilities_road_cut_off", cut_f, cut_f / n_f if n_f else np.nan, cut_note))
+    rows.append(
+        (
+            "road_ways_clipped",
+            int(meta.get("ways_clipped", 0)),
+            np.nan,
+            "highway ways crossing the data's edge: their parts inside are kept",
+        )
+    )
+    rows.append(
+        (
+            "road_segments_closed",
+            int(meta.get("access_denied_segments", 0)),
+            np.nan,
+            f"road segments closed to {study.mode} by access tags (no, private)",
+        )
+    )
     ambiguous = int((study.facilities.get("confidence", pd.Series(dtype=str)) == "ambiguous").sum())
     rows.append(
         (

@@ -53,7 +53,7 @@ from scipy.sparse.csgraph import dijkstra
 from . import _bounded
 from ._errors import ValidationError
 from .network import Network, csr_from_edges
-from .snapping import FLAG_FAR
+from .snapping import FLAG_FAR, FLAG_ROAD_CUT_OFF
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ FLAG_OK = "ok"
 FLAG_FAR_FROM_ROAD = "far_from_road"
 FLAG_UNREACHABLE = "unreachable"
 FLAG_NO_FACILITY = "no_facility"
+#: The origin's own road is cut off from the network: its time is an estimate.
+FLAG_CUT_OFF = FLAG_ROAD_CUT_OFF
 
 
 @dataclass
@@ -106,6 +108,7 @@ class Router:
         self._leg_s = self.origins["leg_s"].to_numpy(float)
         self._leg_m = self.origins["leg_m"].to_numpy(float)
         self._far = (self.origins["flag"] == FLAG_FAR).to_numpy()
+        self._cut_off = (self.origins["flag"] == FLAG_ROAD_CUT_OFF).to_numpy()
         self._facility_ids = self.facilities.index.to_numpy()
         self._first_door = self.reverse.shape[0] - len(self.facilities)
         # for the bounded searches, made on first use
@@ -286,7 +289,9 @@ class Router:
             Indexed by origin id: ``time_s`` (seconds, including both off-network legs;
             ``inf`` when unreachable, NaN when the set is empty), ``facility_id`` (the
             nearest facility, missing when none), ``leg_m`` (the origin's leg, metres),
-            ``flag`` (``ok``, ``far_from_road``, ``unreachable``, ``no_facility``).
+            ``flag`` (``ok``, ``far_from_road``, ``road_cut_off`` — the origin's
+            own road is cut off from the network, the time is an estimate —,
+            ``unreachable``, ``no_facility``).
         """
         rows = self._facility_rows(facility_ids)
         origins = self.origins
@@ -319,6 +324,7 @@ class Router:
         flag = np.where(
             ~reach, FLAG_UNREACHABLE, np.where(self._far, FLAG_FAR_FROM_ROAD, FLAG_OK)
         ).astype(object)
+        flag[reach & self._cut_off] = FLAG_CUT_OFF
         return pd.DataFrame(
             {"time_s": time, "facility_id": fid, "leg_m": leg_m, "flag": flag}, index=origins.index
         )

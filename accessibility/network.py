@@ -8,17 +8,22 @@ In:  :class:`RoadData` — the road part of an OSM read (see :mod:`accessibility
      ``maxspeed``, ``exempt``).
 Out: :class:`Network` — for one travel mode, the directed edges that mode may use
      (one per segment and allowed direction), their length in metres (geodesic) and
-     travel time in seconds (speed per ``highway`` class from ``rules/speeds.yml``),
+     travel time in seconds (speed per ``highway`` class from ``rules/speeds.yml``;
+     a way closed to the mode by its access tags, per the mode's ``access_tags``
+     precedence there, is left out in both directions),
      node coordinates in the region's metric CRS, and the undirected *segments* that
      snapping projects points onto. Only the largest strongly connected component is
-     kept; what was dropped is counted in :attr:`Network.meta`. Nodes are numbered
+     kept; what was dropped is counted in :attr:`Network.meta`, and the dropped
+     segments' ends are kept (:attr:`Network.cut_x`) so that snapping can tell a
+     point whose road was cut off. Nodes are numbered
      along a Hilbert curve over their coordinates (:func:`hilbert_order`), not in OSM
      id order, so that a node's neighbours mostly lie near it in the node arrays and
      in the CSR matrix: searches that touch a small area then read few memory
      lines (bounded searches about twice as fast on 300k-node graphs). Segments and
      edges keep the order of the input; travel times do not depend on the numbering.
 Cache: ``network_<mode>_<key>.npz`` under ``data/processed/<region>/``; the key hashes
-     the road data fingerprint, the mode's speed table and the CRS, so a change of any
+     the road data fingerprint, the mode's rule table (speeds, one-way and access
+     rules), the CRS and :data:`FORMAT_VERSION`, so a change of any
      of them builds afresh. Writes are atomic.
 Tests: ``tests/test_network.py`` — hand-built roads with one-way streets and two
      components, speeds, caching and invalidation.
@@ -49,8 +54,9 @@ from ._errors import ValidationError
 log = logging.getLogger(__name__)
 
 #: Bump when the layout or the node numbering of cached network files changes
-#: (2: nodes numbered in Hilbert-curve order).
-FORMAT_VERSION = 2
+#: (2: nodes numbered in Hilbert-curve order; 3: access tags, ``raised`` segments,
+#: cut-off segments, and ways cut by the extract's edge kept in part).
+FORMAT_VERSION = 3
 
 _GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -111,15 +117,22 @@ class RoadData:
         ``u``, ``v`` (OSM node ids, in way order), ``highway`` (str), ``oneway``
         (int8: 0 both ways, 1 u→v only, -1 v→u only), ``maxspeed`` (km/h, NaN when
         untagged), ``exempt`` (str: ";"-joined ``key=value`` tags that may exempt
-        the way from one-way rules for some modes, e.g. ``oneway:bicycle=no``).
+        the way from one-way rules for some modes, e.g. ``oneway:bicycle=no``);
+        optional: ``access`` (str: ";"-joined ``key=value`` access tags, e.g.
+        ``access=private;foot=yes``, see ``access_tags`` in ``rules/speeds.yml``),
+        ``raised`` (bool: a tunnel, bridge, covered way or layer other than 0).
     fingerprint
         A string that changes whenever the content changes (e.g. a hash of the
         source file and the clip); it keys network caches.
+    meta
+        What the reader counted, e.g. ``ways_clipped`` (ways cut by the extract's
+        edge, kept in part); copied into :attr:`Network.meta`.
     """
 
     nodes: pd.DataFrame
     segments: pd.DataFrame
     fingerprint: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         missing = [c for c in ("lon", "lat") if c not in self.nodes.columns]
@@ -174,7 +187,19 @@ class Network:
     forward
         Whether the edge runs ``seg_a → seg_b`` (bool).
     meta
-        Mode, rule hash, source fingerprint, counts of input and dropped nodes/edges.
+        Mode, rule hash, source fingerprint, counts of input and dropped nodes/edges,
+        ``access_denied_segments`` (segments of the mode's classes it may not use by
+        their access tags), ``ways_clipped`` (from :attr:`RoadData.meta`).
+    raised
+        Per segment: off the ground (tunnel, bridge, covered, layer ≠ 0); snapping
+        prefers ground-level segments. All false when not given.
+    cut_x, cut_y
+        The ends of the segments the mode may use but that were dropped with the
+        pieces outside the largest strongly connected component, in ``crs``: segment
+        ``k`` runs from ``(cut_x[2k], cut_y[2k])`` to ``(cut_x[2k+1], cut_y[2k+1])``.
+        Snapping flags a point whose nearest road is one of them ``road_cut_off``.
+    cut_raised
+        Per cut-off segment: off the ground, as :attr:`raised`.
     """
 
     mode: str
@@ -195,6 +220,19 @@ class Network:
     seg_b: np.ndarray
     forward: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    raised: np.ndarray | None = None
+    cut_x: np.ndarray | None = None
+    cut_y: np.ndarray | None = None
+    cut_raised: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.raised is None:
+            self.raised = np.zeros(self.seg_a.size, dtype=bool)
+        if self.cut_x is None or self.cut_y is None:
+            self.cut_x = np.empty(0)
+            self.cut_y = np.empty(0)
+        if self.cut_raised is None:
+            self.cut_raised = np.zeros(self.cut_x.size // 2, dtype=bool)
 
     @property
     def n_nodes(self) -> int:
@@ -243,6 +281,10 @@ class Network:
                 "seg_a",
                 "seg_b",
                 "forward",
+                "raised",
+                "cut_x",
+                "cut_y",
+                "cut_raised",
             )
         }
         header = {
@@ -397,7 +439,8 @@ def select_nodes(net: Network, nodes: np.ndarray) -> Network:
         The edges whose two ends are selected, in their order, each with its time;
         the segments that keep an edge, in their order (renumbered from 0). With a
         permutation of all nodes every edge and segment keeps its index, so snap
-        tables made on ``net`` stay valid.
+        tables made on ``net`` stay valid. The segments left out join the cut-off
+        ones (:attr:`Network.cut_x`).
     """
     nodes = np.asarray(nodes, dtype=np.int64)
     n = net.n_nodes
@@ -414,6 +457,8 @@ def select_nodes(net: Network, nodes: np.ndarray) -> Network:
     keep_seg[net.segment[keep_edge]] = True
     new_seg = np.full(net.n_segments, -1, dtype=np.int64)
     new_seg[keep_seg] = np.arange(int(keep_seg.sum()))
+    left = np.flatnonzero(~keep_seg)
+    ends = np.column_stack([net.seg_a[left], net.seg_b[left]]).ravel()
     return Network(
         mode=net.mode,
         crs=net.crs,
@@ -433,6 +478,10 @@ def select_nodes(net: Network, nodes: np.ndarray) -> Network:
         seg_b=new_node[net.seg_b[keep_seg]].astype(np.int32),
         forward=net.forward[keep_edge],
         meta=dict(net.meta),
+        raised=net.raised[keep_seg],
+        cut_x=np.concatenate([net.cut_x, net.x[ends]]),
+        cut_y=np.concatenate([net.cut_y, net.y[ends]]),
+        cut_raised=np.concatenate([net.cut_raised, net.raised[left]]),
     )
 
 
@@ -462,6 +511,44 @@ def renumber_nodes(net: Network, order: np.ndarray) -> Network:
     except ValidationError:
         msg = f"order must be a permutation of 0..{net.n_nodes - 1}"
         raise ValidationError(msg) from None
+
+
+def access_denied(segments: pd.DataFrame, rule: dict[str, Any]) -> np.ndarray:
+    """Return, per segment, whether a mode's access rules close it.
+
+    Parameters
+    ----------
+    segments
+        Road segments; without an ``access`` column none is closed.
+    rule
+        The mode's rule table (:func:`mode_rules`): ``access_tags`` (keys from the
+        most specific to the most general), ``access_denied`` (values that close a
+        way) and ``motorroad`` (``False``: ``motorroad=yes`` closes it).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool per segment: the first of ``access_tags`` the way carries has a
+        value in ``access_denied``, or it is a motorroad the mode may not use.
+    """
+    if "access" not in segments.columns or segments.empty:
+        return np.zeros(len(segments), dtype=bool)
+    keys = [str(k) for k in rule.get("access_tags") or []]
+    closed_values = {str(v).lower() for v in rule.get("access_denied") or []}
+    motorroad_ok = rule.get("motorroad", True)
+
+    def closed(text: object) -> bool:
+        tags = dict(p.split("=", 1) for p in str(text).split(";") if "=" in p)
+        if not motorroad_ok and tags.get("motorroad") == "yes":
+            return True
+        for key in keys:
+            if key in tags:
+                return tags[key] in closed_values
+        return False
+
+    code, values = pd.factorize(segments["access"])  # missing values: code -1
+    table = np.array([closed(v) for v in values] + [False], dtype=bool)
+    return table[code]
 
 
 def rule_hash(rule: dict[str, Any]) -> str:
@@ -509,10 +596,15 @@ def build(
     nodes = roads.nodes
 
     usable = seg["highway"].isin(list(speeds)).to_numpy()
+    denied = access_denied(seg, rule)
+    n_denied = int((usable & denied).sum())
+    usable = usable & ~denied
     if not usable.all():  # no copy of a province's table when every road is usable
         seg = seg.loc[usable]
     if seg.empty:
         msg = f"no road usable by mode {mode!r}: none of the highway classes {sorted(speeds)} is present"
+        if n_denied:
+            msg += f" without access tags forbidding it ({n_denied} segments are closed to {mode})"
         raise ValidationError(msg)
     missing = ~seg["u"].isin(nodes.index) | ~seg["v"].isin(nodes.index)
     if missing.any():
@@ -589,6 +681,15 @@ def build(
     new_seg[keep_seg] = np.arange(int(keep_seg.sum()))
 
     hw_code = hw_code.astype(np.int16)
+    raised = (
+        seg["raised"].to_numpy(dtype=bool)
+        if "raised" in seg.columns
+        else np.zeros(n_seg, dtype=bool)
+    )
+    # the ends of the usable segments dropped with the other pieces (metric CRS)
+    cut = np.flatnonzero(~keep_seg)
+    cut_ends = np.column_stack([a[cut], b[cut]]).ravel()
+    cut_x, cut_y = transformer.transform(lon[cut_ends], lat[cut_ends])
 
     es = e_seg[keep_edge]
     dropped_nodes = int(n_all - keep_node.sum())
@@ -604,7 +705,11 @@ def build(
         "edges_dropped": int(eu.size - keep_edge.sum()),
         "length_dropped_km": round(float(length[~keep_seg].sum()) / 1000.0, 3),
         "components": int(n_comp),
+        "access_denied_segments": n_denied,
+        "ways_clipped": int(roads.meta.get("ways_clipped", 0)),
     }
+    if n_denied:
+        log.info("%s network: %d road segments closed to %s by access tags", mode, n_denied, mode)
     if dropped_nodes:
         log.info(
             "%s network: kept the largest strongly connected component (%d nodes); dropped %d nodes in %d other components",
@@ -632,6 +737,10 @@ def build(
         seg_b=new_node[b[keep_seg]].astype(np.int32),
         forward=e_forward[keep_edge],
         meta=meta,
+        raised=raised[keep_seg],
+        cut_x=np.asarray(cut_x, dtype=float),
+        cut_y=np.asarray(cut_y, dtype=float),
+        cut_raised=raised[cut],
     )
 
 

@@ -7,14 +7,24 @@ In:  a :class:`~accessibility.network.Network` and a GeoDataFrame of points (any
 Out: a :class:`pandas.DataFrame` keyed by the same ids with, per point, the nearest
      road *segment* (not the nearest node), the position along it, the straight
      off-network leg in metres and in seconds (walked at ``settings.walk_speed_kmh``
-     whatever the travel mode), and a flag: ``ok``, or ``far`` when the leg exceeds
-     the maximum snap distance. A far point is still snapped and routed — it is
-     flagged, never dropped.
+     whatever the travel mode), and a flag: ``ok``; ``far`` when the leg exceeds
+     the maximum snap distance; ``road_cut_off`` when the point's nearest road of
+     the mode, within that distance, lies on a piece dropped from the network (not
+     in its largest strongly connected component; :attr:`Network.cut_x`). Such
+     points are still snapped (to the kept network) and routed — flagged, never
+     dropped.
+Rules: only segments of the network (those the mode may use) are candidates. A
+     segment off the ground (:attr:`Network.raised`: tunnel, bridge, covered,
+     layer ≠ 0) is taken only when no ground-level segment lies within the maximum
+     snap distance; then the nearest segment of any level. A projection within
+     :data:`END_TOLERANCE_M` of a segment's end is that end node (fraction 0 or 1).
 Tests: ``tests/test_snapping.py`` — projections onto segment interiors and ends, leg
      arithmetic, the far flag, CRS handling, bad input; the grid search against an
      exhaustive search and against the former STRtree search on random networks
      (points inside, on segments, on nodes, far outside; long diagonals,
-     zero-length and overlapping segments); the sample county's snap tables.
+     zero-length and overlapping segments), also on masked subsets; tunnels beside
+     streets, cut-off roads and segment ends on hand-written OSM files; the sample
+     county's snap tables.
 
 How
 ---
@@ -69,6 +79,15 @@ log = logging.getLogger(__name__)
 
 FLAG_OK = "ok"
 FLAG_FAR = "far"
+#: The point's nearest road of the mode lies on a piece dropped from the network
+#: (outside its largest strongly connected component): it is snapped to the kept
+#: network all the same, and its times are estimates.
+FLAG_ROAD_CUT_OFF = "road_cut_off"
+
+#: A projection closer than this many metres to a segment's end *is* that end node
+#: (fraction exactly 0 or 1): a point a rounding error inside a one-way segment must
+#: not have to drive the whole segment to reach the node it stands on.
+END_TOLERANCE_M = 1e-3
 
 #: Average number of segments per grid cell the cell size aims at.
 SEGMENTS_PER_CELL = 2.0
@@ -242,7 +261,9 @@ def _nearest_in_grid(px, py, x, y, seg_a, seg_b, x0, y0, cell, nx, ny, scale, in
     return out
 
 
-def nearest_segment(network: Network, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+def nearest_segment(
+    network: Network, px: np.ndarray, py: np.ndarray, *, mask: np.ndarray | None = None
+) -> np.ndarray:
     """Return the index of the nearest segment to each point (ties: the lowest index).
 
     Parameters
@@ -252,18 +273,46 @@ def nearest_segment(network: Network, px: np.ndarray, py: np.ndarray) -> np.ndar
         searched; it must have at least one segment.
     px, py
         Point coordinates in the network's metric CRS, metres.
+    mask
+        Optional bool per segment: search only the segments where it is true.
 
     Returns
     -------
     numpy.ndarray
-        int64 segment index per point; -1 where a coordinate is not finite. The
-        distance is the one :func:`snap` reports as ``leg_m`` (same arithmetic), and
-        among segments at the same smallest distance the lowest index is returned.
+        int64 segment index per point; -1 where a coordinate is not finite (or the
+        mask selects no segment). The distance is the one :func:`snap` reports as
+        ``leg_m`` (same arithmetic), and among segments at the same smallest
+        distance the lowest index is returned.
     """
-    x = np.ascontiguousarray(network.x, dtype=float)
-    y = np.ascontiguousarray(network.y, dtype=float)
-    seg_a = np.ascontiguousarray(network.seg_a)
-    seg_b = np.ascontiguousarray(network.seg_b)
+    seg_a, seg_b = network.seg_a, network.seg_b
+    if mask is None:
+        return nearest_of(network.x, network.y, seg_a, seg_b, px, py)
+    chosen = np.flatnonzero(np.asarray(mask, dtype=bool))
+    if chosen.size == 0:
+        return np.full(np.asarray(px).size, -1, dtype=np.int64)
+    # the subset keeps the segments' order, so ties still go to the lowest index
+    got = nearest_of(network.x, network.y, seg_a[chosen], seg_b[chosen], px, py)
+    return np.where(got >= 0, chosen[np.maximum(got, 0)], -1)
+
+
+def nearest_of(
+    x: np.ndarray,
+    y: np.ndarray,
+    seg_a: np.ndarray,
+    seg_b: np.ndarray,
+    px: np.ndarray,
+    py: np.ndarray,
+) -> np.ndarray:
+    """Nearest of the segments ``(x[seg_a], y[seg_a]) → (x[seg_b], y[seg_b])`` to each point.
+
+    The grid search of :func:`nearest_segment` over any node coordinates and segment
+    ends (at least one segment); same result: the lowest index at the smallest
+    distance, -1 for a point without finite coordinates.
+    """
+    x = np.ascontiguousarray(x, dtype=float)
+    y = np.ascontiguousarray(y, dtype=float)
+    seg_a = np.ascontiguousarray(seg_a)
+    seg_b = np.ascontiguousarray(seg_b)
     n_seg = seg_a.size
     x0, x1 = float(x.min()), float(x.max())
     y0, y1 = float(y.min()), float(y.max())
@@ -378,21 +427,40 @@ def snap(
         bad = points.index[seg < 0][:5].tolist()
         msg = f"points without finite coordinates in {network.crs}: {bad}; check their CRS"
         raise ValidationError(msg)
+    nearest_m = _project(network.x, network.y, network.seg_a[seg], network.seg_b[seg], px, py)[3]
 
+    # A tunnel, bridge or covered way only when no ground-level road is within max_snap_m.
+    raised = np.asarray(network.raised, dtype=bool)
+    up = np.flatnonzero(raised[seg])
+    ground_m = nearest_m.copy()  # distance to the nearest ground-level segment
+    ground_m[up] = np.inf
+    if up.size and not raised.all():
+        ground = nearest_segment(network, px[up], py[up], mask=~raised)
+        g_leg = _project(
+            network.x, network.y, network.seg_a[ground], network.seg_b[ground], px[up], py[up]
+        )[3]
+        ground_m[up] = g_leg
+        near = g_leg <= max_snap_m
+        seg[up[near]] = ground[near]
+
+    t, sx, sy, leg = _project(network.x, network.y, network.seg_a[seg], network.seg_b[seg], px, py)
+    # A projection within END_TOLERANCE_M of an end is that end node; the leg stays
+    # the distance to the road (it differs by less than the tolerance).
     ax, ay = network.x[network.seg_a[seg]], network.y[network.seg_a[seg]]
     bx, by = network.x[network.seg_b[seg]], network.y[network.seg_b[seg]]
-    dx, dy = bx - ax, by - ay
-    len2 = dx * dx + dy * dy
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = ((px - ax) * dx + (py - ay) * dy) / len2
-    t = np.where(len2 > 0, np.clip(t, 0.0, 1.0), 0.0)
-    sx, sy = ax + t * dx, ay + t * dy
-    leg = np.hypot(px - sx, py - sy)
+    planar = np.hypot(bx - ax, by - ay)
+    at_a = (t > 0.0) & (t * planar < END_TOLERANCE_M)
+    at_b = (t < 1.0) & ((1.0 - t) * planar < END_TOLERANCE_M) & ~at_a
+    t = np.where(at_a, 0.0, np.where(at_b, 1.0, t))
+    sx = np.where(at_a, ax, np.where(at_b, bx, sx))
+    sy = np.where(at_a, ay, np.where(at_b, by, sy))
 
     # Segment length along the network (geodesic), from any edge on the segment.
     seg_len = np.zeros(network.n_segments)
     seg_len[network.segment] = network.length_m
-    flag = np.where(leg > max_snap_m, FLAG_FAR, FLAG_OK)
+    flag = np.where(leg > max_snap_m, FLAG_FAR, FLAG_OK).astype(object)
+    cut_off = _nearer_cut_off(network, px, py, nearest_m, ground_m, max_snap_m)
+    flag[cut_off] = FLAG_ROAD_CUT_OFF
     n_far = int((flag == FLAG_FAR).sum())
     if n_far:
         log.warning(
@@ -400,6 +468,16 @@ def snap(
             n_far,
             len(points),
             max_snap_m,
+        )
+    if cut_off.any():
+        log.warning(
+            "%d of %d points are nearest to a road cut off from the %s network (flagged "
+            "'road_cut_off', e.g. %s): snapped to the network all the same, their times "
+            "are estimates",
+            int(cut_off.sum()),
+            len(points),
+            network.mode,
+            points.index[cut_off][:5].tolist(),
         )
     return pd.DataFrame(
         {
@@ -410,7 +488,62 @@ def snap(
             "leg_s": leg / (walk_speed_kmh / 3.6),
             "snap_x": sx,
             "snap_y": sy,
-            "flag": flag,
+            "flag": flag.astype(str),
         },
         index=points.index,
     )
+
+
+def _project(
+    x: np.ndarray,
+    y: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    px: np.ndarray,
+    py: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fraction ``t`` (0–1), projected point and distance of each point on its segment ``a → b``."""
+    ax, ay = x[a], y[a]
+    dx, dy = x[b] - ax, y[b] - ay
+    len2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = ((px - ax) * dx + (py - ay) * dy) / len2
+    t = np.where(len2 > 0, np.clip(t, 0.0, 1.0), 0.0)
+    sx, sy = ax + t * dx, ay + t * dy
+    return t, sx, sy, np.hypot(px - sx, py - sy)
+
+
+def _nearer_cut_off(
+    network: Network,
+    px: np.ndarray,
+    py: np.ndarray,
+    nearest_m: np.ndarray,
+    ground_m: np.ndarray,
+    max_snap_m: float,
+) -> np.ndarray:
+    """Whether each point's own road of the mode is a cut-off one within ``max_snap_m``.
+
+    The point's road is chosen among kept and cut-off segments (:attr:`Network.cut_x`)
+    by the rule of :func:`snap`: the nearest ground-level one when one lies within
+    ``max_snap_m``, else the nearest of any level. It is cut off when that is a
+    cut-off segment strictly nearer than the kept ones (``ground_m``: kept ground
+    segments; ``nearest_m``: kept segments of any level) and within ``max_snap_m``;
+    a point farther than that from every road is ``far``.
+    """
+    cut_x = np.asarray(network.cut_x, dtype=float)
+    cut_y = np.asarray(network.cut_y, dtype=float)
+    if cut_x.size == 0 or px.size == 0:
+        return np.zeros(px.size, dtype=bool)
+    starts = np.arange(0, cut_x.size, 2)
+    cut_raised = np.asarray(network.cut_raised, dtype=bool)
+
+    def distance(chosen: np.ndarray) -> np.ndarray:
+        if chosen.size == 0:
+            return np.full(px.size, np.inf)
+        near = nearest_of(cut_x, cut_y, chosen, chosen + 1, px, py)
+        return _project(cut_x, cut_y, chosen[near], chosen[near] + 1, px, py)[3]
+
+    d_any = distance(starts)
+    d_ground = d_any if not cut_raised.any() else distance(starts[~cut_raised])
+    on_ground = np.minimum(ground_m, d_ground) <= max_snap_m
+    return np.where(on_ground, d_ground < ground_m, (d_any < nearest_m) & (d_any <= max_snap_m))

@@ -44,6 +44,12 @@ def test_summary_counts_what_the_generator_made(study_and_meta) -> None:
     assert s.loc["facilities_ambiguous", "value"] == int(
         (study.facilities["confidence"] == "ambiguous").sum()
     )
+    # road rules: counted from the snap tables and the network's meta
+    for who, table in (("origins", study.origin_snap), ("facilities", study.facility_snap)):
+        cut = int((table["flag"] == "road_cut_off").sum())
+        assert s.loc[f"{who}_road_cut_off", "value"] == cut
+    assert s.loc["road_ways_clipped", "value"] == study.network.meta["ways_clipped"]
+    assert s.loc["road_segments_closed", "value"] == study.network.meta["access_denied_segments"]
 
 
 def test_facility_counts_by_tier_and_source(study_and_meta) -> None:

@@ -243,3 +243,163 @@ def test_cache_of_the_former_numbering_is_not_reused(tmp_path, monkeypatch) -> N
     monkeypatch.undo()
     with pytest.raises(ValidationError, match="network format 1, expected"):
         network.Network.load(old)
+
+
+# --------------------------------------------------------------------------- access per mode
+# Hand-written OSM: a direct road 1-2 (1 km) carrying the tags under test and a public
+# detour 1-3-4-2 (600 + 1000 + 600 m). A village 20 m south of node 1, a school 20 m
+# south of node 2: the network time is 1000 m at the mode's speed when the mode may
+# use the direct road, else 2200 m.
+ACCESS_NODES = {1: (0, 0), 2: (1000, 0), 3: (0, 600), 4: (1000, 600)}
+#: km/h of the classes used below, per mode (rules/speeds.yml)
+RESIDENTIAL_KMH = {"walk": 4.5, "walk_child": 3.6, "bicycle": 12, "ebike": 16, "car": 20}
+
+
+def network_seconds(path, mode: str) -> tuple[float, network.Network]:
+    """Network time (without the legs) from the village to the school, and the network."""
+    from accessibility.sources import osm
+
+    net = network.build(osm.read(path).roads, mode=mode, crs=TEST_CRS)
+    o = snapping.snap(net, make_points({"village": (0, -20)}))
+    f = snapping.snap(net, make_points({"school": (1000, -20)}))
+    res = engine.Router.build(net, o, f).nearest()
+    legs = o["leg_s"].iloc[0] + f["leg_s"].iloc[0]
+    return float(res["time_s"].iloc[0] - legs), net
+
+
+def write_access_case(tmp_path, tags: dict[str, str]):
+    from .osm_xml import write_osm
+
+    return write_osm(
+        tmp_path / "access.osm",
+        ACCESS_NODES,
+        [
+            (10, [1, 2], {"highway": "residential", **tags}),
+            (11, [1, 3, 4, 2], {"highway": "residential"}),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("tags", "direct"),
+    [
+        ({}, {"walk": True, "bicycle": True, "car": True}),
+        (
+            {"access": "private"},
+            {"walk": False, "walk_child": False, "bicycle": False, "car": False},
+        ),
+        ({"access": "private", "foot": "yes"}, {"walk": True, "bicycle": False, "car": False}),
+        ({"access": "no", "motor_vehicle": "destination"}, {"walk": False, "car": True}),
+        ({"foot": "no"}, {"walk": False, "walk_child": False, "bicycle": True, "car": True}),
+        ({"vehicle": "no"}, {"walk": True, "bicycle": False, "ebike": False, "car": False}),
+        ({"access": "no", "motorcar": "yes"}, {"car": True, "walk": False}),
+        ({"motorcar": "private", "motor_vehicle": "yes"}, {"car": False, "walk": True}),
+        ({"bicycle": "No", "vehicle": "yes"}, {"bicycle": False, "ebike": False, "car": True}),
+        ({"motorroad": "yes"}, {"walk": False, "bicycle": False, "ebike": False, "car": True}),
+        ({"access": "permissive"}, {"walk": True, "car": True}),
+        ({"access": "destination"}, {"walk": True, "car": True}),
+        ({"access": "designated"}, {"bicycle": True, "car": True}),
+    ],
+)
+def test_access_tags_per_mode(tmp_path, tags, direct) -> None:
+    path = write_access_case(tmp_path, tags)
+    for mode, uses_direct in direct.items():
+        seconds, net = network_seconds(path, mode)
+        metres = 1000.0 if uses_direct else 2200.0
+        assert seconds == pytest.approx(metres / (RESIDENTIAL_KMH[mode] / 3.6), rel=3e-3), mode
+        assert net.meta["access_denied_segments"] == (0 if uses_direct else 1), mode
+
+
+@pytest.mark.parametrize(
+    ("tags", "walk_direct"),
+    [({}, True), ({"foot": "no"}, False), ({"foot": "designated"}, True)],
+)
+def test_cycleway_is_walked_unless_foot_no(tmp_path, tags, walk_direct) -> None:
+    path = write_access_case(tmp_path, {"highway": "cycleway", **tags})
+    for mode in ("walk", "walk_child"):
+        seconds, _ = network_seconds(path, mode)
+        metres = 1000.0 if walk_direct else 2200.0
+        assert seconds == pytest.approx(metres / (RESIDENTIAL_KMH[mode] / 3.6), rel=3e-3)
+    # a cyclist rides it at the cycleway speed; a car never uses it
+    seconds, _ = network_seconds(path, "bicycle")
+    assert seconds == pytest.approx(1000.0 / (15 / 3.6), rel=3e-3)
+    seconds, _ = network_seconds(path, "car")
+    assert seconds == pytest.approx(2200.0 / (20 / 3.6), rel=3e-3)
+
+
+def test_pedestrian_area_outline_is_walked(tmp_path) -> None:
+    """A square (area) between the village's and the school's streets: walkers cross
+    along its outline, cars go round by the detour."""
+    from .osm_xml import write_osm
+
+    nodes = {**ACCESS_NODES, 5: (300, 0), 6: (700, 0), 7: (700, -200), 8: (300, -200)}
+    path = write_osm(
+        tmp_path / "square.osm",
+        nodes,
+        [
+            (10, [1, 5], {"highway": "residential"}),
+            (12, [6, 2], {"highway": "residential"}),
+            (13, [5, 6, 7, 8, 5], {"highway": "pedestrian", "area": "yes"}),
+            (11, [1, 3, 4, 2], {"highway": "residential"}),
+        ],
+    )
+    seconds, _ = network_seconds(path, "walk")
+    assert seconds == pytest.approx(1000.0 / (4.5 / 3.6), rel=3e-3)
+    seconds, _ = network_seconds(path, "car")
+    assert seconds == pytest.approx(2200.0 / (20 / 3.6), rel=3e-3)
+
+
+def test_clipped_ways_keep_their_inside_part(tmp_path) -> None:
+    """Way 20 runs 9-1-2-8 and way 21 runs 2-6-7, nodes 9, 8 and 7 outside the file."""
+    from .osm_xml import write_osm
+
+    nodes = {1: (0, 0), 2: (1000, 0), 6: (1000, 500), 7: (1000, 900), 8: (2000, 0), 9: (-900, 0)}
+    path = write_osm(
+        tmp_path / "clipped.osm",
+        nodes,
+        [
+            (20, [9, 1, 2, 8], {"highway": "residential"}),
+            (21, [2, 6, 7], {"highway": "residential"}),
+        ],
+        absent=[7, 8, 9],
+    )
+    from accessibility.sources import osm
+
+    roads = osm.read(path).roads
+    net = network.build(roads, mode="walk", crs=TEST_CRS)
+    assert net.meta["ways_clipped"] == 2
+    o = snapping.snap(net, make_points({"village": (0, -20)}))
+    f = snapping.snap(net, make_points({"school": (1020, 500)}))
+    res = engine.Router.build(net, o, f).nearest()
+    seconds = res["time_s"].iloc[0] - o["leg_s"].iloc[0] - f["leg_s"].iloc[0]
+    assert seconds == pytest.approx(1500.0 / (4.5 / 3.6), rel=3e-3)
+
+
+def test_access_rules_and_tags_change_the_cache_key(monkeypatch) -> None:
+    base = make_roads(SQUARE, SQUARE_WAYS)
+    key = network.cache_key(base, mode="walk", crs=TEST_CRS)
+    tagged = network.RoadData(nodes=base.nodes, segments=base.segments.assign(access="foot=no"))
+    assert network.cache_key(tagged, mode="walk", crs=TEST_CRS) != key
+    rules = network._speed_rules()
+    changed = {**rules, "walk": {**rules["walk"], "access_tags": ["access"]}}
+    monkeypatch.setattr(network, "_speed_rules", lambda: changed)
+    assert network.cache_key(base, mode="walk", crs=TEST_CRS) != key
+
+
+def test_raised_and_cut_off_segments_are_saved_and_selected(tmp_path) -> None:
+    roads = make_roads(SQUARE, SQUARE_WAYS)
+    roads.segments["raised"] = roads.segments["way"] == 2  # the spur 3-5
+    net = network.build(roads, mode="walk", crs=TEST_CRS)
+    assert net.raised.tolist() == [False] * 4 + [True]
+    # the far piece 6-7 is cut off: its ends are kept, in the network's CRS
+    assert net.cut_x.size == 2 and net.cut_y.size == 2
+    assert abs(net.cut_x[1] - net.cut_x[0]) == pytest.approx(500, rel=3e-3)
+    back = network.Network.load(net.save(tmp_path / "n.npz"))
+    np.testing.assert_array_equal(back.raised, net.raised)
+    np.testing.assert_array_equal(back.cut_x, net.cut_x)
+    # a part of the network: the segments left out join the cut-off ones
+    part = network.select_nodes(net, np.flatnonzero(net.node_id != 5))
+    assert part.raised.tolist() == [False] * 4
+    assert part.cut_x.size == 4
+    assert part.cut_raised.tolist() == [False, True]  # the far piece, then the spur
+    np.testing.assert_array_equal(back.cut_raised, net.cut_raised)

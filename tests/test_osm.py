@@ -127,3 +127,54 @@ def test_missing_and_empty_files(tmp_path) -> None:
     )
     with pytest.raises(DataSourceError, match="no highway ways"):
         osm.read(empty)
+
+
+def test_access_and_level_tags_are_read(tmp_path) -> None:
+    from .osm_xml import write_osm
+
+    nodes = {i: (100.0 * i, 0.0) for i in range(1, 8)}
+    ways = [
+        (1, [1, 2], {"highway": "service", "access": "Private", "foot": "yes;no"}),
+        (2, [2, 3], {"highway": "primary", "motorroad": "yes", "bridge": "yes", "layer": "1"}),
+        (3, [3, 4], {"highway": "service", "tunnel": "yes", "layer": "-1"}),
+        (4, [4, 5], {"highway": "footway", "covered": "yes"}),
+        (5, [5, 6], {"highway": "residential", "bridge": "no", "layer": "0", "tunnel": "no"}),
+        (6, [6, 7], {"highway": "residential", "layer": "-2"}),
+    ]
+    seg = osm.read(write_osm(tmp_path / "tags.osm", nodes, ways)).roads.segments.set_index("way")
+    assert seg.loc[1, "access"] == "access=private;foot=yes"
+    assert seg.loc[2, "access"] == "motorroad=yes"
+    assert seg.loc[5, "access"] == ""
+    assert seg["raised"].to_dict() == {1: False, 2: True, 3: True, 4: True, 5: False, 6: True}
+
+
+def test_way_cut_by_the_edge_keeps_its_inside_part(tmp_path, caplog) -> None:
+    """Nodes 3 and 6 of way 1 (1-2-3-4-5-6) and node 10 of way 2 are not in the file."""
+    from .osm_xml import write_osm
+
+    nodes = {i: (100.0 * i, 0.0) for i in range(1, 7)} | {10: (0.0, 500.0)}
+    ways = [(1, [1, 2, 3, 4, 5, 6], {"highway": "residential"}), (2, [10, 1], {"highway": "track"})]
+    with caplog.at_level("INFO", logger="accessibility.sources.osm"):
+        roads = osm.read(write_osm(tmp_path / "cut.osm", nodes, ways, absent=[3, 6, 10])).roads
+    pairs = set(roads.segments[["u", "v"]].itertuples(index=False, name=None))
+    assert pairs == {(1, 2), (4, 5)}
+    assert set(roads.nodes.index) == {1, 2, 4, 5}
+    assert roads.meta["ways_clipped"] == 2
+    assert "2 highway ways cross the edge" in caplog.text and "1, 2" in caplog.text
+
+
+def test_pedestrian_area_outline_is_a_road_other_areas_are_not(tmp_path) -> None:
+    from .osm_xml import write_osm
+
+    nodes = {1: (0, 0), 2: (100, 0), 3: (100, 100), 4: (0, 100), 5: (200, 0), 6: (200, 100)}
+    ways = [
+        (1, [1, 2, 3, 4, 1], {"highway": "pedestrian", "area": "yes"}),
+        (2, [2, 5, 6, 3, 2], {"highway": "service", "area": "yes"}),
+        (3, [5, 6], {"highway": "pedestrian"}),
+    ]
+    seg = osm.read(write_osm(tmp_path / "area.osm", nodes, ways)).roads.segments
+    assert seg.groupby("way")["highway"].agg(set).to_dict() == {
+        1: {"pedestrian_area"},
+        3: {"pedestrian"},
+    }
+    assert (seg["way"] == 1).sum() == 4

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from accessibility import network, pipeline, snapping
+from accessibility import engine, network, pipeline, snapping
 from accessibility._errors import ValidationError
 from accessibility.settings import settings
 
@@ -111,11 +111,48 @@ def strtree_nearest(net: network.Network, px: np.ndarray, py: np.ndarray) -> np.
 
 
 def strtree_snap(net: network.Network, points: gpd.GeoDataFrame, max_snap_m: float) -> pd.DataFrame:
-    """The former ``snap`` after validation (STRtree search), for whole-table comparisons."""
+    """``snap`` after validation with STRtree searches, for whole-table comparisons: the
+    nearest segment, a ground-level one within ``max_snap_m`` instead of a raised one,
+    ends within ``END_TOLERANCE_M`` taken as the end, the cut-off flag."""
     pts = points.geometry.to_crs(net.crs)
     px, py = pts.x.to_numpy(), pts.y.to_numpy()
-    seg = strtree_nearest(net, px, py)
+    seg = strtree_nearest(net, px, py).copy()
+    lines = snapping.segment_lines(net)
+    nearest_m = shapely.distance(shapely.points(px, py), lines[seg])
+    ground = np.flatnonzero(~net.raised)
+    up = np.flatnonzero(net.raised[seg])
+    if up.size and ground.size:
+        tree = shapely.STRtree(lines[ground])
+        idx, d = tree.query_nearest(shapely.points(px[up], py[up]), return_distance=True)
+        pair = pd.DataFrame({"p": idx[0], "s": ground[idx[1]], "d": d}).sort_values(["p", "s"])
+        pair = pair.drop_duplicates("p")
+        near = pair["d"].to_numpy() <= max_snap_m
+        seg[up[pair["p"].to_numpy()[near]]] = pair["s"].to_numpy()[near]
     t, sx, sy, leg = project(net, seg, px, py)
+    ax, ay = net.x[net.seg_a[seg]], net.y[net.seg_a[seg]]
+    bx, by = net.x[net.seg_b[seg]], net.y[net.seg_b[seg]]
+    planar = np.hypot(bx - ax, by - ay)
+    for i in range(t.size):
+        if 0.0 < t[i] and t[i] * planar[i] < snapping.END_TOLERANCE_M:
+            t[i], sx[i], sy[i] = 0.0, ax[i], ay[i]
+        elif t[i] < 1.0 and (1.0 - t[i]) * planar[i] < snapping.END_TOLERANCE_M:
+            t[i], sx[i], sy[i] = 1.0, bx[i], by[i]
+    flag = np.where(leg > max_snap_m, snapping.FLAG_FAR, snapping.FLAG_OK).astype(object)
+    if net.cut_x.size:
+        # the point's road among kept and cut-off segments, by the same level rule
+        cut = shapely.linestrings(np.stack([net.cut_x, net.cut_y], axis=1).reshape(-1, 2, 2))
+        d_cut = shapely.distance(shapely.points(px, py)[:, None], cut[None, :])
+        d_any = d_cut.min(axis=1)
+        d_ground = np.where(net.cut_raised[None, :], np.inf, d_cut).min(axis=1)
+        kept_ground = np.where(
+            net.raised[None, :], np.inf, shapely.distance(shapely.points(px, py)[:, None], lines)
+        ).min(axis=1)
+        on_ground = np.minimum(kept_ground, d_ground) <= max_snap_m
+        cut_off = np.where(
+            on_ground, d_ground < kept_ground, (d_any < nearest_m) & (d_any <= max_snap_m)
+        )
+        flag[cut_off] = snapping.FLAG_ROAD_CUT_OFF
+    flag = flag.astype(str)
     seg_len = np.zeros(net.n_segments)
     seg_len[net.segment] = net.length_m
     return pd.DataFrame(
@@ -127,7 +164,7 @@ def strtree_snap(net: network.Network, points: gpd.GeoDataFrame, max_snap_m: flo
             "leg_s": leg / (settings.walk_speed_kmh / 3.6),
             "snap_x": sx,
             "snap_y": sy,
-            "flag": np.where(leg > max_snap_m, snapping.FLAG_FAR, snapping.FLAG_OK),
+            "flag": flag,
         },
         index=points.index,
     )
@@ -352,3 +389,187 @@ def test_sample_county_snap_tables_are_unchanged(sample_study) -> None:
     pts = gpd.GeoDataFrame(geometry=shapely.points(px, py), crs=net.crs)
     got = snapping.snap(net, pts, max_snap_m=max_snap_m)
     pd.testing.assert_frame_equal(got, strtree_snap(net, pts, max_snap_m), check_exact=True)
+
+
+# --------------------------------------------------------------------------- masks
+@pytest.mark.parametrize("seed", [0, 1])
+def test_grid_search_on_a_subset_of_segments(seed) -> None:
+    rng = np.random.default_rng(seed)
+    net = street_grid(rng, side=20, spacing=150.0)
+    px, py = sample_points(rng, net, 300)
+    for share in (0.5, 0.05):
+        mask = rng.random(net.n_segments) < share
+        got = snapping.nearest_segment(net, px, py, mask=mask)
+        chosen = np.flatnonzero(mask)
+        expected = np.empty(px.size, dtype=np.int64)
+        for i in range(px.size):
+            leg = project(net, chosen, np.full(chosen.size, px[i]), np.full(chosen.size, py[i]))[3]
+            expected[i] = chosen[int(np.argmin(leg))]
+        np.testing.assert_array_equal(got, expected)
+    none = snapping.nearest_segment(net, px, py, mask=np.zeros(net.n_segments, dtype=bool))
+    assert (none == -1).all()
+
+
+# --------------------------------------------------------------------------- road rules on OSM
+def read_net(path, mode: str) -> network.Network:
+    from accessibility.sources import osm
+
+    return network.build(osm.read(path).roads, mode=mode, crs=TEST_CRS)
+
+
+def segment_ways(net: network.Network, seg: int) -> set[int]:
+    return {int(net.node_id[net.seg_a[seg]]), int(net.node_id[net.seg_b[seg]])}
+
+
+@pytest.mark.parametrize(
+    ("tags", "raised"),
+    [
+        ({"tunnel": "yes", "layer": "-1"}, True),
+        ({"bridge": "yes"}, True),
+        ({"layer": "1"}, True),
+        ({"covered": "yes"}, True),
+        ({"tunnel": "no", "layer": "0"}, False),
+    ],
+)
+def test_ground_street_is_preferred_to_a_tunnel_beside_it(tmp_path, tags, raised) -> None:
+    """A street 1-2 and, 30 m north of it, a tunnel 3-4 joined at both ends; the
+    village is 6 m from the tunnel and 24 m from the street."""
+    from .osm_xml import write_osm
+
+    nodes = {1: (0, 0), 2: (1000, 0), 3: (0, 30), 4: (1000, 30)}
+    path = write_osm(
+        tmp_path / "tunnel.osm",
+        nodes,
+        [
+            (1, [1, 2], {"highway": "residential"}),
+            (2, [3, 4], {"highway": "residential", **tags}),
+            (3, [1, 3], {"highway": "service"}),
+            (4, [2, 4], {"highway": "service"}),
+        ],
+    )
+    net = read_net(path, "walk")
+    village = make_points({"v": (500, 24)})
+    s = snapping.snap(net, village, max_snap_m=300)
+    f = snapping.snap(net, make_points({"school": (1000, -20)}), max_snap_m=300)
+    res = engine.Router.build(net, s, f).nearest()
+    seconds = res["time_s"].iloc[0] - s["leg_s"].iloc[0] - f["leg_s"].iloc[0]
+    if raised:
+        assert segment_ways(net, s["segment"].iloc[0]) == {1, 2}
+        assert s["leg_m"].iloc[0] == pytest.approx(24, rel=3e-3)
+        assert seconds == pytest.approx(500 / 1.25, rel=3e-3)
+    else:
+        assert segment_ways(net, s["segment"].iloc[0]) == {3, 4}
+        assert s["leg_m"].iloc[0] == pytest.approx(6, rel=3e-2)
+        assert seconds == pytest.approx((500 + 30) / 1.25, rel=3e-3)
+    # no ground road within max_snap_m: the nearest, raised or not
+    s = snapping.snap(net, village, max_snap_m=20)
+    assert segment_ways(net, s["segment"].iloc[0]) == {3, 4}
+
+
+def test_a_tunnel_closed_to_cars_is_never_a_car_snap(tmp_path) -> None:
+    from .osm_xml import write_osm
+
+    nodes = {1: (0, 0), 2: (1000, 0), 3: (0, 30), 4: (1000, 30)}
+    path = write_osm(
+        tmp_path / "tunnel.osm",
+        nodes,
+        [
+            (1, [1, 2], {"highway": "residential"}),
+            (2, [3, 4], {"highway": "service", "tunnel": "yes", "layer": "-4", "motorcar": "no"}),
+            (3, [1, 3], {"highway": "service"}),
+            (4, [2, 4], {"highway": "service"}),
+        ],
+    )
+    net = read_net(path, "car")
+    s = snapping.snap(net, make_points({"v": (500, 29)}), max_snap_m=10)
+    assert segment_ways(net, s["segment"].iloc[0]) != {3, 4}
+    assert s["flag"].iloc[0] == snapping.FLAG_FAR
+
+
+def test_one_way_segment_end_within_tolerance_is_the_end_node(tmp_path) -> None:
+    """One-way 1 -> 2 (1 km), back 2 -> 3 -> 1 two-way, a two-way street 0 - 1 (500 m)
+    to the school at node 0. A point 0.5 mm inside 1 -> 2 stands on node 1: by car it
+    drives 500 m to the school (90 s at 20 km/h), not round the loop (about 2,780 m)."""
+    from .osm_xml import write_osm
+
+    nodes = {1: (0, 0), 2: (1000, 0), 3: (500, 400), 10: (-500, 0)}
+    path = write_osm(
+        tmp_path / "oneway.osm",
+        nodes,
+        [
+            (1, [1, 2], {"highway": "residential", "oneway": "yes"}),
+            (2, [2, 3, 1], {"highway": "residential"}),
+            (3, [10, 1], {"highway": "residential"}),
+        ],
+    )
+    net = read_net(path, "car")
+    n1 = int(np.flatnonzero(net.node_id == 1)[0])
+    n2 = int(np.flatnonzero(net.node_id == 2)[0])
+    ux, uy = net.x[n2] - net.x[n1], net.y[n2] - net.y[n1]
+    unit = np.array([ux, uy]) / np.hypot(ux, uy)
+    pts = {
+        "start_half_mm": (net.x[n1], net.y[n1], 0.0005),
+        "end_half_mm": (net.x[n2], net.y[n2], -0.0005),
+        "start_2_mm": (net.x[n1], net.y[n1], 0.002),
+    }
+    geoms = [shapely.Point(x + d * unit[0], y + d * unit[1]) for x, y, d in pts.values()]
+    points = gpd.GeoDataFrame(geometry=geoms, index=list(pts), crs=TEST_CRS)
+    s = snapping.snap(net, points)
+    one_way = s.loc["start_half_mm", "segment"]
+    assert segment_ways(net, one_way) == {1, 2}
+    start_frac = 0.0 if net.seg_a[one_way] == n1 else 1.0
+    assert s.loc["start_half_mm", "fraction"] == start_frac
+    assert s.loc["end_half_mm", "fraction"] == 1.0 - start_frac
+    assert s.loc["start_half_mm", ["snap_x", "snap_y"]].tolist() == [net.x[n1], net.y[n1]]
+    assert 0.0 < s.loc["start_2_mm", "fraction"] < 1.0
+    school = snapping.snap(net, make_points({"school": (-520, 0)}))
+    res = engine.Router.build(net, s, school).nearest()
+    network_s = res["time_s"] - s["leg_s"] - school["leg_s"].iloc[0]
+    assert network_s["start_half_mm"] == pytest.approx(500 / (20 / 3.6), rel=3e-3)
+    loop_m = 1000 + 2 * np.hypot(500, 400) + 500
+    assert network_s["start_2_mm"] == pytest.approx(loop_m / (20 / 3.6), rel=3e-3)
+
+
+def test_village_on_a_cut_off_road(tmp_path) -> None:
+    """A square of streets and, inside it, a road 10-11 joined to nothing: the village
+    10 m from that road is flagged road_cut_off, snapped to the square and routed."""
+    from .osm_xml import write_osm
+
+    nodes = {
+        1: (0, 0),
+        2: (1000, 0),
+        3: (1000, 1000),
+        4: (0, 1000),
+        10: (200, 150),
+        11: (800, 150),
+        20: (200, -14),
+        21: (800, -14),
+    }
+    path = write_osm(
+        tmp_path / "cut.osm",
+        nodes,
+        [
+            (1, [1, 2, 3, 4, 1], {"highway": "residential"}),
+            (2, [10, 11], {"highway": "residential"}),
+            # a cut-off tunnel under the street: the street is the "ok" village's road
+            (3, [20, 21], {"highway": "residential", "tunnel": "yes", "layer": "-1"}),
+        ],
+    )
+    net = read_net(path, "walk")
+    assert 10 not in net.node_id and net.cut_x.size == 4
+    assert net.cut_raised.tolist() == [False, True]
+    villages = make_points({"cut": (500, 140), "far": (500, 500), "ok": (500, -10)})
+    s = snapping.snap(net, villages, max_snap_m=300)
+    assert s["flag"].to_dict() == {
+        "cut": snapping.FLAG_ROAD_CUT_OFF,
+        "far": snapping.FLAG_FAR,
+        "ok": snapping.FLAG_OK,
+    }
+    assert segment_ways(net, s.loc["cut", "segment"]) == {1, 2}
+    assert s.loc["cut", "leg_m"] == pytest.approx(140, rel=3e-3)
+    school = snapping.snap(net, make_points({"school": (1000, -20)}))
+    res = engine.Router.build(net, s, school).nearest()
+    assert res.loc["cut", "flag"] == engine.FLAG_CUT_OFF == "road_cut_off"
+    assert res.loc["ok", "flag"] == "ok" and res.loc["far", "flag"] == "far_from_road"
+    network_s = res.loc["cut", "time_s"] - s.loc["cut", "leg_s"] - school["leg_s"].iloc[0]
+    assert network_s == pytest.approx(500 / 1.25, rel=3e-3)

@@ -8,7 +8,12 @@ Out: :class:`OsmData`:
 
 - ``roads`` — :class:`~accessibility.network.RoadData`: one row per consecutive node
   pair of every ``highway=*`` way, with the tags that routing needs (one-way,
-  ``maxspeed``, one-way exemptions), and the coordinates of those nodes;
+  ``maxspeed``, one-way exemptions, access per mode, off the ground or not), and the
+  coordinates of those nodes. A way cut by the extract's edge (some of its nodes
+  are not in the file) keeps its segments between located nodes; such ways are
+  counted in ``roads.meta["ways_clipped"]`` and logged. The outline of a pedestrian
+  area (``highway=pedestrian`` + ``area=yes``) is read as class ``pedestrian_area``
+  (see :data:`AREA_HIGHWAYS`); other ``area=yes`` highways are not roads;
 - ``places`` — ``place=*`` nodes (WGS-84 points) with name, ``population``,
   ``capital``, ``admin_level``;
 - ``buildings`` — footprints (WGS-84 polygons) of ``building=*`` closed ways and
@@ -53,6 +58,13 @@ log = logging.getLogger(__name__)
 POI_KEYS = ("amenity", "healthcare", "public_transport")
 #: Tags that may exempt a one-way way for some modes (see ``rules/speeds.yml``).
 EXEMPT_TAGS = ("oneway:bicycle", "cycleway")
+#: Tags that may restrict a way to some modes (see ``access_tags`` in ``rules/speeds.yml``).
+ACCESS_TAGS = ("access", "foot", "bicycle", "vehicle", "motor_vehicle", "motorcar", "motorroad")
+#: ``highway=*`` values of ``area=yes`` ways that are read as roads, and the class
+#: their outline gets: a pedestrian square's outline is walkable (its class is in the
+#: walking modes' speed tables only), so walkers can cross the square's edge. Other
+#: highway areas, and areas mapped as multipolygon relations, are not roads.
+AREA_HIGHWAYS = {"pedestrian": "pedestrian_area"}
 _ONEWAY_FORWARD = {"yes", "true", "1"}
 _ONEWAY_BACKWARD = {"-1", "reverse"}
 
@@ -101,6 +113,30 @@ def parse_oneway(tags: dict[str, str]) -> int:
     ):
         return 1
     return 0
+
+
+def access_string(tags: osmium.osm.TagList | dict[str, str]) -> str:
+    """Return a way's access tags as ``key=value`` pairs joined by ``;`` (``""`` when none).
+
+    Only :data:`ACCESS_TAGS` are kept; a value is lowercased and cut at its first
+    ``;`` (``"no;destination"`` → ``no``).
+    """
+    pairs = []
+    for key in ACCESS_TAGS:
+        value = tags.get(key)
+        if value:
+            pairs.append(f"{key}={value.split(';')[0].strip().lower()}")
+    return ";".join(pairs)
+
+
+def is_raised(tags: osmium.osm.TagList | dict[str, str]) -> bool:
+    """Whether a way is off the ground: ``tunnel``, ``bridge`` or ``covered`` other than ``no``, or a ``layer`` other than 0."""
+    if any(tags.get(key, "no").strip().lower() != "no" for key in ("tunnel", "bridge", "covered")):
+        return True
+    try:
+        return float(tags.get("layer", "0").split(";")[0]) != 0.0
+    except ValueError:
+        return False
 
 
 _SPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph)?\s*$", re.IGNORECASE)
@@ -163,7 +199,8 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
             (fingerprint + shapely.to_wkb(clip, hex=True)).encode()
         ).hexdigest()[:16]
 
-    seg_rows: list[tuple[int, int, int, str, int, float, str]] = []
+    seg_rows: list[tuple[int, int, int, str, int, float, str, str, bool]] = []
+    clipped_ways: list[int] = []
     node_lon: dict[int, float] = {}
     node_lat: dict[int, float] = {}
     places: list[dict[str, object]] = []
@@ -217,16 +254,25 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
                 continue
             # ways
             highway = tags.get("highway")
-            if highway and tags.get("area") != "yes":
+            if highway and tags.get("area") == "yes":
+                highway = AREA_HIGHWAYS.get(highway)  # an area's outline, or nothing
+            if highway:
                 refs = [(n.ref, n.location) for n in obj.nodes]
-                if any(not loc.valid() for _, loc in refs):
-                    log.debug("way %d has nodes without location; skipped", obj.id)
-                    continue
                 oneway = parse_oneway({k: v for k, v in tags})
                 maxspeed = parse_maxspeed(tags.get("maxspeed"))
                 exempt = ";".join(f"{k}={tags[k]}" for k in EXEMPT_TAGS if k in tags)
+                access = access_string(tags)
+                raised = is_raised(tags)
+                if any(not loc.valid() for _, loc in refs):
+                    clipped_ways.append(obj.id)
                 for (a, la), (b, lb) in itertools.pairwise(refs):
-                    seg_rows.append((obj.id, a, b, highway, oneway, maxspeed, exempt))
+                    # a node outside the extract has no location: keep the runs of
+                    # located nodes (the way's parts inside), count the way
+                    if not (la.valid() and lb.valid()):
+                        continue
+                    seg_rows.append(
+                        (obj.id, a, b, highway, oneway, maxspeed, exempt, access, raised)
+                    )
                     node_lon[a], node_lat[a] = la.lon, la.lat
                     node_lon[b], node_lat[b] = lb.lon, lb.lat
             if _is_poi(tags) or "place" in tags:
@@ -250,11 +296,29 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
     nodes.index = nodes.index.astype(np.int64)
     nodes.index.name = "id"
     segments = pd.DataFrame(
-        seg_rows, columns=["way", "u", "v", "highway", "oneway", "maxspeed", "exempt"]
-    )
+        seg_rows,
+        columns=[
+            "way", "u", "v", "highway", "oneway", "maxspeed", "exempt", "access", "raised"
+        ],
+    )  # fmt: skip
     segments = segments.astype(
-        {"way": np.int64, "u": np.int64, "v": np.int64, "oneway": np.int8, "maxspeed": float}
+        {
+            "way": np.int64,
+            "u": np.int64,
+            "v": np.int64,
+            "oneway": np.int8,
+            "maxspeed": float,
+            "raised": bool,
+        }
     )
+    if clipped_ways:
+        log.info(
+            "%d highway ways cross the edge of %s (nodes missing from the file, e.g. ways %s): "
+            "their parts inside are kept",
+            len(clipped_ways),
+            path.name,
+            ", ".join(map(str, clipped_ways[:5])),
+        )
     places_gdf = _frame(
         places, ["id", "name", "name_en", "place", "population", "capital", "admin_level"]
     )
@@ -280,7 +344,12 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
         len(pois_gdf),
         len(buildings_gdf),
     )
-    roads = RoadData(nodes=nodes, segments=segments, fingerprint=fingerprint)
+    roads = RoadData(
+        nodes=nodes,
+        segments=segments,
+        fingerprint=fingerprint,
+        meta={"ways_clipped": len(clipped_ways), "ways_clipped_ids": clipped_ways[:20]},
+    )
     return OsmData(
         roads=roads,
         places=places_gdf,
