@@ -10,7 +10,9 @@ Out: two tables, shown in the notebook and written to ``data/processed/<region>/
   largest strongly connected component and their share, settlements found per level
   (is there a county seat? how many township seats?), villages with a population,
   villages and facilities farther than the snap distance from any road, ambiguous
-  facilities;
+  facilities, and the reliability of the population estimate
+  (:func:`accessibility.population.reliability`: source, share held by the largest
+  point, share from fallback rules, densities, and the overall confidence);
 - :func:`facility_counts` — facilities per kind and tier, by source (OSM only,
   registry only, both) — where OSM and the official lists disagree.
 
@@ -21,9 +23,12 @@ Tests: ``tests/test_audit.py`` on the sample county.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from ._errors import ValidationError
 from .classify import LEVELS, TIERS
 from .pipeline import Study
 from .snapping import FLAG_FAR
@@ -35,8 +40,13 @@ def _network_km(study: Study) -> float:
     return float(seg_len.sum()) / 1000.0
 
 
-def summary(study: Study) -> pd.DataFrame:
-    """One row per completeness check: ``check`` (index), ``value``, ``share`` (0–1 or NaN), ``note``."""
+def summary(study: Study, *, population: Any = "auto") -> pd.DataFrame:
+    """One row per completeness check: ``check`` (index), ``value``, ``share`` (0–1 or NaN), ``note``.
+
+    ``population`` is what the ``population_*`` rows describe: a method of
+    :func:`accessibility.population.estimate` (default ``"auto"``, the estimate the
+    reading circle uses), population points, or ``None`` for no such rows.
+    """
     meta = study.network.meta
     kept_km = _network_km(study)
     dropped_km = float(meta.get("length_dropped_km", 0.0))
@@ -95,8 +105,50 @@ def summary(study: Study) -> pd.DataFrame:
             "kind or tier guessed from a name; settle with a registry",
         )
     )
+    rows += _population_rows(study, population)
     out = pd.DataFrame(rows, columns=["check", "value", "share", "note"]).set_index("check")
     return out
+
+
+def _population_rows(study: Study, population: Any) -> list[tuple[str, Any, float, str]]:
+    """The population estimate's source, its reliability checks and its confidence."""
+    from . import population as pop_mod
+
+    if population is None:
+        return []
+    try:
+        points = (
+            pop_mod.estimate(study, method=population)
+            if isinstance(population, str)
+            else population
+        )
+        checks = pop_mod.reliability(points, area_km2=pop_mod._area_km2(study))
+    except ValidationError as exc:
+        return [("population_confidence", "none", np.nan, f"no population estimate: {exc}")]
+    source = str(points.attrs.get("population_source", "points"))
+    rows: list[tuple[str, Any, float, str]] = [
+        ("population_source", source, np.nan, str(points.attrs.get("population_note", "")))
+    ]
+    for check, r in checks.iterrows():
+        verdict = "ok" if r["ok"] else "BEYOND THE LIMIT"
+        rows.append(
+            (
+                f"population_{check}",
+                round(float(r["value"]), 4),
+                np.nan,
+                f"{verdict} (limit {r['limit']:g}): {r['note']}",
+            )
+        )
+    failed = ", ".join(checks.attrs["failed"])
+    rows.append(
+        (
+            "population_confidence",
+            checks.attrs["confidence"],
+            np.nan,
+            f"checks beyond their limits: {failed}" if failed else "every check within its limit",
+        )
+    )
+    return rows
 
 
 def facility_counts(study: Study) -> pd.DataFrame:
