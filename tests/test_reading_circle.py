@@ -289,8 +289,8 @@ def test_sample_county_coverage_and_plans(sample) -> None:
     for target in (95, 100):
         g, e = s.loc[f"greedy_{target}"], s.loc[f"exact_{target}"]
         if target == 100 and not e["reached"]:
-            # cells in the fields far off the roads (legs of 350 m to 1 km): no candidate
-            # site is within the walk of them
+            # cells in the fields, hundreds of metres off the roads: no candidate site
+            # is within the walk of them
             assert e["status"] == g["status"] == "target_unreachable"
             assert e["share"] == pytest.approx(e["best_share"]) and e["best_share"] < 1
         else:

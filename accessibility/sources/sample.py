@@ -18,9 +18,11 @@ Out: four files (:class:`SampleFiles`):
 - ``population.tif`` — a gridded population raster like WorldPop's: persons per
   3″ cell (about 77 × 93 m here) in EPSG:4326, float32, nodata outside the county.
   It agrees with the settlements: the county seat's ``population`` tag is spread
-  over its blocks in proportion to residential floor area, each township's and
-  village's figure over a Gaussian around its node (a fifth of a village's figure
-  over its natural villages), so the raster's total is the sum of the tags. It is
+  over its blocks in proportion to residential floor area, each township's evenly
+  over its streets and 250 m or more around them (at most 15,000 persons per km²
+  on average), each village's over a Gaussian around its
+  node (a fifth of a village's figure over its natural villages), so the raster's
+  total is the sum of the tags. It is
   drawn from its own random stream (seed and a constant), so the OSM file does
   not change with it;
 - ``meta.json`` — seed, generator version, counts of everything generated, area
@@ -2588,7 +2590,20 @@ def _population_raster(c: _Builder) -> tuple[bytes, dict[str, Any]]:
     else:
         spread(c.cs.xy, c.cs.population, 12_000.0)
     for t in c.townships:
-        spread(t.xy, t.population, 12_000.0)
+        # evenly (with some noise) over the streets of the township seat and 250 m or more
+        # around them: at most 15,000 persons per km² on average
+        streets = MultiPoint([p for row in t.grid or [[t.xy]] for p in row]).convex_hull
+        margin = 250.0
+        while streets.buffer(margin).area < t.population / 0.015:
+            margin += 50.0
+        block = streets.buffer(margin)
+        ring_lon, ring_lat = _to_lonlat(np.asarray(block.exterior.coords))
+        cells = shapely.contains_xy(Polygon(np.column_stack([ring_lon, ring_lat])), glon, glat)
+        w = np.where(cells & inside, rng.lognormal(0.0, 0.15, glon.shape), 0.0)
+        if w.sum() > 0:
+            grid += t.population * w / w.sum()
+        else:
+            spread(t.xy, t.population, 12_000.0)
     # a fifth of a village's figure lives in its natural villages (nearest village)
     village_people = np.asarray([v.population for v in c.villages], float)
     hamlet_people = np.zeros(len(c.hamlets))
