@@ -399,6 +399,26 @@ def test_estimate_uses_the_raster_given_or_named(tmp_path) -> None:
         settings.root = None
 
 
+def test_a_raster_elsewhere_is_an_input_of_batch_runs(tmp_path) -> None:
+    from accessibility import batch
+
+    raster = tmp_path / "shared" / "worldpop.tif"
+    raster.parent.mkdir()
+    raster.write_bytes(b"cells")
+    region = regions.Region(
+        name="r",
+        label_zh="r",
+        label_en="r",
+        boundary={"file": "boundary.geojson"},
+        population={"raster": str(raster)},
+    )
+    settings.root = tmp_path
+    try:
+        assert raster in batch._data_files(region, None)  # a changed raster reruns the runs
+    finally:
+        settings.root = None
+
+
 @pytest.fixture(scope="module")
 def sample_study(tmp_path_factory):
     root = tmp_path_factory.mktemp("root")
