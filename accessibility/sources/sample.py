@@ -2528,7 +2528,6 @@ def _render(c: _Builder) -> tuple[bytes, bytes, dict[str, Any]]:
 
 def _population_raster(c: _Builder) -> tuple[bytes, dict[str, Any]]:
     """The county's population as a GeoTIFF (see the module docstring) and its description."""
-    import rasterio
     from affine import Affine
     from rasterio.io import MemoryFile
     from scipy.ndimage import gaussian_filter
@@ -2631,7 +2630,7 @@ def _population_raster(c: _Builder) -> tuple[bytes, dict[str, Any]]:
         "nodata": POPULATION_NODATA,
         "compress": "deflate",
     }
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), MemoryFile() as mem:
+    with MemoryFile() as mem:
         with mem.open(**profile) as dst:
             dst.write(data, 1)
             dst.update_tags(note=SYNTHETIC_NOTE, seed=str(c.seed), units="persons per cell")
