@@ -12,7 +12,9 @@ Out: three tables, shown in the notebook and written to ``data/processed/<region
   villages and facilities farther than the snap distance from any road or nearest to
   a road cut off from the network, highway ways cut by the data's edge, road
   segments closed to the mode by access tags, ambiguous facilities, facilities
-  mapped twice and merged;
+  mapped twice and merged, and the reliability of the population estimate
+  (:func:`accessibility.population.reliability`: source, share held by the largest
+  point, share from fallback rules, densities, and the overall confidence);
 - :func:`facility_counts` — facilities per kind and tier, by source (OSM only,
   registry only, both) — where OSM and the official lists disagree;
 - :func:`duplicates` — the facilities mapped twice and merged into one (which id
@@ -25,9 +27,12 @@ Tests: ``tests/test_audit.py`` on the sample county.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from ._errors import ValidationError
 from .classify import LEVELS, TIERS
 from .pipeline import Study
 from .snapping import FLAG_FAR, FLAG_ROAD_CUT_OFF
@@ -39,8 +44,13 @@ def _network_km(study: Study) -> float:
     return float(seg_len.sum()) / 1000.0
 
 
-def summary(study: Study) -> pd.DataFrame:
-    """One row per completeness check: ``check`` (index), ``value``, ``share`` (0–1 or NaN), ``note``."""
+def summary(study: Study, *, population: Any = "auto") -> pd.DataFrame:
+    """One row per completeness check: ``check`` (index), ``value``, ``share`` (0–1 or NaN), ``note``.
+
+    ``population`` is what the ``population_*`` rows describe: a method of
+    :func:`accessibility.population.estimate` (default ``"auto"``, the estimate the
+    reading circle uses), population points, or ``None`` for no such rows.
+    """
     meta = study.network.meta
     kept_km = _network_km(study)
     dropped_km = float(meta.get("length_dropped_km", 0.0))
@@ -134,6 +144,7 @@ def summary(study: Study) -> pd.DataFrame:
             "listed by audit.duplicates",
         )
     )
+    rows += _population_rows(study, population)
     out = pd.DataFrame(rows, columns=["check", "value", "share", "note"]).set_index("check")
     return out
 
@@ -150,6 +161,47 @@ def duplicates(study: Study) -> pd.DataFrame:
         no rows when nothing was merged. See :mod:`accessibility.dedup`.
     """
     return study.duplicates.reset_index(drop=True).copy()
+
+
+def _population_rows(study: Study, population: Any) -> list[tuple[str, Any, float, str]]:
+    """The population estimate's source, its reliability checks and its confidence."""
+    from . import population as pop_mod
+
+    if population is None:
+        return []
+    try:
+        points = (
+            pop_mod.estimate(study, method=population)
+            if isinstance(population, str)
+            else population
+        )
+        checks = pop_mod.reliability(points, area_km2=pop_mod._area_km2(study))
+    except ValidationError as exc:
+        return [("population_confidence", "none", np.nan, f"no population estimate: {exc}")]
+    source = str(points.attrs.get("population_source", "points"))
+    rows: list[tuple[str, Any, float, str]] = [
+        ("population_source", source, np.nan, str(points.attrs.get("population_note", "")))
+    ]
+    for check, r in checks.iterrows():
+        verdict = "ok" if r["ok"] else "BEYOND THE LIMIT"
+        rows.append(
+            (
+                f"population_{check}",
+                round(float(r["value"]), 4),
+                np.nan,
+                f"{verdict} (limit {r['limit']:g}): {r['note']}",
+            )
+        )
+    failed = ", ".join(checks.attrs["failed"])
+    rows.append(
+        (
+            "population_confidence",
+            checks.attrs["confidence"],
+            np.nan,
+            f"checks beyond their limits: {failed}" if failed else "every check within its limit",
+        )
+    )
+    return rows
 
 
 def facility_counts(study: Study) -> pd.DataFrame:

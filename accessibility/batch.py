@@ -261,6 +261,7 @@ def _data_files(reg: regions.Region, unit: str | None) -> list[Path]:
     except Exception:  # no boundary configured: the run itself reports it
         pass
     named += [e.get("file") for entries in reg.registries.values() for e in entries]
+    named.append(reg.population.get("raster"))  # a population raster (may live elsewhere)
     for name in named:
         if name:
             path = Path(name) if Path(name).is_absolute() else base / name

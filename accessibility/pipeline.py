@@ -917,6 +917,9 @@ def prepare(
         "v_max_kmh": v_max,
         "exact_within_min": exact_s / 60.0,
     }
+    raster = reg.population_raster(the_unit)  # resolved now, while the project root is set
+    if raster is not None:
+        meta["population_raster"] = str(raster)
     return Study(
         region=reg,
         unit=the_unit,

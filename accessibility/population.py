@@ -2,17 +2,32 @@
 
 Design
 ------
-In:  building footprints (OSM ``building=*``, WGS-84 polygons with ``building`` and
-     ``levels``), settlement points with a ``population`` tag, or a user point file.
+In:  a gridded population raster (GeoTIFF in any CRS: WorldPop, GHS-POP), building
+     footprints (OSM ``building=*``, WGS-84 polygons with ``building`` and
+     ``levels``), residential land use, settlement points with a ``population``
+     tag, or a user point file.
 Out: a GeoDataFrame of points (EPSG:4326), index = the source's ids, with a
-     ``population`` column (persons, float) and a ``source`` column naming the
-     method (``buildings``, ``places`` or ``points``). :func:`estimate` also stores
-     the method in ``attrs["population_source"]`` and a one-line description in
-     ``attrs["population_note"]``, so every table and map can say where the
-     numbers come from.
+     ``population`` column (persons, float), a ``source`` column naming the
+     method (``raster``, ``buildings``, ``landuse``, ``places`` or ``points``) and
+     a ``fallback`` column (the figure comes from a rule of thumb, not a count).
+     :func:`estimate` also stores the method in ``attrs["population_source"]``, a
+     one-line description in ``attrs["population_note"]`` and the confidence of
+     :func:`reliability` in ``attrs["population_confidence"]``, so every table and
+     map can say where the numbers come from and how far they hold.
+     :func:`to_origins` and :func:`to_cells` sum points to origins (nearest, in
+     metres) or to polygons (grid cells).
 
 Methods
 -------
+``raster``
+    One point per raster cell overlapping the area, at the cell's centre::
+
+        population = cell value × share of the cell's area inside the area
+
+    The share is measured in the study's metric CRS; only the raster window over
+    the area is read. The region file names the raster
+    (``population: {raster: worldpop_chn_2020.tif}``). Counted, not inferred: the
+    best source when a region has one.
 ``buildings``
     One point per residential footprint (its centroid)::
 
@@ -43,17 +58,30 @@ Methods
     GeoDataFrame with a numeric population column.
 
 :func:`estimate` picks for a :class:`~accessibility.pipeline.Study`: ``auto`` uses
-buildings when the area has at least ``min_buildings`` residential footprints,
-else residential land use when any is mapped, else places. Footprints are usually mapped in towns only, so a buildings-based
+the region's population raster when its file names one, else buildings when the
+area has at least ``min_buildings`` residential footprints, else residential land
+use when any is mapped, else places. Footprints are usually mapped in towns only, so a buildings-based
 estimate describes the built-up area, not the villages around it.
 
+Reliability
+-----------
+:func:`reliability` checks the share held by the largest point, the share
+estimated by fallback rules, places without a figure and implausible densities
+against the limits in ``rules/population.yml``, and rates the whole as ``high``,
+``medium`` or ``low`` confidence. A ``low`` figure (or one from land use) is
+stated as an estimate wherever coverage is reported.
+
 Tests: ``tests/test_population.py`` — arithmetic on hand-made footprints, the
-residential filter, the automatic choice and every validation branch.
+residential filter, the automatic choice and every validation branch;
+``tests/test_population_raster.py`` — rasters in EPSG:4326, UTM and Mollweide
+against hand-computed sums, the nearest-origin sums against a brute-force search,
+each reliability limit, and the sample county's raster through :func:`estimate`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -63,6 +91,7 @@ import pandas as pd
 import shapely
 
 from ._errors import ValidationError
+from ._validate import check_degrees
 
 if TYPE_CHECKING:
     from .pipeline import Study
@@ -77,7 +106,11 @@ __all__ = [
     "from_landuse",
     "from_places",
     "from_points",
+    "from_raster",
+    "reliability",
     "residential_mask",
+    "to_cells",
+    "to_origins",
 ]
 
 log = logging.getLogger(__name__)
@@ -97,10 +130,12 @@ RESIDENTIAL_BUILDINGS: Final[tuple[str, ...]] = (
     "farm",
 )
 #: Methods :func:`estimate` accepts.
-METHODS: Final[tuple[str, ...]] = ("auto", "buildings", "landuse", "places", "points")
+METHODS: Final[tuple[str, ...]] = ("auto", "raster", "buildings", "landuse", "places", "points")
 #: Residents per km² of residential land when only land use is mapped (a planning
 #: order of magnitude for Chinese towns; villages are sparser: override it).
 DEFAULT_PERSONS_PER_KM2: Final[float] = 10_000.0
+#: Smallest share of a raster cell inside the area that counts (below it: rounding slivers).
+MIN_CELL_SHARE: Final[float] = 1e-6
 #: Residential footprints needed for ``auto`` to prefer buildings over places.
 DEFAULT_MIN_BUILDINGS: Final[int] = 50
 
@@ -234,6 +269,7 @@ def from_buildings(
             "floor_area_m2": floor,
             "population": floor * float(persons_per_m2),
             "source": "buildings",
+            "fallback": ~(np.isfinite(raw) & (raw > 0)),
         },
         geometry=metric.centroid.to_crs(4326).to_numpy(),
         index=table.index.copy(),
@@ -280,12 +316,20 @@ def from_places(places: gpd.GeoDataFrame, *, column: str = "population") -> gpd.
         log.info("%d places have no population figure and are left out", int((~usable).sum()))
     table = places.loc[usable]
     columns = {c: table[c].to_numpy() for c in ("name", "level") if c in table.columns}
-    return gpd.GeoDataFrame(
-        {**columns, "population": pop[usable].to_numpy(float), "source": "places"},
+    out = gpd.GeoDataFrame(
+        {
+            **columns,
+            "population": pop[usable].to_numpy(float),
+            "source": "places",
+            "fallback": False,
+        },
         geometry=_as_points(table.geometry).to_crs(4326).to_numpy(),
         index=table.index.copy(),
         crs=4326,
     )
+    out.attrs["places_total"] = len(places)
+    out.attrs["places_without_figure"] = int((~usable).sum())
+    return out
 
 
 def from_points(
@@ -341,6 +385,7 @@ def from_points(
     out = gdf.drop(columns=[column, gdf.geometry.name]).copy()
     out["population"] = pop.to_numpy(float)
     out["source"] = "points"
+    out["fallback"] = False
     return gpd.GeoDataFrame(out, geometry=_as_points(geom).to_crs(4326).to_numpy(), crs=4326)
 
 
@@ -387,7 +432,9 @@ def from_landuse(
         raise ValidationError(msg)
     areas = gdf.to_crs(crs)
     areas = areas.loc[~areas.geometry.is_empty & areas.geometry.notna()]
-    empty = gpd.GeoDataFrame({"population": [], "source": []}, geometry=[], crs=4326)
+    empty = gpd.GeoDataFrame(
+        {"population": [], "source": [], "fallback": [], "cell_m2": []}, geometry=[], crs=4326
+    )
     if areas.empty:
         return empty
     union = shapely.union_all(areas.geometry.to_numpy())  # overlapping areas count once
@@ -404,7 +451,12 @@ def from_landuse(
     pieces, area_km2 = pieces[keep], area_km2[keep]
     points = gpd.GeoSeries(shapely.point_on_surface(pieces), crs=crs).to_crs(4326)
     out = gpd.GeoDataFrame(
-        {"population": area_km2 * persons_per_km2, "source": "landuse"},
+        {
+            "population": area_km2 * persons_per_km2,
+            "source": "landuse",
+            "fallback": True,
+            "cell_m2": area_km2 * 1e6,
+        },
         geometry=points.to_numpy(),
         index=pd.Index([f"landuse:{i}" for i in range(len(pieces))], name="id"),
         crs=4326,
@@ -423,8 +475,9 @@ def estimate(
     points: Path | str | gpd.GeoDataFrame | None = None,
     column: str = "population",
     persons_per_km2: float = DEFAULT_PERSONS_PER_KM2,
+    raster: Path | str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Population points of a study area, stating which source was used.
+    """Population points of a study area, stating which source was used and how far it holds.
 
     Parameters
     ----------
@@ -432,9 +485,10 @@ def estimate(
         A prepared study (:func:`accessibility.pipeline.prepare`); its ``buildings``
         and ``places`` lie inside the area.
     method
-        ``"auto"`` (buildings when at least ``min_buildings`` residential footprints
-        exist, else residential land use when mapped, else places), ``"buildings"``,
-        ``"landuse"``, ``"places"`` or ``"points"`` (needs ``points``).
+        ``"auto"`` (the population raster when the region file names one, else
+        buildings when at least ``min_buildings`` residential footprints exist, else
+        residential land use when mapped, else places), ``"raster"``,
+        ``"buildings"``, ``"landuse"``, ``"places"`` or ``"points"`` (needs ``points``).
     min_buildings
         Residential footprints ``auto`` needs to choose buildings.
     persons_per_m2, default_levels, include_yes
@@ -445,19 +499,26 @@ def estimate(
         Population column of ``points`` (and of the places).
     persons_per_km2
         Passed to :func:`from_landuse`.
+    raster
+        A population GeoTIFF for ``method="raster"`` (or ``auto``) instead of the
+        one the region file names (``population: {raster: …}``).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Points in EPSG:4326 with ``population`` and ``source``;
-        ``attrs["population_source"]`` is the method used and
-        ``attrs["population_note"]`` says how the figures were made.
+        Points in EPSG:4326 with ``population``, ``source`` and ``fallback``;
+        ``attrs["population_source"]`` is the method used,
+        ``attrs["population_note"]`` says how the figures were made, and
+        ``attrs["population_confidence"]`` (``high``/``medium``/``low``) and
+        ``attrs["population_failed"]`` (failed checks, ``;``-separated) come from
+        :func:`reliability` over the study boundary's area.
 
     Raises
     ------
     ValidationError
-        Unknown method; a method whose data are missing (no footprints, no place
-        with a population, no ``points``); a result without residents.
+        Unknown method; a method whose data are missing (no raster named, no
+        footprints, no place with a population, no ``points``); a result without
+        residents.
     """
     if method not in METHODS:
         msg = f"unknown population method {method!r}; choose one of {', '.join(METHODS)}"
@@ -467,6 +528,16 @@ def estimate(
         raise ValidationError(msg)
     if points is not None and method == "auto":
         method = "points"
+    raster_path = Path(raster) if raster is not None else _region_raster(study)
+    if method == "raster" and raster_path is None:
+        msg = (
+            "method='raster' needs a population raster: name it in the region file "
+            "(population: {raster: worldpop.tif}, relative to data/raw/<region>/) or pass raster=<path>"
+        )
+        raise ValidationError(msg)
+    if method == "auto" and raster_path is not None:
+        method = "raster"
+        log.info("population source: raster %s (named by the region)", raster_path)
     n_res = int(residential_mask(study.buildings, include_yes=include_yes).sum())
     landuse = getattr(study, "landuse", None)
     n_landuse = 0 if landuse is None else len(landuse)
@@ -481,7 +552,11 @@ def estimate(
             n_res,
             min_buildings,
         )
-    if method == "buildings":
+    if method == "raster":
+        assert raster_path is not None
+        out = from_raster(raster_path, study.boundary, crs=study.crs, band=_region_band(study))
+        note = f"{len(out)} cells of the population raster {raster_path.name}"
+    elif method == "buildings":
         if n_res == 0:
             msg = (
                 "the area has no residential building footprints; use method='places' "
@@ -517,4 +592,494 @@ def estimate(
         raise ValidationError(msg)
     out.attrs["population_source"] = method
     out.attrs["population_note"] = note
+    checks = reliability(out, area_km2=_area_km2(study))
+    out.attrs["population_confidence"] = checks.attrs["confidence"]
+    out.attrs["population_failed"] = ";".join(checks.attrs["failed"])
+    if checks.attrs["confidence"] != "high":
+        log.warning(
+            "population (%s) is of %s confidence: %s fail (see population.reliability)",
+            method,
+            checks.attrs["confidence"],
+            ", ".join(checks.attrs["failed"]) or "mostly fallback figures",
+        )
+    return out
+
+
+def _region_raster(study: Any) -> Path | None:
+    """The population raster the study's region file names (as resolved when it was
+    prepared, in ``study.meta["population_raster"]``), or None."""
+    meta = getattr(study, "meta", None) or {}
+    if meta.get("population_raster"):
+        return Path(meta["population_raster"])
+    region = getattr(study, "region", None)
+    if region is None or not getattr(region, "population", None):
+        return None
+    return region.population_raster(getattr(study, "unit", None))
+
+
+def _region_band(study: Any) -> int:
+    region = getattr(study, "region", None)
+    spec = getattr(region, "population", None) or {}
+    return int(spec.get("band", 1))
+
+
+def _area_km2(study: Any) -> float | None:
+    """Area of the study boundary in km² (in the study's metric CRS), or None without one."""
+    boundary = getattr(study, "boundary", None)
+    if boundary is None or len(boundary) == 0:
+        return None
+    area = float(boundary.to_crs(study.crs).area.sum()) / 1e6
+    return area if area > 0 else None
+
+
+# --------------------------------------------------------------------------- rasters
+
+
+def _area_geometry(area: Any) -> shapely.Geometry:
+    """The study area as one WGS-84 geometry (a geometry in degrees, or a GeoSeries/GeoDataFrame)."""
+    if isinstance(area, gpd.GeoDataFrame | gpd.GeoSeries):
+        if area.crs is None:
+            msg = "the area has no CRS; set it (e.g. .set_crs(4326))"
+            raise ValidationError(msg)
+        geoms = area.geometry.to_crs(4326).to_numpy()
+        geom = shapely.union_all(geoms[~shapely.is_empty(geoms) & ~pd.isna(geoms)])
+    elif isinstance(area, shapely.Geometry):
+        geom = area
+    else:
+        msg = f"the area must be a polygon in WGS-84 degrees or a GeoSeries/GeoDataFrame, got {type(area).__name__}"
+        raise ValidationError(msg)
+    if geom is None or geom.is_empty or geom.area <= 0:
+        msg = "the area is empty or has no surface; give the study boundary (a polygon)"
+        raise ValidationError(msg)
+    check_degrees(geom, "area")
+    return geom
+
+
+def _apply(t: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An affine transform applied to coordinate arrays (``x' = a·x + b·y + c``, ``y' = d·x + e·y + f``)."""
+    return t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
+
+
+def _empty_raster_points() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "population": np.array([], float),
+            "value": np.array([], float),
+            "share": np.array([], float),
+            "cell_m2": np.array([], float),
+            "row": np.array([], np.int64),
+            "col": np.array([], np.int64),
+            "source": np.array([], object),
+            "fallback": np.array([], bool),
+        },
+        geometry=[],
+        index=pd.Index([], name="id", dtype=object),
+        crs=4326,
+    )
+
+
+def from_raster(
+    path: Path | str,
+    area: Any,
+    *,
+    crs: str,
+    band: int = 1,
+) -> gpd.GeoDataFrame:
+    """Population points from a gridded population raster (WorldPop, GHS-POP…), cut to an area.
+
+    Each raster cell that overlaps the area becomes a point at the cell's centre::
+
+        population = cell value (persons in the cell) × share of the cell's area inside the area
+
+    where the share is measured in the metric ``crs`` (never in degrees). Only the
+    window of the raster covering the area is read, so a country-sized raster costs
+    no more than the county cut out of it. Cells that are nodata (the raster's
+    nodata value or mask), not finite, negative or zero are left out.
+
+    Parameters
+    ----------
+    path
+        A GeoTIFF (or any single-band raster GDAL reads) in any CRS that is set:
+        WorldPop's 100 m grids are in EPSG:4326 (3″ cells), GHS-POP's in Mollweide
+        (ESRI:54009, 100 m cells). Values are persons per cell, not densities.
+    area
+        The study area: a (Multi)Polygon in WGS-84 degrees, or a GeoSeries /
+        GeoDataFrame in any CRS (its geometries are merged), e.g. ``study.boundary``.
+    crs
+        Metric CRS in which cell areas and shares are measured (the study's UTM zone).
+    band
+        Band holding the population counts (1-based).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326 points (cell centres), index ``raster:<row>:<col>`` (the cell's row
+        and column in the whole raster); columns ``population`` (persons, float),
+        ``value`` (the whole cell's persons), ``share`` (0–1, of the cell's area inside
+        the area), ``cell_m2`` (m² of the cell inside the area), ``row``, ``col``,
+        ``source`` (``"raster"``) and ``fallback`` (False: counted, not inferred).
+
+    Raises
+    ------
+    ValidationError
+        Missing or unreadable file, a raster without CRS, a band it does not have,
+        a non-metric ``crs`` or an empty area.
+    """
+    import pyproj
+    import rasterio
+    from rasterio.windows import Window
+
+    _check_metric(crs)
+    path = Path(path)
+    if not path.is_file():
+        msg = f"population raster {path} does not exist; put the GeoTIFF there or fix population.raster in the region file"
+        raise ValidationError(msg)
+    geom = _area_geometry(area)
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        msg = f"population raster {path} cannot be read as a raster (GeoTIFF expected): {exc}"
+        raise ValidationError(msg) from exc
+    with src:
+        if src.crs is None:
+            msg = f"population raster {path} has no CRS; set it (e.g. gdal_edit.py -a_srs EPSG:4326 {path.name})"
+            raise ValidationError(msg)
+        if isinstance(band, bool) or not isinstance(band, int) or not 1 <= band <= src.count:
+            msg = f"population raster {path} has {src.count} band(s); band must be 1…{src.count}, got {band!r}"
+            raise ValidationError(msg)
+        raster_crs = pyproj.CRS.from_wkt(src.crs.to_wkt())
+        metric_area = gpd.GeoSeries([geom], crs=4326).to_crs(crs).iloc[0]
+        # dense edges, so that the window covers the area in a curved projection too
+        dense = shapely.segmentize(metric_area, 250.0)
+        in_raster = gpd.GeoSeries([dense], crs=crs).to_crs(raster_crs).iloc[0]
+        west, south, east, north = in_raster.bounds
+        cols, rows = _apply(
+            ~src.transform,
+            np.array([west, east, west, east]),
+            np.array([south, south, north, north]),
+        )
+        c0, c1 = max(math.floor(min(cols)), 0), min(math.ceil(max(cols)), src.width)
+        r0, r1 = max(math.floor(min(rows)), 0), min(math.ceil(max(rows)), src.height)
+        if c1 <= c0 or r1 <= r0:
+            log.warning("population raster %s does not cover the area: no population points", path)
+            return _empty_raster_points()
+        data = src.read(band, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
+        transform = src.transform
+        width, height = src.width, src.height
+    values = np.ma.filled(data.astype(float), np.nan)
+    keep = np.isfinite(values) & (values > 0)
+    n_negative = int((np.isfinite(values) & (values < 0)).sum())
+    if n_negative:
+        log.warning("%d negative cells of %s left out (not persons)", n_negative, path.name)
+    rr, cc = np.nonzero(keep)
+    if rr.size == 0:
+        return _empty_raster_points()
+    value = values[rr, cc]
+    row, col = rr + r0, cc + c0
+    # cell corners in the raster's CRS (any affine transform, rotated ones included)
+    to_metric = pyproj.Transformer.from_crs(raster_crs, crs, always_xy=True)
+    corners = []
+    for dc, dr in ((0, 0), (1, 0), (1, 1), (0, 1)):
+        x, y = _apply(transform, col + dc, row + dr)
+        corners.append(np.column_stack(to_metric.transform(np.asarray(x), np.asarray(y))))
+    ring = np.stack([*corners, corners[0]], axis=1)
+    cells = shapely.polygons(ring)
+    cell_area = shapely.area(cells)
+    shapely.prepare(metric_area)
+    inside = shapely.contains(metric_area, cells)
+    share = inside.astype(float)
+    edge = ~inside & shapely.intersects(metric_area, cells)
+    if edge.any():
+        share[edge] = shapely.area(shapely.intersection(cells[edge], metric_area)) / cell_area[edge]
+    use = share > MIN_CELL_SHARE  # not the slivers left by rounding along shared edges
+    value, row, col, share, cell_area = value[use], row[use], col[use], share[use], cell_area[use]
+    cx, cy = _apply(transform, col + 0.5, row + 0.5)
+    to_wgs = pyproj.Transformer.from_crs(raster_crs, 4326, always_xy=True)
+    lon, lat = to_wgs.transform(np.asarray(cx), np.asarray(cy))
+    out = gpd.GeoDataFrame(
+        {
+            "population": value * share,
+            "value": value,
+            "share": share,
+            "cell_m2": share * cell_area,
+            "row": row.astype(np.int64),
+            "col": col.astype(np.int64),
+            "source": "raster",
+            "fallback": False,
+        },
+        geometry=shapely.points(lon, lat),
+        index=pd.Index([f"raster:{r}:{c}" for r, c in zip(row, col)], name="id"),
+        crs=4326,
+    )
+    log.info(
+        "population from %d cells of %s (window %d×%d of %d×%d): %.0f persons",
+        len(out),
+        path.name,
+        c1 - c0,
+        r1 - r0,
+        width,
+        height,
+        out["population"].sum(),
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- sums per origin or cell
+
+
+def _weights(points: Any) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    if not isinstance(points, gpd.GeoDataFrame) or points.crs is None:
+        msg = "population points must be a GeoDataFrame with a CRS (see accessibility.population)"
+        raise ValidationError(msg)
+    if "population" not in points.columns:
+        msg = "population points need a 'population' column (persons)"
+        raise ValidationError(msg)
+    pop = pd.to_numeric(points["population"], errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(pop) | (pop < 0)
+    if bad.any():
+        ids = points.index[bad][:5].tolist()
+        msg = f"population must be a finite number ≥ 0 for every point; points {ids} are not"
+        raise ValidationError(msg)
+    return points, pop
+
+
+def _xy(geom: gpd.GeoSeries) -> np.ndarray:
+    pts = _as_points(geom)
+    return np.column_stack([pts.x.to_numpy(float), pts.y.to_numpy(float)])
+
+
+def to_origins(
+    points: gpd.GeoDataFrame,
+    origins: gpd.GeoDataFrame,
+    *,
+    crs: str,
+    max_distance_m: float | None = None,
+) -> pd.Series:
+    """Sum population points to their nearest origin (a Voronoi assignment in metres).
+
+    Each point's people go to the origin nearest to it in the metric ``crs`` (a
+    KD-tree query; never in degrees). Polygon origins count at a point on their
+    surface. Ties between equally near origins go to one of them.
+
+    Parameters
+    ----------
+    points
+        Population points (any CRS that is set) with a ``population`` column, e.g.
+        from :func:`from_raster` or :func:`estimate`.
+    origins
+        Origins (villages, places, grid-cell centres…), any CRS that is set, unique
+        index.
+    crs
+        Metric CRS for the distances (the study's UTM zone).
+    max_distance_m
+        Points farther than this from every origin are not assigned; their people
+        are reported in ``attrs["unassigned"]`` (persons) and
+        ``attrs["points_unassigned"]``. ``None``: every point is assigned.
+
+    Returns
+    -------
+    pandas.Series
+        Persons per origin (float, 0 for an origin no point is nearest to), indexed
+        like ``origins``, named ``population``.
+    """
+    points, pop = _weights(points)
+    _check_gdf(origins, "origins")
+    _check_metric(crs)
+    if max_distance_m is not None and not (np.isfinite(max_distance_m) and max_distance_m > 0):
+        msg = f"max_distance_m must be a positive number of metres or None, got {max_distance_m!r}"
+        raise ValidationError(msg)
+    out = pd.Series(0.0, index=origins.index.copy(), name="population")
+    unassigned = np.ones(len(points), bool)
+    if len(origins) and len(points):
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(_xy(origins.geometry.to_crs(crs)))
+        bound = np.inf if max_distance_m is None else float(max_distance_m)
+        dist, idx = tree.query(_xy(points.geometry.to_crs(crs)), k=1, distance_upper_bound=bound)
+        unassigned = ~np.isfinite(dist)
+        out[:] = np.bincount(idx[~unassigned], weights=pop[~unassigned], minlength=len(origins))
+    elif len(points) and pop.sum() > 0:
+        log.warning("no origins: %.0f persons are not assigned", pop.sum())
+    out.attrs["unassigned"] = float(pop[unassigned].sum())
+    out.attrs["points_unassigned"] = int(unassigned.sum())
+    if unassigned.any() and len(origins):
+        log.info(
+            "%d population points (%.0f persons) farther than %s m from every origin are not assigned",
+            int(unassigned.sum()),
+            out.attrs["unassigned"],
+            max_distance_m,
+        )
+    return out
+
+
+def to_cells(
+    points: gpd.GeoDataFrame,
+    cells: gpd.GeoDataFrame,
+    *,
+    crs: str | None = None,
+) -> pd.Series:
+    """Sum population points to the polygons (grid cells, districts) that contain them.
+
+    Containment is decided in a metric CRS: ``crs`` when given, else the cells' own
+    CRS when projected, else their UTM zone. A point on an edge shared by two cells
+    goes to the first of them (in the cells' order); points in no cell are reported
+    in ``attrs["unassigned"]`` (persons) and ``attrs["points_unassigned"]``.
+
+    Parameters
+    ----------
+    points
+        Population points (any CRS that is set) with a ``population`` column.
+    cells
+        Polygons, any CRS that is set, unique index.
+    crs
+        Metric CRS for the test (optional, see above).
+
+    Returns
+    -------
+    pandas.Series
+        Persons per cell (float, 0 for an empty cell), indexed like ``cells``, named
+        ``population``.
+    """
+    points, pop = _weights(points)
+    _check_gdf(cells, "cells")
+    if crs is None:
+        crs = cells.crs if cells.crs.is_projected else cells.estimate_utm_crs()
+    else:
+        _check_metric(crs)
+    polys = cells.geometry.to_crs(crs).to_numpy()
+    pts = shapely.points(_xy(points.geometry.to_crs(crs)))
+    out = pd.Series(0.0, index=cells.index.copy(), name="population")
+    assigned = np.zeros(len(points), bool)
+    if len(cells) and len(points):
+        pi, ci = shapely.STRtree(polys).query(pts, predicate="intersects")
+        order = np.lexsort((ci, pi))
+        pi, ci = pi[order], ci[order]
+        first = np.unique(pi, return_index=True)[1]
+        pi, ci = pi[first], ci[first]
+        assigned[pi] = True
+        out[:] = np.bincount(ci, weights=pop[pi], minlength=len(cells))
+    out.attrs["unassigned"] = float(pop[~assigned].sum())
+    out.attrs["points_unassigned"] = int((~assigned).sum())
+    return out
+
+
+# --------------------------------------------------------------------------- reliability
+
+
+def reliability_rules() -> dict[str, Any]:
+    """The limits of :func:`reliability` (``rules/population.yml``)."""
+    from importlib import resources
+
+    import yaml
+
+    text = resources.files("accessibility.rules").joinpath("population.yml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _fallback_mask(points: pd.DataFrame) -> np.ndarray:
+    if "fallback" in points.columns:
+        return points["fallback"].fillna(False).astype(bool).to_numpy()
+    if "source" in points.columns:
+        return (points["source"].astype(str) == "landuse").to_numpy()
+    return np.zeros(len(points), bool)
+
+
+def _max_density(points: gpd.GeoDataFrame, pop: np.ndarray, square_m: float) -> float:
+    """Persons per km² of the densest point cell, or of the densest square for points without one."""
+    if "cell_m2" in points.columns:
+        cell = pd.to_numeric(points["cell_m2"], errors="coerce").to_numpy(float)
+        ok = np.isfinite(cell) & (cell > 0)
+        if ok.all():
+            return float((pop / cell * 1e6).max())
+    xy = _xy(points.geometry.to_crs(points.estimate_utm_crs()))
+    keys = pd.MultiIndex.from_arrays(np.floor(xy / square_m).astype(np.int64).T)
+    sums = pd.Series(pop).groupby(keys).sum()
+    return float(sums.max() / (square_m**2 / 1e6))
+
+
+def reliability(points: gpd.GeoDataFrame, *, area_km2: float | None = None) -> pd.DataFrame:
+    """How far population points can be trusted: a few checks and an overall confidence.
+
+    Checks (limits in ``rules/population.yml``):
+
+    ``largest_point_share``
+        Share of all residents at the single largest point (at most the limit,
+        0.20: one lump deciding the result is suspicious).
+    ``fallback_share``
+        Share of residents whose figure comes from a fallback rule, not a count:
+        land use × a density, or footprints without storeys (column ``fallback``;
+        without it, ``source == "landuse"``).
+    ``places_without_figure``
+        Share of settlement points left out for lack of a population figure
+        (only for :func:`from_places` results, which record it in ``attrs``).
+    ``max_cell_density_km2``
+        Persons per km² of the densest point cell (``cell_m2``: raster cells,
+        land-use pieces) or, for points without a cell, of the densest square of
+        ``density_square_m`` metres.
+    ``area_density_low`` / ``area_density_high``
+        Persons per km² of the whole area (with ``area_km2``): at least the minimum
+        (1/km²: else the data miss most people) and at most the maximum.
+
+    Parameters
+    ----------
+    points
+        Population points with ``population`` (any CRS that is set).
+    area_km2
+        Area the points stand for, km² (e.g. the study boundary's area).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``check``; columns ``value``, ``limit``, ``ok`` (bool) and ``note``.
+        ``attrs["confidence"]`` is ``high`` (every check passes), ``medium`` (one
+        check fails) or ``low`` (the fallback share exceeds ``low_fallback_share``,
+        or ``low_failed_checks`` checks fail); ``attrs["failed"]`` lists the failed
+        checks.
+    """
+    points, pop = _weights(points)
+    total = float(pop.sum())
+    if total <= 0:
+        msg = "no residents: the population points are empty or all zero"
+        raise ValidationError(msg)
+    rules = reliability_rules()
+    lim = rules["limits"]
+    rows: list[tuple[str, float, float, bool, str]] = []
+
+    def at_most(check: str, value: float, note: str) -> None:
+        rows.append((check, value, float(lim[check]), bool(value <= lim[check]), note))
+
+    at_most("largest_point_share", float(pop.max()) / total, "share of residents at one point")
+    fb = float(pop[_fallback_mask(points)].sum()) / total
+    at_most("fallback_share", fb, "share of residents estimated by a fallback rule")
+    n_places = points.attrs.get("places_total")
+    if n_places:
+        missing = float(points.attrs.get("places_without_figure", 0)) / float(n_places)
+        at_most(
+            "places_without_figure", missing, "share of settlements without a population figure"
+        )
+    density = _max_density(points, pop, float(rules["density_square_m"]))
+    at_most("max_cell_density_km2", density, "persons per km² of the densest cell")
+    if area_km2 is not None:
+        if not (np.isfinite(area_km2) and area_km2 > 0):
+            msg = f"area_km2 must be a positive area, got {area_km2!r}"
+            raise ValidationError(msg)
+        d = total / float(area_km2)
+        low, high = float(lim["min_area_density_km2"]), float(lim["max_area_density_km2"])
+        rows.append(
+            ("area_density_low", d, low, bool(d >= low), "persons per km² of the area, at least")
+        )
+        rows.append(
+            ("area_density_high", d, high, bool(d <= high), "persons per km² of the area, at most")
+        )
+    out = pd.DataFrame(rows, columns=["check", "value", "limit", "ok", "note"]).set_index("check")
+    failed = [str(c) for c in out.index[~out["ok"]]]
+    conf = rules["confidence"]
+    if fb > float(conf["low_fallback_share"]) or len(failed) >= int(conf["low_failed_checks"]):
+        confidence = "low"
+    elif failed:
+        confidence = "medium"
+    else:
+        confidence = "high"
+    out.attrs["confidence"] = confidence
+    out.attrs["failed"] = failed
     return out

@@ -11,7 +11,9 @@ Out: a :class:`Region`: names (Chinese and English), whether it is synthetic, it
      have a data source of its own (e.g. one synthetic county per unit); its raw
      data then live in ``data/raw/<region>/<code>/`` (:meth:`Region.raw_dir_of`).
      :func:`metric_crs` picks the UTM zone of a boundary's centroid — never a
-     hard-coded EPSG code (Xuchang straddles zones 49N and 50N).
+     hard-coded EPSG code (Xuchang straddles zones 49N and 50N). A region may name
+     a population raster (``population: {raster: worldpop.tif}``, see
+     :func:`check_population_spec`).
 Tests: ``tests/test_regions.py``.
 """
 
@@ -114,6 +116,11 @@ class Region:
         also set ``max_distance_m`` and ``min_similarity`` for the merge.
     config_path
         The YAML file it was read from.
+    population
+        Where residents are counted: ``{"raster": "worldpop_chn_2020.tif"}``
+        (relative to the raw folder, or absolute) with an optional ``band``; see
+        :func:`check_population_spec` and :meth:`population_raster`. Empty: the
+        population is estimated from the map data.
     """
 
     name: str
@@ -131,6 +138,7 @@ class Region:
     #: Default origins of notebooks: ``{"kind": "auto" | "villages" | …, "grid_m": 500}``
     #: (see :mod:`accessibility.origins`); empty: ``auto``.
     origins: dict[str, Any] = field(default_factory=dict)
+    population: dict[str, Any] = field(default_factory=dict)
 
     def label(self, lang: str = "zh") -> str:
         """Display name in ``zh`` or ``en``."""
@@ -160,6 +168,16 @@ class Region:
         if unit is not None and unit.source:
             return self.raw_dir / unit.code
         return self.raw_dir
+
+    def population_raster(self, unit: Unit | None = None) -> Path | None:
+        """The population raster the region file names, resolved for a unit: a relative
+        path is taken in the unit's raw folder (:meth:`raw_dir_of`). ``None`` when the
+        region names none."""
+        name = self.population.get("raster") if self.population else None
+        if not name:
+            return None
+        path = Path(str(name)).expanduser()
+        return path if path.is_absolute() else self.raw_dir_of(unit) / path
 
     @property
     def raw_dir(self) -> Path:
@@ -253,6 +271,7 @@ def load(name: str) -> Region:
         speed_overrides={k: dict(v or {}) for k, v in (data.get("speed_overrides") or {}).items()},
         config_path=path,
         origins=_origins_spec(data.get("origins"), path),
+        population=check_population_spec(data.get("population"), where=f"region file {path}"),
     )
 
 
@@ -368,6 +387,47 @@ def check_source_spec(spec: Any, *, where: str, strict: bool = True) -> dict[str
         msg = f"{where}: an osm_file source needs the path of the extract, e.g. {{kind: osm_file, path: county.osm.pbf}}"
         raise ValidationError(msg)
     return spec
+
+
+#: Keys a ``population:`` entry of a region file takes.
+POPULATION_KEYS: tuple[str, ...] = ("raster", "band")
+#: File endings accepted for a population raster.
+RASTER_SUFFIXES: tuple[str, ...] = (".tif", ".tiff")
+
+
+def check_population_spec(spec: Any, *, where: str) -> dict[str, Any]:
+    """Validate the ``population`` entry of a region file and return it (``{}`` when absent).
+
+    ``{raster: worldpop_chn_2020.tif}`` names a GeoTIFF of persons per cell (WorldPop,
+    GHS-POP…, any CRS), relative to ``data/raw/<region>/`` (a unit's raw folder for a
+    unit with data of its own) or absolute; ``band`` (default 1) picks the band.
+    Whether the file exists is checked when it is read, as generated data appear
+    only when a study is prepared.
+    """
+    if spec is None or spec == {}:
+        return {}
+    example = "population: {raster: worldpop_chn_2020.tif}"
+    if not isinstance(spec, dict):
+        msg = f"{where}: population must be a mapping like {example}, got {spec!r}"
+        raise ValidationError(msg)
+    unknown = sorted(set(spec) - set(POPULATION_KEYS))
+    if unknown:
+        msg = f"{where}: population takes {', '.join(POPULATION_KEYS)}; remove {unknown} (e.g. {example})"
+        raise ValidationError(msg)
+    raster = spec.get("raster")
+    if not isinstance(raster, str) or not raster.strip():
+        msg = (
+            f"{where}: population needs the raster file name, e.g. {example}; got raster {raster!r}"
+        )
+        raise ValidationError(msg)
+    if not raster.lower().endswith(RASTER_SUFFIXES):
+        msg = f"{where}: population raster {raster!r} must be a GeoTIFF ({', '.join(RASTER_SUFFIXES)})"
+        raise ValidationError(msg)
+    band = spec.get("band", 1)
+    if isinstance(band, bool) or not isinstance(band, int) or band < 1:
+        msg = f"{where}: population band must be an integer ≥ 1 (the band holding persons per cell); got {band!r}"
+        raise ValidationError(msg)
+    return {"raster": raster.strip(), "band": band}
 
 
 def _registries(data: Any, path: Path) -> dict[str, tuple[dict[str, Any], ...]]:

@@ -101,3 +101,36 @@ def test_facilities_mapped_twice_are_counted_and_listed(study_and_meta) -> None:
     assert listed[["kept", "dropped", "kind", "distance_m"]].values.tolist() == [
         [school, "w999999", "school", 0.0]
     ]
+
+
+def test_summary_states_how_far_the_population_holds(study_and_meta) -> None:
+    import geopandas as gpd
+
+    from accessibility import population
+
+    study, _ = study_and_meta
+    # the sample's raster (resolved when the study was prepared): counted, high confidence
+    s = audit.summary(study)
+    assert s.loc["population_source", "value"] == "raster"
+    assert s.loc["population_confidence", "value"] == "high"
+    pts = population.estimate(study)
+    largest = pts["population"].max() / pts["population"].sum()
+    assert s.loc["population_largest_point_share", "value"] == pytest.approx(largest, abs=1e-4)
+    assert s.loc["population_fallback_share", "value"] == 0
+    area_km2 = study.boundary.to_crs(study.crs).area.sum() / 1e6
+    density = pts["population"].sum() / area_km2
+    assert s.loc["population_area_density_low", "value"] == pytest.approx(density, rel=1e-3)
+    # residents from land use only (as central Helsinki had): low confidence, said so
+    centre = study.boundary.to_crs(study.crs).centroid.iloc[0]
+    block = gpd.GeoDataFrame(geometry=[centre.buffer(100)], crs=study.crs).to_crs(4326)
+    land = population.from_landuse(block, crs=study.crs)
+    s = audit.summary(study, population=land)
+    assert s.loc["population_fallback_share", "value"] == 1.0
+    assert "BEYOND THE LIMIT" in s.loc["population_fallback_share", "note"]
+    assert s.loc["population_confidence", "value"] == "low"
+    assert "fallback_share" in s.loc["population_confidence", "note"]
+    assert "population_source" not in audit.summary(study, population=None).index
+    # a method that cannot run is stated, not raised
+    s = audit.summary(study, population="landuse")
+    assert s.loc["population_confidence", "value"] == "none"
+    assert "no landuse=residential" in s.loc["population_confidence", "note"]

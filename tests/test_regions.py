@@ -190,3 +190,39 @@ def test_region_sources_are_checked(tmp_path) -> None:
     )
     with pytest.raises(ValidationError, match="lacks the key 'source'"):
         regions.load("r")
+
+
+def test_the_sample_names_its_population_raster() -> None:
+    r = regions.load("sample")
+    assert r.population == {"raster": "population.tif", "band": 1}
+    assert r.population_raster() == r.raw_dir / "population.tif"
+    assert regions.load("samples").population_raster() is None
+
+
+def test_population_rasters_in_region_files(tmp_path) -> None:
+    settings.root = tmp_path
+    (tmp_path / "regions").mkdir()
+    path = tmp_path / "regions" / "r.yml"
+    head = "label_zh: x\nlabel_en: x\nsource: {kind: osm_file, path: r.osm.pbf}\n"
+    path.write_text(head + "population: {raster: worldpop_chn_2020.tif}\n", encoding="utf-8")
+    r = regions.load("r")
+    assert r.population_raster() == tmp_path / "data" / "raw" / "r" / "worldpop_chn_2020.tif"
+    absolute = tmp_path / "elsewhere" / "ghs_pop.tif"
+    path.write_text(head + f"population: {{raster: {absolute}, band: 2}}\n", encoding="utf-8")
+    r = regions.load("r")
+    assert (r.population_raster(), r.population["band"]) == (absolute, 2)
+    # a unit with data of its own reads a relative raster from its own raw folder
+    unit = regions.Unit(code="7", name="甲", source={"kind": "sample", "seed": 7})
+    r2 = regions.Region(name="g", label_zh="g", label_en="g", population={"raster": "p.tif"})
+    assert r2.population_raster(unit) == tmp_path / "data" / "raw" / "g" / "7" / "p.tif"
+    for spec, match in (
+        ("worldpop.tif", "population must be a mapping"),
+        ("{file: worldpop.tif}", r"population takes raster, band; remove \['file'\]"),
+        ("{band: 1}", "population needs the raster file name"),
+        ("{raster: people.csv}", "must be a GeoTIFF"),
+        ("{raster: p.tif, band: 0}", "band must be an integer ≥ 1"),
+    ):
+        path.write_text(head + f"population: {spec}\n", encoding="utf-8")
+        with pytest.raises(ValidationError, match=match) as info:
+            regions.load("r")
+        assert str(path) in str(info.value)

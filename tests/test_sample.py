@@ -138,6 +138,7 @@ def test_same_seed_gives_identical_bytes(files: sample.SampleFiles, tmp_path: Pa
         (files.osm, again.osm),
         (files.boundary, again.boundary),
         (files.meta, again.meta),
+        (files.population, again.population),
     ):
         assert a.read_bytes() == b.read_bytes(), a.name
 
@@ -146,6 +147,7 @@ def test_other_seed_gives_another_county(files: sample.SampleFiles, tmp_path: Pa
     other = sample.generate(tmp_path, seed=SEED + 1)
     assert other.osm.read_bytes() != files.osm.read_bytes()
     assert other.boundary.read_bytes() != files.boundary.read_bytes()
+    assert other.population.read_bytes() != files.population.read_bytes()
     assert json.loads(other.meta.read_text(encoding="utf-8"))["seed"] == SEED + 1
 
 
@@ -163,9 +165,11 @@ def test_file_names_and_no_leftover_temp_files(files: sample.SampleFiles) -> Non
     assert files.osm.name == "sample.osm"
     assert files.boundary.name == "boundary.geojson"
     assert files.meta.name == "meta.json"
+    assert files.population.name == "population.tif"
     assert sorted(p.name for p in files.osm.parent.iterdir()) == [
         "boundary.geojson",
         "meta.json",
+        "population.tif",
         "sample.osm",
     ]
 
@@ -308,6 +312,48 @@ def test_buildings_only_in_the_county_seat(osm: OsmFile) -> None:
         assert refs[0] == refs[-1] and len(refs) >= 4
         x, y = osm.utm(refs[0])
         assert np.hypot(x - sx, y - sy) < 4_000
+
+
+def test_population_raster_agrees_with_the_settlements(
+    files: sample.SampleFiles, osm: OsmFile, meta: dict
+) -> None:
+    import rasterio
+
+    with rasterio.open(files.population) as src:
+        assert src.crs.to_epsg() == 4326
+        assert src.res == pytest.approx((1 / 1200, 1 / 1200))
+        data = src.read(1, masked=True)
+        transform = src.transform
+    # every tagged person is in the raster: its total is the sum of the settlement figures
+    tags = sum(int(t["population"]) for _, t in osm.tagged_nodes() if "population" in t)
+    assert tags == sum(meta["population"].values())
+    assert float(data.sum()) == pytest.approx(tags, rel=1e-5)
+    assert meta["population_raster"]["total"] == pytest.approx(tags, rel=1e-6)
+    assert (data.compressed() >= 0).all()
+    # nodata outside the county, people inside it
+    geo = shape(json.loads(files.boundary.read_text(encoding="utf-8"))["geometry"])
+    rows, cols = np.indices(data.shape)
+    lon = transform.c + (cols + 0.5) * transform.a
+    lat = transform.f + (rows + 0.5) * transform.e
+    inside = shapely.contains_xy(geo, lon, lat)
+    assert np.array_equal(~data.mask, inside)
+    # people where the villages and townships are: the cell of each settlement node is populated
+    for n, t in osm.tagged_nodes():
+        if t.get("place") in ("village", "town") and "population" in t:
+            lon_n, lat_n, _ = osm.nodes[n]
+            r = int((transform.f - lat_n) / -transform.e)
+            c = int((lon_n - transform.c) / transform.a)
+            assert data[r, c] > 0, t["name"]
+    # the county seat's figure lies within 400 m of its buildings' hull (and few others live there)
+    (seat_id,) = [n for n, t in osm.tagged_nodes() if t.get("capital") == "6"]
+    corners = [osm.nodes[refs[0]][:2] for _, refs, t in osm.ways if "building" in t]
+    hull = shapely.MultiPoint(corners).convex_hull
+    to_utm = pyproj.Transformer.from_crs(4326, UTM, always_xy=True)
+    hx, hy = to_utm.transform(*np.asarray(hull.exterior.coords).T)
+    ux, uy = to_utm.transform(lon, lat)
+    near = shapely.dwithin(Polygon(np.column_stack([hx, hy])), shapely.points(ux, uy), 400.0)
+    seat = int(osm.nodes[seat_id][2]["population"])
+    assert 0.999 * seat <= float(data[near & inside].sum()) <= 1.03 * seat
 
 
 # ------------------------------------------------------------------ roads
@@ -519,3 +565,7 @@ def test_ensure_keeps_fresh_files_and_regenerates_stale_ones(tmp_path: Path) -> 
     first.boundary.unlink()
     sample.ensure(tmp_path, seed=5)
     assert first.boundary.is_file()
+
+    first.population.unlink()
+    sample.ensure(tmp_path, seed=5)
+    assert first.population.is_file()

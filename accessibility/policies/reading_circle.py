@@ -76,6 +76,7 @@ from ..export import figure
 from ..labels import label
 from ..maps import add_base_layers
 from ..population import estimate as estimate_population
+from ..population import reliability as population_reliability
 
 if TYPE_CHECKING:
     from ..pipeline import Study
@@ -113,7 +114,8 @@ class Assessment:
     kinds
         Facility groups counted as reading places.
     population_source
-        ``buildings``, ``places`` or ``points`` (see :mod:`accessibility.population`).
+        ``raster``, ``buildings``, ``landuse``, ``places`` or ``points`` (see
+        :mod:`accessibility.population`).
     population_note
         How the population figures were made, in words.
     population
@@ -125,7 +127,10 @@ class Assessment:
     summary
         One row per scenario (``current``, then one per plan): ``method``,
         ``target``, ``new_sites``, ``facilities``, ``population``, ``covered``,
-        ``uncovered`` (persons), ``share`` (0–1), ``reached``, ``status``, ``sites``.
+        ``uncovered`` (persons), ``share`` (0–1), ``reached``, ``status``, ``sites``,
+        ``source``, ``confidence`` (of the population, :func:`accessibility.population.reliability`)
+        and ``estimate`` (``landuse`` or ``low_confidence`` when the figures are only an
+        estimate, said so in tables, key figures and the map title; else empty).
         The rows of plans are recomputed on the network, not taken from the model.
     by_area
         Per sub-area: ``name``, ``level``, ``points``, ``population``, ``covered``,
@@ -452,8 +457,11 @@ def _residents(study: Study, population: Any) -> tuple[gpd.GeoDataFrame, np.ndar
         pop = population.copy()
         pop.attrs.setdefault("population_source", "points")
         pop.attrs.setdefault("population_note", f"{len(pop)} user points")
+        if "population_confidence" not in pop.attrs and len(pop):
+            checks = population_reliability(pop)
+            pop.attrs["population_confidence"] = checks.attrs["confidence"]
     else:
-        msg = f"population must be 'auto', 'buildings', 'places', 'points' or a GeoDataFrame; got {population!r}"
+        msg = f"population must be 'auto', 'raster', 'buildings', 'landuse', 'places', 'points' or a GeoDataFrame; got {population!r}"
         raise ValidationError(msg)
     weights = pd.to_numeric(pop["population"], errors="coerce").to_numpy(float)
     if not np.isfinite(weights).all() or (weights < 0).any():
@@ -732,6 +740,9 @@ def assess(
     summary.index.name = "scenario"
     summary.insert(0, "minutes", float(minutes))
     summary["source"] = source
+    confidence = str(pop.attrs.get("population_confidence", ""))
+    summary["confidence"] = confidence
+    summary["estimate"] = _estimate_key(source, confidence)
     if iso_after:
         after_gdf = gpd.GeoDataFrame(pd.concat(iso_after, ignore_index=True), crs=4326).set_index(
             "scenario"
@@ -759,6 +770,8 @@ def assess(
         "gap_radius_m": gap_radius_m,
         "grid_m": float(cands["grid_m"].iloc[0]) if "grid_m" in cands and len(cands) else grid_m,
         "exact_max_vars": exact_max_vars,
+        "population_confidence": confidence,
+        "estimate": _estimate_key(source, confidence),
     }
     return Assessment(
         minutes=float(minutes),
@@ -781,6 +794,13 @@ def assess(
 
 
 # --------------------------------------------------------------------------- tables
+
+
+def _estimate_key(source: str, confidence: str) -> str:
+    """Why a coverage figure is only an estimate: ``landuse``, ``low_confidence`` or ``""``."""
+    if source == "landuse":
+        return "landuse"
+    return "low_confidence" if confidence == "low" else ""
 
 
 def _scenario_text(key: str, row: pd.Series, lang: str) -> str:
@@ -815,6 +835,15 @@ def labelled(frame: pd.DataFrame, *, lang: str = "zh", headers: bool = True) -> 
         statuses = set(_label_keys("reading_status"))
         out["status"] = [
             label(f"reading_status.{v}", lang=lang) if v in statuses else v for v in out["status"]
+        ]
+    if "estimate" in out.columns:
+        out["estimate"] = [
+            label(f"reading_ui.estimate_{v}", lang=lang) if v else "" for v in out["estimate"]
+        ]
+    if "confidence" in out.columns:
+        out["confidence"] = [
+            label(f"reading_ui.confidence_{v}", lang=lang) if v in ("high", "medium", "low") else v
+            for v in out["confidence"]
         ]
     if "reached" in out.columns:
         yes, no = (
@@ -861,10 +890,23 @@ def key_figures(result: Assessment) -> list[dict[str, Any]]:
     s = result.summary
     cur = s.loc["current"]
     minutes = f"{result.minutes:g}"
-    out = [
+    why = str(result.meta.get("estimate", ""))
+    coverage = (
         figure(
+            "coverage",
+            cur["share"],
+            "percent",
+            label_key="reading_fig.coverage_estimate",
+            minutes=minutes,
+            estimate=tuple(label(f"reading_ui.estimate_{why}", lang=x) for x in ("zh", "en")),
+        )
+        if why
+        else figure(
             "coverage", cur["share"], "percent", label_key="reading_fig.coverage", minutes=minutes
-        ),
+        )
+    )
+    out = [
+        coverage,
         figure("uncovered", cur["uncovered"], "count", label_key="reading_fig.uncovered"),
         figure(
             "uncovered_points",
@@ -1085,15 +1127,21 @@ def map(
     cur = result.summary.loc["current"]
     fmt = "{:,.0f}"
     source_key = f"reading_ui.source_{result.population_source}"
+    why = str(result.meta.get("estimate", ""))
+    share_text = _fmt_share(float(cur["share"]))
+    coverage_text = label("reading_ui.coverage_line", lang=lang).format(
+        share=f"{label('reading_ui.estimate_mark', lang=lang)} {share_text}" if why else share_text,
+        covered=fmt.format(cur["covered"]),
+        population=fmt.format(cur["population"]),
+        uncovered=fmt.format(cur["uncovered"]),
+    )
+    if why:
+        estimate = label(f"reading_ui.estimate_{why}", lang=lang)
+        coverage_text += f"（{estimate}）" if lang == "zh" else f" ({estimate})"
     lines = [
-        label("reading_ui.coverage_line", lang=lang).format(
-            share=_fmt_share(float(cur["share"])),
-            covered=fmt.format(cur["covered"]),
-            population=fmt.format(cur["population"]),
-            uncovered=fmt.format(cur["uncovered"]),
-        ),
+        coverage_text,
         label(source_key, lang=lang)
-        if result.population_source in ("buildings", "landuse", "places", "points")
+        if result.population_source in ("raster", "buildings", "landuse", "places", "points")
         else result.population_source,
     ]
     pts = result.population

@@ -3,7 +3,7 @@
 Design
 ------
 In:  an output folder and an integer seed.
-Out: three files (:class:`SampleFiles`):
+Out: four files (:class:`SampleFiles`):
 
 - ``sample.osm`` — OSM XML 0.6 that any OSM reader (pyosmium, osmnx, QGIS) ingests
   exactly like a real extract: a county boundary relation, a river with a few
@@ -15,6 +15,16 @@ Out: three files (:class:`SampleFiles`):
   some ``isced:level`` tags, distractors such as kindergartens and driving schools,
   clinics and hospitals, libraries and cultural stations, bus stops);
 - ``boundary.geojson`` — the county polygon (WGS-84) as one GeoJSON Feature;
+- ``population.tif`` — a gridded population raster like WorldPop's: persons per
+  3″ cell (about 77 × 93 m here) in EPSG:4326, float32, nodata outside the county.
+  It agrees with the settlements: the county seat's ``population`` tag is spread
+  over its blocks in proportion to residential floor area, each township's evenly
+  over its streets and 250 m or more around them (at most 15,000 persons per km²
+  on average), each village's over a Gaussian around its
+  node (a fifth of a village's figure over its natural villages), so the raster's
+  total is the sum of the tags. It is
+  drawn from its own random stream (seed and a constant), so the OSM file does
+  not change with it;
 - ``meta.json`` — seed, generator version, counts of everything generated, area
   and bounding box.
 
@@ -62,14 +72,20 @@ from .._errors import ValidationError
 logger = logging.getLogger(__name__)
 
 #: Bump whenever the generated output changes for an unchanged seed.
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 
 #: The seed used when none is given.
 DEFAULT_SEED = 2023
 
 OSM_FILENAME = "sample.osm"
 BOUNDARY_FILENAME = "boundary.geojson"
+POPULATION_FILENAME = "population.tif"
 META_FILENAME = "meta.json"
+
+#: Cell of the population raster, degrees (3 arc-seconds, WorldPop's "100 m" grid).
+POPULATION_CELL_DEG = 1.0 / 1200.0
+#: Nodata value of the population raster (cells outside the county), as WorldPop's.
+POPULATION_NODATA = -99999.0
 
 COUNTY_NAME = "示例县"
 COUNTY_NAME_EN = "Sample County"
@@ -105,11 +121,14 @@ class SampleFiles:
         ``<out_dir>/meta.json``: seed, generator version, ``synthetic: true``,
         counts of everything generated, area (km², UTM) and bounding box
         (degrees).
+    population
+        ``<out_dir>/population.tif``: persons per 3″ cell (GeoTIFF, EPSG:4326).
     """
 
     osm: Path
     boundary: Path
     meta: Path
+    population: Path
 
 
 # --------------------------------------------------------------------------- names
@@ -307,8 +326,12 @@ def generate(out_dir: Path | str, *, seed: int = DEFAULT_SEED) -> SampleFiles:
     county = _Builder(seed)
     county.build()
     osm_bytes, boundary_bytes, meta = _render(county)
+    raster_bytes, raster_meta = _population_raster(county)
     _atomic_write(files.osm, osm_bytes)
     _atomic_write(files.boundary, boundary_bytes)
+    _atomic_write(files.population, raster_bytes)
+    meta["files"]["population"] = POPULATION_FILENAME
+    meta["population_raster"] = raster_meta
     meta["osm_sha256"] = hashlib.sha256(osm_bytes).hexdigest()
     _atomic_write(
         files.meta, (json.dumps(meta, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
@@ -349,7 +372,7 @@ def ensure(out_dir: Path | str, *, seed: int = DEFAULT_SEED) -> SampleFiles:
     """
     seed = _check_seed(seed)
     files = _paths(Path(out_dir))
-    if all(p.is_file() for p in (files.osm, files.boundary, files.meta)):
+    if all(p.is_file() for p in (files.osm, files.boundary, files.population, files.meta)):
         try:
             meta = json.loads(files.meta.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -379,6 +402,7 @@ def _paths(out_dir: Path) -> SampleFiles:
         osm=out_dir / OSM_FILENAME,
         boundary=out_dir / BOUNDARY_FILENAME,
         meta=out_dir / META_FILENAME,
+        population=out_dir / POPULATION_FILENAME,
     )
 
 
@@ -2500,6 +2524,128 @@ def _render(c: _Builder) -> tuple[bytes, bytes, dict[str, Any]]:
         "counts": counts,
     }
     return osm_bytes, boundary_bytes, meta
+
+
+def _population_raster(c: _Builder) -> tuple[bytes, dict[str, Any]]:
+    """The county's population as a GeoTIFF (see the module docstring) and its description."""
+    from affine import Affine
+    from rasterio.io import MemoryFile
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng([c.seed, 1200])  # its own stream: the OSM file is unchanged
+    cell = POPULATION_CELL_DEG
+    lon_b, lat_b = _to_lonlat(np.asarray(c.boundary_ring))
+    west = math.floor(lon_b.min() / cell - 2) * cell
+    north = math.ceil(lat_b.max() / cell + 2) * cell
+    width = math.ceil((lon_b.max() - west) / cell) + 2
+    height = math.ceil((north - lat_b.min()) / cell) + 2
+    # cell centres in a local equidistant frame (metres), for the kernels
+    cols, rows = np.arange(width), np.arange(height)
+    lon_c, lat_c = west + (cols + 0.5) * cell, north - (rows + 0.5) * cell
+    local = pyproj.Transformer.from_crs(
+        "EPSG:4326",
+        f"+proj=aeqd +lat_0={ORIGIN_LAT} +lon_0={ORIGIN_LON} +datum=WGS84",
+        always_xy=True,
+    )
+    glon, glat = np.meshgrid(lon_c, lat_c)
+    gx, gy = local.transform(glon, glat)
+    inside = shapely.contains_xy(
+        Polygon(np.column_stack([lon_b, lat_b])), glon.ravel(), glat.ravel()
+    ).reshape(glon.shape)
+    grid = np.zeros((height, width))
+
+    def spread(xy: XY, people: float, density_km2: float) -> None:
+        """``people`` over a Gaussian whose 2σ disc holds them at ``density_km2`` on average."""
+        sigma = max(math.sqrt(people / (4 * math.pi * density_km2 / 1e6)), 40.0)
+        (lon,), (lat,) = _to_lonlat(np.asarray([xy]))
+        px, py = local.transform(lon, lat)
+        col, row = int((lon - west) / cell), int((north - lat) / cell)
+        reach = math.ceil(2 * sigma / 75.0) + 1
+        r0, r1 = max(row - reach, 0), min(row + reach + 1, height)
+        c0, c1 = max(col - reach, 0), min(col + reach + 1, width)
+        d2 = (gx[r0:r1, c0:c1] - px) ** 2 + (gy[r0:r1, c0:c1] - py) ** 2
+        w = np.exp(-d2 / (2 * sigma**2)) * rng.lognormal(0.0, 0.15, d2.shape)
+        w = np.where(inside[r0:r1, c0:c1] & (d2 <= (2 * sigma) ** 2), w, 0.0)
+        if w.sum() > 0:
+            grid[r0:r1, c0:c1] += people * w / w.sum()
+
+    # the county seat: its figure in proportion to residential floor area
+    floor_xy, floor_area = [], []
+    for a in c.areas:
+        kind = a.tags.get("building")
+        if kind in ("residential", "apartments"):
+            ring = Polygon(a.coords)
+            floor_xy.append((ring.centroid.x, ring.centroid.y))
+            floor_area.append(ring.area * float(a.tags.get("building:levels", "1")))
+    if floor_xy:
+        lon, lat = _to_lonlat(np.asarray(floor_xy))
+        col = ((lon - west) / cell).astype(int)
+        row = ((north - lat) / cell).astype(int)
+        seat = np.zeros_like(grid)
+        np.add.at(seat, (row, col), np.asarray(floor_area))
+        # people live around their blocks, not only on the cell of the footprint
+        seat = gaussian_filter(seat, sigma=1.0, truncate=2.0) * inside
+        grid += c.cs.population * seat / seat.sum()
+    else:
+        spread(c.cs.xy, c.cs.population, 12_000.0)
+    for t in c.townships:
+        # evenly (with some noise) over the streets of the township seat and 250 m or more
+        # around them: at most 15,000 persons per km² on average
+        streets = MultiPoint([p for row in t.grid or [[t.xy]] for p in row]).convex_hull
+        margin = 250.0
+        while streets.buffer(margin).area < t.population / 0.015:
+            margin += 50.0
+        block = streets.buffer(margin)
+        ring_lon, ring_lat = _to_lonlat(np.asarray(block.exterior.coords))
+        cells = shapely.contains_xy(Polygon(np.column_stack([ring_lon, ring_lat])), glon, glat)
+        w = np.where(cells & inside, rng.lognormal(0.0, 0.15, glon.shape), 0.0)
+        if w.sum() > 0:
+            grid += t.population * w / w.sum()
+        else:
+            spread(t.xy, t.population, 12_000.0)
+    # a fifth of a village's figure lives in its natural villages (nearest village)
+    village_people = np.asarray([v.population for v in c.villages], float)
+    hamlet_people = np.zeros(len(c.hamlets))
+    if c.hamlets:
+        owner = cKDTree(np.asarray([v.xy for v in c.villages])).query(
+            np.asarray([h[0] for h in c.hamlets])
+        )[1]
+        for k, i in enumerate(owner):
+            n_h = int((owner == i).sum())
+            hamlet_people[k] = 0.2 * village_people[i] / n_h
+        village_people -= np.bincount(owner, weights=hamlet_people, minlength=len(c.villages))
+    for v, people in zip(c.villages, village_people):
+        spread(v.xy, float(people), 15_000.0)
+    for (xy, _), people in zip(c.hamlets, hamlet_people):
+        spread(xy, float(people), 15_000.0)
+    data = np.where(inside, grid, POPULATION_NODATA).astype(np.float32)
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "transform": Affine(cell, 0.0, west, 0.0, -cell, north),
+        "nodata": POPULATION_NODATA,
+        "compress": "deflate",
+    }
+    with MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            dst.write(data, 1)
+            dst.update_tags(note=SYNTHETIC_NOTE, seed=str(c.seed), units="persons per cell")
+        raster = bytes(mem.read())
+    info = {
+        "crs": "EPSG:4326",
+        "cell_deg": cell,
+        "width": width,
+        "height": height,
+        "nodata": POPULATION_NODATA,
+        "total": round(float(data[inside].astype(float).sum()), 1),
+        "populated_cells": int((data > 0).sum()),
+        "sha256": hashlib.sha256(raster).hexdigest(),
+    }
+    return raster, info
 
 
 def _tag_lines(tags: dict[str, str]) -> list[str]:
