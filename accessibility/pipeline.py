@@ -59,6 +59,10 @@ DEFAULT_ORIGIN_LEVELS = ("admin_village",)
 #: length from any point of the boundary surely stays inside the clip area.
 EXACT_MARGIN = 0.01
 
+#: Share of mapped settlements with a ``population`` tag from which the tags, not a
+#: population raster, give the origins' residents (see :func:`_origin_population`).
+TAGS_ENOUGH = 0.5
+
 
 @dataclass
 class Study:
@@ -667,6 +671,52 @@ def _choose_origins(
         raise ValidationError(msg) from exc
 
 
+def _origin_population(
+    reg: regions.Region,
+    unit: regions.Unit | None,
+    origins: gpd.GeoDataFrame,
+    chosen: origin_choice.Origins,
+    boundary: gpd.GeoSeries,
+    crs: str,
+) -> tuple[gpd.GeoDataFrame, str]:
+    """Origins with their residents, and where the figures come from.
+
+    Grid cells and building clusters carry their own sums. Settlements and user
+    points keep figures they were given (a village registry's, a file's column), and
+    mapped settlements keep their ``population`` tags when at least
+    :data:`TAGS_ENOUGH` of them have one (a raster's cells, given to the nearest
+    village, would also hand a town's people to the villages around it). Else,
+    when the region names a population raster, each origin gets the people of the
+    raster cells nearest to it (:func:`accessibility.population.to_origins`, the
+    boundary's cells only), and the mapped ``population`` tag moves to
+    ``population_tag``. Without a raster, the tags stay (often missing: NaN).
+    """
+    from . import population
+
+    if chosen.kind in ("grid", "h3", "buildings"):
+        return origins, chosen.kind
+    given = pd.to_numeric(origins.get("population"), errors="coerce")
+    official = "villages from the village registry" in chosen.reason or chosen.kind == "file"
+    if official and given is not None and given.notna().any():
+        return origins, "registry" if chosen.kind == "villages" else "file"
+    raster = reg.population_raster(unit)
+    tagged = float(given.notna().mean()) if given is not None and len(given) else 0.0
+    if raster is None or tagged >= TAGS_ENOUGH:
+        return origins, "tags"
+    band = int((reg.population or {}).get("band", 1))
+    cells = population.from_raster(raster, boundary, crs=crs, band=band)
+    out = origins.copy()
+    out["population_tag"] = given
+    out["population"] = population.to_origins(cells, out, crs=crs)
+    log.info(
+        "population of %d origins from the raster %s (%.0f persons, each cell to its nearest origin)",
+        len(out),
+        raster.name,
+        out["population"].sum(),
+    )
+    return out, "raster"
+
+
 def _areal_population(
     reg: regions.Region,
     unit: regions.Unit | None,
@@ -854,6 +904,7 @@ def prepare(
         if origins.empty:
             msg = f"no villages of levels {list(origin_levels)} in the village registry inside the boundary of {name!r}"
             raise ValidationError(msg)
+    origins, pop_from = _origin_population(reg, the_unit, origins, chosen, boundary, crs)
 
     step(3)
     overrides = {**reg.speed_overrides.get(mode, {}), **(speed_overrides or {})} or None
@@ -908,6 +959,7 @@ def prepare(
         "origins_kind": chosen.kind,
         "origins_reason": chosen.reason,
         "origins_found": chosen.found,
+        "origins_population": pop_from,
         "grid_m": cell_m,
         "origins_far": int((o_snap["flag"] == snapping.FLAG_FAR).sum()),
         "facilities": len(facilities),

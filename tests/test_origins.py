@@ -272,8 +272,76 @@ def test_maps_name_the_origins_and_why_a_grid_was_used():
 
     from accessibility.pipeline import Study
 
-    auto = SimpleNamespace(meta={"origins_kind": "grid", "grid_m": 250.0, "origins_reason": "auto: 0 settlements"})
-    assert Study.origins_note(auto, "zh") == "起点：人口网格（250 米）；数据中村庄不足，改用人口网格"
-    assert Study.origins_note(auto, "en") == "Origins: population grid (250 m); too few villages in the data; a population grid instead"
+    auto = SimpleNamespace(
+        meta={"origins_kind": "grid", "grid_m": 250.0, "origins_reason": "auto: 0 settlements"}
+    )
+    assert (
+        Study.origins_note(auto, "zh") == "起点：人口网格（250 米）；数据中村庄不足，改用人口网格"
+    )
+    assert (
+        Study.origins_note(auto, "en")
+        == "Origins: population grid (250 m); too few villages in the data; a population grid instead"
+    )
     chosen = SimpleNamespace(meta={"origins_kind": "places", "origins_reason": "chosen: places"})
     assert Study.origins_note(chosen, "zh") == "起点：居民点（含城区片区）"
+
+
+def _raster(path, values, *, west, north, size_deg):
+    import rasterio
+    from affine import Affine
+
+    arr = np.asarray(values, dtype="float32")
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=arr.shape[0],
+        width=arr.shape[1],
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=Affine(size_deg, 0, west, 0, -size_deg, north),
+        nodata=-1,
+    ) as dst:
+        dst.write(arr, 1)
+
+
+def test_villages_without_population_tags_take_the_raster_cells_nearest_them(tmp_path):
+    from types import SimpleNamespace
+
+    from accessibility import pipeline
+
+    boundary = _boundary(2000.0, 1500.0)
+    w, s, e, n = boundary.total_bounds
+    raster = tmp_path / "pop.tif"
+    # 4 x 4 cells over the area, 10 persons each
+    _raster(raster, np.full((4, 4), 10.0), west=w, north=n, size_deg=max(e - w, n - s) / 4)
+    reg = SimpleNamespace(population_raster=lambda unit: raster, population={"raster": "pop.tif"})
+    villages = _places([("admin_village", "village")] * 3)
+    chosen = origins.Origins(table=villages, kind="villages", reason="auto: 3 settlements")
+    out, how = pipeline._origin_population(reg, None, villages, chosen, boundary, CRS)
+    assert how == "raster"
+    assert out["population_tag"].isna().all()
+    # every person inside the boundary went to a village (brute force: the raster's sum inside)
+    from accessibility import population
+
+    cells = population.from_raster(raster, boundary, crs=CRS)
+    assert out["population"].sum() == pytest.approx(cells["population"].sum())
+    metric = cells.to_crs(CRS)
+    vm = villages.to_crs(CRS)
+    d = np.hypot(
+        metric.geometry.x.to_numpy()[:, None] - vm.geometry.x.to_numpy()[None, :],
+        metric.geometry.y.to_numpy()[:, None] - vm.geometry.y.to_numpy()[None, :],
+    )
+    expected = pd.Series(cells["population"].to_numpy()).groupby(d.argmin(axis=1)).sum()
+    np.testing.assert_allclose(out["population"].to_numpy()[expected.index], expected.to_numpy())
+
+    # tagged villages keep their tags: a raster would hand a town's people to its villages
+    tagged = villages.assign(population=[100.0, 200.0, np.nan])
+    kept, how = pipeline._origin_population(reg, None, tagged, chosen, boundary, CRS)
+    assert how == "tags" and kept["population"].tolist()[:2] == [100.0, 200.0]
+    # grid cells carry their own sums
+    cells_chosen = origins.Origins(table=villages, kind="grid", reason="chosen: grid")
+    assert (
+        pipeline._origin_population(reg, None, villages, cells_chosen, boundary, CRS)[1] == "grid"
+    )
