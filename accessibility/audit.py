@@ -91,7 +91,8 @@ def summary(study: Study, *, population: Any = "auto") -> pd.DataFrame:
             "origins_with_population",
             with_pop,
             with_pop / n_o if n_o else np.nan,
-            "others count in village shares but not in population shares",
+            f"residents from {study.meta.get('origins_population', 'tags')}; "
+            "origins without count in village shares, not in population shares",
         )
     )
     far_o = int((study.origin_snap["flag"] == FLAG_FAR).sum())
