@@ -35,6 +35,7 @@ from ._errors import ValidationError
 from .engine import check_thresholds, group_key
 from .export import figure
 from .labels import group_label
+from .report import Notes
 
 _WITHIN_POP = re.compile(r"within_(?P<t>\d+(?:\.\d+)?)_pop_share")
 
@@ -188,3 +189,15 @@ def key_figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
             )
         )
     return out
+
+
+def note_missing(summary: pd.DataFrame, notes: Notes) -> list[str]:
+    """Record in ``notes`` each group of a :func:`summary` with no facility in the data; return them.
+
+    Such a group is "no data" (无数据): no coverage is given for it, never 0 %.
+    """
+    missing = [str(g) for g, row in summary.iterrows() if row.get("status") == STATUS_NO_DATA]
+    for group in missing:
+        names = tuple(group_label(group, lang=lang) for lang in ("zh", "en"))
+        notes.skip("group", "no_facilities", group=names)
+    return missing

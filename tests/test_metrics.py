@@ -107,3 +107,13 @@ def test_no_data_and_none_reachable_are_told_apart() -> None:
     assert (
         figures["bus_coverage"]["value"] is None and figures["bus_coverage"]["status"] == "no_data"
     )
+
+
+def test_groups_without_data_are_noted() -> None:
+    from accessibility import report
+
+    table = pd.DataFrame({"health_time_min": [np.inf, 3.0], "reading_time_min": [np.nan] * 2})
+    s = metrics.summary(table, pd.Series([1.0, 2.0]), ["health", "reading"], thresholds_min=[15])
+    notes = report.Notes()
+    assert metrics.note_missing(s, notes) == ["reading"]
+    assert notes.texts("zh") == ["阅读场所：无数据（数据中无此类设施），不计覆盖率"]
