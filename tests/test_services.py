@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyogrio
 import pytest
@@ -586,3 +589,51 @@ def test_notebook_runs(tmp_path, parameters) -> None:
     else:
         assert "合成数据" in html and "示例县" in html
         assert len(summary) == 4  # 2 clinic limits, bus, roads
+
+
+def _without_seats_or_hospitals(source: Path, target: Path) -> Path:
+    """The sample's OSM file with its township seats made villages and its hospitals clinics."""
+    text = source.read_text("utf-8")
+
+    def demote(match: re.Match[str]) -> str:
+        node = match.group(0)
+        if re.search(r'k="(capital|admin_level)" v="[456]"', node):
+            return node  # the county seat stays
+        return node.replace('k="place" v="town"', 'k="place" v="village"')
+
+    text = re.sub(r"<node\b[^>]*>.*?</node>", demote, text, flags=re.S)
+    text = re.sub(r'\s*<tag k="(capital|admin_level)" v="8"\s*/>', "", text)
+    text = text.replace('k="amenity" v="hospital"', 'k="amenity" v="clinic"')
+    text = text.replace('k="healthcare" v="hospital"', 'k="healthcare" v="clinic"')
+    target.write_text(text, "utf-8")
+    return target
+
+
+@pytest.mark.slow
+def test_notebook_without_township_seats_writes_what_it_can(sample, sample_root, tmp_path) -> None:
+    """Clinic and bus results are computed; road links, township equity and the hospital say why not."""
+    osm = _without_seats_or_hospitals(
+        sample_root / "data" / "raw" / "sample" / "sample.osm", tmp_path / "no_seats.osm"
+    )
+    settings.root = tmp_path
+    try:
+        (result,) = runner.run(
+            "services", region="sample", parameters={"osm_file": str(osm)}, progress=False
+        )
+    finally:
+        settings.root = None
+    processed = tmp_path / "data" / "processed" / "sample"
+    assert result.map_html.is_file() and (tmp_path / "maps" / "sample" / "services.png").is_file()
+    data = json.loads((processed / "services_figures.json").read_text("utf-8"))
+    assert [w["section"] for w in data["warnings"]] == ["group", "road_links", "township_equity"]
+    figures = {f["key"]: f for f in data["figures"]}
+    assert figures["county_hospital_30"]["status"] == "no_data"
+    assert figures["county_hospital_30"]["value"] is None and "township_links" not in figures
+    assert 0 < figures["bus_every_village"]["value"] <= 1
+    layers = set(pyogrio.list_layers(processed / "services.gpkg")[:, 0])
+    assert {"villages", "clinics", "bus", "claims", "worst_bus"} <= layers
+    assert not layers & {"township_seats", "road_links", "equity_hospital", "worst_hospital"}
+    sheets = openpyxl.load_workbook(processed / "services.xlsx").sheetnames
+    assert sheets[-1] == "未分析部分" and "乡镇道路连通" not in sheets
+    page = result.map_html.read_text("utf-8")
+    assert page.count("acc-warn") == 1 + 3  # the style rule and one line per note under the title
