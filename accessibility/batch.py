@@ -9,7 +9,9 @@ In:  a region, notebook names (default: all), parameters common to them, and whe
 Out: per run (unit × notebook), under ``runs/<region>/[<unit>/]``: the executed notebook
      ``<nb>.ipynb`` (up to the failing cell when it fails), a log ``<nb>.log`` and a
      manifest ``<nb>.manifest.json`` (inputs and their digest, status, error, outputs with
-     sizes and SHA-256, timings, the kernel's peak memory, key figures); per batch,
+     sizes and SHA-256, timings, the kernel's peak memory, key figures, and
+     ``warnings``: the sections the notebook skipped and why, from the ``warnings`` of
+     its ``<nb>_figures.json`` — such a run is ``ok`` with warnings); per batch,
      ``runs/<region>/batch.json`` and the index page ``maps/<region>/index.html``.
 
 How
@@ -58,6 +60,7 @@ from typing import Any
 
 from . import __version__, regions, runner
 from ._errors import ValidationError
+from .export import read_warnings
 from .settings import settings
 
 log = logging.getLogger(__name__)
@@ -388,6 +391,7 @@ def base_manifest(task: Task, root: Path | None = None) -> dict[str, Any]:
         "log": rel(task.log_path(root)),
         "outputs": [],
         "figures": [],
+        "warnings": [],
     }
 
 
@@ -419,6 +423,11 @@ def _figures(task: Task, root: Path) -> list[dict[str, Any]]:
         return []
     figures = value.get("figures") if isinstance(value, dict) else None
     return figures if isinstance(figures, list) else []
+
+
+def _warnings(task: Task, root: Path) -> list[dict[str, str]]:
+    """The sections the run skipped and why (``warnings`` of its ``<nb>_figures.json``)."""
+    return read_warnings(root / "data" / "processed" / task.sub / f"{task.notebook}_figures.json")
 
 
 def _now() -> str:
@@ -555,6 +564,7 @@ def _execute(task: Task, root: Path, timeout_s: float | None, attempt: int) -> d
             digest=digest_of(used),
             outputs=_outputs(task, root, started - 1.0) if status == STATUS_OK else [],
             figures=_figures(task, root) if status == STATUS_OK else [],
+            warnings=_warnings(task, root) if status == STATUS_OK else [],
         )
     except Exception as exc:  # e.g. a disk error while hashing: the run cannot count as done
         manifest.update(
@@ -563,6 +573,7 @@ def _execute(task: Task, root: Path, timeout_s: float | None, attempt: int) -> d
             f"{type(exc).__name__}: {exc}",
             outputs=[],
             figures=[],
+            warnings=[],
         )
     _write_json_atomic(path, manifest)
     return manifest
@@ -579,6 +590,7 @@ def _lost(task: Task, root: Path, error: BaseException, attempt: int) -> dict[st
         attempt=attempt,
         outputs=[],
         figures=[],
+        warnings=[],
     )
     _write_json_atomic(task.manifest_path(root), manifest)
     return manifest
@@ -743,8 +755,11 @@ def run(
             "failed": failed,
             "runs": [
                 {
-                    k: m.get(k)
-                    for k in ("unit", "notebook", "status", "seconds", "peak_rss_mb", "error")
+                    **{
+                        k: m.get(k)
+                        for k in ("unit", "notebook", "status", "seconds", "peak_rss_mb", "error")
+                    },
+                    "warnings": len(m.get("warnings") or []),
                 }
                 for m in report_manifests
             ],

@@ -511,7 +511,9 @@ def access(
         ``key = group_key(group)``: ``{key}_time_min`` (minutes; ``inf`` unreachable,
         NaN when the group has no facility), ``{key}_facility`` (id),
         ``{key}_facility_name``, ``{key}_flag`` and ``{key}_n{T}`` (count within T
-        minutes). A group without facilities is logged and flagged ``no_facility``.
+        minutes). A group without facilities is logged and flagged ``no_facility``
+        with NaN times: *no data* (无数据), which every output keeps apart from
+        ``unreachable`` (``inf``: facilities exist, none is reached).
     """
     from .classify import parse_group, select
 
@@ -528,7 +530,9 @@ def access(
         ids = select(facilities, g)
         if len(ids) == 0:
             log.warning(
-                "no facility of group %r in this region: its results are flagged 'no_facility'", g
+                "no facility of group %r in the data: its results are flagged 'no_facility' "
+                "(no data, not unreachable)",
+                g,
             )
         near = router.nearest(ids)
         columns[f"{key}_time_min"] = near["time_s"].to_numpy() / 60.0

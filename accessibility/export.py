@@ -241,6 +241,8 @@ def _value_labeller(name: str, lang: str) -> Any:
         return soft("kind")
     if name == "snap_flag" or name.endswith("_flag"):
         return soft("flag")
+    if name == "status":
+        return soft("status")
     if name == "tiers":
         tier = soft("tier")
         sep = "、" if lang == "zh" else ", "
@@ -503,6 +505,8 @@ def write_text(path: Path | str, text: str) -> Path:
 #: (``1,234``), ``minutes`` (``12.5 分钟``) or ``number`` (anything else).
 FIGURE_FORMATS: Final[tuple[str, ...]] = ("percent", "count", "minutes", "number")
 _FIGURE_KEYS: Final[tuple[str, ...]] = ("key", "label_zh", "label_en", "value", "format")
+#: Why a figure has no value: ``no_data`` (no facility of its group in the data).
+FIGURE_STATUSES: Final[tuple[str, ...]] = ("no_data",)
 
 
 def figure(
@@ -512,6 +516,7 @@ def figure(
     *,
     label_key: str | None = None,
     labels: tuple[str, str] | None = None,
+    status: str | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
     """One key figure as stored in ``<nb>_figures.json``.
@@ -530,13 +535,18 @@ def figure(
         ``fields`` by :meth:`str.format`, in both languages.
     labels
         ``(zh, en)`` texts instead of ``label_key``.
+    status
+        Why the figure has no value, one of :data:`FIGURE_STATUSES` (e.g.
+        ``"no_data"``: no facility of the group in the data, so no coverage — never
+        0 %); the value is then ``None``.
     **fields
         Values for the placeholders of the label (strings, or ``(zh, en)`` pairs).
 
     Returns
     -------
     dict
-        ``{"key", "label_zh", "label_en", "value", "format"}``.
+        ``{"key", "label_zh", "label_en", "value", "format"}``, plus ``status`` when
+        given.
     """
     if (label_key is None) == (labels is None):
         msg = f"figure {key!r}: give either label_key or labels"
@@ -553,9 +563,11 @@ def figure(
         "key": key,
         "label_zh": labels[0],
         "label_en": labels[1],
-        "value": _figure_value(value, key, "figure"),
+        "value": None if status is not None else _figure_value(value, key, "figure"),
         "format": fmt,
     }
+    if status is not None:
+        out["status"] = status
     return check_figures([out], where="figure")[0]
 
 
@@ -576,7 +588,8 @@ def check_figures(figures: Any, *, where: str = "figures") -> list[dict[str, Any
 
     Each figure is a mapping with exactly ``key`` (non-empty text, unique),
     ``label_zh``, ``label_en`` (text), ``value`` (number or ``None``; NaN and
-    infinity become ``None``) and ``format`` (one of :data:`FIGURE_FORMATS`).
+    infinity become ``None``) and ``format`` (one of :data:`FIGURE_FORMATS`), and
+    optionally ``status`` (one of :data:`FIGURE_STATUSES`; the value is then ``None``).
 
     Raises
     ------
@@ -593,7 +606,7 @@ def check_figures(figures: Any, *, where: str = "figures") -> list[dict[str, Any
             msg = f"{where}: figure {i} is a {type(item).__name__}, not a mapping"
             raise ValidationError(msg)
         missing = [k for k in _FIGURE_KEYS if k not in item]
-        extra = sorted(str(k) for k in item if k not in _FIGURE_KEYS)
+        extra = sorted(str(k) for k in item if k not in (*_FIGURE_KEYS, "status"))
         if missing or extra:
             msg = f"{where}: figure {i} must have exactly the keys {', '.join(_FIGURE_KEYS)}"
             if missing:
@@ -619,20 +632,62 @@ def check_figures(figures: Any, *, where: str = "figures") -> list[dict[str, Any
         value = _figure_value(item["value"], key, where)
         if item["format"] == "count" and isinstance(value, float) and value.is_integer():
             value = int(value)
-        out.append(
-            {
-                "key": key,
-                "label_zh": item["label_zh"],
-                "label_en": item["label_en"],
-                "value": value,
-                "format": item["format"],
-            }
-        )
+        clean: dict[str, Any] = {
+            "key": key,
+            "label_zh": item["label_zh"],
+            "label_en": item["label_en"],
+            "value": value,
+            "format": item["format"],
+        }
+        if "status" in item and item["status"] is not None:
+            if item["status"] not in FIGURE_STATUSES:
+                msg = f"{where}: figure {key!r} has status {item['status']!r}; use one of {', '.join(FIGURE_STATUSES)}"
+                raise ValidationError(msg)
+            if value is not None:
+                msg = f"{where}: figure {key!r} has status {item['status']!r} and a value; a figure with a status has none"
+                raise ValidationError(msg)
+            clean["status"] = item["status"]
+        out.append(clean)
     return out
 
 
-def write_figures(path: Path | str, figures: Sequence[Mapping[str, Any]]) -> Path:
-    """Write a run's key figures as ``{"figures": [...]}`` JSON (UTF-8), atomically.
+_WARNING_KEYS: Final[tuple[str, ...]] = ("section", "zh", "en")
+
+
+def check_warnings(warnings: Any, *, where: str = "warnings") -> list[dict[str, str]]:
+    """Check a run's warnings (sections skipped and why) and return clean copies.
+
+    Each warning is a mapping with exactly ``section`` (a short key, e.g.
+    ``"road_links"``), ``zh`` and ``en`` (the sentence shown to people).
+
+    Raises
+    ------
+    ValidationError
+        Naming ``where`` and what is wrong.
+    """
+    if isinstance(warnings, (str, bytes, Mapping)) or not isinstance(warnings, Sequence):
+        msg = f"{where}: warnings must be a list of {{section, zh, en}}; got {type(warnings).__name__}"
+        raise ValidationError(msg)
+    out = []
+    for i, item in enumerate(warnings):
+        if (
+            not isinstance(item, Mapping)
+            or sorted(item) != sorted(_WARNING_KEYS)
+            or not all(isinstance(item[k], str) and item[k].strip() for k in _WARNING_KEYS)
+        ):
+            msg = f"{where}: warning {i} must be {{section, zh, en}} with non-empty texts; got {item!r}"
+            raise ValidationError(msg)
+        out.append({k: str(item[k]) for k in _WARNING_KEYS})
+    return out
+
+
+def write_figures(
+    path: Path | str,
+    figures: Sequence[Mapping[str, Any]],
+    *,
+    warnings: Sequence[Mapping[str, str]] | Any = (),
+) -> Path:
+    """Write a run's key figures as ``{"figures": [...], "warnings": [...]}`` JSON (UTF-8), atomically.
 
     Parameters
     ----------
@@ -640,6 +695,10 @@ def write_figures(path: Path | str, figures: Sequence[Mapping[str, Any]]) -> Pat
         Target file, by convention ``data/processed/<region>[/<unit>]/<nb>_figures.json``.
     figures
         Key figures (see :func:`figure` and :func:`check_figures`), in display order.
+    warnings
+        The sections the run skipped and why (see :func:`check_warnings`), e.g. an
+        :class:`accessibility.report.Notes`; the batch records such a run as ok with
+        warnings.
 
     Returns
     -------
@@ -648,7 +707,10 @@ def write_figures(path: Path | str, figures: Sequence[Mapping[str, Any]]) -> Pat
     """
     path = Path(path)
     clean = check_figures(figures, where=str(path))
-    text = json.dumps({"figures": clean}, ensure_ascii=False, indent=1, allow_nan=False)
+    notes = check_warnings(list(warnings), where=str(path))
+    text = json.dumps(
+        {"figures": clean, "warnings": notes}, ensure_ascii=False, indent=1, allow_nan=False
+    )
     write_text(path, text + "\n")
     log.info("wrote %s (%d figures)", path, len(clean))
     return path
@@ -680,3 +742,19 @@ def read_figures(path: Path | str) -> list[dict[str, Any]]:
         msg = f'{path}: a key-figures file holds {{"figures": [...]}}'
         raise ValidationError(msg)
     return check_figures(data["figures"], where=str(path))
+
+
+def read_warnings(path: Path | str) -> list[dict[str, str]]:
+    """The warnings of a file written by :func:`write_figures` (none when absent or unreadable)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    if not isinstance(data, dict):
+        return []
+    try:
+        return check_warnings(data.get("warnings", []), where=str(path))
+    except ValidationError as exc:
+        log.warning("warnings not read: %s", exc)
+        return []

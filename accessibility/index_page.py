@@ -18,7 +18,12 @@ Out: ``maps/<region>/index.html``: one self-contained page (inline CSS and a few
        one decimal, counts with thousands separators, minutes with one decimal), its
        time and peak memory, and relative links to its map, workbook, PNG,
        GeoPackage, executed notebook and log — only to files that exist;
-     - for a failed run, its error message and the failing cell.
+     - for a failed run, its error message and the failing cell;
+     - for a run that is ok with warnings (sections it skipped because their inputs
+       are not in the data, the manifest's ``warnings``), "成功（有提示）" and each
+       warning under its key figures;
+     - a figure with status ``no_data`` (no facility of its group in the data) as
+       "无数据（数据中无此类设施）", never as 0 %.
 
      Chinese by default; a button switches every text to English (both languages
      are in the page; ``#en`` at the end of the address opens it in English).
@@ -45,7 +50,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from ._errors import ValidationError
-from .export import check_figures, read_figures, write_text
+from .export import check_figures, check_warnings, read_figures, read_warnings, write_text
 from .labels import LANGS, keys, label
 from .regions import Region
 from .settings import settings
@@ -118,6 +123,9 @@ td.figures { min-width: 22em; }
 td.files { width: 10em; }
 .links a { margin-right: 8px; white-space: nowrap; display: inline-block; }
 .none { color: #888; }
+.st-warn { display: block; color: #7a4a00; font-size: 12px; }
+ul.warns { margin: 6px 0 0; padding-left: 1.2em; color: #7a4a00; font-size: 12px; }
+ul.figs li.nodata b { color: #666; font-weight: normal; }
 @media print {
   @page { size: A4 landscape; margin: 12mm; }
   body { margin: 0; max-width: none; font-size: 10pt; }
@@ -182,14 +190,19 @@ def _tip(zh: str, en: str) -> str:
     return f' title="{_esc(zh)}" data-tip-zh="{_esc(zh)}" data-tip-en="{_esc(en)}"'
 
 
-def format_figure(value: float | int | None, fmt: str, *, lang: str = "zh") -> str:
+def format_figure(
+    value: float | int | None, fmt: str, *, lang: str = "zh", status: str | None = None
+) -> str:
     """A key figure as shown on the page.
 
     ``percent``: a 0–1 share with one decimal (``0.9234`` → ``92.3%``); ``count``:
     rounded, with thousands separators (``1,234``); ``minutes``: one decimal and the
     unit (``12.5 分钟`` / ``12.5 min``); ``number``: thousands separators and at most
-    two decimals. ``None`` → ``无数据`` / ``n/a``.
+    two decimals. ``None`` → ``无数据`` / ``n/a``; status ``no_data`` →
+    ``无数据（数据中无此类设施）`` / ``no data (no facilities of this kind in the data)``.
     """
+    if status == "no_data":
+        return label("figure.no_data", lang=lang)
     if value is None:
         return label("index_ui.not_available", lang=lang)
     if fmt == "percent":
@@ -333,12 +346,17 @@ def _grouped(
 # --------------------------------------------------------------------------- cells
 
 
-def _status_cell(run: Mapping[str, Any], status: str) -> str:
+def _status_cell(run: Mapping[str, Any], status: str, warnings: int = 0) -> str:
     tip = _texts(f"index_status_tip.{status}")
     if status == "unknown":
         raw = str(run.get("status"))
         tip = (f"{tip[0]}：{raw}", f"{tip[1]}: {raw}")
     parts = [f'<span class="st st-{status}"{_tip(*tip)}>{_bi(f"index_status.{status}")}</span>']
+    if warnings:
+        tip = _texts("index_ui.warnings_tip")
+        parts.append(
+            f'<span class="st-warn"{_tip(*tip)}>{_bi("index_ui.warnings", n=warnings)}</span>'
+        )
     attempt = run.get("attempt")
     if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt > 1:
         parts.append(f'<span class="sub">{_bi("index_ui.attempt", n=attempt)}</span>')
@@ -350,10 +368,39 @@ def _figures_cell(figures: list[dict[str, Any]]) -> str:
         return ""
     items = []
     for f in figures:
-        values = [format_figure(f["value"], f["format"], lang=lang) for lang in LANGS]
+        status = f.get("status")
+        values = [
+            format_figure(f["value"], f["format"], lang=lang, status=status) for lang in LANGS
+        ]
         value = _esc(values[0]) if values[0] == values[1] else _both(*values)
-        items.append(f"<li><span>{_both(f['label_zh'], f['label_en'])}</span><b>{value}</b></li>")
+        cls = ' class="nodata"' if status == "no_data" else ""
+        items.append(
+            f"<li{cls}><span>{_both(f['label_zh'], f['label_en'])}</span><b>{value}</b></li>"
+        )
     return f'<ul class="figs">{"".join(items)}</ul>'
+
+
+def _warnings(run: Mapping[str, Any], root: Path, where: str) -> list[dict[str, str]]:
+    """The run's warnings: from the manifest, else from its ``*_figures.json`` output."""
+    try:
+        if run.get("warnings") is not None:
+            return check_warnings(run["warnings"], where=where)
+        for out in run.get("outputs") or []:
+            rel = out.get("path") if isinstance(out, Mapping) else None
+            if isinstance(rel, str) and rel.endswith("_figures.json"):
+                target = _inside(root, rel)
+                if target is not None:
+                    return read_warnings(target)
+    except ValidationError as exc:
+        log.warning("warnings not shown: %s", exc)
+    return []
+
+
+def _warnings_list(warnings: list[dict[str, str]]) -> str:
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{_both(w['zh'], w['en'])}</li>" for w in warnings)
+    return f'<ul class="warns">{items}</ul>'
 
 
 def _error_cell(run: Mapping[str, Any], files: Mapping[str, Path], page_dir: Path) -> str:
@@ -457,15 +504,17 @@ def render_index(
             notebook = str(run["notebook"])
             where = f"manifest {region.name}/{code or '-'}/{notebook}"
             files = _files(run, root)
+            warnings: list[dict[str, str]] = []
             if status == "failed":
                 info = _error_cell(run, files, page_dir)
             else:
-                info = _figures_cell(_figures(run, root, where))
+                warnings = _warnings(run, root, where) if status == "ok" else []
+                info = _figures_cell(_figures(run, root, where)) + _warnings_list(warnings)
             time_td, mem_td = _time_cell(run)
             cells = [
                 f'<th scope="rowgroup" rowspan="{len(unit_runs)}">{head}</th>' if i == 0 else "",
                 f"<td>{_both(*_notebook_names(notebook))}</td>",
-                f"<td>{_status_cell(run, status)}</td>",
+                f"<td>{_status_cell(run, status, len(warnings))}</td>",
                 f'<td class="figures">{info}</td>',
                 time_td,
                 mem_td,

@@ -53,6 +53,7 @@ __all__ = [
     "BACKGROUND_COLOUR",
     "FACILITY_COLOUR",
     "MAIN_ROAD_CLASSES",
+    "NO_DATA_COLOUR",
     "ROAD_STYLE",
     "ROAD_TOLERANCE_M",
     "TIANDITU_ENV",
@@ -64,6 +65,8 @@ __all__ = [
     "class_labels",
     "get_tianditu_key",
     "main_roads",
+    "no_data_group",
+    "no_data_text",
     "render_html",
     "save_html",
     "simplify_roads",
@@ -76,6 +79,9 @@ logger = logging.getLogger(__name__)
 UNREACHABLE: Final[int] = -1
 #: Fill colour of unreachable origins.
 UNREACHABLE_COLOUR: Final[str] = "#a3a3a3"
+#: Fill colour of every origin of a group with no facility in the data ("no data",
+#: 无数据): lighter than unreachable, so the two are never confused.
+NO_DATA_COLOUR: Final[str] = "#dcdcdc"
 #: Fill colour of facility markers (drawn with a white ring, above the origins).
 FACILITY_COLOUR: Final[str] = "#1f2a5c"
 #: Map background when no base tiles are shown.
@@ -539,7 +545,14 @@ def _group_payload(
     key = group_key(group)
     minutes = places[f"{key}_time_min"].to_numpy(dtype=float)
     classes = travel_time_classes(minutes, thresholds)
-    if np.all(classes == UNREACHABLE):
+    selected = _select_facilities(facilities, group)
+    no_data = no_data_group(minutes, selected)
+    if no_data:
+        logger.warning(
+            "group %r: no facility of this kind in the data; drawn as 'no data', not unreachable",
+            group,
+        )
+    elif np.all(classes == UNREACHABLE):
         logger.warning(
             "group %r: all %d places are unreachable (no finite %s_time_min); "
             "check the engine run for this group",
@@ -560,10 +573,10 @@ def _group_payload(
             fac_index[text] = len(fac_names)
             fac_names.append(text)
         f.append(fac_index[text])
-    selected = _select_facilities(facilities, group)
-    if selected.empty:
+    if selected.empty and not no_data:
         logger.warning("group %r: no facilities match; only the places are drawn", group)
     return {
+        "nd": int(no_data),
         "g": html.escape(group_label(group, lang=lang)),
         "t": [round(float(v), 1) if np.isfinite(v) else None for v in minutes],
         "c": classes.tolist(),
@@ -571,6 +584,16 @@ def _group_payload(
         "fn": fac_names,
         "x": _facility_rows(selected, lang),
     }
+
+
+def no_data_group(minutes: np.ndarray, selected: pd.DataFrame) -> bool:
+    """Whether a group is *no data* (无数据): no facility of it given and no time known.
+
+    ``minutes`` are the origins' times (NaN: no data; ``inf``: unreachable) and
+    ``selected`` the group's facilities. A group with facilities, or with any time,
+    is never no data: its villages without a finite time are unreachable.
+    """
+    return bool(len(minutes)) and bool(np.all(np.isnan(minutes))) and len(selected) == 0
 
 
 def _boundary_geojson(boundary: gpd.GeoSeries) -> dict[str, Any]:
@@ -600,6 +623,7 @@ _STYLE = """
 .acc-title .acc-sub {{ font-size: 12px; color: #444; }}
 .acc-title .acc-src {{ font-size: 11px; color: #666; }}
 .acc-title .acc-syn {{ font-size: 12px; color: #b00020; font-weight: 600; }}
+.acc-title .acc-warn {{ font-size: 11px; color: #8a5a00; }}
 .acc-legend {{
   padding: 6px 10px; font-size: 12px; line-height: 18px;
   background: rgba(255, 255, 255, 0.93); border-radius: 4px;
@@ -638,7 +662,7 @@ class _AccessLayers(MacroElement):
                     var out = "<b>" + p[2] + "</b>" + (lv ? " (" + lv + ")" : "") +
                         "<br>" + s.pop + ": " + p[4] +
                         "<br>" + s.time + " · " + g.g + ": " +
-                        (t === null ? s.unreachable : t.toFixed(1) + " " + s.min) +
+                        (t === null ? (g.nd ? s.nodata : s.unreachable) : t.toFixed(1) + " " + s.min) +
                         "<br>" + s.nearest + ": " + (f === null ? "—" : g.fn[f]);
                     if (p[6] === 1) {
                         out += "<br><i>⚠ " + s.far +
@@ -653,7 +677,8 @@ class _AccessLayers(MacroElement):
                         L.circleMarker([p[0], p[1]], {
                             radius: p[5], weight: far ? 1.6 : 0.8,
                             color: far ? "#000000" : "#ffffff", dashArray: far ? "3 3" : null,
-                            fillColor: c < 0 ? D.un : D.col[c], fillOpacity: 0.9, accIndex: i
+                            fillColor: g.nd ? D.nd : (c < 0 ? D.un : D.col[c]),
+                            fillOpacity: 0.9, accIndex: i
                         }).bindTooltip(tipOf).addTo(layer);
                     }
                     for (var j = 0; j < g.x.length; j++) {
@@ -768,7 +793,14 @@ class _Legend(MacroElement):
         self.content = _js_json(content_html)
 
 
-def _legend_html(thresholds: np.ndarray, colours: list[str], *, lang: str, any_far: bool) -> str:
+def _legend_html(
+    thresholds: np.ndarray,
+    colours: list[str],
+    *,
+    lang: str,
+    any_far: bool,
+    no_data: Sequence[str] = (),
+) -> str:
     def row(swatch_style: str, text: str) -> str:
         return f'<div><i style="{swatch_style}"></i>{html.escape(text)}</div>'
 
@@ -777,6 +809,8 @@ def _legend_html(thresholds: np.ndarray, colours: list[str], *, lang: str, any_f
     for colour, text in zip(colours, class_labels(list(thresholds), lang=lang)):
         parts.append(row(f"background:{colour}", text))
     parts.append(row(f"background:{UNREACHABLE_COLOUR}", label("ui.unreachable", lang=lang)))
+    if no_data:
+        parts.append(row(f"background:{NO_DATA_COLOUR}", no_data_text(no_data, lang=lang)))
     parts.append(
         row(
             f"background:{FACILITY_COLOUR};border:2px solid #fff;"
@@ -794,8 +828,24 @@ def _legend_html(thresholds: np.ndarray, colours: list[str], *, lang: str, any_f
     return "".join(parts)
 
 
+def no_data_text(groups: Sequence[str], *, lang: str = "zh") -> str:
+    """Legend text for groups without data: ``无数据（数据中无此类设施）：高中、阅读场所``."""
+    sep, colon = ("、", "：") if lang == "zh" else (", ", ": ")
+    head = f"{label('ui.no_data', lang=lang)} ({label('ui.no_data_note', lang=lang)})"
+    if lang == "zh":
+        head = f"{label('ui.no_data', lang=lang)}（{label('ui.no_data_note', lang=lang)}）"
+    names = sep.join(group_label(g, lang=lang) for g in groups)
+    return f"{head}{colon}{names}" if names else head
+
+
 def _title_html(
-    title: str, subtitle: str | None, *, synthetic: bool, lang: str, source_note: str | None = None
+    title: str,
+    subtitle: str | None,
+    *,
+    synthetic: bool,
+    lang: str,
+    source_note: str | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
     parts = [f'<div class="acc-h">{html.escape(title)}</div>']
     if subtitle:
@@ -806,6 +856,8 @@ def _title_html(
         parts.append(
             f'<div class="acc-syn">{html.escape(label("ui.synthetic_notice", lang=lang))}</div>'
         )
+    for note in notes:
+        parts.append(f'<div class="acc-warn">⚠ {html.escape(str(note))}</div>')
     return "".join(parts)
 
 
@@ -1202,6 +1254,7 @@ def access_map(
     roads: gpd.GeoDataFrame | None = None,
     tianditu_key: str | None = None,
     source_note: str | None = None,
+    notes: Sequence[str] | Any = (),
 ) -> folium.Map:
     """Map of travel time from each origin to its nearest facility, one layer per group.
 
@@ -1210,7 +1263,10 @@ def access_map(
     :func:`travel_time_classes`; grey when unreachable), sized gently by
     population (3–9 px), outlined black and dashed when the origin is far from the
     road (``snap_flag == "far"``), and that group's facilities as dark dots with a
-    white ring. Only the first group is shown when the map opens. The map has a
+    white ring. A group with no facility in the data and no known time is *no
+    data* (无数据), not unreachable: its layer's name says so, its origins are drawn
+    light grey (:data:`NO_DATA_COLOUR`) with "no data" in their tooltips, and the
+    legend names it. Only the first group is shown when the map opens. The map has a
     title box, a legend (bottom left), an optional boundary outline, and base
     layers to choose from (see :func:`add_base_layers`): none (a light background
     and the main roads, when given; shown first, works offline), OpenStreetMap
@@ -1260,6 +1316,10 @@ def access_map(
     tianditu_key
         Tianditu browser key; ``None`` reads the environment variable
         ``TIANDITU_KEY``; ``""`` never adds the Tianditu layer.
+    notes
+        Sentences shown under the title with a warning sign, e.g. the sections the
+        run skipped (an :class:`accessibility.report.Notes` gives its texts in
+        ``lang``).
 
     Returns
     -------
@@ -1299,6 +1359,7 @@ def access_map(
         "m": label("ui.metres", lang=lang),
         "nearest": label("ui.nearest_facility", lang=lang),
         "unreachable": label("ui.unreachable", lang=lang),
+        "nodata": no_data_text((), lang=lang),
         "far": label("ui.far_from_road", lang=lang),
         "leg": label("ui.walk_to_road", lang=lang),
     }
@@ -1308,6 +1369,7 @@ def access_map(
         "s": {k: html.escape(v) for k, v in strings.items()},
         "col": colours,
         "un": UNREACHABLE_COLOUR,
+        "nd": NO_DATA_COLOUR,
         "fac": FACILITY_COLOUR,
     }
 
@@ -1336,6 +1398,8 @@ def access_map(
         if name in used_names:  # e.g. "bus" and "bus:bus_stop" share a label
             name = f"{name} ({group})"
         used_names.add(name)
+        if payload["nd"]:
+            name = f"{name} · {label('ui.no_data', lang=lang)}"
         layer = folium.FeatureGroup(name=name, overlay=True, control=True, show=(i == 0))
         layer.add_child(_GroupMarkers(shared, payload))
         m.add_child(layer)
@@ -1347,14 +1411,35 @@ def access_map(
 
     m.add_child(
         _TitleBox(
-            _title_html(title, subtitle, synthetic=synthetic, lang=lang, source_note=source_note)
+            _title_html(
+                title,
+                subtitle,
+                synthetic=synthetic,
+                lang=lang,
+                source_note=source_note,
+                notes=_note_texts(notes, lang),
+            )
         )
     )
-    m.add_child(_Legend(_legend_html(thresholds, colours, lang=lang, any_far=any_far)))
+    no_data = [g for g, p in zip(group_list, payloads) if p["nd"]]
+    m.add_child(
+        _Legend(_legend_html(thresholds, colours, lang=lang, any_far=any_far, no_data=no_data))
+    )
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds(bounds, padding=(20, 20))
     logger.debug("access map: %d places, groups %s", len(places), group_list)
     return m
+
+
+def _note_texts(notes: Any, lang: str) -> list[str]:
+    """Texts of ``notes``: a :class:`accessibility.report.Notes` (in ``lang``) or strings."""
+    if notes is None:
+        return []
+    if hasattr(notes, "texts"):
+        return list(notes.texts(lang))
+    if isinstance(notes, str):
+        return [notes]
+    return [str(n) for n in notes]
 
 
 # --------------------------------------------------------------------------- self-contained HTML

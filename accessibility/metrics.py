@@ -11,10 +11,15 @@ Out: one row per facility group with counts and shares. Coverage of a group at
      - population-weighted: ``sum(pop_i * [time_i <= T]) / sum(pop_i)`` over origins
        with a known population (origins without one are counted separately).
 
-     Unreachable origins count as not covered; a group with no facility has no
-     coverage (0) and is flagged. :func:`key_figures` picks, per group, the
-     coverage and the villages beyond the largest threshold for the index page.
-Tests: ``tests/test_metrics.py`` — arithmetic on a hand-made table.
+     Unreachable origins (``inf``) count as not covered. A group with no facility
+     in the data (every time NaN) is *no data*, not unreachable: its shares are NaN
+     (never 0 %) and its ``status`` says ``no_data``; a group whose facilities no
+     origin reaches has ``status`` ``none_reachable`` and real zero shares.
+     :func:`key_figures` picks, per group, the coverage and the villages beyond the
+     largest threshold for the index page (no value and status ``no_data`` for a
+     group without data).
+Tests: ``tests/test_metrics.py`` — arithmetic on a hand-made table;
+``tests/test_engine.py`` — a group without facilities beside one none can reach.
 """
 
 from __future__ import annotations
@@ -30,8 +35,16 @@ from ._errors import ValidationError
 from .engine import check_thresholds, group_key
 from .export import figure
 from .labels import group_label
+from .report import Notes
 
 _WITHIN_POP = re.compile(r"within_(?P<t>\d+(?:\.\d+)?)_pop_share")
+
+#: ``status`` of a group in :func:`summary`.
+STATUS_OK = "ok"
+#: No facility of the group in the data: no coverage can be given.
+STATUS_NO_DATA = "no_data"
+#: Facilities exist but no origin reaches any of them.
+STATUS_NONE_REACHABLE = "none_reachable"
 
 
 def summary(
@@ -59,8 +72,11 @@ def summary(
     pandas.DataFrame
         Index = group; columns ``origins``, ``population``, ``unreachable``,
         ``median_min``, ``p90_min``, ``max_min`` (over reachable origins),
-        ``within_{T}_share`` and ``within_{T}_pop_share`` per threshold (0–1),
-        ``no_facility`` (bool).
+        ``within_{T}_share`` and ``within_{T}_pop_share`` per threshold (0–1; NaN
+        when the group has no data), ``no_facility`` (bool) and ``status``
+        (:data:`STATUS_OK`, :data:`STATUS_NO_DATA` when every time is NaN — no
+        facility of the group in the data — or :data:`STATUS_NONE_REACHABLE` when
+        facilities exist and no origin reaches one).
     """
     thresholds = check_thresholds(thresholds_min)
     pop = population.reindex(table.index).astype(float)
@@ -79,7 +95,7 @@ def summary(
             msg = f"the access table has no column {col!r} for group {g!r}; compute it with engine.access first"
             raise ValidationError(msg)
         t = table[col].to_numpy(dtype=float)
-        empty = bool(np.all(np.isnan(t)))
+        empty = bool(t.size) and bool(np.all(np.isnan(t)))
         reach = np.isfinite(t)
         row: dict[str, object] = {
             "origins": int(t.size),
@@ -91,12 +107,21 @@ def summary(
         }
         for limit in thresholds:
             inside = np.where(np.isnan(t), False, t <= limit)
-            row[f"within_{limit:g}_share"] = float(inside.mean()) if t.size else np.nan
+            row[f"within_{limit:g}_share"] = (
+                float(inside.mean()) if t.size and not empty else np.nan
+            )
             total = pop[known].sum()
             row[f"within_{limit:g}_pop_share"] = (
-                float(pop[known & inside].sum() / total) if total > 0 else np.nan
+                float(pop[known & inside].sum() / total) if total > 0 and not empty else np.nan
             )
         row["no_facility"] = empty
+        row["status"] = (
+            STATUS_NO_DATA
+            if empty
+            else STATUS_OK
+            if reach.any() or not t.size
+            else STATUS_NONE_REACHABLE
+        )
         rows[g] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "group"
@@ -110,9 +135,12 @@ def key_figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
 
     - ``<group key>_coverage``: the population-weighted share within ``T``
       (``within_{T}_pop_share``, format ``percent``);
-    - ``<group key>_beyond``: the villages not within ``T`` — unreachable ones and,
-      for a group without facilities, every village (``origins × (1 −
-      within_{T}_share)``, format ``count``).
+    - ``<group key>_beyond``: the villages not within ``T``, unreachable ones
+      included (``origins × (1 − within_{T}_share)``, format ``count``).
+
+    A group with no data (``status`` ``no_data``: no facility of it in the data) gets
+    both figures without a value and with status ``no_data``: "no data", never 0 %
+    and never every village beyond.
 
     Parameters
     ----------
@@ -133,6 +161,8 @@ def key_figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
     for group, row in summary.iterrows():
         key = group_key(str(group))
         names = tuple(group_label(str(group), lang=lang) for lang in ("zh", "en"))
+        no_data = row.get("status") == STATUS_NO_DATA or bool(row.get("no_facility", False))
+        status = STATUS_NO_DATA if no_data else None
         share = float(row[f"within_{top}_share"])
         origins = int(row["origins"])
         beyond = round(origins * (1.0 - share)) if np.isfinite(share) else None
@@ -142,11 +172,32 @@ def key_figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
                 row[f"within_{top}_pop_share"],
                 "percent",
                 label_key="figure.coverage",
+                status=status,
                 group=names,
                 t=top,
             )
         )
         out.append(
-            figure(f"{key}_beyond", beyond, "count", label_key="figure.beyond", group=names, t=top)
+            figure(
+                f"{key}_beyond",
+                beyond,
+                "count",
+                label_key="figure.beyond",
+                status=status,
+                group=names,
+                t=top,
+            )
         )
     return out
+
+
+def note_missing(summary: pd.DataFrame, notes: Notes) -> list[str]:
+    """Record in ``notes`` each group of a :func:`summary` with no facility in the data; return them.
+
+    Such a group is "no data" (无数据): no coverage is given for it, never 0 %.
+    """
+    missing = [str(g) for g, row in summary.iterrows() if row.get("status") == STATUS_NO_DATA]
+    for group in missing:
+        names = tuple(group_label(group, lang=lang) for lang in ("zh", "en"))
+        notes.skip("group", "no_facilities", group=names)
+    return missing

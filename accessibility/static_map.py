@@ -39,6 +39,7 @@ from accessibility.labels import group_label, label
 from accessibility.maps import (
     BACKGROUND_COLOUR,
     FACILITY_COLOUR,
+    NO_DATA_COLOUR,
     ROAD_STYLE,
     UNREACHABLE,
     UNREACHABLE_COLOUR,
@@ -54,6 +55,8 @@ from accessibility.maps import (
     _valid_geometry,
     class_colours,
     class_labels,
+    no_data_group,
+    no_data_text,
     simplify_roads,
     travel_time_classes,
 )
@@ -373,6 +376,9 @@ def _draw(
         else np.zeros(len(places), dtype=bool)
     )
     selected = _valid_geometry(_select_facilities(facilities, group), "facilities")
+    no_data = no_data_group(minutes, selected)
+    if no_data:  # no facility of the group in the data: "no data", never unreachable
+        fill = [NO_DATA_COLOUR] * len(fill)
     fxy = np.empty((0, 2))
     if not selected.empty:
         fpts = shapely.point_on_surface(selected.geometry.to_numpy())
@@ -489,7 +495,10 @@ def _draw(
         )
 
     handles = [dot(c, t) for c, t in zip(colours, class_labels(list(thresholds), lang=lang))]
-    handles.append(dot(UNREACHABLE_COLOUR, label("ui.unreachable", lang=lang)))
+    if no_data:
+        handles = [dot(NO_DATA_COLOUR, no_data_text([group], lang=lang))]
+    else:
+        handles.append(dot(UNREACHABLE_COLOUR, label("ui.unreachable", lang=lang)))
     handles.append(
         dot(
             FACILITY_COLOUR,
@@ -514,6 +523,19 @@ def _draw(
     legend.set_zorder(9)
     legend._legend_box.align = "left"
 
+    if no_data:
+        ax.text(
+            0.5,
+            0.5,
+            no_data_text([group], lang=lang),
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=12,
+            color="#555555",
+            zorder=8,
+            bbox={"facecolor": "white", "edgecolor": "#bbbbbb", "alpha": 0.9, "pad": 6},
+        )
     _draw_scale_bar(ax, lang)
     if north_arrow:
         _draw_north_arrow(ax, lang)
@@ -568,7 +590,9 @@ def render_png(
     Villages are dots coloured by travel-time class (as in the HTML map: green
     ≤ first threshold … red, grey when unreachable), sized by population, with a
     black ring when far from the road; the group's facilities are dark dots with a
-    white ring. Under them: the boundary (dashed, white inside) and the main roads
+    white ring. When the group has no facility in the data and no known time (see
+    :func:`accessibility.maps.no_data_group`), every village is light grey and the
+    legend and a note across the map say "no data" (无数据), never unreachable. Under them: the boundary (dashed, white inside) and the main roads
     (trunk to tertiary, simplified). Around them: title, subtitle (travel time ·
     group, unless given), the synthetic-data notice when ``synthetic``, a legend,
     a scale bar (kilometres, true in the UTM zone the map is drawn in), an

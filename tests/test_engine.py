@@ -282,3 +282,30 @@ def test_multi_source_equals_brute_force_minimum(seed: int, mode: str) -> None:
     np.testing.assert_allclose(
         pairs[within], np.maximum(single[within], 1e-9), rtol=1e-9, atol=1e-6
     )
+
+
+def test_no_facility_in_the_data_is_not_unreachable() -> None:
+    """A group without facilities (no data) and one whose only facility no village reaches."""
+    from accessibility import metrics
+
+    coords = {**SQUARE, 5: (5000, 0), 6: (6000, 0)}
+    ways = [([1, 2, 3, 4, 1], "residential", 0), ([5, 6], "residential", 0)]
+    net = network.build(
+        make_roads(coords, ways), mode="walk", crs=TEST_CRS, largest_component=False
+    )
+    o = snapping.snap(net, make_points({"a": (0, 10), "b": (1000, 10)}))
+    fac = make_points({"clinic": (5500, 10)})  # on the island: facilities exist, none reachable
+    fac["kind"], fac["tiers"], fac["name"] = "health", "", "Island clinic"
+    r = engine.Router.build(net, o, snapping.snap(net, fac))
+    table = engine.access(r, fac, ["health", "bus"], thresholds_min=[15])
+    assert np.isinf(table["health_time_min"]).all()
+    assert (table["health_flag"] == engine.FLAG_UNREACHABLE).all()
+    assert table["bus_time_min"].isna().all()
+    assert (table["bus_flag"] == engine.FLAG_NO_FACILITY).all()
+    s = metrics.summary(
+        table, pd.Series({"a": 5.0, "b": 7.0}), ["health", "bus"], thresholds_min=[15]
+    )
+    assert s.loc["health", "status"] == "none_reachable" and s.loc["health", "unreachable"] == 2
+    assert s.loc["health", "within_15_pop_share"] == 0.0
+    assert s.loc["bus", "status"] == "no_data" and s.loc["bus", "unreachable"] == 0
+    assert np.isnan(s.loc["bus", "within_15_pop_share"])

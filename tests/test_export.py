@@ -148,7 +148,7 @@ def test_excel_roundtrip(tmp_path) -> None:
     assert column(villages, "编号") == ["n10", "n11", "n12"]
     assert column(villages, "类型") == ["行政村", "自然村", "castle"]  # unknown codes kept
     assert column(villages, "道路连接") == ["正常", "距道路过远", "正常"]
-    assert column(villages, "小学：可达性标记") == ["正常", "不可达", "无此类设施"]
+    assert column(villages, "小学：可达性标记") == ["正常", "不可达", "无数据（数据中无此类设施）"]
     # unreachable (inf) and unknown (NaN) are empty cells; numbers stay numbers
     assert column(villages, "到最近小学的出行时间（分钟）") == [12.5, None, None]
     assert column(villages, "人口") == [1200, None, 1000]

@@ -332,3 +332,47 @@ def test_language_switch_in_a_browser(browser: MapBrowser, project: dict[str, An
             en.close()
     finally:
         page.close()
+
+
+def test_no_data_figures_and_warnings(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    run = _manifest("999001", "甲县", "Jia County", "school_tiers", "ok")
+    run["figures"] = [
+        {"key": "hi", "label_zh": "高中覆盖率", "label_en": "High school coverage", "value": None,
+         "format": "percent", "status": "no_data"},
+        {"key": "pr", "label_zh": "小学覆盖率", "label_en": "Primary coverage", "value": 0.0,
+         "format": "percent"},
+    ]  # fmt: skip
+    run["warnings"] = [
+        {"section": "tier", "zh": "高中：数据中没有该层级的学校，未分析",
+         "en": "High school: no school of this tier in the data, so it was skipped"},
+    ]  # fmt: skip
+    plain = _manifest("999002", "乙县", "Yi County", "school_tiers", "ok")
+    html = index_page.render_index(REGION, [run, plain], page_dir=root, root=root, generated=WHEN)
+    rows = html.split("<tbody>")[1:]
+    assert "无数据（数据中无此类设施）" in rows[0]
+    assert "no data (no facilities of this kind in the data)" in rows[0]
+    assert "0.0%" in rows[0]  # a real zero stays a number
+    assert "有提示：1 项未分析" in rows[0] and "with warnings: 1 skipped" in rows[0]
+    assert "高中：数据中没有该层级的学校，未分析" in rows[0]
+    assert "有提示" not in rows[1] and 'class="warns"' not in rows[1]
+    assert "共 2 项：成功 2" in html  # ok with warnings is still ok
+
+
+def test_warnings_read_from_the_figures_file_when_the_manifest_has_none(tmp_path: Path) -> None:
+    import json
+
+    root = tmp_path / "project"
+    run = _manifest("999001", "甲县", "Jia County", "services", "ok")
+    run.pop("figures")
+    rel = "data/processed/demo/999001/services_figures.json"
+    run["outputs"].append({"path": rel, "bytes": 1, "sha256": "00"})
+    (root / rel).parent.mkdir(parents=True)
+    warning = {
+        "section": "road_links",
+        "zh": "乡镇驻地道路连通：无",
+        "en": "Township road links: none",
+    }
+    (root / rel).write_text(json.dumps({"figures": [], "warnings": [warning]}), "utf-8")
+    html = index_page.render_index(REGION, [run], page_dir=root, root=root, generated=WHEN)
+    assert "乡镇驻地道路连通：无" in html and "有提示：1 项未分析" in html

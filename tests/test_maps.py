@@ -773,3 +773,52 @@ def test_roads_payload_stays_small(tmp_path: Path) -> None:
     without = os.path.getsize(save_html(make_map(), tmp_path / "a.html"))
     with_roads = os.path.getsize(save_html(make_map(roads=roads), tmp_path / "b.html"))
     assert with_roads - without < 200_000, with_roads - without
+
+
+def test_a_group_without_facilities_is_no_data_not_unreachable(tmp_path: Path) -> None:
+    places = make_places()
+    places["reading_time_min"] = np.nan  # no reading place in the data
+    facilities = make_facilities().drop(index="f4")
+    page = render_html(
+        make_map(
+            places=places,
+            facilities=facilities,
+            groups=["health", "reading"],
+            notes=["阅读圈覆盖率：数据中没有阅读场所"],
+        )
+    )
+    (_, health), (_, reading) = group_payloads(page)
+    assert (health["nd"], reading["nd"]) == (0, 1)
+    assert reading["t"] == [None] * 5 and reading["x"] == []
+    names = overlay_names(page)
+    assert "阅读场所 · 无数据" in names and "医疗卫生" in names
+    legend = html.unescape(page)
+    assert "无数据（数据中无此类设施）：阅读场所" in legend
+    assert "⚠ 阅读圈覆盖率：数据中没有阅读场所" in legend
+    assert shared_data(page)["nd"] == maps.NO_DATA_COLOUR != maps.UNREACHABLE_COLOUR
+    # the drawn markers: grey "no data" in the reading layer, "unreachable" kept for inf
+    (tmp_path / "stub.js").write_text(_STUB_JS, encoding="utf-8")
+    (tmp_path / "map.js").write_text(body_script(page), encoding="utf-8")
+    done = subprocess.run(
+        ["node", str(tmp_path / "stub.js"), str(tmp_path / "map.js")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    tips = json.loads(done.stdout)["tooltips"]
+    reading_tips = [t for t in tips if "出行时间 · 阅读场所" in t]
+    assert len(reading_tips) == 5
+    assert all("无数据（数据中无此类设施）" in t and "不可达" not in t for t in reading_tips)
+    assert any("出行时间 · 医疗卫生: 不可达" in t for t in tips)  # p3's inf stays unreachable
+
+
+def test_a_group_with_facilities_and_no_time_stays_unreachable() -> None:
+    places = make_places()
+    places["health_time_min"] = np.inf
+    page = render_html(make_map(places=places, groups=["health"]))
+    ((_, health),) = group_payloads(page)
+    assert health["nd"] == 0 and health["c"] == [UNREACHABLE] * 5
+    assert not any("无数据" in name for name in overlay_names(page))
+    assert "无数据（数据中无此类设施）：" not in html.unescape(page)  # no legend row

@@ -26,7 +26,10 @@ def test_summary_shares_and_population_weights() -> None:
     assert row["median_min"] == pytest.approx(15.0) and row["max_min"] == 20.0
     assert not row["no_facility"]
     bus = s.loc["bus"]
-    assert bus["no_facility"] and bus["within_30_share"] == 0 and bus["unreachable"] == 0
+    assert bus["no_facility"] and bus["unreachable"] == 0
+    # no facility in the data is "no data": no share at all, never 0 %
+    assert np.isnan(bus["within_30_share"]) and np.isnan(bus["within_30_pop_share"])
+    assert (bus["status"], row["status"]) == ("no_data", "ok")
 
 
 def test_summary_bad_input() -> None:
@@ -73,10 +76,44 @@ def test_key_figures_match_the_summary() -> None:
         == s.loc["school:primary", "within_30_pop_share"]
     )
     assert figures["school_primary_beyond"]["value"] == int((~within).sum()) == 2
-    assert figures["bus_coverage"]["value"] == 0.0 and figures["bus_beyond"]["value"] == 4
+    assert figures["bus_coverage"]["value"] is None and figures["bus_beyond"]["value"] is None
+    assert figures["bus_coverage"]["status"] == figures["bus_beyond"]["status"] == "no_data"
+    assert "status" not in figures["school_primary_coverage"]
     assert figures["school_primary_coverage"]["format"] == "percent"
     assert figures["school_primary_beyond"]["format"] == "count"
     assert figures["school_primary_coverage"]["label_zh"] == "小学：30分钟内人口占比"
     assert figures["bus_beyond"]["label_en"] == "Bus stop: villages beyond 30 min"
     with pytest.raises(ValidationError, match="within_<T>_pop_share"):
         metrics.key_figures(s[["origins"]])
+
+
+def test_no_data_and_none_reachable_are_told_apart() -> None:
+    # health: facilities exist but no village reaches one (inf); bus: none in the data (NaN)
+    table = pd.DataFrame(
+        {"health_time_min": [np.inf] * 3, "bus_time_min": [np.nan] * 3},
+        index=pd.Index(["a", "b", "c"], name="id"),
+    )
+    pop = pd.Series({"a": 10.0, "b": 20.0, "c": 30.0})
+    s = metrics.summary(table, pop, ["health", "bus"], thresholds_min=[15])
+    health, bus = s.loc["health"], s.loc["bus"]
+    assert health["status"] == "none_reachable" and health["unreachable"] == 3
+    assert health["within_15_share"] == 0.0 and health["within_15_pop_share"] == 0.0
+    assert not health["no_facility"]
+    assert bus["status"] == "no_data" and bus["unreachable"] == 0
+    assert np.isnan(bus["within_15_pop_share"])
+    figures = {f["key"]: f for f in metrics.key_figures(s)}
+    assert figures["health_coverage"]["value"] == 0.0 and figures["health_beyond"]["value"] == 3
+    assert "status" not in figures["health_coverage"]
+    assert (
+        figures["bus_coverage"]["value"] is None and figures["bus_coverage"]["status"] == "no_data"
+    )
+
+
+def test_groups_without_data_are_noted() -> None:
+    from accessibility import report
+
+    table = pd.DataFrame({"health_time_min": [np.inf, 3.0], "reading_time_min": [np.nan] * 2})
+    s = metrics.summary(table, pd.Series([1.0, 2.0]), ["health", "reading"], thresholds_min=[15])
+    notes = report.Notes()
+    assert metrics.note_missing(s, notes) == ["reading"]
+    assert notes.texts("zh") == ["阅读场所：无数据（数据中无此类设施），不计覆盖率"]

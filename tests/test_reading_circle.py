@@ -225,6 +225,52 @@ def test_a_coverage_from_a_rough_estimate_says_so(grid) -> None:
     assert "≈ 33.3%" in page and "estimate: population data of low confidence" in page
 
 
+def test_no_reading_place_reports_the_residents_and_no_coverage(grid, tmp_path) -> None:
+    from accessibility import report, static_map
+
+    from .test_static_map import texts
+
+    no_library = SimpleNamespace(**{**vars(grid), "facilities": grid.facilities.drop(index="lib")})
+    no_library.facility_snap = grid.facility_snap.drop(index="lib")
+    none = make_points({})
+    for areas, candidates in ((halves(), "uncovered_nodes"), (None, none)):
+        res = reading_circle.assess(
+            no_library, population=homes(), targets=[1.0], areas=areas, candidates=candidates
+        )
+        cur = res.summary.loc["current"]
+        assert res.no_data and cur["status"] == "no_data"
+        assert cur["population"] == sum(PEOPLE.values()) and cur["points"] == len(HOMES)
+        assert np.isnan(
+            [cur["share"], cur["covered"], cur["uncovered"], cur["uncovered_points"]]
+        ).all()
+        figures = {f["key"]: f for f in reading_circle.key_figures(res)}
+        for key in ("coverage", "uncovered", "uncovered_points"):
+            assert figures[key]["value"] is None and figures[key]["status"] == "no_data"
+        notes = report.Notes()
+        assert res.note_missing(notes)
+        if areas is not None:  # candidates from the residents' areas: a plan from nothing
+            assert res.by_area["share"].isna().all() and res.by_area["population"].sum() == 1050
+            assert list(res.plans) == ["greedy_100", "exact_100"]
+            assert bool(res.summary.loc["exact_100", "reached"])
+            assert [n["section"] for n in notes] == ["reading_coverage"]
+        else:  # no candidate either: no plan
+            assert res.plans == {} and list(res.summary.index) == ["current"]
+            assert [n["section"] for n in notes] == ["reading_coverage", "siting"]
+    assert "no reading place" in notes.texts("en")[0]
+    page = maps.render_html(reading_circle.map(res, lang="en", notes=notes))
+    assert "No reading place in the data: about 1,050 residents" in page
+    assert (
+        "Residents (no reading place in the data)" in page and "Residents not covered" not in page
+    )
+    assert maps.NO_DATA_COLOUR in page
+    residents, places = reading_circle.static_map_layers(res)
+    fig = static_map.draw_map(residents, places, group="reading", thresholds_min=[15], title="t")
+    shown = texts(fig)
+    assert "无数据（数据中无此类设施）：阅读场所" in shown and "不可达" not in shown
+    sheets = reading_circle.excel_tables(res, lang="en")
+    assert next(iter(sheets.values()))["status"].iloc[0].startswith("no data")
+
+
 def test_walk_speed_overrides() -> None:
     same = reading_circle.walk_speed_overrides(4.5)
     speeds = network.mode_rules("walk")["speeds_kmh"]

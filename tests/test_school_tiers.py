@@ -287,6 +287,88 @@ def _line_study(facility_columns: dict[str, list] | None = None) -> pipeline.Stu
     )
 
 
+WALK_RULES = {"modes": {"primary": "walk", "middle": "walk", "high": "walk"}}
+
+
+def test_schools_without_a_tier_are_no_data_not_every_village_beyond() -> None:
+    """Three schools, none with a tier: every tier is no data; its sections say why they were skipped."""
+    from accessibility import maps, report
+    from accessibility.static_map import draw_map
+
+    from .test_maps import overlay_names
+
+    rules = st.load_rules(**WALK_RULES)
+    study = _line_study({"tiers": ["", "", ""]})
+    access = st.access_by_tier("line", rules=rules, studies={"walk": study})
+    v = access.villages
+    for key in ("school_primary", "school_middle", "school_high"):
+        assert v[f"{key}_time_min"].isna().all()
+        assert (v[f"{key}_flag"] == engine.FLAG_NO_FACILITY).all()
+        assert not v[f"{key}_beyond"].any()  # no data is not beyond
+    s = access.summary
+    assert (s["status"] == "no_data").all() and (s["schools"] == 0).all()
+    assert s["within_limit_pop_share"].isna().all() and s["beyond"].isna().all()
+    assert access.boarding.empty and access.boarding_schools.empty
+    figures = st.key_figures(access)
+    assert all(f["value"] is None and f["status"] == "no_data" for f in figures)
+
+    notes = report.Notes()
+    assert access.note_missing(notes) == ["primary", "middle", "high"]
+    assert st.consolidate_or_skip(access, "primary", notes=notes, rules=rules) is None
+    assert [n["section"] for n in notes] == ["tier", "tier", "tier", "scenario"]
+    assert notes.texts("en")[0].startswith("Primary: access, boarding and scenario: no school")
+    # the rest still comes out: compliance (tier unknown), report, workbook, layers, maps
+    checks = st.compliance(study, rules, lang="en")
+    assert (checks.exceptions["reason"] == "tier_unknown").all() and len(checks.exceptions) == 3
+    summary = st.report(checks, access, None)
+    assert list(summary.index) == ["primary", "middle", "high"]
+    sheets = st.excel_tables(checks, access, None, lang="en")
+    assert len(sheets) == 3 and sheets[next(iter(sheets))]["status"].str.startswith("No data").all()
+    assert "scenario" not in st.layers(checks, access, None, summary)
+    fmap = maps.access_map(
+        access.villages.to_crs(4326), study.facilities, groups=access.groups,
+        thresholds_min=rules.thresholds_min(access.tiers), title="t", notes=notes,
+    )  # fmt: skip
+    names = overlay_names(maps.render_html(fmap))
+    assert [n for n in names if n.endswith(" · 无数据")] == [
+        "小学 · 无数据",
+        "初中 · 无数据",
+        "高中 · 无数据",
+    ]
+    fig = draw_map(
+        access.villages.to_crs(4326), study.facilities, group=access.groups[0],
+        thresholds_min=rules.thresholds_min(access.tiers[:1]), title="t",
+    )  # fmt: skip
+    texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+    assert "无数据（数据中无此类设施）：小学" in texts and "不可达" not in texts
+
+
+def test_one_tier_with_schools_and_two_without() -> None:
+    from accessibility import report
+
+    rules = st.load_rules(**WALK_RULES)
+    study = _line_study({"tiers": ["primary", "", ""]})
+    access = st.access_by_tier("line", rules=rules, studies={"walk": study})
+    assert access.summary["status"].to_dict() == {
+        "primary": "ok",
+        "middle": "no_data",
+        "high": "no_data",
+    }
+    primary = access.summary.loc["primary"]
+    # school A at 0 m; villages at 500, 1,500, 2,500, 3,500 and 2,000 m; a limit of 15 min
+    t = access.villages["school_primary_time_min"]
+    limit = rules.tier("primary").limit_min
+    assert (
+        primary["beyond"]
+        == int((t > limit).sum())
+        == int((np.array([500, 1500, 2500, 3500, 2000]) / WALK_M_PER_MIN > limit).sum())
+    )
+    notes = report.Notes()
+    assert access.note_missing(notes) == ["middle", "high"]
+    scenario = st.consolidate_or_skip(access, "primary", [], notes=notes, rules=rules)
+    assert scenario is not None and len(notes) == 2
+
+
 def test_closing_one_school_raises_exactly_the_expected_villages() -> None:
     study = _line_study()
     table = st.scenario_table(

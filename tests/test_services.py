@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyogrio
 import pytest
 
-from accessibility import engine, equity, metrics, network, pipeline, runner, snapping
+from accessibility import engine, equity, metrics, network, pipeline, report, runner, snapping
 from accessibility._errors import ValidationError
 from accessibility.policies import services
 from accessibility.settings import settings
@@ -285,7 +288,8 @@ def test_clinic_access_without_a_tier(clinics_case, caplog) -> None:
     with caplog.at_level(logging.WARNING):
         check = services.clinic_access(study, limits_min=[30])
     row = check.summary.loc["health:county_hospital"]
-    assert bool(row["no_facility"]) and row["within_30_share"] == 0.0 and row["facilities"] == 0
+    assert bool(row["no_facility"]) and row["facilities"] == 0
+    assert np.isnan(row["within_30_share"]) and row["status"] == "no_data"  # no data, not 0 %
     assert "county_hospital" in caplog.text
     with pytest.raises(ValidationError, match="unknown health tiers"):
         services.clinic_access(study, tiers=["hospital"])
@@ -347,6 +351,102 @@ def test_key_figures_are_the_claims(clinics_case, county, line) -> None:
     assert [f["key"] for f in services.key_figures(bus=bus)] == ["bus_every_village"]
     with pytest.raises(ValidationError, match="at least one result"):
         services.key_figures()
+
+
+# --------------------------------------------------------------------------- missing inputs
+
+
+def test_road_links_are_skipped_without_township_seats(county) -> None:
+    roads, places = county
+    notes = report.Notes()
+    assert (
+        services.road_links_or_skip(roads, places.loc[["C", "V"]], notes=notes, crs=TEST_CRS)
+        is None
+    )
+    assert [n["section"] for n in notes] == ["road_links"]
+    assert "no township seats" in notes.texts("en")[0]
+    no_county = places.drop(index="C")
+    assert services.missing_seats(no_county) == "no_county_seat"
+    assert services.road_links_or_skip(roads, no_county, notes=notes, crs=TEST_CRS) is None
+    assert "county seat" in notes.texts("en")[1]
+    fine = report.Notes()
+    links = services.road_links_or_skip(roads, places, notes=fine, crs=TEST_CRS)
+    assert (
+        not fine
+        and links.table["connected"].to_dict()
+        == services.road_links(roads, places, crs=TEST_CRS).table["connected"].to_dict()
+    )
+
+
+def _no_seat_case(line, *, hospital: bool, stop: bool):
+    villages = make_points({"o1": (0, 0), "o2": (2000, 0)})
+    villages["name"] = ["东村", "西村"]
+    villages["population"] = [100.0, 300.0]
+    villages["level"] = "admin_village"
+    rows = {
+        "vc": (300, 0),
+        **({"ch": (3000, 0)} if hospital else {}),
+        **({"s1": (0, 0)} if stop else {}),
+    }
+    facilities = make_points(rows)
+    facilities["kind"] = ["health", *(["health"] if hospital else []), *(["bus"] if stop else [])]
+    facilities["tiers"] = [
+        "village_clinic",
+        *(["county_hospital"] if hospital else []),
+        *(["bus_stop"] if stop else []),
+    ]
+    facilities["name"] = facilities.index
+    study = _study(line, villages, facilities)
+    study.places = villages  # villages only: no township seat, no county seat
+    return study
+
+
+def test_services_without_seats_or_hospital_write_what_they_can(line) -> None:
+    """No township seat and no county hospital: clinics and buses still come out, the rest says why."""
+    study = _no_seat_case(line, hospital=False, stop=True)
+    notes = report.Notes()
+    clinics = services.clinic_access(study, limits_min=[15, 30])
+    bus = services.bus_access(study, limit_min=15)
+    links = services.road_links_or_skip(line, study.places, notes=notes)
+    assert links is None
+    fair = services.township_equity(study, clinics, bus, notes=notes)
+    assert list(fair.tables) == ["worst_bus"]  # no township, no county hospital
+    assert "township" not in fair.villages.columns and "bus_time_min" in fair.villages.columns
+    assert [n["section"] for n in notes] == ["road_links", "township_equity", "group"]
+    assert "County hospital" in notes.texts("en")[2] and "no data" in notes.texts("en")[2]
+    claims = services.claims(clinics=clinics, bus=bus, roads=links, lang="en")
+    assert claims["status"].tolist() == ["no_data", "no_data", "ok"]
+    assert claims["value"].isna().tolist() == [True, True, False]
+    figures = services.key_figures(clinics=clinics, bus=bus, roads=links)
+    assert [f.get("status") for f in figures] == ["no_data", "no_data", None]
+    assert figures[2]["value"] == 0.5  # 东村 at the stop; 西村 27 minutes away
+    sheets = services.excel_tables(
+        claims=claims, clinics=clinics, bus=bus, roads=None, equity=fair.tables, lang="en"
+    )
+    assert "Township road links" not in sheets and "Township seats" not in sheets
+    assert sheets["Summary"]["status"].tolist()[0].startswith("No data")
+    layers = services.layers(
+        villages=fair.villages,
+        claims=claims,
+        clinics=clinics,
+        bus=bus,
+        roads=None,
+        tables=fair.tables,
+    )
+    assert list(layers) == ["villages", "clinics", "bus", "claims", "worst_bus"]
+    import folium
+
+    m = folium.Map()
+    assert services.add_seats_layer(m, None) is m
+
+
+def test_bus_without_stops_is_no_data(line) -> None:
+    study = _no_seat_case(line, hospital=True, stop=False)
+    bus = services.bus_access(study, limit_min=15)
+    row = bus.summary.loc["bus"]
+    assert row["stops"] == 0 and row["status"] == "no_data" and np.isnan(row["served_share"])
+    (figure,) = services.key_figures(bus=bus)
+    assert figure["value"] is None and figure["status"] == "no_data"
 
 
 # --------------------------------------------------------------------------- the sample county
@@ -489,3 +589,51 @@ def test_notebook_runs(tmp_path, parameters) -> None:
     else:
         assert "合成数据" in html and "示例县" in html
         assert len(summary) == 4  # 2 clinic limits, bus, roads
+
+
+def _without_seats_or_hospitals(source: Path, target: Path) -> Path:
+    """The sample's OSM file with its township seats made villages and its hospitals clinics."""
+    text = source.read_text("utf-8")
+
+    def demote(match: re.Match[str]) -> str:
+        node = match.group(0)
+        if re.search(r'k="(capital|admin_level)" v="[456]"', node):
+            return node  # the county seat stays
+        return node.replace('k="place" v="town"', 'k="place" v="village"')
+
+    text = re.sub(r"<node\b[^>]*>.*?</node>", demote, text, flags=re.S)
+    text = re.sub(r'\s*<tag k="(capital|admin_level)" v="8"\s*/>', "", text)
+    text = text.replace('k="amenity" v="hospital"', 'k="amenity" v="clinic"')
+    text = text.replace('k="healthcare" v="hospital"', 'k="healthcare" v="clinic"')
+    target.write_text(text, "utf-8")
+    return target
+
+
+@pytest.mark.slow
+def test_notebook_without_township_seats_writes_what_it_can(sample, sample_root, tmp_path) -> None:
+    """Clinic and bus results are computed; road links, township equity and the hospital say why not."""
+    osm = _without_seats_or_hospitals(
+        sample_root / "data" / "raw" / "sample" / "sample.osm", tmp_path / "no_seats.osm"
+    )
+    settings.root = tmp_path
+    try:
+        (result,) = runner.run(
+            "services", region="sample", parameters={"osm_file": str(osm)}, progress=False
+        )
+    finally:
+        settings.root = None
+    processed = tmp_path / "data" / "processed" / "sample"
+    assert result.map_html.is_file() and (tmp_path / "maps" / "sample" / "services.png").is_file()
+    data = json.loads((processed / "services_figures.json").read_text("utf-8"))
+    assert [w["section"] for w in data["warnings"]] == ["group", "road_links", "township_equity"]
+    figures = {f["key"]: f for f in data["figures"]}
+    assert figures["county_hospital_30"]["status"] == "no_data"
+    assert figures["county_hospital_30"]["value"] is None and "township_links" not in figures
+    assert 0 < figures["bus_every_village"]["value"] <= 1
+    layers = set(pyogrio.list_layers(processed / "services.gpkg")[:, 0])
+    assert {"villages", "clinics", "bus", "claims", "worst_bus"} <= layers
+    assert not layers & {"township_seats", "road_links", "equity_hospital", "worst_hospital"}
+    sheets = openpyxl.load_workbook(processed / "services.xlsx").sheetnames
+    assert sheets[-1] == "未分析部分" and "乡镇道路连通" not in sheets
+    page = result.map_html.read_text("utf-8")
+    assert page.count("acc-warn") == 1 + 3  # the style rule and one line per note under the title

@@ -196,3 +196,34 @@ def test_places_in_wrong_crs(tmp_path: Path) -> None:
 )
 def test_scale_bar_lengths(span_m: float, length: float) -> None:
     assert static_map._nice_length(span_m) == length
+
+
+def _fills(fig: Any) -> list[str]:
+    """Fill colours (hex) of the villages' dots (the largest scatter on the map)."""
+    from matplotlib.collections import PathCollection
+    from matplotlib.colors import to_hex
+
+    dots = max(fig.axes[0].findobj(PathCollection), key=lambda c: len(c.get_offsets()))
+    return [to_hex(c) for c in dots.get_facecolors()]
+
+
+def test_png_of_a_group_without_facilities_says_no_data(tmp_path: Path) -> None:
+    places = make_places()
+    places["reading_time_min"] = np.nan
+    facilities = make_facilities().drop(index="f4")  # no reading place
+    fig = draw_map(places, facilities, **options(group="reading"))
+    shown = texts(fig)
+    assert "无数据（数据中无此类设施）：阅读场所" in shown
+    assert "不可达" not in shown
+    assert set(_fills(fig)) == {maps.NO_DATA_COLOUR}
+    path = render_png(places, facilities, **options(group="reading"), path=tmp_path / "r.png")
+    assert png_size(path) == (1200, 1320)
+
+
+def test_png_of_facilities_none_can_reach_says_unreachable() -> None:
+    places = make_places()
+    places["health_time_min"] = np.inf  # the clinic f3 exists; no village reaches it
+    fig = draw_map(places, make_facilities(), **options(group="health"))
+    shown = texts(fig)
+    assert "不可达" in shown and not [t for t in shown if "无数据" in t]
+    assert set(_fills(fig)) == {maps.UNREACHABLE_COLOUR}

@@ -50,6 +50,16 @@ some: they are the city's own districts). A GeoDataFrame of polygons with a
 ``name`` column: each point belongs to the polygon containing it (``outside``
 otherwise). ``None``: no breakdown.
 
+No reading place
+----------------
+When the data hold no reading place of the groups, the claim cannot be tested: the
+``current`` row keeps the residents (``population``, ``points``) but its
+``covered``, ``uncovered``, ``share`` and ``uncovered_points`` are NaN with
+``status`` ``no_data`` (never 0 %), the sub-areas likewise, the key figures have no
+value, and the map and PNG say "no data" (无数据). A siting plan is made only when
+candidate sites exist; :meth:`Assessment.note_missing` records both in a
+:class:`accessibility.report.Notes`.
+
 Tests: ``tests/test_reading_circle.py`` — a grid with a hand-worked answer, the
 sample county (the plan reaches its target; exact never needs more sites than
 greedy) and the notebook end to end.
@@ -74,9 +84,10 @@ from .. import classify, engine, isochrones, network, siting, snapping
 from .._errors import ValidationError
 from ..export import figure
 from ..labels import label
-from ..maps import add_base_layers
+from ..maps import NO_DATA_COLOUR, add_base_layers
 from ..population import estimate as estimate_population
 from ..population import reliability as population_reliability
+from ..report import Notes
 
 if TYPE_CHECKING:
     from ..pipeline import Study
@@ -201,6 +212,19 @@ class Assessment:
             out["coverage_by_area"] = self.by_area
         return out
 
+    @property
+    def no_data(self) -> bool:
+        """No reading place of the groups in the data: no coverage can be given."""
+        return bool(self.meta.get("no_data", False))
+
+    def note_missing(self, notes: Notes) -> bool:
+        """Record in ``notes`` what could not be assessed for want of reading places; return :attr:`no_data`."""
+        if self.no_data:
+            notes.skip("reading_coverage", "no_reading_places")
+            if not self.plans:
+                notes.skip("siting", "no_candidates")
+        return self.no_data
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -323,6 +347,9 @@ def _sub_areas(
     name = joined["name"].astype(object).where(joined["name"].notna(), "outside")
     level = pd.Series("", index=points.index)
     return area_id, name, level
+
+
+_NO_DATA_COLUMNS: Final[tuple[str, ...]] = ("covered", "uncovered", "share", "uncovered_points")
 
 
 def _by_area(pop: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -610,13 +637,17 @@ def assess(
             "sites": "",
         }
     }
-    log.info(
-        "%g-minute reading circle: %.1f%% of %.0f residents covered (%.0f not covered)",
-        minutes,
-        100 * rows["current"]["share"],
-        rows["current"]["population"],
-        rows["current"]["uncovered"],
-    )
+    no_data = len(fac_ids) == 0
+    if no_data:  # nothing to be covered by: the residents only, no coverage figure
+        rows["current"].update(dict.fromkeys(_NO_DATA_COLUMNS, np.nan), status="no_data")
+    else:
+        log.info(
+            "%g-minute reading circle: %.1f%% of %.0f residents covered (%.0f not covered)",
+            minutes,
+            100 * rows["current"]["share"],
+            rows["current"]["population"],
+            rows["current"]["uncovered"],
+        )
 
     # sub-areas
     by_area = None
@@ -626,6 +657,8 @@ def assess(
             area=sub[0].to_numpy(), area_name=sub[1].to_numpy(), area_level=sub[2].to_numpy()
         )
         by_area = _by_area(pop)
+        if no_data:
+            by_area[list(_NO_DATA_COLUMNS)] = np.nan
 
     # isochrones now
     node_t = router.node_times(limit_s=limit_s)
@@ -658,7 +691,9 @@ def assess(
     plans: dict[str, siting.Plan] = {}
     site_rows: list[dict[str, Any]] = []
     iso_after = []
-    for target in tgts:
+    if no_data and not len(cands):
+        log.warning("no reading place and no candidate site in the data: no siting plan")
+    for target in tgts if len(cands) or not no_data else ():
         key = _target_key(target)
         chosen: siting.Plan | None = None
         for method in ("greedy", "exact"):
@@ -772,6 +807,7 @@ def assess(
         "exact_max_vars": exact_max_vars,
         "population_confidence": confidence,
         "estimate": _estimate_key(source, confidence),
+        "no_data": no_data,
     }
     return Assessment(
         minutes=float(minutes),
@@ -880,7 +916,8 @@ def key_figures(result: Assessment) -> list[dict[str, Any]]:
     not covered, ``count``); then per target ``new_sites_<target>`` (e.g.
     ``new_sites_95``): the new reading places of the recommended plan (the exact
     one when it ran, else the greedy one), or ``None`` when that plan does not
-    reach the target.
+    reach the target. Without a reading place in the data the three coverage figures
+    have no value and status ``no_data``.
 
     Returns
     -------
@@ -891,28 +928,38 @@ def key_figures(result: Assessment) -> list[dict[str, Any]]:
     cur = s.loc["current"]
     minutes = f"{result.minutes:g}"
     why = str(result.meta.get("estimate", ""))
+    status = "no_data" if result.no_data else None  # no reading place: no value, never 0 %
     coverage = (
         figure(
             "coverage",
             cur["share"],
             "percent",
             label_key="reading_fig.coverage_estimate",
+            status=status,
             minutes=minutes,
             estimate=tuple(label(f"reading_ui.estimate_{why}", lang=x) for x in ("zh", "en")),
         )
         if why
         else figure(
-            "coverage", cur["share"], "percent", label_key="reading_fig.coverage", minutes=minutes
+            "coverage",
+            cur["share"],
+            "percent",
+            label_key="reading_fig.coverage",
+            status=status,
+            minutes=minutes,
         )
     )
     out = [
         coverage,
-        figure("uncovered", cur["uncovered"], "count", label_key="reading_fig.uncovered"),
+        figure(
+            "uncovered", cur["uncovered"], "count", label_key="reading_fig.uncovered", status=status
+        ),
         figure(
             "uncovered_points",
             cur["uncovered_points"],
             "count",
             label_key="reading_fig.uncovered_points",
+            status=status,
         ),
     ]
     for target in result.meta.get("targets", []):
@@ -1088,6 +1135,7 @@ def map(
     max_points: int = MAX_MAP_POINTS,
     margin_m: float = 1_500.0,
     source_note: str | None = None,
+    notes: Any = (),
 ) -> folium.Map:
     """The reading circle on a map that works offline (save it with :func:`accessibility.maps.save_html`).
 
@@ -1116,6 +1164,11 @@ def map(
         Largest number of resident points drawn.
     margin_m
         Metres around the residents' extent within which areas are drawn.
+    notes
+        Sentences shown under the title with a warning sign (e.g. an
+        :class:`accessibility.report.Notes`, given in ``lang``). Without a reading
+        place in the data the title says so instead of a coverage, and residents are
+        grey "no data" (无数据), not red "not covered".
 
     Returns
     -------
@@ -1144,6 +1197,11 @@ def map(
         if result.population_source in ("raster", "buildings", "landuse", "places", "points")
         else result.population_source,
     ]
+    if result.no_data:
+        lines[0] = label("reading_ui.no_places_line", lang=lang).format(
+            population=fmt.format(cur["population"])
+        )
+    lines += [f"⚠ {t}" for t in (notes.texts(lang) if hasattr(notes, "texts") else notes)]
     pts = result.population
     crs = pts.estimate_utm_crs()
     frame = shapely.box(*pts.geometry.to_crs(crs).total_bounds).buffer(margin_m)
@@ -1219,7 +1277,7 @@ def map(
     gaps.add_to(m)
 
     unit = label("ui.minutes", lang=lang)
-    unreachable = label("ui.unreachable", lang=lang)
+    unreachable = label("ui.no_data" if result.no_data else "ui.unreachable", lang=lang)
     tip_text = label("reading_ui.resident_tip", lang=lang)
 
     def resident_tips(rows: gpd.GeoDataFrame) -> list[str]:
@@ -1235,9 +1293,14 @@ def map(
 
     covered_pts = pts.loc[pts["covered"]] if len(pts) <= max_points else pts.iloc[:0]
     uncovered_pts = pts.loc[~pts["covered"]]
+    not_covered = (
+        ("reading_ui.residents_no_data", NO_DATA_COLOUR)
+        if result.no_data
+        else ("reading_ui.residents_uncovered", UNCOVERED_COLOUR)
+    )
     for rows, key, colour in (
         (covered_pts, "reading_ui.residents_covered", COVERED_COLOUR),
-        (uncovered_pts, "reading_ui.residents_uncovered", UNCOVERED_COLOUR),
+        (uncovered_pts, *not_covered),
     ):
         _point_layer(
             rows, resident_tips(rows), name=label(key, lang=lang), colour=colour, radius=radii(rows)
@@ -1304,7 +1367,7 @@ def map(
         ),
         (UNCOVERED_COLOUR, label("reading_ui.uncovered_areas", lang=lang), False),
         (COVERED_COLOUR, label("reading_ui.residents_covered", lang=lang), True),
-        (UNCOVERED_COLOUR, label("reading_ui.residents_uncovered", lang=lang), True),
+        (not_covered[1], label(not_covered[0], lang=lang), True),
         (PLACE_COLOUR, label("reading_ui.reading_places", lang=lang), True),
     ]
     if len(result.sites):

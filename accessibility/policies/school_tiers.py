@@ -19,6 +19,12 @@ Out:
   times before/after, reassigned villages, children affected, villages newly beyond
   the limit, optionally a capacity-aware assignment (:func:`assign_with_capacity`).
 
+A tier with no school in the data (e.g. an extract whose schools carry no tier) is
+*no data*, not "every village beyond": its times are NaN, its villages are not
+beyond, its shares are NaN with ``status`` ``no_data``, its key figures have no
+value, and its boarding and scenario are skipped with a note
+(:meth:`TierAccess.note_missing`, :func:`consolidate_or_skip`).
+
 Units: distances in metres (in the study's metric CRS), times in minutes in tables
 (seconds inside the engine), geometries of returned tables in EPSG:4326.
 Tests: ``tests/test_school_tiers.py`` — hand-placed schools and places, a hand-built
@@ -48,6 +54,7 @@ from .. import classify, engine, network, pipeline
 from .._errors import ValidationError
 from ..export import figure
 from ..labels import label
+from ..report import Notes
 
 log = logging.getLogger(__name__)
 
@@ -876,9 +883,10 @@ class TierAccess:
         One row per village (WGS-84), index = village id: ``name``, ``level``,
         ``population``, ``leg_m``, ``snap_flag`` and per tier with
         ``key = "school_<tier>"``: ``{key}_time_min`` (minutes, by the tier's mode;
-        ``inf`` unreachable, NaN when the region has no school of the tier),
+        ``inf`` unreachable, NaN when the data have no school of the tier),
         ``{key}_facility``, ``{key}_facility_name``, ``{key}_flag``,
-        ``{key}_beyond`` (time above the limit, unreachable or no school) and
+        ``{key}_beyond`` (time above the limit or unreachable; false when the data
+        have no school of the tier: no data, not beyond) and
         ``{key}_children`` (population × school-age share).
     boarding
         Boarding candidates: one row per (village, tier) beyond the limit, index
@@ -895,7 +903,8 @@ class TierAccess:
         ``median_min``, ``p90_min``, ``max_min``, ``within_limit_share``,
         ``within_limit_pop_share``, ``beyond``, ``population_beyond``,
         ``children_beyond``, ``unreachable``, ``boarding_schools``,
-        ``no_boarding_school``.
+        ``no_boarding_school`` and ``status`` (``ok``, or ``no_data`` for a tier with
+        no school in the data: its shares and counts beyond are then NaN).
     studies
         The prepared study per travel mode (one per distinct mode of the tiers).
     rules, tiers
@@ -935,6 +944,21 @@ class TierAccess:
         ]
         return " · ".join(parts)
 
+    @property
+    def missing(self) -> list[str]:
+        """Tiers with no school in the data (their results are no data)."""
+        return [t for t in self.tiers if int(self.summary.loc[t, "schools"]) == 0]
+
+    def note_missing(self, notes: Notes) -> list[str]:
+        """Record in ``notes`` each tier with no school in the data; return those tiers."""
+        for tier in self.missing:
+            notes.skip(
+                "tier",
+                "no_tier_schools",
+                tier=tuple(label(f"schools_tier_short.{tier}", lang=g) for g in ("zh", "en")),
+            )
+        return self.missing
+
 
 def tier_times(
     router: engine.Router,
@@ -954,7 +978,7 @@ def tier_times(
     key = engine.group_key(f"school:{tier}")
     ids = classify.select(facilities, f"school:{tier}")
     if len(ids) == 0:
-        log.warning("no school of tier %r in this region: every village is beyond", tier)
+        log.warning("no school of tier %r in the data: its times are no data, not beyond", tier)
     near = router.nearest(ids)
     minutes = near["time_s"].to_numpy(float) / 60.0
     names = facilities["name"] if "name" in facilities.columns else pd.Series(dtype=object)
@@ -964,7 +988,7 @@ def tier_times(
             f"{key}_facility": near["facility_id"].to_numpy(),
             f"{key}_facility_name": names.reindex(near["facility_id"]).to_numpy(),
             f"{key}_flag": near["flag"].to_numpy(),
-            f"{key}_beyond": ~(minutes <= limit_min),
+            f"{key}_beyond": minutes > limit_min,  # inf (unreachable) is beyond, NaN is no data
         },
         index=near.index,
     )
@@ -1027,6 +1051,22 @@ def _access_summary(
     pop = population.to_numpy(float)
     known = np.isfinite(pop)
     total = pop[known].sum()
+    if schools == 0:  # no school of the tier in the data: no data, never 0 % or all beyond
+        return {
+            "mode": rule.mode,
+            "limit_min": rule.limit_min,
+            "school_age_share": rule.school_age_share,
+            "schools": 0,
+            "villages": len(t),
+            "population": float(total),
+            **dict.fromkeys(("median_min", "p90_min", "max_min"), np.nan),
+            **dict.fromkeys(("within_limit_share", "within_limit_pop_share"), np.nan),
+            **dict.fromkeys(("beyond", "population_beyond", "children_beyond"), np.nan),
+            "unreachable": 0,
+            "boarding_schools": 0,
+            "no_boarding_school": 0,
+            "status": "no_data",
+        }
     return {
         "mode": rule.mode,
         "limit_min": rule.limit_min,
@@ -1045,6 +1085,7 @@ def _access_summary(
         "unreachable": int((~reach & ~np.isnan(t)).sum()),
         "boarding_schools": int(boarding["boarding_school"].dropna().nunique()),
         "no_boarding_school": int(boarding["boarding_school"].isna().sum()),
+        "status": "ok",
     }
 
 
@@ -1692,6 +1733,44 @@ def consolidate(
     )
 
 
+def consolidate_or_skip(
+    access: TierAccess,
+    tier: str,
+    close_ids: Sequence[Hashable] | pd.Index | None = None,
+    *,
+    notes: Notes,
+    **options: Any,
+) -> Scenario | None:
+    """:func:`consolidate` on the tier's study, or ``None`` with a note when the data have no school of the tier.
+
+    Parameters
+    ----------
+    access
+        The result of :func:`access_by_tier` (its study for ``tier`` is used).
+    tier, close_ids, **options
+        As for :func:`consolidate`.
+    notes
+        Where the skip is recorded (section ``scenario``).
+    """
+    study = access.study_for(tier)
+    if len(classify.select(study.facilities, f"school:{check_tier(tier)}")) == 0:
+        names = tuple(label(f"schools_tier_short.{tier}", lang=g) for g in ("zh", "en"))
+        notes.skip("scenario", "no_tier_schools", tier=names)
+        return None
+    return consolidate(study, tier, close_ids, **options)
+
+
+def layers(
+    checks: Compliance, access: TierAccess, scenario: Scenario | None, summary: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """GeoPackage layers of the school-tiers notebook (no ``scenario`` layer when it was skipped)."""
+    out: dict[str, pd.DataFrame] = {"schools": checks.schools, "villages": access.villages}
+    if scenario is not None:
+        out["scenario"] = scenario.villages
+    out.update({"boarding": access.boarding, "exceptions": checks.exceptions, "summary": summary})
+    return out
+
+
 # =========================================================================== report
 def report(
     checks: Compliance, access: TierAccess, scenario: Scenario | None = None
@@ -1717,7 +1796,8 @@ def key_figures(access: TierAccess) -> list[dict[str, Any]]:
     From :attr:`TierAccess.summary`, for each tier (youngest first):
     ``<tier>_coverage`` — the population share within the tier's limit by its mode
     (``within_limit_pop_share``, ``percent``) — and ``<tier>_beyond`` — the villages
-    beyond the limit (``beyond``: slower, unreachable or no school; ``count``).
+    beyond the limit (``beyond``: slower or unreachable; ``count``). A tier with no
+    school in the data gets both without a value and with status ``no_data``.
 
     Returns
     -------
@@ -1731,18 +1811,25 @@ def key_figures(access: TierAccess) -> list[dict[str, Any]]:
             "mode": tuple(label(f"mode.{row['mode']}", lang=g) for g in ("zh", "en")),
             "limit": f"{float(row['limit_min']):g}",
         }
+        status = "no_data" if row.get("status") == "no_data" else None
         out.append(
             figure(
                 f"{tier}_coverage",
                 row["within_limit_pop_share"],
                 "percent",
                 label_key="schools_fig.coverage",
+                status=status,
                 **fields,
             )
         )
         out.append(
             figure(
-                f"{tier}_beyond", row["beyond"], "count", label_key="schools_fig.beyond", **fields
+                f"{tier}_beyond",
+                row["beyond"],
+                "count",
+                label_key="schools_fig.beyond",
+                status=status,
+                **fields,
             )
         )
     return out
@@ -1786,7 +1873,13 @@ def excel_tables(
         out = frame.reset_index() if isinstance(frame.index, pd.MultiIndex) else frame.copy()
         if out.index.name == "tier":
             out.index = out.index.map(tier)
-        for col, fn in (("tier", tier), ("mode", mode), ("size", size), ("boarding_level", level)):
+        for col, fn in (
+            ("tier", tier),
+            ("mode", mode),
+            ("size", size),
+            ("boarding_level", level),
+            ("status", _soft("status", lang)),
+        ):
             if col in out.columns:
                 out[col] = out[col].map(fn)
         return out

@@ -24,8 +24,16 @@ The three claims (figures from the Xuchang report, see ``docs/services.md``):
   :func:`road_links`. OSM classes stand in for China's technical grades; the mapping
   is data in ``rules/road_classes.yml``.
 
+A section whose inputs are not in the data is skipped with a stated reason, noted
+in an :class:`accessibility.report.Notes`, and the rest still runs: no township
+seat (or no single county seat) skips the road links (:func:`road_links_or_skip`)
+and the per-township equity (:func:`township_equity`); a health tier or the bus
+stops with no facility in the data are "no data" (never 0 %), and their equity
+tables are skipped.
+
 Tests: ``tests/test_services.py`` — hand-built networks (a township reached only by
-a tertiary road), bus and clinic arithmetic, the sample county, the notebook.
+a tertiary road), bus and clinic arithmetic, missing seats and facilities, the
+sample county, the notebook.
 """
 
 from __future__ import annotations
@@ -47,11 +55,12 @@ import shapely
 import yaml
 from scipy.spatial import cKDTree
 
-from .. import engine, metrics, network, snapping
+from .. import engine, equity, metrics, network, snapping
 from .._errors import ValidationError
 from ..classify import TIERS, select
 from ..export import figure
-from ..labels import label
+from ..labels import group_label, label
+from ..report import Notes
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +254,7 @@ def clinic_access(
     summary["mode"] = study.mode
     for g in groups:
         if summary.loc[g, "no_facility"]:
-            log.warning("no facility of tier %r in this area: its shares are 0", g)
+            log.warning("no facility of tier %r in the data: its shares are no data (NaN)", g)
     return ServiceCheck(
         claim="clinics",
         table=table,
@@ -314,9 +323,10 @@ def bus_access(study_walk: StudyLike, *, limit_min: float = 15.0) -> ServiceChec
         "max_min": base["max_min"],
         "limit_min": t_limit,
         "mode": study_walk.mode,
+        "status": base["status"],
     }
     if row["stops"] == 0:
-        log.warning("no bus stop in this area: every village is unserved")
+        log.warning("no bus stop in the data: the bus shares are no data (NaN), not 0")
     summary = pd.DataFrame([row], index=pd.Index(["bus"], name="group"))
     return ServiceCheck(
         claim="bus",
@@ -636,6 +646,146 @@ def road_links(
     )
 
 
+def missing_seats(places: pd.DataFrame) -> str | None:
+    """Why :func:`road_links` cannot run on ``places``: a ``skip`` reason key, or ``None``.
+
+    ``"no_township_seats"`` when no place has level ``township_seat``;
+    ``"no_county_seat"`` when there is not exactly one ``county_seat``.
+    """
+    level = places["level"] if "level" in places.columns else pd.Series(dtype=object)
+    if not (level == "township_seat").any():
+        return "no_township_seats"
+    if int((level == "county_seat").sum()) != 1:
+        return "no_county_seat"
+    return None
+
+
+def road_links_or_skip(
+    roads: network.RoadData | network.Network,
+    places: gpd.GeoDataFrame,
+    *,
+    notes: Notes,
+    **options: Any,
+) -> ServiceCheck | None:
+    """:func:`road_links`, or ``None`` with a note saying why when the data lack its seats.
+
+    Parameters
+    ----------
+    roads, places, **options
+        As for :func:`road_links`.
+    notes
+        Where the skip is recorded (section ``road_links``, reason from
+        :func:`missing_seats`).
+    """
+    reason = missing_seats(places)
+    if reason is not None:
+        notes.skip("road_links", reason)
+        return None
+    return road_links(roads, places, **options)
+
+
+#: Time column of the county hospital in the clinics table.
+HOSPITAL_COL = "health_county_hospital_time_min"
+
+
+@dataclass
+class TownshipEquity:
+    """Who waits longest: the villages' times together and the equity tables made from them.
+
+    Attributes
+    ----------
+    villages
+        The clinics table joined with the bus columns (``bus_time_min``,
+        ``bus_facility_name``, ``bus_served``) and, when the data have township
+        seats, the columns of :func:`accessibility.equity.assign_township`.
+    tables
+        The tables that could be made, by key: ``equity_hospital``, ``equity_bus``
+        (per township; need township seats), ``worst_hospital``, ``worst_bus`` (need
+        facilities of the group in the data).
+    """
+
+    villages: gpd.GeoDataFrame
+    tables: dict[str, pd.DataFrame]
+
+
+def township_equity(
+    study: Any,
+    clinics: ServiceCheck,
+    bus: ServiceCheck,
+    *,
+    notes: Notes,
+    n_worst: int = 10,
+) -> TownshipEquity:
+    """Shares beyond each limit per township and the worst-served villages, as far as the data allow.
+
+    Per township (:func:`accessibility.equity.by_area`, villages given to their
+    nearest township seat by :func:`accessibility.equity.assign_township`): the
+    county hospital within the clinic limits and the bus stop within the walk
+    limit. Worst served: the ``n_worst`` villages farthest from each
+    (:func:`accessibility.equity.worst_served`). Without a township seat the
+    per-township tables are skipped; for a group with no facility in the data
+    (county hospital or bus stop) both its tables are skipped — each with a note.
+
+    Parameters
+    ----------
+    study
+        The clinics' study (``origins``, ``places``, ``router``).
+    clinics, bus
+        Results of :func:`clinic_access` (with the county hospital tier) and
+        :func:`bus_access`.
+    notes
+        Where skipped tables are recorded.
+    n_worst
+        Villages in each worst-served list.
+    """
+    villages = clinics.table
+    seats = missing_seats(study.places) != "no_township_seats"
+    if seats:
+        villages = villages.join(
+            equity.assign_township(study.origins, study.places, router=study.router)
+        )
+    else:
+        notes.skip("township_equity", "no_township_seats")
+    villages = villages.join(bus.table[["bus_time_min", "bus_facility_name", "bus_served"]])
+    tables: dict[str, pd.DataFrame] = {}
+    cases = (
+        ("hospital", HOSPITAL_COL, "health:county_hospital", list(clinics.meta["limits_min"])),
+        ("bus", "bus_time_min", "bus", [bus.meta["limit_min"]]),
+    )
+    for name, col, group, limits in cases:
+        if col not in villages.columns or villages[col].isna().all():
+            names = tuple(group_label(group, lang=lang) for lang in ("zh", "en"))
+            notes.skip("group", "no_facilities", group=names)
+            continue
+        if seats:
+            tables[f"equity_{name}"] = equity.by_area(
+                villages, group_col="township", time_col=col, limits_min=limits
+            )
+        tables[f"worst_{name}"] = equity.worst_served(villages, time_col=col, n=n_worst)
+    return TownshipEquity(villages=villages, tables=tables)
+
+
+def layers(
+    *,
+    villages: pd.DataFrame,
+    claims: pd.DataFrame,
+    clinics: ServiceCheck,
+    bus: ServiceCheck,
+    roads: ServiceCheck | None,
+    tables: Mapping[str, pd.DataFrame],
+) -> dict[str, pd.DataFrame]:
+    """GeoPackage layers of the services notebook: what was made, nothing for a skipped section."""
+    out: dict[str, pd.DataFrame] = {"villages": villages}
+    if roads is not None:
+        out["township_seats"] = roads.table
+    out.update({"clinics": clinics.summary, "bus": bus.summary})
+    if roads is not None:
+        out["road_links"] = roads.summary
+    out["claims"] = claims
+    out.update(tables)
+    return out
+
+
 # --------------------------------------------------------------------------- the claims side by side
 
 
@@ -661,7 +811,9 @@ def claims(
     pandas.DataFrame
         Columns ``claim`` (key), ``statement`` (the claim), ``measure`` (what the
         value is), ``value`` (0–1), ``reported`` (0–1: the Xuchang report's figure,
-        :data:`REPORTED`; NaN when it gives none), ``gap`` (= value − reported).
+        :data:`REPORTED`; NaN when it gives none), ``gap`` (= value − reported) and
+        ``status`` (``ok``, or ``no_data`` when no facility of the measure's kind is
+        in the data: the value is then NaN, never 0).
     """
     rows = [
         {
@@ -671,17 +823,18 @@ def claims(
             "value": value,
             "reported": REPORTED.get(claim, np.nan),
             "gap": value - REPORTED.get(claim, np.nan),
+            "status": status,
         }
-        for _, claim, measure, value in _claim_rows(clinics, bus, roads, lang)
+        for _, claim, measure, value, status in _claim_rows(clinics, bus, roads, lang)
     ]
     return pd.DataFrame(rows)
 
 
 def _claim_rows(
     clinics: ServiceCheck | None, bus: ServiceCheck | None, roads: ServiceCheck | None, lang: str
-) -> list[tuple[str, str, str, float]]:
-    """``(key, claim, measure, value)`` per measured claim, in the order of :func:`claims`."""
-    rows: list[tuple[str, str, str, float]] = []
+) -> list[tuple[str, str, str, float, str]]:
+    """``(key, claim, measure, value, status)`` per measured claim, in the order of :func:`claims`."""
+    rows: list[tuple[str, str, str, float, str]] = []
     if clinics is not None:
         group = "health:county_hospital"
         for limit in clinics.meta["limits_min"]:
@@ -690,18 +843,22 @@ def _claim_rows(
                     limit=f"{limit:g}", mode=label(f"mode.{clinics.meta['mode']}", lang=lang)
                 )
                 value = float(clinics.summary.loc[group, f"within_{limit:g}_pop_share"])
-                rows.append((f"county_hospital_{limit:g}", "county_hospital", text, value))
+                status = (
+                    metrics.STATUS_NO_DATA if clinics.summary.loc[group, "no_facility"] else "ok"
+                )
+                rows.append((f"county_hospital_{limit:g}", "county_hospital", text, value, status))
     if bus is not None:
         limit = bus.meta["limit_min"]
         text = label("services_measure.villages_with_stop", lang=lang).format(limit=f"{limit:g}")
         value = float(bus.summary["served_share"].iloc[0])
-        rows.append(("bus_every_village", "bus_every_village", text, value))
+        status = metrics.STATUS_NO_DATA if int(bus.summary["stops"].iloc[0]) == 0 else "ok"
+        rows.append(("bus_every_village", "bus_every_village", text, value, status))
     if roads is not None:
         text = label("services_measure.seats_connected", lang=lang).format(
             road_class=roads.meta["osm_min_class"]
         )
         value = float(roads.summary["share_connected"].iloc[0])
-        rows.append(("township_links", "township_links", text, value))
+        rows.append(("township_links", "township_links", text, value, "ok"))
     if not rows:
         msg = "give at least one result: clinics=, bus= or roads="
         raise ValidationError(msg)
@@ -719,7 +876,8 @@ def key_figures(
     Keys: ``county_hospital_<T>`` (population share within each clinic limit of a
     county hospital), ``bus_every_village`` (share of villages with a stop within the
     walk limit), ``township_links`` (share of township seats linked); all ``percent``,
-    labelled with the claim's measure in both languages.
+    labelled with the claim's measure in both languages. A claim whose facilities are
+    not in the data has no value and status ``no_data``.
 
     Parameters
     ----------
@@ -735,8 +893,14 @@ def key_figures(
     zh = _claim_rows(clinics, bus, roads, "zh")
     en = _claim_rows(clinics, bus, roads, "en")
     return [
-        figure(key, value, "percent", labels=(text_zh, text_en))
-        for (key, _, text_zh, value), (_, _, text_en, _) in zip(zh, en, strict=True)
+        figure(
+            key,
+            value,
+            "percent",
+            labels=(text_zh, text_en),
+            status=status if status == metrics.STATUS_NO_DATA else None,
+        )
+        for (key, _, text_zh, value, status), (_, _, text_en, _, _) in zip(zh, en, strict=True)
     ]
 
 
@@ -776,12 +940,15 @@ def seats_layer(roads: ServiceCheck, *, lang: str = "zh") -> folium.FeatureGroup
     return layer
 
 
-def add_seats_layer(m: folium.Map, roads: ServiceCheck, *, lang: str = "zh") -> folium.Map:
+def add_seats_layer(m: folium.Map, roads: ServiceCheck | None, *, lang: str = "zh") -> folium.Map:
     """Add :func:`seats_layer` to a map, listed in its layer control; return the map.
 
     The layer is inserted before the map's layer control (if any), so that the
-    control, which lists the layers present before it, offers it too.
+    control, which lists the layers present before it, offers it too. ``roads=None``
+    (the road links were skipped) leaves the map as it is.
     """
+    if roads is None:
+        return m
     layer = seats_layer(roads, lang=lang)
     children = list(m._children.values())
     position = next(
@@ -801,7 +968,7 @@ def excel_tables(
     claims: pd.DataFrame,
     clinics: ServiceCheck,
     bus: ServiceCheck,
-    roads: ServiceCheck,
+    roads: ServiceCheck | None,
     equity: Mapping[str, pd.DataFrame] | None = None,
     lang: str = "zh",
 ) -> dict[str, pd.DataFrame]:
@@ -814,25 +981,27 @@ def excel_tables(
     so give ``headers=excel_headers(sheets, lang=lang)`` to ``write_excel``.
     """
     mode = functools.partial(_soft_label, "mode", lang=lang)
-    sheets = {
-        "claims": claims,
-        "clinics": clinics.summary,
-        "bus": bus.summary,
-        "road_links": roads.summary,
-        "township_seats": roads.table.assign(
-            reason=roads.table["reason"].map(
-                functools.partial(_soft_label, "services_reason", lang=lang)
+    sheets = {"claims": claims, "clinics": clinics.summary, "bus": bus.summary}
+    if roads is not None:  # skipped without township seats
+        sheets["road_links"] = roads.summary
+        sheets["township_seats"] = (
+            roads.table.assign(
+                reason=roads.table["reason"].map(
+                    functools.partial(_soft_label, "services_reason", lang=lang)
+                )
             )
+            if "reason" in roads.table.columns
+            else roads.table
         )
-        if "reason" in roads.table.columns
-        else roads.table,
-        **(equity or {}),
-    }
+    sheets.update(equity or {})
+    status = functools.partial(_soft_label, "status", lang=lang)
     out: dict[str, pd.DataFrame] = {}
     for key, frame in sheets.items():
         table = frame.copy()
         if "mode" in table.columns:
             table["mode"] = table["mode"].map(mode)
+        if "status" in table.columns:
+            table["status"] = table["status"].map(status)
         out[_soft_label("services_sheet", key, lang=lang)] = table
     return out
 
