@@ -235,3 +235,17 @@ def facility_counts(study: Study) -> pd.DataFrame:
     counts = counts[["osm", "registry", "both"]]
     counts["total"] = counts.sum(axis=1)
     return counts
+
+
+def write(study: Study, name: str = "audit", **options: Any) -> pd.DataFrame:
+    """Write :func:`summary` to ``<processed dir>/<name>.csv`` at once and return it.
+
+    Notebooks call this right after :func:`accessibility.pipeline.prepare`, before any
+    analysis that might fail, so that a run always leaves the data audit behind.
+    ``options`` go to :func:`summary`.
+    """
+    from .export import write_csv
+
+    table = summary(study, **options)
+    write_csv(study.processed_dir / f"{name}.csv", table)
+    return table

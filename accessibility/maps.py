@@ -84,6 +84,8 @@ UNREACHABLE_COLOUR: Final[str] = "#a3a3a3"
 NO_DATA_COLOUR: Final[str] = "#dcdcdc"
 #: Fill colour of facility markers (drawn with a white ring, above the origins).
 FACILITY_COLOUR: Final[str] = "#1f2a5c"
+#: Outline (dotted) of an origin whose nearest road is cut off from the network: its time is an estimate.
+CUT_OFF_COLOUR: Final[str] = "#7b3294"
 #: Map background when no base tiles are shown.
 BACKGROUND_COLOUR: Final[str] = "#f3f1ec"
 #: Travel-time colour ramp, best (shortest) first; classes sample it evenly.
@@ -428,8 +430,10 @@ def _round_coords(obj: Any) -> Any:
     return obj
 
 
-def _place_rows(places: gpd.GeoDataFrame, lang: str) -> tuple[list[list[Any]], list[str], bool]:
-    """Shared per-origin rows: ``[lat, lon, name, level index, population, radius, far, leg_m]``."""
+def _place_rows(places: gpd.GeoDataFrame, lang: str) -> tuple[list[list[Any]], list[str], set[str]]:
+    """Shared per-origin rows: ``[lat, lon, name, level index, population, radius, flag, leg_m]``
+    (flag 0 ok, 1 far from the road, 2 nearest road cut off from the network), and the
+    flags present."""
     lon, lat = _points_lonlat(places.geometry)
     _check_lonlat(lon, lat, "places")
     n = len(places)
@@ -444,11 +448,12 @@ def _place_rows(places: gpd.GeoDataFrame, lang: str) -> tuple[list[list[Any]], l
         if "population" in places.columns
         else np.full(n, np.nan)
     )
-    far = (
-        places["snap_flag"].astype("string").fillna("ok").str.strip().eq("far").to_numpy(dtype=bool)
+    flags = (
+        places["snap_flag"].astype("string").fillna("ok").str.strip()
         if "snap_flag" in places.columns
-        else np.zeros(n, dtype=bool)
+        else pd.Series(["ok"] * n, index=places.index, dtype="string")
     )
+    code = np.where(flags.eq("far"), 1, np.where(flags.eq("road_cut_off"), 2, 0))
     legs = (
         pd.to_numeric(places["leg_m"], errors="coerce").to_numpy(dtype=float)
         if "leg_m" in places.columns
@@ -479,11 +484,12 @@ def _place_rows(places: gpd.GeoDataFrame, lang: str) -> tuple[list[list[Any]], l
                 level_index[level_text],
                 f"{pop:,.0f}" if np.isfinite(pop) else html.escape(unknown),
                 _radius(pop),
-                1 if far[i] else 0,
+                int(code[i]),
                 round(float(legs[i])) if np.isfinite(legs[i]) else None,
             ]
         )
-    return rows, level_texts, bool(far.any())
+    present = {name for name, c in (("far", 1), ("road_cut_off", 2)) if (code == c).any()}
+    return rows, level_texts, present
 
 
 def _select_facilities(facilities: gpd.GeoDataFrame, group: str) -> gpd.GeoDataFrame:
@@ -662,21 +668,25 @@ class _AccessLayers(MacroElement):
                     var out = "<b>" + p[2] + "</b>" + (lv ? " (" + lv + ")" : "") +
                         "<br>" + s.pop + ": " + p[4] +
                         "<br>" + s.time + " · " + g.g + ": " +
-                        (t === null ? (g.nd ? s.nodata : s.unreachable) : t.toFixed(1) + " " + s.min) +
+                        (t === null ? (g.nd ? s.nodata : s.unreachable) :
+                            (p[6] === 2 ? "≈ " : "") + t.toFixed(1) + " " + s.min) +
                         "<br>" + s.nearest + ": " + (f === null ? "—" : g.fn[f]);
                     if (p[6] === 1) {
                         out += "<br><i>⚠ " + s.far +
                             (p[7] === null ? "" : " (" + s.leg + " " + p[7] + " " + s.m + ")") + "</i>";
+                    } else if (p[6] === 2) {
+                        out += "<br><i>⚠ " + s.cut + "</i>";
                     }
                     return out;
                 }
                 function addGroup(layer, g) {
                     var tipOf = function (marker) { return tip(g, marker.options.accIndex); };
                     for (var i = 0; i < D.p.length; i++) {
-                        var p = D.p[i], c = g.c[i], far = p[6] === 1;
+                        var p = D.p[i], c = g.c[i], far = p[6] === 1, cut = p[6] === 2;
                         L.circleMarker([p[0], p[1]], {
-                            radius: p[5], weight: far ? 1.6 : 0.8,
-                            color: far ? "#000000" : "#ffffff", dashArray: far ? "3 3" : null,
+                            radius: p[5], weight: far || cut ? 1.6 : 0.8,
+                            color: far ? "#000000" : (cut ? D.cut : "#ffffff"),
+                            dashArray: far ? "3 3" : (cut ? "1 2" : null),
                             fillColor: g.nd ? D.nd : (c < 0 ? D.un : D.col[c]),
                             fillOpacity: 0.9, accIndex: i
                         }).bindTooltip(tipOf).addTo(layer);
@@ -800,6 +810,7 @@ def _legend_html(
     lang: str,
     any_far: bool,
     no_data: Sequence[str] = (),
+    any_cut_off: bool = False,
 ) -> str:
     def row(swatch_style: str, text: str) -> str:
         return f'<div><i style="{swatch_style}"></i>{html.escape(text)}</div>'
@@ -821,6 +832,13 @@ def _legend_html(
     if any_far:
         parts.append(
             row("background:#ddd;border:1.5px dashed #000", label("ui.far_from_road", lang=lang))
+        )
+    if any_cut_off:
+        parts.append(
+            row(
+                f"background:#ddd;border:1.5px dotted {CUT_OFF_COLOUR}",
+                label("ui.road_cut_off", lang=lang),
+            )
         )
     parts.append(
         f'<div class="acc-note">{html.escape(label("ui.size_by_population", lang=lang))}</div>'
@@ -1349,7 +1367,7 @@ def access_map(
         raise ValidationError(msg)
 
     colours = class_colours(len(thresholds) + 1)
-    place_rows, level_texts, any_far = _place_rows(places, lang)
+    place_rows, level_texts, flags_present = _place_rows(places, lang)
     payloads = [_group_payload(places, facilities, g, thresholds, lang) for g in group_list]
 
     strings = {
@@ -1361,6 +1379,7 @@ def access_map(
         "unreachable": label("ui.unreachable", lang=lang),
         "nodata": no_data_text((), lang=lang),
         "far": label("ui.far_from_road", lang=lang),
+        "cut": label("ui.road_cut_off_tip", lang=lang),
         "leg": label("ui.walk_to_road", lang=lang),
     }
     shared_data = {
@@ -1371,6 +1390,7 @@ def access_map(
         "un": UNREACHABLE_COLOUR,
         "nd": NO_DATA_COLOUR,
         "fac": FACILITY_COLOUR,
+        "cut": CUT_OFF_COLOUR,
     }
 
     lonlat = (np.array([r[1] for r in place_rows]), np.array([r[0] for r in place_rows]))
@@ -1423,7 +1443,16 @@ def access_map(
     )
     no_data = [g for g, p in zip(group_list, payloads) if p["nd"]]
     m.add_child(
-        _Legend(_legend_html(thresholds, colours, lang=lang, any_far=any_far, no_data=no_data))
+        _Legend(
+            _legend_html(
+                thresholds,
+                colours,
+                lang=lang,
+                any_far="far" in flags_present,
+                no_data=no_data,
+                any_cut_off="road_cut_off" in flags_present,
+            )
+        )
     )
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds(bounds, padding=(20, 20))

@@ -34,7 +34,7 @@ import pandas as pd
 from ._errors import ValidationError
 from .engine import check_thresholds, group_key
 from .export import figure
-from .labels import group_label
+from .labels import group_label, label
 from .report import Notes
 
 _WITHIN_POP = re.compile(r"within_(?P<t>\d+(?:\.\d+)?)_pop_share")
@@ -128,7 +128,7 @@ def summary(
     return out
 
 
-def key_figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
+def key_figures(summary: pd.DataFrame, *, estimate: str = "") -> list[dict[str, Any]]:
     """The key figures of a :func:`summary` table: per group, coverage and villages beyond.
 
     For the largest threshold ``T`` of the table and each group (in table order):
@@ -146,6 +146,10 @@ def key_figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
     ----------
     summary
         Output of :func:`summary` (index = group).
+    estimate
+        Why the origins' residents are only an estimate (``"landuse"``,
+        ``"low_confidence"``; ``study.meta["origins_population_estimate"]``): the
+        population shares then say so in their labels. ``""``: counted residents.
 
     Returns
     -------
@@ -166,15 +170,19 @@ def key_figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
         share = float(row[f"within_{top}_share"])
         origins = int(row["origins"])
         beyond = round(origins * (1.0 - share)) if np.isfinite(share) else None
+        why = {}
+        if estimate:
+            why["estimate"] = tuple(label(f"reading_ui.estimate_{estimate}", lang=x) for x in ("zh", "en"))
         out.append(
             figure(
                 f"{key}_coverage",
                 row[f"within_{top}_pop_share"],
                 "percent",
-                label_key="figure.coverage",
+                label_key="figure.coverage_estimate" if estimate else "figure.coverage",
                 status=status,
                 group=names,
                 t=top,
+                **why,
             )
         )
         out.append(

@@ -85,6 +85,8 @@ class Origins:
     reason: str
     #: What the data held: counts of settlements by ``place`` value, footprints, population points
     found: dict[str, int] = field(default_factory=dict)
+    #: Why the origins' residents are only an estimate (``landuse``, ``low_confidence``), or ``""``
+    estimate: str = ""
 
 
 def found_text(found: dict[str, int]) -> str:
@@ -474,4 +476,10 @@ def choose(
         what = kind if kind != "villages" else f"settlements of levels [{level_text}]"
         msg = f"no origins: 0 {what} inside the boundary (the data hold {found_text(found)}); use {hint}"
         raise ValidationError(msg)
-    return Origins(table=table, kind=kind, reason=reason, found=found)
+    estimate = ""
+    if kind in ("grid", "h3") and population is not None and len(population):
+        if population.attrs.get("population_source") == "landuse":
+            estimate = "landuse"
+        elif population.attrs.get("population_confidence") == "low":
+            estimate = "low_confidence"
+    return Origins(table=table, kind=kind, reason=reason, found=found, estimate=estimate)

@@ -122,8 +122,10 @@ class Study:
             return self.region.label(lang)
         return f"{self.region.label(lang)} · {self.unit.label(lang)}"
 
-    def data_note(self, lang: str = "zh") -> str:
-        """One line for maps: where the data come from, their date, and the map's date."""
+    def data_note(self, lang: str = "zh", *, origins: bool = True) -> str:
+        """One line for maps: where the data come from, their date, the origins
+        (:meth:`origins_note`; ``origins=False`` for maps of residents, not origins) and
+        the map's date."""
         from .labels import label
 
         if self.region.synthetic:
@@ -142,8 +144,8 @@ class Study:
         today = dt.date.today().isoformat()
         return (
             f"{label('ui.data_source', lang=lang)}: {source} · "
-            f"{Study.origins_note(self, lang)} · "
-            f"{label('ui.map_date', lang=lang)}: {today}"
+            + (f"{Study.origins_note(self, lang)} · " if origins else "")
+            + f"{label('ui.map_date', lang=lang)}: {today}"
         )
 
     def origins_note(self, lang: str = "zh") -> str:
@@ -153,8 +155,12 @@ class Study:
 
         kind = self.meta.get("origins_kind", "villages")
         text = label(f"origins.{kind}", lang=lang).format(grid_m=float(self.meta.get("grid_m", 0)))
+        sep = "；" if lang == "zh" else "; "
         if kind in ("grid", "h3") and str(self.meta.get("origins_reason", "")).startswith("auto"):
-            text += ("；" if lang == "zh" else "; ") + label("origins.auto_grid", lang=lang)
+            text += sep + label("origins.auto_grid", lang=lang)
+        if self.meta.get("origins_population_estimate"):
+            why = self.meta["origins_population_estimate"]
+            text += sep + label(f"reading_ui.estimate_{why}", lang=lang)
         colon = "：" if lang == "zh" else ": "
         return f"{label('origins.title', lang=lang)}{colon}{text}"
 
@@ -960,6 +966,7 @@ def prepare(
         "origins_reason": chosen.reason,
         "origins_found": chosen.found,
         "origins_population": pop_from,
+        "origins_population_estimate": chosen.estimate,
         "grid_m": cell_m,
         "origins_far": int((o_snap["flag"] == snapping.FLAG_FAR).sum()),
         "facilities": len(facilities),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import classify, engine, network, regions
+from . import classify, engine, network, origins, regions
 from ._errors import AccessibilityError, DataSourceError, ValidationError
 from .settings import settings
 
@@ -69,7 +69,17 @@ def notebooks_dir() -> Path:
 
 
 #: Parameters every notebook declares: the runner sets them for each run.
-COMMON_PARAMETERS = ("region", "unit", "root", "osm_file", "offline", "lang")
+COMMON_PARAMETERS = (
+    "region",
+    "unit",
+    "root",
+    "osm_file",
+    "offline",
+    "lang",
+    "origins",
+    "origin_levels",
+    "grid_m",
+)
 
 
 def declared_parameters(notebook: str) -> list[str]:
@@ -110,6 +120,14 @@ def validate(notebook: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
     bad_levels = sorted(set(params.get("origin_levels", []) or []) - set(classify.LEVELS))
     if bad_levels:
         msg = f"unknown origin levels {bad_levels}; choose from {', '.join(classify.LEVELS)}"
+        raise ValidationError(msg)
+    if params.get("origins") is not None:
+        origins.check_spec(params["origins"])
+    grid_m = params.get("grid_m")
+    if grid_m is not None and not (
+        isinstance(grid_m, (int, float)) and not isinstance(grid_m, bool) and grid_m > 0
+    ):
+        msg = f"grid_m must be a positive number of metres, got {grid_m!r}"
         raise ValidationError(msg)
     osm_file = params.get("osm_file")
     if osm_file is not None and not Path(str(osm_file)).is_file():
@@ -225,7 +243,9 @@ def _run_one(
     except pm.PapermillExecutionError as exc:
         msg = f"{notebook} failed for {what} in cell {exc.cell_index}: {exc.ename}: {exc.evalue} (see {out})"
         raise NotebookFailed(msg, cell_index=exc.cell_index, executed=out) from None
-    except Exception as exc:  # a dead kernel, a cell over the time limit, a kernel that never started
+    except (
+        Exception
+    ) as exc:  # a dead kernel, a cell over the time limit, a kernel that never started
         msg = f"{notebook} failed for {what}: {type(exc).__name__}: {exc} (see {out})"
         raise NotebookFailed(msg, executed=out) from exc
     return RunResult(

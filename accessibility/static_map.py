@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from accessibility._errors import ValidationError
@@ -38,6 +39,7 @@ from accessibility.engine import group_key
 from accessibility.labels import group_label, label
 from accessibility.maps import (
     BACKGROUND_COLOUR,
+    CUT_OFF_COLOUR,
     FACILITY_COLOUR,
     NO_DATA_COLOUR,
     ROAD_STYLE,
@@ -370,11 +372,13 @@ def _draw(
         else np.full(len(places), np.nan)
     )
     sizes = np.array([(1.6 * _radius(p)) ** 2 for p in pops])
-    far = (
-        places["snap_flag"].astype("string").fillna("ok").str.strip().eq("far").to_numpy(dtype=bool)
+    flags = (
+        places["snap_flag"].astype("string").fillna("ok").str.strip()
         if "snap_flag" in places.columns
-        else np.zeros(len(places), dtype=bool)
+        else pd.Series(["ok"] * len(places), index=places.index, dtype="string")
     )
+    far = flags.eq("far").to_numpy(dtype=bool)
+    cut = flags.eq("road_cut_off").to_numpy(dtype=bool)  # time is an estimate
     selected = _valid_geometry(_select_facilities(facilities, group), "facilities")
     no_data = no_data_group(minutes, selected)
     if no_data:  # no facility of the group in the data: "no data", never unreachable
@@ -465,8 +469,10 @@ def _draw(
         xy[order, 1],
         s=sizes[order],
         c=[fill[i] for i in order],
-        edgecolors=["#000000" if far[i] else "#ffffff" for i in order],
-        linewidths=[1.0 if far[i] else 0.5 for i in order],
+        edgecolors=[
+            "#000000" if far[i] else (CUT_OFF_COLOUR if cut[i] else "#ffffff") for i in order
+        ],
+        linewidths=[1.0 if far[i] or cut[i] else 0.5 for i in order],
         alpha=0.92,
         zorder=4,
     )
@@ -508,6 +514,8 @@ def _draw(
     )
     if far.any():
         handles.append(dot("#dddddd", label("ui.far_from_road", lang=lang), edge="#000000"))
+    if cut.any():
+        handles.append(dot("#dddddd", label("ui.road_cut_off", lang=lang), edge=CUT_OFF_COLOUR))
     handles.extend(road_handles)
     heading = f"{label('ui.legend', lang=lang)} · {label('ui.travel_time', lang=lang)}"
     legend = ax.legend(

@@ -276,3 +276,16 @@ def test_sample_command_generates_every_generated_unit(tmp_path, capsys) -> None
     )
     assert cli.main(["--root", str(tmp_path), "sample", "--region", "real"]) == 2
     assert "no generated data" in capsys.readouterr().err
+
+
+def test_origins_parameters_are_checked_before_a_kernel_starts() -> None:
+    from accessibility import runner
+    from accessibility._errors import ValidationError
+
+    for nb in ("facility_access", "reading_circle", "school_tiers", "services"):
+        params = runner.validate(nb, {"region": "sample", "origins": "grid", "grid_m": 250})
+        assert params["origins"] == "grid"
+        with pytest.raises(ValidationError, match="origins must be one of"):
+            runner.validate(nb, {"region": "sample", "origins": "villagez"})
+        with pytest.raises(ValidationError, match="grid_m must be a positive"):
+            runner.validate(nb, {"region": "sample", "grid_m": -1})

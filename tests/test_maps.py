@@ -822,3 +822,23 @@ def test_a_group_with_facilities_and_no_time_stays_unreachable() -> None:
     assert health["nd"] == 0 and health["c"] == [UNREACHABLE] * 5
     assert not any("无数据" in name for name in overlay_names(page))
     assert "无数据（数据中无此类设施）：" not in html.unescape(page)  # no legend row
+
+
+def test_a_village_on_a_cut_off_road_is_drawn_and_told_as_an_estimate() -> None:
+    places = make_places()
+    places.loc["p2", "snap_flag"] = "road_cut_off"
+    page = render_html(
+        access_map(places, make_facilities(), groups=GROUPS, thresholds_min=[15, 30], title="t")
+    )
+    rows = shared_data(page)["p"]
+    assert [r[6] for r in rows] == [0, 2, 0, 1, 0]  # ok, cut off, ok, far, ok
+    assert "所在道路与路网不连通（时间为估算）" in page  # the legend row
+    assert "最近的道路与路网不连通" in page  # the tooltip text
+    assert '"≈ "' in body_script(page)  # its time is shown as approximate
+    # without such a village, no legend row
+    plain = render_html(
+        access_map(
+            make_places(), make_facilities(), groups=GROUPS, thresholds_min=[15, 30], title="t"
+        )
+    )
+    assert "所在道路与路网不连通（时间为估算）" not in plain

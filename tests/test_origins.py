@@ -345,3 +345,46 @@ def test_villages_without_population_tags_take_the_raster_cells_nearest_them(tmp
     assert (
         pipeline._origin_population(reg, None, villages, cells_chosen, boundary, CRS)[1] == "grid"
     )
+
+
+def test_a_grid_from_land_use_is_an_estimate_and_its_figures_say_so():
+    from accessibility import metrics
+
+    xy = np.array([[X0 + 100.0, Y0 + 100], [X0 + 900.0, Y0 + 900]])
+    pop = _points(xy, np.array([50.0, 70.0]))
+    pop.attrs.update(population_source="landuse")
+    got = origins.choose(
+        "grid",
+        places=_places([]),
+        buildings=NO_BUILDINGS,
+        boundary=_boundary(),
+        crs=CRS,
+        levels=["admin_village"],
+        population=pop,
+    )
+    assert got.estimate == "landuse"
+    counted = _points(xy, np.array([50.0, 70.0]))
+    counted.attrs.update(population_source="raster", population_confidence="high")
+    assert (
+        origins.choose(
+            "grid",
+            places=_places([]),
+            buildings=NO_BUILDINGS,
+            boundary=_boundary(),
+            crs=CRS,
+            levels=["admin_village"],
+            population=counted,
+        ).estimate
+        == ""
+    )
+
+    summary = pd.DataFrame(
+        {"origins": [2], "within_30_share": [0.5], "within_30_pop_share": [0.6], "status": ["ok"]},
+        index=pd.Index(["bus"], name="group"),
+    )
+    plain = metrics.key_figures(summary)[0]
+    marked = metrics.key_figures(summary, estimate="landuse")[0]
+    assert "估算" not in plain["label_zh"]
+    assert marked["label_zh"] == "公交站：30分钟内人口占比（估算：居住用地推算）"
+    assert marked["label_en"].endswith("(estimate from residential land use)")
+    assert marked["value"] == plain["value"] == 0.6

@@ -227,3 +227,21 @@ def test_png_of_facilities_none_can_reach_says_unreachable() -> None:
     shown = texts(fig)
     assert "不可达" in shown and not [t for t in shown if "无数据" in t]
     assert set(_fills(fig)) == {maps.UNREACHABLE_COLOUR}
+
+
+def test_a_village_on_a_cut_off_road_has_its_own_ring_and_legend_row() -> None:
+    from matplotlib.colors import to_hex
+
+    from accessibility.maps import CUT_OFF_COLOUR
+
+    places = make_places()
+    assert "road_cut_off" not in set(places.get("snap_flag", []))
+    assert "所在道路与路网不连通（时间为估算）" not in texts(
+        draw_map(places, make_facilities(), **options())
+    )
+    places["snap_flag"] = "ok"
+    places.iloc[0, places.columns.get_loc("snap_flag")] = "road_cut_off"
+    fig = draw_map(places, make_facilities(), **options())
+    assert "所在道路与路网不连通（时间为估算）" in texts(fig)
+    edges = {to_hex(c) for c in fig.axes[0].collections[-2].get_edgecolors()}
+    assert CUT_OFF_COLOUR in edges
