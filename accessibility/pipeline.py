@@ -136,6 +136,8 @@ class Study:
             how = self.meta.get("osm_date_source")
             if date and how:
                 date = label(f"ui.date_{how}", lang=lang).format(date=date)
+            elif not date:
+                date = label("ui.date_unknown", lang=lang)
             details = ", ".join(str(v) for v in (self.meta.get("osm_file_name"), date) if v)
             if details:
                 source += f" ({details})"

@@ -381,6 +381,13 @@ def test_osm_file_is_dated_by_its_extract_not_its_copy(tmp_path) -> None:
         assert dt.date.today().isoformat() in note  # the map's own date, apart
         zh = pipeline.Study.data_note(fake, "zh")  # type: ignore[arg-type]
         assert "2019-04-14" in zh and ("文件头" in zh) == (how == "header")
+    # a file without any timestamp: the date is unknown, said so (never the copy time)
+    fake = types.SimpleNamespace(
+        region=types.SimpleNamespace(synthetic=False),
+        meta={"osm_file_name": "x.osm", "osm_date": None, "osm_date_source": None},
+    )
+    note = pipeline.Study.data_note(fake, "en")  # type: ignore[arg-type]
+    assert "(x.osm, data date unknown (no timestamps in the file))" in note
 
 
 def test_a_boundary_cut_by_the_extract_is_not_called_a_wrong_name(tmp_path) -> None:

@@ -262,29 +262,32 @@ def test_batch_runs_every_notebook_on_every_real_extract(tmp_path: Path) -> None
     finally:
         settings.root = old
     failed = {
-        m["key"] if "key" in m else m["notebook"]: m.get("error")
-        for m in report.manifests
-        if m["status"] != "ok"
+        (m["unit"], m["notebook"]): m.get("error") for m in report.manifests if m["status"] != "ok"
     }
     assert report.exit_code == 0, failed
     assert len(report.manifests) == 12
     for m in report.manifests:
         names = {Path(o["path"]).name for o in m["outputs"]}
         nb = m["notebook"]
-        assert {f"{nb}.html", f"{nb}.png", f"{nb}.xlsx", "audit.csv"} <= names, (
+        audit_name = "audit.csv" if nb == "facility_access" else f"{nb}_audit.csv"
+        assert {f"{nb}.html", f"{nb}.png", f"{nb}.xlsx", audit_name} <= names, (
             m["unit"],
             nb,
             names,
         )
-    # the audit says which origins were used and why
-    audit = pd.read_csv(
-        tmp_path / "data" / "processed" / "real" / "900001" / "audit.csv", index_col=0
+    processed = tmp_path / "data" / "processed" / "real"
+    # central Helsinki has no village: the audit says which origins were used and why
+    audit = pd.read_csv(processed / "900001" / "audit.csv", index_col=0)
+    assert audit.loc["origins", "note"].startswith("grid (auto: 0 settlements")
+    # its schools have no tier: no data, never 0 % and never every village beyond
+    figures = json.loads((processed / "900001" / "facility_access_figures.json").read_text("utf-8"))
+    by_key = {f["key"]: f for f in figures["figures"]}
+    for key in ("school_primary_coverage", "school_primary_beyond", "school_high_coverage"):
+        assert by_key[key]["value"] is None and by_key[key]["status"] == "no_data"
+    assert by_key["bus_coverage"]["value"] is not None
+    # sections without their inputs were skipped and said so; the runs are ok with warnings
+    services = next(
+        m for m in report.manifests if m["unit"] == "900001" and m["notebook"] == "services"
     )
-    assert "grid" in audit.loc["origins", "note"]
-    figures = json.loads(
-        (
-            tmp_path / "data" / "processed" / "real" / "900001" / "facility_access_figures.json"
-        ).read_text("utf-8")
-    )
-    text = json.dumps(figures, ensure_ascii=False)
-    assert "school:high" not in text or "no_data" in text
+    assert {w["section"] for w in services["warnings"]} >= {"road_links", "township_equity"}
+    assert "无数据" in report.index.read_text(encoding="utf-8")
