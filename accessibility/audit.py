@@ -237,8 +237,9 @@ def facility_counts(study: Study) -> pd.DataFrame:
     return counts
 
 
-def write(study: Study, name: str = "audit", **options: Any) -> pd.DataFrame:
-    """Write :func:`summary` to ``<processed dir>/<name>.csv`` at once and return it.
+def write(study: Study, name: str, **options: Any) -> pd.DataFrame:
+    """Write :func:`summary` to ``<processed dir>/<name>.csv`` at once and return it
+    (``name`` by convention ``<notebook>_audit``, so that a batch run counts it as its own).
 
     Notebooks call this right after :func:`accessibility.pipeline.prepare`, before any
     analysis that might fail, so that a run always leaves the data audit behind.

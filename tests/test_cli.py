@@ -42,7 +42,7 @@ def test_one_row_per_village(run_root) -> None:
     assert {"villages", "facilities", "summary", "audit", "facility_counts"} <= set(
         pyogrio.list_layers(gpkg)[:, 0]
     )
-    assert (gpkg.parent / "audit.csv").is_file()
+    assert (gpkg.parent / "facility_access_audit.csv").is_file()
     villages = gpd.read_file(gpkg, layer="villages")
     assert len(villages) == meta["counts"]["villages"]
     assert villages["id"].is_unique

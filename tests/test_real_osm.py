@@ -269,7 +269,7 @@ def test_batch_runs_every_notebook_on_every_real_extract(tmp_path: Path) -> None
     for m in report.manifests:
         names = {Path(o["path"]).name for o in m["outputs"]}
         nb = m["notebook"]
-        audit_name = "audit.csv" if nb == "facility_access" else f"{nb}_audit.csv"
+        audit_name = f"{nb}_audit.csv"
         assert {f"{nb}.html", f"{nb}.png", f"{nb}.xlsx", audit_name} <= names, (
             m["unit"],
             nb,
@@ -277,7 +277,7 @@ def test_batch_runs_every_notebook_on_every_real_extract(tmp_path: Path) -> None
         )
     processed = tmp_path / "data" / "processed" / "real"
     # central Helsinki has no village: the audit says which origins were used and why
-    audit = pd.read_csv(processed / "900001" / "audit.csv", index_col=0)
+    audit = pd.read_csv(processed / "900001" / "facility_access_audit.csv", index_col=0)
     assert audit.loc["origins", "note"].startswith("grid (auto: 0 settlements")
     # its schools have no tier: no data, never 0 % and never every village beyond
     figures = json.loads((processed / "900001" / "facility_access_figures.json").read_text("utf-8"))
