@@ -15,7 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import regions, runner
+from . import export, regions, runner
 from ._errors import AccessibilityError, ValidationError
 from .settings import settings
 
@@ -105,6 +105,9 @@ def _batch(args: argparse.Namespace) -> int:
         if m.get("status") == batch.STATUS_FAILED:
             print(f"  failed: {m.get('unit') or args.region}/{m['notebook']}: {m.get('error')}")
             print(f"          log: {m.get('log')}  notebook: {m.get('executed_notebook')}")
+        elif m.get("warnings"):
+            where = f"{m.get('unit') or args.region}/{m['notebook']}"
+            _print_warnings(where, m["warnings"])
     print(f"  index: {report.index}")
     return report.exit_code
 
@@ -210,7 +213,18 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  map:      {result.map_html}")
         print(f"  tables:   {result.tables}")
         print(f"  notebook: {result.notebook}")
+        name = Path(result.notebook).stem
+        _print_warnings(name, export.read_warnings(Path(result.tables) / f"{name}_figures.json"))
     return 1 if failures else 0
+
+
+def _print_warnings(where: str, warnings: list[dict[str, str]]) -> None:
+    """The sections a run skipped and why (ok with warnings), one line each."""
+    if not warnings:
+        return
+    print(f"  skipped in {where} ({len(warnings)}):")
+    for w in warnings:
+        print(f"    - {w.get('en') or w.get('zh')}")
 
 
 def main(argv: list[str] | None = None) -> int:

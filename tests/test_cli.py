@@ -291,3 +291,22 @@ def test_origins_parameters_are_checked_before_a_kernel_starts() -> None:
             runner.validate(nb, {"region": "sample", "origins": "villagez"})
         with pytest.raises(ValidationError, match="grid_m must be a positive"):
             runner.validate(nb, {"region": "sample", "grid_m": -1})
+
+
+def test_skipped_sections_are_printed_one_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    cli._print_warnings("x/services", [])
+    assert capsys.readouterr().out == ""
+    cli._print_warnings(
+        "x/services",
+        [
+            {
+                "section": "road_links",
+                "zh": "乡镇驻地道路连通：未分析",
+                "en": "Township road links: skipped",
+            }
+        ],
+    )
+    assert (
+        capsys.readouterr().out
+        == "  skipped in x/services (1):\n    - Township road links: skipped\n"
+    )
