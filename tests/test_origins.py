@@ -47,6 +47,19 @@ def _places(levels_places: list[tuple[str, str]]) -> gpd.GeoDataFrame:
 NO_BUILDINGS = gpd.GeoDataFrame({"building": [], "levels": [], "name": []}, geometry=[], crs=4326)
 
 
+def _choose(spec, *, places, **options):
+    """origins.choose on the test area, no footprints, village level admin_village."""
+    return origins.choose(
+        spec,
+        places=places,
+        buildings=NO_BUILDINGS,
+        boundary=_boundary(),
+        crs=CRS,
+        levels=["admin_village"],
+        **options,
+    )
+
+
 def test_square_grid_sums_population_per_cell_like_a_brute_force_assignment():
     rng = np.random.default_rng(5)
     # points inside the 2 km x 1.5 km area, plus a few outside it that must not count
@@ -138,13 +151,9 @@ def test_auto_uses_villages_when_there_are_enough_else_a_grid_and_says_why():
     xy = np.array([[X0 + 100.0, Y0 + 100]])
     pop = _points(xy, np.array([5.0]))
     enough = _places([("admin_village", "village")] * 3)
-    got = origins.choose(
+    got = _choose(
         "auto",
         places=enough,
-        buildings=NO_BUILDINGS,
-        boundary=_boundary(),
-        crs=CRS,
-        levels=["admin_village"],
         population=pop,
     )
     assert got.kind == "villages" and len(got.table) == 3
@@ -153,13 +162,9 @@ def test_auto_uses_villages_when_there_are_enough_else_a_grid_and_says_why():
     few = _places(
         [("admin_village", "village"), ("residential", "suburb"), ("residential", "suburb")]
     )
-    got = origins.choose(
+    got = _choose(
         "auto",
         places=few,
-        buildings=NO_BUILDINGS,
-        boundary=_boundary(),
-        crs=CRS,
-        levels=["admin_village"],
         population=pop,
         grid_m=250.0,
     )
@@ -171,13 +176,9 @@ def test_auto_uses_villages_when_there_are_enough_else_a_grid_and_says_why():
 def test_villages_that_are_not_there_fail_with_what_was_found():
     city = _places([("residential", "suburb")] * 4 + [("county_seat", "city")])
     with pytest.raises(ValidationError) as err:
-        origins.choose(
+        _choose(
             "villages",
             places=city,
-            buildings=NO_BUILDINGS,
-            boundary=_boundary(),
-            crs=CRS,
-            levels=["admin_village"],
         )
     text = str(err.value)
     assert "0 settlements of levels [admin_village]" in text
@@ -187,13 +188,9 @@ def test_villages_that_are_not_there_fail_with_what_was_found():
 
 def test_places_take_every_settlement_level():
     city = _places([("residential", "suburb")] * 4 + [("county_seat", "city")])
-    got = origins.choose(
+    got = _choose(
         "places",
         places=city,
-        buildings=NO_BUILDINGS,
-        boundary=_boundary(),
-        crs=CRS,
-        levels=["admin_village"],
     )
     assert got.kind == "places" and len(got.table) == 5
     assert set(got.table["level"]) == {"residential", "county_seat"}
@@ -241,13 +238,9 @@ def test_origins_from_a_file_keep_points_inside_the_boundary(tmp_path):
     gdf = _points(xy, np.array([10.0, 20.0, 30.0]))
     gdf["name"] = ["一号", "二号", "外面"]
     gdf.to_file(path)
-    got = origins.choose(
+    got = _choose(
         str(path),
         places=_places([]),
-        buildings=NO_BUILDINGS,
-        boundary=_boundary(),
-        crs=CRS,
-        levels=["admin_village"],
     )
     assert got.kind == "file"
     assert list(got.table["name"]) == ["一号", "二号"]
@@ -353,26 +346,18 @@ def test_a_grid_from_land_use_is_an_estimate_and_its_figures_say_so():
     xy = np.array([[X0 + 100.0, Y0 + 100], [X0 + 900.0, Y0 + 900]])
     pop = _points(xy, np.array([50.0, 70.0]))
     pop.attrs.update(population_source="landuse")
-    got = origins.choose(
+    got = _choose(
         "grid",
         places=_places([]),
-        buildings=NO_BUILDINGS,
-        boundary=_boundary(),
-        crs=CRS,
-        levels=["admin_village"],
         population=pop,
     )
     assert got.estimate == "landuse"
     counted = _points(xy, np.array([50.0, 70.0]))
     counted.attrs.update(population_source="raster", population_confidence="high")
     assert (
-        origins.choose(
+        _choose(
             "grid",
             places=_places([]),
-            buildings=NO_BUILDINGS,
-            boundary=_boundary(),
-            crs=CRS,
-            levels=["admin_village"],
             population=counted,
         ).estimate
         == ""
