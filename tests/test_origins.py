@@ -279,26 +279,6 @@ def test_maps_name_the_origins_and_why_a_grid_was_used():
     assert Study.origins_note(chosen, "zh") == "起点：居民点（含城区片区）"
 
 
-def _raster(path, values, *, west, north, size_deg):
-    import rasterio
-    from affine import Affine
-
-    arr = np.asarray(values, dtype="float32")
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        height=arr.shape[0],
-        width=arr.shape[1],
-        count=1,
-        dtype="float32",
-        crs="EPSG:4326",
-        transform=Affine(size_deg, 0, west, 0, -size_deg, north),
-        nodata=-1,
-    ) as dst:
-        dst.write(arr, 1)
-
-
 def test_villages_without_population_tags_take_the_raster_cells_nearest_them(tmp_path):
     from types import SimpleNamespace
 
@@ -308,7 +288,14 @@ def test_villages_without_population_tags_take_the_raster_cells_nearest_them(tmp
     w, s, e, n = boundary.total_bounds
     raster = tmp_path / "pop.tif"
     # 4 x 4 cells over the area, 10 persons each
-    _raster(raster, np.full((4, 4), 10.0), west=w, north=n, size_deg=max(e - w, n - s) / 4)
+    from affine import Affine
+
+    from .test_population_raster import write_raster
+
+    size = max(e - w, n - s) / 4
+    write_raster(
+        raster, np.full((4, 4), 10.0), crs="EPSG:4326", transform=Affine(size, 0, w, 0, -size, n)
+    )
     reg = SimpleNamespace(population_raster=lambda unit: raster, population={"raster": "pop.tif"})
     villages = _places([("admin_village", "village")] * 3)
     chosen = origins.Origins(table=villages, kind="villages", reason="auto: 3 settlements")
