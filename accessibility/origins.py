@@ -409,8 +409,13 @@ def choose(
     levels: Any,
     population: gpd.GeoDataFrame | None = None,
     grid_m: float = DEFAULT_GRID_M,
+    village_registry: bool = False,
 ) -> Origins:
     """Origins of the chosen kind (see the module docstring).
+
+    With ``village_registry`` (the region lists its villages officially), ``auto`` and
+    ``villages`` take the mapped villages — possibly none — which the caller replaces
+    by the registry's: a grid is never built in their place.
 
     Raises
     ------
@@ -432,6 +437,9 @@ def choose(
         "population_points": 0 if population is None else len(population),
     }
     level_text = ", ".join(levels)
+    if village_registry and kind in ("auto", "villages"):
+        reason = f"{'auto' if kind == 'auto' else 'chosen'}: villages from the village registry"
+        return Origins(table=vill, kind="villages", reason=reason, found=found)
     if kind == "auto":
         if len(vill) >= AUTO_MIN_VILLAGES:
             kind, reason = (

@@ -667,12 +667,15 @@ def _choose_origins(
     buildings = data.buildings.loc[data.buildings.intersects(area)]
     pop = None
     n_villages = int(places["level"].isin(list(levels)).sum())
-    if kind in ("grid", "h3") or (kind == "auto" and n_villages < origin_choice.AUTO_MIN_VILLAGES):
+    registry = bool(reg.registries.get("villages"))
+    if kind in ("grid", "h3") or (
+        kind == "auto" and n_villages < origin_choice.AUTO_MIN_VILLAGES and not registry
+    ):
         pop = _areal_population(reg, unit, buildings, data.landuse.loc[data.landuse.intersects(area)], places, boundary, crs, name)
     try:
         return origin_choice.choose(
             spec, places=places, buildings=buildings, boundary=boundary, crs=crs,
-            levels=levels, population=pop, grid_m=cell_m,
+            levels=levels, population=pop, grid_m=cell_m, village_registry=registry,
         )
     except ValidationError as exc:
         msg = f"{name}: {exc}"
@@ -905,10 +908,8 @@ def prepare(
         out_dir=out_dir,
         unit=the_unit,
     )
-    if registry_origins is not origins and (chosen.kind == "villages" or spec == "auto"):
+    if chosen.reason.endswith("villages from the village registry"):
         origins = registry_origins  # an official village list replaces the mapped villages
-        chosen.kind = "villages"
-        chosen.reason = f"{chosen.reason.split(':')[0]}: villages from the village registry"
         if origins.empty:
             msg = f"no villages of levels {list(origin_levels)} in the village registry inside the boundary of {name!r}"
             raise ValidationError(msg)

@@ -360,3 +360,13 @@ def test_a_grid_from_land_use_is_an_estimate_and_its_figures_say_so():
     assert marked["label_zh"] == "公交站：30分钟内人口占比（估算：居住用地推算）"
     assert marked["label_en"].endswith("(estimate from residential land use)")
     assert marked["value"] == plain["value"] == 0.6
+
+
+def test_a_village_registry_stands_in_for_missing_mapped_villages():
+    # rural OSM without villages but an official list: no error, no grid; the caller merges the list
+    for spec in ("auto", "villages"):
+        got = _choose(spec, places=_places([("residential", "suburb")]), village_registry=True)
+        assert got.kind == "villages" and got.table.empty
+        assert got.reason.endswith("villages from the village registry")
+    # a grid asked for is still a grid
+    assert _choose("grid", places=_places([]), village_registry=True).kind == "grid"

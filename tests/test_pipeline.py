@@ -150,6 +150,9 @@ def test_registries_are_merged_into_facilities_and_origins(tmp_path) -> None:
     assert len(fac) == len(base.facilities) + 1  # two matched in place, one added
     # the official village list replaces the mapped villages as origins
     assert sorted(study.origins["name"]) == sorted(villages["name"])
+    assert study.meta["origins_kind"] == "villages"
+    assert study.meta["origins_reason"] == "auto: villages from the village registry"
+    assert study.meta["origins_population"] == "registry"
     counts = audit.facility_counts(study)
     assert counts.loc[("school", "primary"), "both"] == 2
     assert counts.loc[("school", "primary"), "registry"] == 1
