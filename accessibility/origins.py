@@ -273,9 +273,11 @@ def grid(
         points = gpd.GeoSeries(
             shapely.points(sx[used] / total[used], sy[used] / total[used]), crs=crs
         ).to_crs(4326)
-        return _frame(
+        out = _frame(
             [ids[k] for k in used], [""] * used.size, GRID_LEVEL, total[used], points.to_numpy()
         )
+        out.attrs["cells_in_area"] = n
+        return out
     # no population data: every cell inside the boundary, at its point nearest the centre
     pieces = cells_gs.intersection(area)
     # a cell whose part inside is a sliver (the boundary's reprojection) is no cell of the area
@@ -468,8 +470,15 @@ def choose(
         )
         if population is None or not len(population):
             reason += "; no population data: every cell counts, population unknown"
-        elif "population_source" in population.attrs:
-            reason += f"; population from {population.attrs['population_source']}"
+        else:
+            if "population_source" in population.attrs:
+                reason += f"; population from {population.attrs['population_source']}"
+            n_cells = int(table.attrs.get("cells_in_area", len(table)))
+            found.update(grid_cells=n_cells, grid_cells_with_residents=len(table))
+            reason += (
+                f"; {len(table)} of {n_cells} cells hold residents (the others none that the "
+                "data show)"
+            )
     elif kind == "buildings":
         table = building_clusters(buildings, crs=crs, boundary=boundary)
     else:

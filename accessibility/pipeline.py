@@ -158,6 +158,10 @@ class Study:
         kind = self.meta.get("origins_kind", "villages")
         text = label(f"origins.{kind}", lang=lang).format(grid_m=float(self.meta.get("grid_m", 0)))
         sep = "；" if lang == "zh" else "; "
+        cells = (self.meta.get("origins_found") or {}).get("grid_cells")
+        if kind in ("grid", "h3") and cells:
+            held = self.meta["origins_found"]["grid_cells_with_residents"]
+            text += sep + label("origins.cells_with_residents", lang=lang).format(n=held, total=cells)
         if kind in ("grid", "h3") and str(self.meta.get("origins_reason", "")).startswith("auto"):
             text += sep + label("origins.auto_grid", lang=lang)
         if self.meta.get("origins_population_estimate"):

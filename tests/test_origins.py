@@ -370,3 +370,23 @@ def test_a_village_registry_stands_in_for_missing_mapped_villages():
         assert got.reason.endswith("villages from the village registry")
     # a grid asked for is still a grid
     assert _choose("grid", places=_places([]), village_registry=True).kind == "grid"
+
+
+def test_a_grid_says_how_many_of_its_cells_hold_residents():
+    from types import SimpleNamespace
+
+    from accessibility.pipeline import Study
+
+    xy = np.array([[X0 + 100.0, Y0 + 100], [X0 + 900.0, Y0 + 900]])
+    got = _choose("grid", places=_places([]), population=_points(xy, np.array([5.0, 6.0])))
+    # the 2 km x 1.5 km area meets 4 x 3 cells of 500 m (and slivers of its reprojected edge)
+    assert got.found["grid_cells_with_residents"] == 2 and got.found["grid_cells"] >= 12
+    assert f"2 of {got.found['grid_cells']} cells hold residents" in got.reason
+    meta = {
+        "origins_kind": "grid",
+        "grid_m": 500.0,
+        "origins_reason": got.reason,
+        "origins_found": got.found,
+    }
+    note = Study.origins_note(SimpleNamespace(meta=meta), "zh")
+    assert note == f"起点：人口网格（500 米）；{got.found['grid_cells']} 格中 2 格有居民数据"
