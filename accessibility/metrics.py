@@ -128,7 +128,7 @@ def summary(
     return out
 
 
-def key_figures(summary: pd.DataFrame, *, estimate: str = "") -> list[dict[str, Any]]:
+def key_figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
     """The key figures of a :func:`summary` table: per group, coverage and villages beyond.
 
     For the largest threshold ``T`` of the table and each group (in table order):
@@ -146,10 +146,6 @@ def key_figures(summary: pd.DataFrame, *, estimate: str = "") -> list[dict[str, 
     ----------
     summary
         Output of :func:`summary` (index = group).
-    estimate
-        Why the origins' residents are only an estimate (``"landuse"``,
-        ``"low_confidence"``; ``study.meta["origins_population_estimate"]``): the
-        population shares then say so in their labels. ``""``: counted residents.
 
     Returns
     -------
@@ -170,19 +166,15 @@ def key_figures(summary: pd.DataFrame, *, estimate: str = "") -> list[dict[str, 
         share = float(row[f"within_{top}_share"])
         origins = int(row["origins"])
         beyond = round(origins * (1.0 - share)) if np.isfinite(share) else None
-        why = {}
-        if estimate:
-            why["estimate"] = tuple(label(f"reading_ui.estimate_{estimate}", lang=x) for x in ("zh", "en"))
         out.append(
             figure(
                 f"{key}_coverage",
                 row[f"within_{top}_pop_share"],
                 "percent",
-                label_key="figure.coverage_estimate" if estimate else "figure.coverage",
+                label_key="figure.coverage",
                 status=status,
                 group=names,
                 t=top,
-                **why,
             )
         )
         out.append(
@@ -209,3 +201,30 @@ def note_missing(summary: pd.DataFrame, notes: Notes) -> list[str]:
         names = tuple(group_label(group, lang=lang) for lang in ("zh", "en"))
         notes.skip("group", "no_facilities", group=names)
     return missing
+
+
+def mark_estimate(figures: Sequence[dict[str, Any]], estimate: str) -> list[dict[str, Any]]:
+    """Key figures with every share of residents marked as an estimate when it is one.
+
+    A figure counts residents when it is a ``percent`` whose Chinese label speaks of
+    人口 (every notebook labels its population-weighted shares so; shares of villages
+    say 村). ``estimate`` is why the origins' residents are only estimated
+    (``"landuse"``, ``"low_confidence"``; ``study.meta["origins_population_estimate"]``)
+    and ``""`` when they are counted: the figures then come back unchanged. A label
+    that already says 估算 is left as it is.
+    """
+    if not estimate:
+        return [dict(f) for f in figures]
+    zh, en = (label(f"reading_ui.estimate_{estimate}", lang=x) for x in ("zh", "en"))
+    out = []
+    for f in figures:
+        f = dict(f)
+        if (
+            f.get("format") == "percent"
+            and "人口" in f.get("label_zh", "")
+            and "估算" not in f["label_zh"]
+        ):
+            f["label_zh"] = f"{f['label_zh']}（{zh}）"
+            f["label_en"] = f"{f['label_en']} ({en})"
+        out.append(f)
+    return out

@@ -361,9 +361,12 @@ def building_clusters(
         named = [s for s in names[cluster == k] if s]
         label.append(pd.Series(named).mode().iloc[0] if named else "")
     pts = gpd.GeoSeries(shapely.points(cx[keep], cy[keep]), crs=crs).to_crs(4326)
-    return _frame(
+    out = _frame(
         [f"b{k}" for k in range(len(keep))], label, BUILDINGS_LEVEL, total[keep], pts.to_numpy()
     )
+    # how far footprints x storeys hold (storeys guessed where untagged): see population.reliability
+    out.attrs["population_confidence"] = population.reliability(pop).attrs["confidence"]
+    return out
 
 
 def from_file(
@@ -494,6 +497,8 @@ def choose(
         msg = f"no origins: 0 {what} inside the boundary (the data hold {found_text(found)}); use {hint}"
         raise ValidationError(msg)
     estimate = ""
+    if kind == "buildings" and table.attrs.get("population_confidence") == "low":
+        estimate = "low_confidence"
     if kind in ("grid", "h3") and population is not None and len(population):
         if population.attrs.get("population_source") == "landuse":
             estimate = "landuse"

@@ -47,12 +47,12 @@ def _places(levels_places: list[tuple[str, str]]) -> gpd.GeoDataFrame:
 NO_BUILDINGS = gpd.GeoDataFrame({"building": [], "levels": [], "name": []}, geometry=[], crs=4326)
 
 
-def _choose(spec, *, places, **options):
-    """origins.choose on the test area, no footprints, village level admin_village."""
+def _choose(spec, *, places, buildings=NO_BUILDINGS, **options):
+    """origins.choose on the test area (no footprints unless given), village level admin_village."""
     return origins.choose(
         spec,
         places=places,
-        buildings=NO_BUILDINGS,
+        buildings=buildings,
         boundary=_boundary(),
         crs=CRS,
         levels=["admin_village"],
@@ -354,12 +354,32 @@ def test_a_grid_from_land_use_is_an_estimate_and_its_figures_say_so():
         {"origins": [2], "within_30_share": [0.5], "within_30_pop_share": [0.6], "status": ["ok"]},
         index=pd.Index(["bus"], name="group"),
     )
-    plain = metrics.key_figures(summary)[0]
-    marked = metrics.key_figures(summary, estimate="landuse")[0]
-    assert "估算" not in plain["label_zh"]
-    assert marked["label_zh"] == "公交站：30分钟内人口占比（估算：居住用地推算）"
-    assert marked["label_en"].endswith("(estimate from residential land use)")
-    assert marked["value"] == plain["value"] == 0.6
+    plain = metrics.key_figures(summary)
+    marked = metrics.mark_estimate(plain, "landuse")
+    assert metrics.mark_estimate(plain, "") == plain
+    assert "估算" not in plain[0]["label_zh"]
+    assert marked[0]["label_zh"] == "公交站：30分钟内人口占比（估算：居住用地推算）"
+    assert marked[0]["label_en"].endswith("(estimate from residential land use)")
+    assert marked[0]["value"] == plain[0]["value"] == 0.6
+    assert marked[1] == plain[1]  # villages beyond: a count of origins, not of residents
+    # a share of villages is not a share of residents; a label that says 估算 already stays
+    other = [
+        {
+            "key": "v",
+            "label_zh": "有公交站的行政村占比",
+            "label_en": "villages",
+            "value": 0.5,
+            "format": "percent",
+        },
+        {
+            "key": "r",
+            "label_zh": "人口覆盖率（估算：居住用地推算）",
+            "label_en": "x (estimate)",
+            "value": 0.5,
+            "format": "percent",
+        },
+    ]
+    assert metrics.mark_estimate(other, "low_confidence") == other
 
 
 def test_a_village_registry_stands_in_for_missing_mapped_villages():
@@ -390,3 +410,19 @@ def test_a_grid_says_how_many_of_its_cells_hold_residents():
     }
     note = Study.origins_note(SimpleNamespace(meta=meta), "zh")
     assert note == f"起点：人口网格（500 米）；{got.found['grid_cells']} 格中 2 格有居民数据"
+
+
+def test_building_clusters_without_storeys_are_an_estimate():
+    feet = [
+        shapely.box(X0 + 100 + 40 * i, Y0 + 100, X0 + 110 + 40 * i, Y0 + 110) for i in range(12)
+    ]
+    untagged = gpd.GeoDataFrame(
+        {"building": ["house"] * 12, "levels": [np.nan] * 12, "name": [""] * 12},
+        geometry=feet,
+        crs=CRS,
+    ).to_crs(4326)
+    got = _choose("buildings", places=_places([]), buildings=untagged)
+    assert got.table.attrs["population_confidence"] == "low"  # every storey count guessed
+    assert got.estimate == "low_confidence"
+    tagged = untagged.assign(levels=3.0)
+    assert _choose("buildings", places=_places([]), buildings=tagged).estimate == ""
