@@ -693,18 +693,25 @@ def _origin_population(
     chosen: origin_choice.Origins,
     boundary: gpd.GeoSeries,
     crs: str,
+    places: gpd.GeoDataFrame | None = None,
 ) -> tuple[gpd.GeoDataFrame, str]:
     """Origins with their residents, and where the figures come from.
 
     Grid cells and building clusters carry their own sums. Settlements and user
-    points keep figures they were given (a village registry's, a file's column), and
-    mapped settlements keep their ``population`` tags when at least
-    :data:`TAGS_ENOUGH` of them have one (a raster's cells, given to the nearest
-    village, would also hand a town's people to the villages around it). Else,
-    when the region names a population raster, each origin gets the people of the
-    raster cells nearest to it (:func:`accessibility.population.to_origins`, the
-    boundary's cells only), and the mapped ``population`` tag moves to
-    ``population_tag``. Without a raster, the tags stay (often missing: NaN).
+    points keep figures they were given (a village registry's, a file's column).
+    Otherwise, when the region names a population raster, the raster's cells go to
+    the nearest settlement (:func:`accessibility.population.to_origins`, the
+    boundary's cells only) — every settlement of ``places``, origin or not, so that a
+    town's people are not handed to the villages around it — and:
+
+    - when at least :data:`TAGS_ENOUGH` of the origins carry a ``population`` tag,
+      the tags stand and the raster fills only the origins without one
+      (``"tags+raster"``);
+    - else every origin takes the raster's figure, and the tag moves to
+      ``population_tag`` (``"raster"``).
+
+    Without a raster the tags stay (``"tags"``; untagged origins are NaN and the audit
+    counts them).
     """
     from . import population
 
@@ -715,21 +722,33 @@ def _origin_population(
     if official and given is not None and given.notna().any():
         return origins, "registry" if chosen.kind == "villages" else "file"
     raster = reg.population_raster(unit)
-    tagged = float(given.notna().mean()) if given is not None and len(given) else 0.0
-    if raster is None or tagged >= TAGS_ENOUGH:
+    if given is None:
+        given = pd.Series(np.nan, index=origins.index)
+    tagged = float(given.notna().mean()) if len(given) else 0.0
+    if raster is None or tagged == 1.0:
         return origins, "tags"
     band = int((reg.population or {}).get("band", 1))
     cells = population.from_raster(raster, boundary, crs=crs, band=band)
+    others = places.loc[~places.index.isin(origins.index)] if places is not None else None
+    receivers = origins[[origins.geometry.name]]
+    if others is not None and len(others):
+        receivers = pd.concat([receivers, others[[others.geometry.name]].to_crs(origins.crs)])
+    sums = population.to_origins(cells, receivers, crs=crs).loc[origins.index]
     out = origins.copy()
-    out["population_tag"] = given
-    out["population"] = population.to_origins(cells, out, crs=crs)
+    if tagged >= TAGS_ENOUGH:
+        out["population"] = given.fillna(sums)
+        how = "tags+raster"
+    else:
+        out["population_tag"] = given
+        out["population"] = sums
+        how = "raster"
     log.info(
-        "population of %d origins from the raster %s (%.0f persons, each cell to its nearest origin)",
+        "population of %d origins from %s (raster %s: each cell to its nearest settlement)",
         len(out),
+        how,
         raster.name,
-        out["population"].sum(),
     )
-    return out, "raster"
+    return out, how
 
 
 def _areal_population(
@@ -917,7 +936,9 @@ def prepare(
         if origins.empty:
             msg = f"no villages of levels {list(origin_levels)} in the village registry inside the boundary of {name!r}"
             raise ValidationError(msg)
-    origins, pop_from = _origin_population(reg, the_unit, origins, chosen, boundary, crs)
+    origins, pop_from = _origin_population(
+        reg, the_unit, origins, chosen, boundary, crs, places=places
+    )
 
     step(3)
     overrides = {**reg.speed_overrides.get(mode, {}), **(speed_overrides or {})} or None

@@ -316,10 +316,30 @@ def test_villages_without_population_tags_take_the_raster_cells_nearest_them(tmp
     expected = pd.Series(cells["population"].to_numpy()).groupby(d.argmin(axis=1)).sum()
     np.testing.assert_allclose(out["population"].to_numpy()[expected.index], expected.to_numpy())
 
-    # tagged villages keep their tags: a raster would hand a town's people to its villages
+    # mostly tagged villages keep their tags; the raster fills the one without
     tagged = villages.assign(population=[100.0, 200.0, np.nan])
     kept, how = pipeline._origin_population(reg, None, tagged, chosen, boundary, CRS)
-    assert how == "tags" and kept["population"].tolist()[:2] == [100.0, 200.0]
+    assert how == "tags+raster"
+    assert kept["population"].tolist() == [100.0, 200.0, out["population"].iloc[2]]
+    # every village tagged: the tags alone
+    full = villages.assign(population=[100.0, 200.0, 300.0])
+    assert pipeline._origin_population(reg, None, full, chosen, boundary, CRS)[1] == "tags"
+    # a town that is no origin keeps its own people: they do not go to the villages around it
+    town = _places([("admin_village", "village")] * 3 + [("county_seat", "town")])
+    town = town.rename(index={"n3": "town"})
+    with_town, _ = pipeline._origin_population(
+        reg, None, villages, chosen, boundary, CRS, places=town
+    )
+    tm = town.to_crs(CRS)
+    d = np.hypot(
+        metric.geometry.x.to_numpy()[:, None] - tm.geometry.x.to_numpy()[None, :],
+        metric.geometry.y.to_numpy()[:, None] - tm.geometry.y.to_numpy()[None, :],
+    )
+    nearest = d.argmin(axis=1)
+    by_village = pd.Series(cells["population"].to_numpy()).groupby(nearest).sum()
+    expected = [by_village.get(k, 0.0) for k in range(3)]
+    np.testing.assert_allclose(with_town["population"].to_numpy(), expected)
+    assert with_town["population"].sum() < cells["population"].sum()  # the town's share stays out
     # grid cells carry their own sums
     cells_chosen = origins.Origins(table=villages, kind="grid", reason="chosen: grid")
     assert (
