@@ -88,6 +88,9 @@ FLAG_ROAD_CUT_OFF = "road_cut_off"
 #: (fraction exactly 0 or 1): a point a rounding error inside a one-way segment must
 #: not have to drive the whole segment to reach the node it stands on.
 END_TOLERANCE_M = 1e-3
+#: Metres by which a cut-off road must be nearer than every connected one for a point to
+#: be flagged ``road_cut_off`` (unconnected stubs and driveways beside a street are common).
+CUT_OFF_MARGIN_M = 20.0
 
 #: Average number of segments per grid cell the cell size aims at.
 SEGMENTS_PER_CELL = 2.0
@@ -526,9 +529,11 @@ def _nearer_cut_off(
     The point's road is chosen among kept and cut-off segments (:attr:`Network.cut_x`)
     by the rule of :func:`snap`: the nearest ground-level one when one lies within
     ``max_snap_m``, else the nearest of any level. It is cut off when that is a
-    cut-off segment strictly nearer than the kept ones (``ground_m``: kept ground
-    segments; ``nearest_m``: kept segments of any level) and within ``max_snap_m``;
-    a point farther than that from every road is ``far``.
+    cut-off segment nearer than the kept ones (``ground_m``: kept ground segments;
+    ``nearest_m``: kept segments of any level) by more than :data:`CUT_OFF_MARGIN_M`,
+    and within ``max_snap_m``; a point farther than that from every road is ``far``.
+    A stub or driveway a few metres nearer than a connected street is no cause to
+    call the time an estimate.
     """
     cut_x = np.asarray(network.cut_x, dtype=float)
     cut_y = np.asarray(network.cut_y, dtype=float)
@@ -546,4 +551,9 @@ def _nearer_cut_off(
     d_any = distance(starts)
     d_ground = d_any if not cut_raised.any() else distance(starts[~cut_raised])
     on_ground = np.minimum(ground_m, d_ground) <= max_snap_m
-    return np.where(on_ground, d_ground < ground_m, (d_any < nearest_m) & (d_any <= max_snap_m))
+    margin = CUT_OFF_MARGIN_M
+    return np.where(
+        on_ground,
+        d_ground + margin < ground_m,
+        (d_any + margin < nearest_m) & (d_any <= max_snap_m),
+    )

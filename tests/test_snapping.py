@@ -148,8 +148,11 @@ def strtree_snap(net: network.Network, points: gpd.GeoDataFrame, max_snap_m: flo
             net.raised[None, :], np.inf, shapely.distance(shapely.points(px, py)[:, None], lines)
         ).min(axis=1)
         on_ground = np.minimum(kept_ground, d_ground) <= max_snap_m
+        margin = snapping.CUT_OFF_MARGIN_M
         cut_off = np.where(
-            on_ground, d_ground < kept_ground, (d_any < nearest_m) & (d_any <= max_snap_m)
+            on_ground,
+            d_ground + margin < kept_ground,
+            (d_any + margin < nearest_m) & (d_any <= max_snap_m),
         )
         flag[cut_off] = snapping.FLAG_ROAD_CUT_OFF
     flag = flag.astype(str)
@@ -544,6 +547,8 @@ def test_village_on_a_cut_off_road(tmp_path) -> None:
         11: (800, 150),
         20: (200, -14),
         21: (800, -14),
+        30: (300, 40),
+        31: (700, 40),
     }
     path = write_osm(
         tmp_path / "cut.osm",
@@ -553,17 +558,29 @@ def test_village_on_a_cut_off_road(tmp_path) -> None:
             (2, [10, 11], {"highway": "residential"}),
             # a cut-off tunnel under the street: the street is the "ok" village's road
             (3, [20, 21], {"highway": "residential", "tunnel": "yes", "layer": "-1"}),
+            # a stub beside the street, joined to nothing: a few metres nearer is no cause
+            (4, [30, 31], {"highway": "service"}),
         ],
     )
     net = read_net(path, "walk")
-    assert 10 not in net.node_id and net.cut_x.size == 4
-    assert net.cut_raised.tolist() == [False, True]
-    villages = make_points({"cut": (500, 140), "far": (500, 500), "ok": (500, -10)})
+    assert 10 not in net.node_id and net.cut_x.size == 6
+    assert net.cut_raised.tolist() == [False, True, False]
+    villages = make_points(
+        {
+            "cut": (500, 140),
+            "far": (500, 500),
+            "ok": (500, -10),
+            "stub": (500, 22),
+            "yard": (500, 35),
+        }
+    )
     s = snapping.snap(net, villages, max_snap_m=300)
     assert s["flag"].to_dict() == {
         "cut": snapping.FLAG_ROAD_CUT_OFF,
         "far": snapping.FLAG_FAR,
         "ok": snapping.FLAG_OK,
+        "stub": snapping.FLAG_OK,  # 18 m from the stub, 22 m from the street: 4 m apart
+        "yard": snapping.FLAG_ROAD_CUT_OFF,  # 5 m from the stub, 35 m from the street
     }
     assert segment_ways(net, s.loc["cut", "segment"]) == {1, 2}
     assert s.loc["cut", "leg_m"] == pytest.approx(140, rel=3e-3)
