@@ -369,10 +369,39 @@ def building_clusters(
     return out
 
 
+#: Column pairs a CSV of origins may hold its WGS-84 coordinates in (first found wins).
+CSV_COORDINATES = (("lon", "lat"), ("longitude", "latitude"), ("x", "y"), ("经度", "纬度"))
+
+
+def _read_csv(path: Path) -> gpd.GeoDataFrame:
+    """A CSV of points with WGS-84 longitude/latitude columns (:data:`CSV_COORDINATES`)."""
+    table = pd.read_csv(path, encoding="utf-8-sig")
+    columns = {str(c).strip().lower(): c for c in table.columns}
+    for lon, lat in CSV_COORDINATES:
+        if lon in columns and lat in columns:
+            x = pd.to_numeric(table[columns[lon]], errors="coerce")
+            y = pd.to_numeric(table[columns[lat]], errors="coerce")
+            bad = ~(x.between(-180, 180) & y.between(-90, 90))
+            if bad.any():
+                rows = (table.index[bad][:5] + 2).tolist()  # line numbers, after the header
+                msg = f"origins file {path}: rows {rows} have no WGS-84 longitude/latitude in {lon}/{lat}"
+                raise ValidationError(msg)
+            return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(x, y), crs=4326)
+    pairs = ", ".join("/".join(p) for p in CSV_COORDINATES)
+    msg = (
+        f"origins file {path} has no coordinate columns; name them one of {pairs} (WGS-84 degrees)"
+    )
+    raise ValidationError(msg)
+
+
 def from_file(
     source: Path | str | gpd.GeoDataFrame, *, boundary: gpd.GeoSeries
 ) -> gpd.GeoDataFrame:
-    """Origins from a point file or GeoDataFrame (``name`` and ``population`` optional)."""
+    """Origins from a point file or GeoDataFrame (``name`` and ``population`` optional).
+
+    Any file GDAL reads with its CRS (GeoPackage, GeoJSON, shapefile…), or a CSV with
+    WGS-84 longitude/latitude columns (:data:`CSV_COORDINATES`).
+    """
     if isinstance(source, gpd.GeoDataFrame):
         gdf = source.copy()
     else:
@@ -380,7 +409,7 @@ def from_file(
         if not path.is_file():
             msg = f"origins file {path} does not exist"
             raise DataSourceError(msg)
-        gdf = gpd.read_file(path)
+        gdf = _read_csv(path) if path.suffix.lower() == ".csv" else gpd.read_file(path)
     if gdf.crs is None:
         msg = f"origins {source!r} have no coordinate reference system; save them with one (e.g. EPSG:4326)"
         raise ValidationError(msg)

@@ -446,3 +446,22 @@ def test_building_clusters_without_storeys_are_an_estimate():
     assert got.estimate == "low_confidence"
     tagged = untagged.assign(levels=3.0)
     assert _choose("buildings", places=_places([]), buildings=tagged).estimate == ""
+
+
+def test_origins_from_a_csv_of_longitudes_and_latitudes(tmp_path):
+    inside = _boundary().to_crs(CRS).iloc[0].centroid
+    lon, lat = gpd.GeoSeries([inside], crs=CRS).to_crs(4326).iloc[0].coords[0]
+    good = tmp_path / "homes.csv"
+    good.write_text(
+        f"名称,经度,纬度,population\n一号,{lon},{lat},12\n外面,0,0,5\n", encoding="utf-8-sig"
+    )
+    got = _choose(str(good), places=_places([]))
+    assert got.kind == "file" and len(got.table) == 1 and got.table["population"].iloc[0] == 12.0
+    bad = tmp_path / "nocoords.csv"
+    bad.write_text("name,east,north\na,1,2\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="no coordinate columns; name them one of lon/lat"):
+        _choose(str(bad), places=_places([]))
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("lon,lat\n114.1,34.0\n500,34.0\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"rows \[3\] have no WGS-84"):
+        _choose(str(wrong), places=_places([]))

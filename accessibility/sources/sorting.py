@@ -5,10 +5,12 @@ Design
 In:  an OSM file whose objects are out of order (some tools and hand-made extracts
      write them so; libosmium's area assembly refuses such input with "… IDs out of
      order").
-Out: a sorted copy (``.osm.pbf``) beside a cache folder, named after the source's
-     content hash, so a file is sorted once. Every attribute a reader of this package
-     uses is kept: ids, locations, tags, way node lists, relation members, versions and
-     timestamps (the data date may come from the newest object).
+Out: a sorted copy (``.osm.pbf``) at the path the caller gives (:func:`accessibility.
+     sources.osm.read` sorts into a temporary folder on each read that needs it, which
+     is cheap for the clipped extracts and downloads it reads). Every attribute a
+     reader of this package uses is kept: ids, locations, tags, way node lists,
+     relation members, versions and timestamps (the data date may come from the
+     newest object).
 How: the objects are read once into plain Python values (ids, coordinates, tag dicts)
      and written back by type and id. Memory grows with the file: meant for the
      clipped extracts and downloads this package reads, not for a whole province
