@@ -299,6 +299,9 @@ def write_access_case(tmp_path, tags: dict[str, str]):
         ({"access": "permissive"}, {"walk": True, "car": True}),
         ({"access": "destination"}, {"walk": True, "car": True}),
         ({"access": "designated"}, {"bicycle": True, "car": True}),
+        # a farm track: closed to cars, walked and ridden by the villagers
+        ({"motor_vehicle": "agricultural"}, {"car": False, "walk": True, "ebike": True}),
+        ({"access": "forestry"}, {"car": False}),
     ],
 )
 def test_access_tags_per_mode(tmp_path, tags, direct) -> None:
