@@ -1043,13 +1043,15 @@ def _label_keys(section: str) -> list[str]:
 def _geojson(
     gdf: gpd.GeoDataFrame, columns: Sequence[str] = (), *, simplify_deg: float = 0.0
 ) -> dict[str, Any]:
-    """GeoJSON of some columns, coordinates rounded to 1e-6° (~0.1 m), optionally simplified."""
+    """GeoJSON of some columns (no per-feature bbox or id), coordinates rounded to 1e-6°
+    (~0.1 m), optionally simplified."""
     frame = gdf[[*columns]].copy()
     geom = gdf.geometry.to_numpy()
     if simplify_deg > 0:
         geom = shapely.simplify(geom, simplify_deg, preserve_topology=True)
     frame = gpd.GeoDataFrame(frame, geometry=shapely.set_precision(geom, 1e-6), crs=4326)
-    return frame.__geo_interface__
+    # no bounding box or id per feature: thousands of residents stay a map of a few MB
+    return frame.to_geo_dict(show_bbox=False, drop_id=True)
 
 
 def _point_layer(
