@@ -228,3 +228,45 @@ def mark_estimate(figures: Sequence[dict[str, Any]], estimate: str) -> list[dict
             f["label_en"] = f"{f['label_en']} ({en})"
         out.append(f)
     return out
+
+
+#: What a figure about origins calls them, by kind of origins (zh, en); villages keep
+#: the labels' own words.
+ORIGIN_NOUNS = {
+    "places": ("居民点", "settlements"),
+    "grid": ("网格", "grid cells"),
+    "h3": ("网格", "grid cells"),
+    "buildings": ("居住建筑群", "building clusters"),
+    "file": ("起点", "origins"),
+}
+
+
+def name_origins(figures: Sequence[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """Key figures whose labels count villages, reworded for the origins actually used.
+
+    The notebooks' labels speak of villages (村庄, 行政村). When the origins are grid
+    cells, settlements, building clusters or user points (``study.meta["origins_kind"]``),
+    a figure "30分钟外村庄数" counts cells, not villages, and says so: "30分钟外网格数".
+    Figures come back unchanged for village origins.
+    """
+    if kind not in ORIGIN_NOUNS:
+        return [dict(f) for f in figures]
+    zh, en = ORIGIN_NOUNS[kind]
+    out = []
+    for f in figures:
+        f = dict(f)
+        f["label_zh"] = f.get("label_zh", "").replace("行政村", zh).replace("村庄", zh)
+        f["label_en"] = (
+            f.get("label_en", "").replace("villages", en).replace("Villages", en.capitalize())
+        )
+        out.append(f)
+    return out
+
+
+def as_measured(figures: Sequence[dict[str, Any]], study: Any) -> list[dict[str, Any]]:
+    """Key figures worded for how ``study`` measured them: shares of estimated residents
+    marked (:func:`mark_estimate`), origins named as what they are (:func:`name_origins`).
+    Reads ``study.meta["origins_population_estimate"]`` and ``["origins_kind"]``."""
+    meta = getattr(study, "meta", {}) or {}
+    marked = mark_estimate(figures, str(meta.get("origins_population_estimate", "") or ""))
+    return name_origins(marked, str(meta.get("origins_kind", "villages")))

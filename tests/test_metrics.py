@@ -117,3 +117,71 @@ def test_groups_without_data_are_noted() -> None:
     notes = report.Notes()
     assert metrics.note_missing(s, notes) == ["reading"]
     assert notes.texts("zh") == ["阅读场所：无数据（数据中无此类设施），不计覆盖率"]
+
+
+def test_figures_about_grid_cells_do_not_call_them_villages() -> None:
+    from accessibility import metrics
+
+    figures = [
+        {
+            "key": "a",
+            "label_zh": "公交站：30分钟外村庄数",
+            "label_en": "Bus stop: villages beyond 30 min",
+            "value": 3,
+            "format": "count",
+        },
+        {
+            "key": "b",
+            "label_zh": "步行 15 分钟内有公交站的行政村占比",
+            "label_en": "Share of villages with a bus stop",
+            "value": 0.5,
+            "format": "percent",
+        },
+        {
+            "key": "c",
+            "label_zh": "步行15分钟内人口覆盖率",
+            "label_en": "Residents within a 15-minute walk",
+            "value": 0.5,
+            "format": "percent",
+        },
+    ]
+    assert metrics.name_origins(figures, "villages") == figures
+    cells = metrics.name_origins(figures, "grid")
+    assert [f["label_zh"] for f in cells] == [
+        "公交站：30分钟外网格数",
+        "步行 15 分钟内有公交站的网格占比",
+        "步行15分钟内人口覆盖率",
+    ]
+    assert cells[0]["label_en"] == "Bus stop: grid cells beyond 30 min"
+    assert [f["value"] for f in cells] == [3, 0.5, 0.5]
+
+
+def test_figures_as_measured_mark_estimates_and_name_the_origins() -> None:
+    from types import SimpleNamespace
+
+    from accessibility import metrics
+
+    figures = [
+        {
+            "key": "s",
+            "label_zh": "公交站：30分钟内人口占比",
+            "label_en": "Bus stop: population within 30 min",
+            "value": 0.9,
+            "format": "percent",
+        },
+        {
+            "key": "b",
+            "label_zh": "公交站：30分钟外村庄数",
+            "label_en": "Bus stop: villages beyond 30 min",
+            "value": 2,
+            "format": "count",
+        },
+    ]
+    study = SimpleNamespace(meta={"origins_population_estimate": "landuse", "origins_kind": "grid"})
+    got = metrics.as_measured(figures, study)
+    assert [f["label_zh"] for f in got] == [
+        "公交站：30分钟内人口占比（估算：居住用地推算）",
+        "公交站：30分钟外网格数",
+    ]
+    villages = SimpleNamespace(meta={"origins_population_estimate": "", "origins_kind": "villages"})
+    assert metrics.as_measured(figures, villages) == figures
