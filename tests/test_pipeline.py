@@ -364,13 +364,9 @@ def test_osm_file_is_dated_by_its_extract_not_its_copy(tmp_path) -> None:
     data = pipeline.load_osm(region, clip, osm_file=undated)
     assert (data.source_date, data.source_date_kind) == ("2019-04-14", "newest_object")
     assert data.source_name == "copy.osm.pbf"
-    dated = tmp_path / "dated.osm.pbf"
-    header = osmium.io.Header()
-    header.set("sorting", "Type_then_ID")
-    header.set("osmosis_replication_timestamp", "2025-02-03T04:05:06Z")
-    with osmium.SimpleWriter(str(dated), header=header) as writer:
-        for obj in osmium.FileProcessor(str(src)):
-            writer.add(obj)
+    from .test_dating import write_dated_copy
+
+    dated = write_dated_copy(src, tmp_path / "dated.osm.pbf", "2025-02-03T04:05:06Z")
     data = pipeline.load_osm(region, clip, osm_file=dated)
     assert (data.source_date, data.source_date_kind) == ("2025-02-03", "header")
     # the note on maps says which kind of date it is
