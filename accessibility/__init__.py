@@ -4,7 +4,8 @@ Modules, in the order data flows through them::
 
     settings -> regions -> sources (sample, osm) -> classify -> network -> snapping
              -> engine -> metrics, audit, equity, population, isochrones, siting
-             -> policies/ -> maps, static_map, export;  pipeline and runner/cli drive them.
+             -> policies/ -> verdicts -> maps, static_map, export -> outputs;
+    pipeline and runner/cli drive them.
 
 Call sites read ``acc.network.build(...)``, ``acc.engine.access(...)`` and so on.
 """
@@ -22,6 +23,7 @@ from . import (
     maps,
     metrics,
     network,
+    outputs,
     pipeline,
     population,
     regions,
@@ -30,6 +32,7 @@ from . import (
     siting,
     snapping,
     static_map,
+    verdicts,
 )
 from .settings import configure, settings
 
@@ -47,6 +50,7 @@ __all__ = [
     "maps",
     "metrics",
     "network",
+    "outputs",
     "pipeline",
     "population",
     "regions",
@@ -56,4 +60,5 @@ __all__ = [
     "siting",
     "snapping",
     "static_map",
+    "verdicts",
 ]

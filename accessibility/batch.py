@@ -11,7 +11,8 @@ Out: per run (unit × notebook), under ``runs/<region>/[<unit>/]``: the executed
      manifest ``<nb>.manifest.json`` (inputs and their digest, status, error, outputs with
      sizes and SHA-256, timings, the kernel's peak memory, key figures, and
      ``warnings``: the sections the notebook skipped and why, from the ``warnings`` of
-     its ``<nb>_figures.json`` — such a run is ``ok`` with warnings); per batch,
+     its ``<nb>_figures.json`` — such a run is ``ok`` with warnings — and its
+     ``verdicts`` on the report's claims); per batch,
      ``runs/<region>/batch.json`` and the index page ``maps/<region>/index.html``.
 
 How
@@ -60,7 +61,7 @@ from typing import Any
 
 from . import __version__, regions, runner
 from ._errors import ValidationError
-from .export import read_warnings
+from .export import read_verdicts, read_warnings
 from .settings import settings
 
 log = logging.getLogger(__name__)
@@ -392,6 +393,7 @@ def base_manifest(task: Task, root: Path | None = None) -> dict[str, Any]:
         "outputs": [],
         "figures": [],
         "warnings": [],
+        "verdicts": [],
     }
 
 
@@ -428,6 +430,11 @@ def _figures(task: Task, root: Path) -> list[dict[str, Any]]:
 def _warnings(task: Task, root: Path) -> list[dict[str, str]]:
     """The sections the run skipped and why (``warnings`` of its ``<nb>_figures.json``)."""
     return read_warnings(root / "data" / "processed" / task.sub / f"{task.notebook}_figures.json")
+
+
+def _verdicts(task: Task, root: Path) -> list[dict[str, Any]]:
+    """The verdicts on the report's claims (``verdicts`` of its ``<nb>_figures.json``)."""
+    return read_verdicts(root / "data" / "processed" / task.sub / f"{task.notebook}_figures.json")
 
 
 def _now() -> str:
@@ -565,6 +572,7 @@ def _execute(task: Task, root: Path, timeout_s: float | None, attempt: int) -> d
             outputs=_outputs(task, root, started - 1.0) if status == STATUS_OK else [],
             figures=_figures(task, root) if status == STATUS_OK else [],
             warnings=_warnings(task, root) if status == STATUS_OK else [],
+            verdicts=_verdicts(task, root) if status == STATUS_OK else [],
         )
     except Exception as exc:  # e.g. a disk error while hashing: the run cannot count as done
         manifest.update(
@@ -574,6 +582,7 @@ def _execute(task: Task, root: Path, timeout_s: float | None, attempt: int) -> d
             outputs=[],
             figures=[],
             warnings=[],
+            verdicts=[],
         )
     _write_json_atomic(path, manifest)
     return manifest
@@ -591,6 +600,7 @@ def _lost(task: Task, root: Path, error: BaseException, attempt: int) -> dict[st
         outputs=[],
         figures=[],
         warnings=[],
+        verdicts=[],
     )
     _write_json_atomic(task.manifest_path(root), manifest)
     return manifest

@@ -686,8 +686,10 @@ def write_figures(
     figures: Sequence[Mapping[str, Any]],
     *,
     warnings: Sequence[Mapping[str, str]] | Any = (),
+    verdicts: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
-    """Write a run's key figures as ``{"figures": [...], "warnings": [...]}`` JSON (UTF-8), atomically.
+    """Write a run's key figures as ``{"figures": [...], "warnings": [...], "verdicts": [...]}``
+    JSON (UTF-8), atomically.
 
     Parameters
     ----------
@@ -699,6 +701,9 @@ def write_figures(
         The sections the run skipped and why (see :func:`check_warnings`), e.g. an
         :class:`accessibility.report.Notes`; the batch records such a run as ok with
         warnings.
+    verdicts
+        The verdicts on the report's claims (:func:`accessibility.verdicts.to_records`):
+        each a mapping with at least ``claim`` and ``state``.
 
     Returns
     -------
@@ -708,12 +713,47 @@ def write_figures(
     path = Path(path)
     clean = check_figures(figures, where=str(path))
     notes = check_warnings(list(warnings), where=str(path))
+    said = check_verdicts(list(verdicts), where=str(path))
     text = json.dumps(
-        {"figures": clean, "warnings": notes}, ensure_ascii=False, indent=1, allow_nan=False
+        {"figures": clean, "warnings": notes, "verdicts": said},
+        ensure_ascii=False,
+        indent=1,
+        allow_nan=False,
     )
     write_text(path, text + "\n")
     log.info("wrote %s (%d figures)", path, len(clean))
     return path
+
+
+def check_verdicts(verdicts: Any, *, where: str = "verdicts") -> list[dict[str, Any]]:
+    """Verdict records, checked: a list of mappings, each with a ``claim`` and a ``state``
+    (``holds``, ``not_met`` or ``cannot_tell``); values NaN → None."""
+    if not isinstance(verdicts, list) or not all(isinstance(v, Mapping) for v in verdicts):
+        msg = f"{where}: verdicts must be a list of mappings with claim and state"
+        raise ValidationError(msg)
+    out = []
+    for i, v in enumerate(verdicts):
+        if not v.get("claim") or v.get("state") not in ("holds", "not_met", "cannot_tell"):
+            msg = f"{where}: verdict {i} needs a claim and a state of holds, not_met or cannot_tell; got {dict(v)!r}"
+            raise ValidationError(msg)
+        out.append({k: (None if isinstance(x, float) and not math.isfinite(x) else x) for k, x in v.items()})
+    return out
+
+
+def read_verdicts(path: Path | str) -> list[dict[str, Any]]:
+    """The verdicts of a file written by :func:`write_figures` (none when absent or unreadable)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    if not isinstance(data, dict):
+        return []
+    try:
+        return check_verdicts(data.get("verdicts", []), where=str(path))
+    except ValidationError as exc:
+        log.warning("verdicts not read: %s", exc)
+        return []
 
 
 def read_figures(path: Path | str) -> list[dict[str, Any]]:

@@ -50,10 +50,19 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from ._errors import ValidationError
-from .export import check_figures, check_warnings, read_figures, read_warnings, write_text
+from .export import (
+    check_figures,
+    check_verdicts,
+    check_warnings,
+    read_figures,
+    read_verdicts,
+    read_warnings,
+    write_text,
+)
 from .labels import LANGS, keys, label
 from .regions import Region
 from .settings import settings
+from .verdicts import claims, number_text
 
 __all__ = ["LINKS", "STATUSES", "format_figure", "render_index", "write_index"]
 
@@ -126,6 +135,11 @@ td.files { width: 10em; }
 .st-warn { display: block; color: #7a4a00; font-size: 12px; }
 ul.warns { margin: 6px 0 0; padding-left: 1.2em; color: #7a4a00; font-size: 12px; }
 ul.figs li.nodata b { color: #666; font-weight: normal; }
+#verdicts { margin-bottom: 18px; }
+#verdicts td { text-align: center; white-space: nowrap; }
+.vd { display: inline-block; padding: 1px 8px; border-radius: 3px; color: #fff; font-weight: 700; }
+.vd-holds { background: #1a7f37; } .vd-not_met { background: #c62828; } .vd-cannot_tell { background: #8a6d00; }
+.vv { display: block; font-size: 12px; color: #333; font-variant-numeric: tabular-nums; }
 @media print {
   @page { size: A4 landscape; margin: 12mm; }
   body { margin: 0; max-width: none; font-size: 10pt; }
@@ -396,6 +410,58 @@ def _warnings(run: Mapping[str, Any], root: Path, where: str) -> list[dict[str, 
     return []
 
 
+def _verdicts(run: Mapping[str, Any], root: Path, where: str) -> list[dict[str, Any]]:
+    """The run's verdicts: from the manifest, else from its ``*_figures.json`` output."""
+    try:
+        if run.get("verdicts"):
+            return check_verdicts(list(run["verdicts"]), where=where)
+        for out in run.get("outputs") or []:
+            rel = out.get("path") if isinstance(out, Mapping) else None
+            if isinstance(rel, str) and rel.endswith("_figures.json"):
+                target = _inside(root, rel)
+                if target is not None:
+                    return read_verdicts(target)
+    except ValidationError as exc:
+        log.warning("verdicts not shown: %s", exc)
+    return []
+
+
+def _verdict_cell(v: Mapping[str, Any] | None) -> str:
+    if v is None:
+        return f'<td class="none">{_bi("verdict_index.not_run")}</td>'
+    state = str(v["state"])
+    reasons = v.get("reasons") or []
+    tip = ""
+    if reasons:
+        tip = _tip("；".join(str(r.get("zh", "")) for r in reasons), "; ".join(str(r.get("en", "")) for r in reasons))
+    value = v.get("value")
+    shown = number_text(float(value), str(v.get("unit", "share"))) if isinstance(value, (int, float)) else ""
+    return (
+        f'<td data-claim="{_esc(v["claim"])}" data-state="{_esc(state)}"{tip}>'
+        f'<span class="vd vd-{_esc(state)}">{_bi(f"verdict_state.{state}")}</span>'
+        f'<span class="vv">{_esc(shown)}</span></td>'
+    )
+
+
+def _verdict_table(rows: Sequence[tuple[str, str, dict[str, dict[str, Any]]]]) -> str:
+    """A row per unit and a column per claim of ``rules/claims.yml``: each verdict's badge and value."""
+    if not any(found for _, _, found in rows):
+        return ""
+    keys = [c.key for c in claims()]
+    heads = "".join(f'<th scope="col">{_bi(f"verdict_short.{k}")}</th>' for k in keys)
+    body = "".join(
+        f'<tr data-unit="{_esc(code)}"><th scope="row">{head}</th>'
+        + "".join(_verdict_cell(found.get(k)) for k in keys)
+        + "</tr>"
+        for code, head, found in rows
+    )
+    return (
+        f'<h2>{_bi("verdict_index.title")}</h2><p class="note">{_bi("verdict_index.note")}</p>'
+        f'<table id="verdicts"><thead><tr><th scope="col">{_bi("index_ui.unit")}</th>{heads}</tr></thead>'
+        f"<tbody>{body}</tbody></table>\n"
+    )
+
+
 def _warnings_list(warnings: list[dict[str, str]]) -> str:
     if not warnings:
         return ""
@@ -494,9 +560,12 @@ def render_index(
     groups = _grouped(region, runs)
     counts = dict.fromkeys((*STATUSES, "interrupted", "unknown"), 0)
     rows: list[str] = []
+    said: list[tuple[str, str, dict[str, dict[str, Any]]]] = []
     for code, unit_runs in groups:
         zh, en = _unit_names(region, code, unit_runs)
         head = _both(zh, en) + (f"<small>{_esc(code)}</small>" if code is not None else "")
+        found: dict[str, dict[str, Any]] = {}
+        said.append((code or "", head, found))
         body = []
         for i, run in enumerate(unit_runs):
             status = _status(run, live)
@@ -510,6 +579,8 @@ def render_index(
             else:
                 warnings = _warnings(run, root, where) if status == "ok" else []
                 info = _figures_cell(_figures(run, root, where)) + _warnings_list(warnings)
+                if status == "ok":
+                    found.update({str(v["claim"]): v for v in _verdicts(run, root, where)})
             time_td, mem_td = _time_cell(run)
             cells = [
                 f'<th scope="rowgroup" rowspan="{len(unit_runs)}">{head}</th>' if i == 0 else "",
@@ -569,7 +640,8 @@ def render_index(
         f'<span class="zh" lang="en">{_esc(label("index_ui.switch", lang="zh"))}</span>'
         f'<span class="en" lang="zh-CN">{_esc(label("index_ui.switch", lang="en"))}</span>'
         "</button></header>\n"
-        f'<table id="runs"><thead><tr>{heads}</tr></thead>\n'
+        + _verdict_table(said)
+        + f'<table id="runs"><thead><tr>{heads}</tr></thead>\n'
         + "\n".join(rows)
         + f"\n</table>\n<script>{_JS}</script>\n</body>\n</html>\n"
     )

@@ -66,6 +66,8 @@ class Unit:
         its own source keeps its raw data in ``data/raw/<region>/<code>/``, and
         a file boundary is read from there; a generated (``sample``) unit
         without a boundary uses the ``boundary.geojson`` generated with it.
+    official
+        Official counts for the unit (see :attr:`Region.official`).
     """
 
     code: str
@@ -75,6 +77,7 @@ class Unit:
     boundary: dict[str, Any] = field(default_factory=dict)
     seat: str = ""
     source: dict[str, Any] = field(default_factory=dict)
+    official: dict[str, float] = field(default_factory=dict)
 
     def label(self, lang: str = "zh") -> str:
         """Display name in ``zh`` or ``en``."""
@@ -121,6 +124,14 @@ class Region:
         (relative to the raw folder, or absolute) with an optional ``band``; see
         :func:`check_population_spec` and :meth:`population_raster`. Empty: the
         population is estimated from the map data.
+    official
+        Official counts the data are compared with (``rules/claims.yml``, key
+        ``official``), e.g. ``{"county_libraries": 12, "townships": 75}``: for a run
+        of the whole region; a unit's own counts (``units: [{official: ...}]``) for a
+        run of that unit. A kind far below its count makes the claims naming it
+        "cannot tell" (see :mod:`accessibility.verdicts`).
+    claims
+        Per claim key, ``{"target": ...}`` replacing the target of ``rules/claims.yml``.
     """
 
     name: str
@@ -139,6 +150,8 @@ class Region:
     #: (see :mod:`accessibility.origins`); empty: ``auto``.
     origins: dict[str, Any] = field(default_factory=dict)
     population: dict[str, Any] = field(default_factory=dict)
+    official: dict[str, float] = field(default_factory=dict)
+    claims: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def label(self, lang: str = "zh") -> str:
         """Display name in ``zh`` or ``en``."""
@@ -272,6 +285,8 @@ def load(name: str) -> Region:
         config_path=path,
         origins=_origins_spec(data.get("origins"), path),
         population=check_population_spec(data.get("population"), where=f"region file {path}"),
+        official=check_official(data.get("official"), where=f"region file {path}"),
+        claims=check_claims(data.get("claims"), where=f"region file {path}"),
     )
 
 
@@ -464,7 +479,56 @@ def _unit(data: dict[str, Any], path: Path) -> Unit:
         boundary=boundary,
         seat=str(data.get("seat", "")),
         source=source or {},
+        official=check_official(data.get("official"), where=f"{path} unit {data['code']}"),
     )
+
+
+def _claims_rules() -> dict[str, Any]:
+    from importlib import resources
+
+    text = resources.files("accessibility.rules").joinpath("claims.yml").read_text("utf-8")
+    return yaml.safe_load(text) or {}
+
+
+def check_official(spec: Any, *, where: str) -> dict[str, float]:
+    """Official counts: a mapping of known keys (``rules/claims.yml``) to counts ≥ 0."""
+    if spec is None:
+        return {}
+    known = list(_claims_rules().get("official") or {})
+    if not isinstance(spec, dict):
+        msg = f"{where}: official must map counts, e.g. {{townships: 75, county_libraries: 12}}; keys: {', '.join(known)}"
+        raise ValidationError(msg)
+    out = {}
+    for key, value in spec.items():
+        if key not in known:
+            msg = f"{where}: unknown official count {key!r}; use {', '.join(known)}"
+            raise ValidationError(msg)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            msg = f"{where}: official.{key} must be a number ≥ 0, got {value!r}"
+            raise ValidationError(msg)
+        out[str(key)] = float(value)
+    return out
+
+
+def check_claims(spec: Any, *, where: str) -> dict[str, dict[str, Any]]:
+    """Targets replacing those of ``rules/claims.yml``: ``{<claim>: {target: 0.9}}``."""
+    if spec is None:
+        return {}
+    known = list(_claims_rules().get("claims") or {})
+    if not isinstance(spec, dict):
+        msg = f"{where}: claims must map claim keys to {{target: ...}}; claims: {', '.join(known)}"
+        raise ValidationError(msg)
+    out = {}
+    for key, value in spec.items():
+        if key not in known:
+            msg = f"{where}: unknown claim {key!r}; claims: {', '.join(known)}"
+            raise ValidationError(msg)
+        target = value.get("target") if isinstance(value, dict) else None
+        if not isinstance(value, dict) or set(value) - {"target"} or isinstance(target, bool) or not isinstance(target, (int, float)) or target < 0:
+            msg = f"{where}: claims.{key} takes only target, a number ≥ 0 (a share 0–1 or a count), got {value!r}"
+            raise ValidationError(msg)
+        out[str(key)] = {"target": float(target)}
+    return out
 
 
 def metric_crs(boundary: shapely.Geometry) -> str:
