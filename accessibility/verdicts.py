@@ -614,26 +614,27 @@ def _line_html(v: Verdict, lang: str) -> str:
     esc = html.escape
     measured = label("verdict_ui.measured", lang=lang)
     target = label("verdict_ui.target", lang=lang)
+    colon = "：" if lang == "zh" else ": "
     detail = (
         f"{measured} {esc(number_text(v.value, v.unit))} · {target} {esc(target_text(v, lang))}"
     )
     if v.target_source == "assumed":
-        detail += f" ({esc(label('verdict_target_source.assumed', lang=lang))})"
+        detail += esc(label("verdict_ui.assumed_note", lang=lang))
     parts = [
         f'<div class="acc-verdict" data-claim="{esc(v.claim)}" data-state="{esc(v.state)}">',
         f"{badge_html(v.state, lang)} <b>{esc(v.text('statement', lang))}</b>",
-        f'<div class="acc-vd">{esc(v.text("measure", lang))}: {detail}</div>',
+        f'<div class="acc-vd">{esc(v.text("measure", lang))}{colon}{detail}</div>',
     ]
     if v.reasons:
         parts.append(f'<div class="acc-vr">{esc(_join(v.reasons, lang))}</div>')
     if v.worst and v.state != "holds":
         parts.append(
-            f'<div class="acc-vd">{esc(label("verdict_ui.worst", lang=lang))}: {esc(_worst_text(v, lang))}</div>'
+            f'<div class="acc-vd">{esc(label("verdict_ui.worst", lang=lang))}{colon}{esc(_worst_text(v, lang))}</div>'
         )
     done = _completeness_text(v, lang)
     if done:
         parts.append(
-            f'<div class="acc-vd">{esc(label("verdict_ui.completeness", lang=lang))}: {esc(done)}</div>'
+            f'<div class="acc-vd">{esc(label("verdict_ui.completeness", lang=lang))}{colon}{esc(done)}</div>'
         )
     if v.evidence and v.evidence[0][lang].startswith(("估算", "Estimate")):
         parts.append(f'<div class="acc-vr">{esc(v.evidence[0][lang])}</div>')
@@ -644,6 +645,7 @@ def _line_html(v: Verdict, lang: str) -> str:
 _PANEL_STYLE = (
     "<style>.acc-verdicts{background:rgba(255,255,255,.95);border-radius:4px;padding:6px 10px;"
     "box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:12px;line-height:17px;max-width:380px;"
+    "font-family:'Helvetica Neue',Arial,'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif;"
     "max-height:45vh;overflow:auto}.acc-verdicts summary{font-weight:600;cursor:pointer}"
     ".acc-verdict{margin-top:5px}.acc-vd{color:#333;font-size:11px}.acc-vr{color:#8a5a00;font-size:11px}"
     "</style>"
