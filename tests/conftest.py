@@ -61,7 +61,9 @@ def check_excel_and_png(processed: Path, maps_dir: Path, notebook: str, header: 
 
     wb = openpyxl.load_workbook(processed / f"{notebook}.xlsx")
     assert len(wb.sheetnames) >= 3
-    assert header in [c.value for c in wb.worksheets[0][1]]
+    first = [c.value for c in wb.worksheets[0][1]]
+    assert "结论" in first or "Verdict" in first  # the verdicts on the report's claims come first
+    assert header in [c.value for c in wb.worksheets[1][1]]
     assert (maps_dir / f"{notebook}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
