@@ -52,7 +52,7 @@ SHAPES: Final[tuple[str, ...]] = (
 _FONT: Final[str] = "'Helvetica Neue',Arial,'PingFang SC','Microsoft YaHei',sans-serif"
 _BOX: Final[str] = (
     "padding:5px 9px;font-size:12px;line-height:17px;background:rgba(255,255,255,0.93);"
-    f"border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,0.3);font-family:{_FONT};max-width:260px"
+    f"border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,0.3);font-family:{_FONT};max-width:320px"
 )
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}\b")
 
@@ -145,9 +145,9 @@ class LayerLegend(MacroElement):
         parts = [f'<div style="font-weight:600;margin-bottom:2px">{html.escape(title)}</div>']
         for shape, colour, text in self.rows:
             parts.append(
-                '<div style="white-space:nowrap">'
-                f'<span style="display:inline-block;width:20px;text-align:center;vertical-align:-1px">'
-                f"{swatch(shape, colour, size=11)}</span> {html.escape(text)}</div>"
+                '<div style="display:flex;align-items:center">'
+                '<span style="flex:none;width:20px;text-align:center;line-height:0">'
+                f"{swatch(shape, colour, size=11)}</span><span>{html.escape(text)}</span></div>"
             )
         if note:
             parts.append(f'<div style="color:#555;font-size:11px">{html.escape(note)}</div>')
