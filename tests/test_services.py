@@ -646,15 +646,9 @@ def _seat_markers(layer) -> list[tuple[tuple[float, float], str, str]]:
     """(location, fill colour, tooltip) of every seat marker of a layer."""
     out = []
     for child in layer._children.values():
-        if isinstance(child, folium.Marker):
-            icon = next(c for c in child._children.values() if isinstance(c, folium.DivIcon))
+        if isinstance(child, folium.CircleMarker):
             tip = next(c.text for c in child._children.values() if isinstance(c, folium.Tooltip))
-            (colour,) = {
-                c.lower()
-                for c in re.findall(r"#[0-9a-fA-F]{6}", icon.options["html"])
-                if c.lower() != "#222222"
-            }
-            out.append((tuple(child.location), colour, tip))
+            out.append((tuple(child.location), child.options["fillColor"].lower(), tip))
     return out
 
 
@@ -666,7 +660,7 @@ def test_seats_layer_has_its_own_colours_legend_and_class_times(county) -> None:
         roads, places, min_class="secondary", crs=TEST_CRS, town_radius_m=500, county_radius_m=500
     )
     layer = services.seats_layer(check, lang="zh")
-    assert layer.layer_name == "乡镇驻地与县城连通（次要道路（secondary）及以上）"
+    assert layer.layer_name == "乡镇驻地连通县城（次要道路（secondary）及以上）"
     markers = _seat_markers(layer)
     assert len(markers) == 3
     (legend,) = [c for c in layer._children.values() if isinstance(c, _overlays.LayerLegend)]

@@ -909,12 +909,9 @@ def key_figures(
 # --------------------------------------------------------------------------- map layer
 
 
-#: Township seats on the map: linked over roads of the class, or not (diamonds; not the
-#: travel-time colours of the villages beneath them).
-SEAT_STYLE: dict[bool, tuple[str, str]] = {
-    True: ("diamond", "#2c7bb6"),
-    False: ("diamond", "#c51b7d"),
-}
+#: Township seats on the map: linked over roads of the class, or not (large circles ringed
+#: in black, in colours of their own: never the travel-time colours of the villages).
+SEAT_STYLE: dict[bool, tuple[str, str]] = {True: ("dot", "#2c7bb6"), False: ("dot", "#c51b7d")}
 
 
 def _road_class_text(min_class: str, lang: str) -> str:
@@ -977,8 +974,8 @@ def seat_tips(roads: ServiceCheck, *, lang: str = "zh") -> list[str]:
 def seats_layer(roads: ServiceCheck, *, lang: str = "zh") -> folium.FeatureGroup:
     """A map layer of the township seats, linked to the county seat over good roads or not.
 
-    Seats are diamonds, blue when linked over roads of the class and magenta when
-    not (colours of their own, never a travel-time class), with a legend box of the
+    Seats are large black-ringed circles, blue when linked over roads of the class
+    and magenta when not (colours of their own, never a travel-time class), with a legend box of the
     layer (shown while it is ticked) and a tooltip giving the time over roads of the
     class as well as over every road (:func:`seat_tips`). Add it to a map from
     :func:`accessibility.maps.access_map` with :func:`add_seats_layer`; it draws plain
@@ -992,10 +989,14 @@ def seats_layer(roads: ServiceCheck, *, lang: str = "zh") -> folium.FeatureGroup
     layer = folium.FeatureGroup(name=name, show=True)
     linked = roads.table["connected"].astype(bool).to_numpy()
     for (_, seat), ok, tip in zip(roads.table.iterrows(), linked, seat_tips(roads, lang=lang)):
-        shape, colour = SEAT_STYLE[bool(ok)]
-        folium.Marker(
+        folium.CircleMarker(
             location=(seat.geometry.y, seat.geometry.x),
-            icon=_overlays.marker_icon(shape, colour, size=13),
+            radius=8,
+            color="#000000",
+            weight=2,
+            fill=True,
+            fill_color=SEAT_STYLE[bool(ok)][1],
+            fill_opacity=1.0,
             tooltip=tip,
         ).add_to(layer)
     rows = [
