@@ -82,7 +82,8 @@ def _shape_style(shape: str, colour: str, size: int) -> str:
     if shape == "cross":
         return (
             f"display:inline-block;width:{size}px;height:{size}px;line-height:{size}px;"
-            f"text-align:center;font-weight:700;font-size:{size}px;color:{colour}"
+            f"text-align:center;font-weight:700;font-size:{size}px;color:{colour};"
+            "text-shadow:0 0 2px #ffffff,0 0 2px #ffffff"
         )
     if shape in ("line", "dashed_line"):
         kind = "dashed" if shape == "dashed_line" else "solid"

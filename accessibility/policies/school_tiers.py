@@ -2257,7 +2257,7 @@ def scenario_layer(
         geom = facilities.geometry.loc[fid]
         folium.Marker(
             location=(geom.y, geom.x),
-            icon=_overlays.marker_icon("cross", CLOSED_COLOUR, size=16),
+            icon=_overlays.marker_icon("cross", CLOSED_COLOUR, size=18),
             tooltip=_tip(
                 [
                     _name_or(row.get("name"), "schools_map.unnamed_school", lang),
