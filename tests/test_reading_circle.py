@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from types import SimpleNamespace
 
+import folium
 import geopandas as gpd
 import nbformat
 import numpy as np
@@ -398,3 +401,122 @@ def test_notebook_runs_with_other_parameters(tmp_path) -> None:
         "reading_circle",
         "Share covered",
     )
+
+
+# --------------------------------------------------------------------------- the map's content
+_ID = re.compile(r"\b(?:[nwr]\d{3,}|new_\d+|raster:\d+)\b")
+
+
+def _map_parts(m) -> tuple[dict[str, list], dict[str, set[str]], list[tuple[str, str, str]]]:
+    """Resident rows per layer, colours drawn per layer, and the legend's rows."""
+    residents: dict[str, list] = {}
+    colours: dict[str, set[str]] = {}
+    for layer in m._children.values():
+        if not isinstance(layer, folium.FeatureGroup):
+            continue
+        drawn = colours.setdefault(layer.layer_name, set())
+        for child in layer._children.values():
+            if isinstance(child, reading_circle._Residents):
+                data = json.loads(child.data)
+                residents[layer.layer_name] = [data, *residents.get(layer.layer_name, [])]
+                drawn.add(data["c"].lower())
+            elif isinstance(child, folium.GeoJson):
+                for feature in child.data["features"]:
+                    style = child.style_function(feature)
+                    if style.get("fill", True) and "fillColor" in style:
+                        drawn.add(style["fillColor"].lower())
+    legend = m.get_root().html._children["rc_legend"].rows
+    return residents, colours, legend
+
+
+def _tips(m) -> list[str]:
+    out = []
+    for layer in m._children.values():
+        for child in getattr(layer, "_children", {}).values():
+            if isinstance(child, folium.GeoJson) and "features" in child.data:
+                out += [str(f["properties"].get("tip", "")) for f in child.data["features"]]
+    return out
+
+
+def test_map_residents_name_their_nearest_reading_place(grid) -> None:
+    # a second reading place, without a name, 500 m from D
+    fac = pd.concat([grid.facilities, make_points({"sr": (2500, 500)})])
+    fac.loc["sr", ["kind", "tiers", "name"]] = ["reading", "study_room", None]
+    two = SimpleNamespace(**{**vars(grid), "facilities": fac})
+    two.facility_snap = snapping.snap(grid.network, fac)
+    res = reading_circle.assess(two, population=homes(), targets=[1.0])
+    m = reading_circle.map(res, lang="zh")
+    residents, colours, legend = _map_parts(m)
+    rows = {}
+    for data in [d for ds in residents.values() for d in ds]:
+        for lat, lon, pop, minutes, _, k in data["p"]:
+            rows[(round(lat, 5), round(lon, 5))] = (pop, minutes, data["n"][k] if k >= 0 else None)
+    assert len(rows) == len(HOMES)
+    # nearest by hand: D (2500, 0) is 500 m from the study room, 2500 m from the library;
+    # C (700, 500) is 1200 m from the library and 1800 m from the study room
+    expected = {"A": "图书馆", "B": "图书馆", "C": "图书馆", "D": "城市书房", "E": "图书馆"}
+    for home, (x, y) in HOMES.items():
+        lon, lat = lonlat(x, y)
+        pop, minutes, place = rows[(round(lat, 5), round(lon, 5))]
+        assert place == expected[home], home
+        assert pop == PEOPLE[home]
+    d_lon, d_lat = lonlat(*HOMES["D"])
+    assert rows[(round(d_lat, 5), round(d_lon, 5))][1] == pytest.approx(500 / 75, abs=0.06)
+    # every colour drawn is in the legend; nothing shows an id
+    legend_colours = {c.lower() for _, c, _ in legend}
+    for name, drawn in colours.items():
+        assert drawn <= legend_colours, name
+    tips = _tips(m)
+    assert tips and not [t for t in tips if _ID.search(t) or "sr" in t.split()]
+    sites = set(map(str, res.sites["site"]))
+    assert not [t for t in tips if any(f"({s})" in t or t.endswith(s) for s in sites)]
+    assert "城市书房" in tips  # the unnamed reading place is shown by what it is
+
+
+def test_filled_fills_small_holes_only() -> None:
+    def square(x0: float, y0: float, side: float) -> list[tuple[float, float]]:
+        return [
+            lonlat(x, y)
+            for x, y in [(x0, y0), (x0 + side, y0), (x0 + side, y0 + side), (x0, y0 + side)]
+        ]
+
+    # a 3 km square with a 200 m hole (4 ha) and a 1 km hole (100 ha)
+    area = shapely.Polygon(square(0, 0, 3000), [square(200, 200, 200), square(1500, 1500, 1000)])
+    frame = gpd.GeoDataFrame(geometry=[area, shapely.MultiPolygon([area])], crs=4326)
+    out = reading_circle.filled(frame, max_hole_m2=200_000)
+    metric = out.to_crs(TEST_CRS).geometry
+    for geom in metric:
+        assert len(shapely.get_parts(geom)) == 1
+        holes = list(shapely.get_parts(geom)[0].interiors)
+        assert len(holes) == 1
+        assert shapely.Polygon(holes[0]).area == pytest.approx(1_000_000, rel=1e-3)
+        assert geom.area == pytest.approx(9_000_000 - 1_000_000, rel=1e-3)
+    assert reading_circle.filled(frame, max_hole_m2=0).geometry.equals(frame.geometry)
+
+
+def test_sample_map_plans_legend_names_and_size(sample, tmp_path) -> None:
+    study, res = sample
+    m = reading_circle.map(res, lang="zh", boundary=study.boundary, synthetic=True)
+    residents, colours, legend = _map_parts(m)
+    # each site plan in its own colour, each in the legend
+    plans = list(res.sites["scenario"].unique())
+    plan_rows = [r for r in legend if r[2].startswith("建议新增阅读点（")]
+    assert len(plan_rows) == len(plans) >= 2
+    assert len({c for _, c, _ in plan_rows}) == len(plans)
+    for key, (_, _, text) in zip(plans, plan_rows):
+        assert text.endswith(f"：{(res.sites['scenario'] == key).sum()} 处")
+    legend_colours = {c.lower() for _, c, _ in legend}
+    for name, drawn in colours.items():
+        assert drawn <= legend_colours, name
+    # every resident drawn, each with the name of its nearest reading place
+    pts = res.population
+    drawn_rows = [row for ds in residents.values() for d in ds for row in d["p"]]
+    assert len(drawn_rows) == len(pts)
+    names = dict(zip(res.facilities.index, res.facilities["name"]))
+    (data_cov,) = residents["已覆盖居民"]
+    got = sorted(data_cov["n"][row[5]] for row in data_cov["p"])
+    want = sorted(html.escape(names[i]) for i in pts.loc[pts["covered"], "nearest"])
+    assert got == want
+    assert not [t for t in _tips(m) if _ID.search(t)]
+    path = maps.save_html(m, tmp_path / "reading_circle.html")
+    assert path.stat().st_size < 5_000_000

@@ -3,8 +3,11 @@ rule validation, the sample county, and the notebook end to end."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 
+import folium
 import geopandas as gpd
 import nbformat
 import numpy as np
@@ -14,8 +17,9 @@ import pyogrio
 import pytest
 import shapely
 
-from accessibility import engine, network, pipeline, regions, runner, snapping
+from accessibility import engine, maps, network, pipeline, regions, runner, snapping
 from accessibility._errors import ValidationError
+from accessibility.policies import _overlays
 from accessibility.policies import school_tiers as st
 from accessibility.settings import settings
 
@@ -641,3 +645,224 @@ def test_capacity_column_without_values_is_not_used() -> None:
     forced = st.consolidate(study, "primary", ["B"], limit_min=15, capacity=True)
     assert np.isinf(forced.capacity["seats"]).all()
     assert forced.summary["children_unplaced"] == pytest.approx(0)
+
+
+# --------------------------------------------------------------------------- map overlays
+#: Internal ids that must never reach a reader: OSM node/way ids, generated ids.
+_ID = re.compile(r"\b(?:[nwr]\d{3,}|new_\d+|raster:\d+)\b")
+_HEX = re.compile(r"#[0-9a-fA-F]{6}\b")
+
+
+def _symbols(layer) -> list[dict]:
+    """Every marker and line of a layer: kind, location, colour drawn, tooltip text."""
+    out = []
+    for child in layer._children.values():
+        tip = next((c.text for c in child._children.values() if isinstance(c, folium.Tooltip)), "")
+        if isinstance(child, folium.CircleMarker):
+            o = child.options
+            colour = o["fillColor"] if o.get("fill") else o["color"]
+            out.append(
+                {
+                    "kind": "circle",
+                    "at": tuple(child.location),
+                    "colour": colour.lower(),
+                    "outline": o["color"].lower(),
+                    "tip": tip,
+                }
+            )
+        elif isinstance(child, folium.PolyLine):
+            out.append(
+                {
+                    "kind": "line",
+                    "at": tuple(map(tuple, child.locations)),
+                    "colour": child.options["color"].lower(),
+                    "tip": tip,
+                }
+            )
+        elif isinstance(child, folium.Marker):
+            icon = next(c for c in child._children.values() if isinstance(c, folium.DivIcon))
+            colours = [
+                c.lower()
+                for c in _HEX.findall(icon.options["html"])
+                if c.lower() not in ("#ffffff", "#222222")
+            ]
+            out.append(
+                {
+                    "kind": "marker",
+                    "at": tuple(child.location),
+                    "colour": colours[0],
+                    "html": icon.options["html"],
+                    "tip": tip,
+                }
+            )
+    return out
+
+
+def _legend(layer) -> _overlays.LayerLegend:
+    (legend,) = [c for c in layer._children.values() if isinstance(c, _overlays.LayerLegend)]
+    return legend
+
+
+def _check_legend_and_tips(layer) -> list[dict]:
+    symbols = _symbols(layer)
+    legend = _legend(layer)
+    drawn = {s["colour"] for s in symbols}
+    assert drawn <= legend.colours, (
+        f"{layer.layer_name}: {drawn - legend.colours} not in the legend"
+    )
+    assert drawn == _overlays.drawn_colours(layer)
+    for s in symbols:
+        assert not _ID.search(s["tip"]), s["tip"]
+    return symbols
+
+
+def _expected_state(reasons: set[str]) -> str:
+    # worked out from the rule's wording, not from the module's constants
+    if reasons & {"level_not_allowed", "too_small", "too_large"}:
+        return "breaks"
+    if reasons & {"no_settlement", "population_unknown", "tier_unknown"}:
+        return "cannot_tell"
+    return "complies"
+
+
+def test_school_states_on_hand_placed_schools(checks) -> None:
+    states = st.school_states(checks)
+    assert states.to_dict() == {
+        "h_cs": "complies",
+        "h_village": "breaks",
+        "nine_big": "breaks",  # complies for primary, breaks for middle
+        "m_ts_big": "complies",
+        "m_ts_small": "breaks",
+        "p_nopop": "cannot_tell",  # a village of unknown population
+        "p_alone": "cannot_tell",  # no settlement within the radii
+        "p_natural": "breaks",
+        "no_tier": "cannot_tell",
+    }
+
+
+def test_compliance_layer_on_hand_placed_schools(checks) -> None:
+    layer = st.compliance_layer(checks, lang="en")
+    assert layer.layer_name == "Schools against their tier's rule" and layer.show
+    symbols = _check_legend_and_tips(layer)
+    assert len(symbols) == len(checks.schools)
+    at = {(round(g.y, 9), round(g.x, 9)): fid for fid, g in checks.schools.geometry.items()}
+    colour_of = {"complies": "#2c7bb6", "breaks": "#c51b7d", "cannot_tell": "#6d6d6d"}
+    for s in symbols:
+        fid = at[(round(s["at"][0], 9), round(s["at"][1], 9))]
+        reasons = set(checks.by_tier.xs(fid, level=0)["reason"]) - {""}
+        state = _expected_state(reasons)
+        assert s["colour"] == colour_of[state], fid
+        assert s["tip"].startswith(f"<b>{fid}</b>")  # the school's name (here its id)
+        for note in checks.by_tier.xs(fid, level=0)["note"]:
+            assert html.escape(note) in s["tip"]
+    tip = {at[(round(s["at"][0], 9), round(s["at"][1], 9))]: s["tip"] for s in symbols}
+    assert "Primary: complies<br>Middle: breaks the rule: Middle school in a" in tip["nine_big"]
+    assert "cannot tell" in tip["p_nopop"] and "no settlement nearby" in tip["p_alone"]
+    assert [t for _, _, t in _legend(layer).rows] == [
+        "Complies with its tier's rule (2)",
+        "Breaks its tier's rule (4)",
+        "Cannot tell: data lacking (3)",
+    ]
+    with pytest.raises(ValidationError, match="lang='en'"):
+        st.compliance_layer(checks, lang="zh")
+
+
+@pytest.fixture(scope="module")
+def sample_overlays(sample):
+    study = sample.study_for("primary")
+    checks = st.compliance(study, sample.rules, lang="zh")
+    scenario = st.consolidate(study, "primary", rules=sample.rules)
+    return checks, scenario
+
+
+def test_sample_compliance_layer_colours_and_reasons(sample, sample_overlays) -> None:
+    checks, _ = sample_overlays
+    layer = st.compliance_layer(checks, lang="zh")
+    symbols = _check_legend_and_tips(layer)
+    schools = checks.schools
+    assert len(symbols) == len(schools)
+    at = {(round(g.y, 9), round(g.x, 9)): fid for fid, g in schools.geometry.items()}
+    breaks = 0
+    for s in symbols:
+        fid = at[(round(s["at"][0], 9), round(s["at"][1], 9))]
+        rows = checks.by_tier.xs(fid, level=0)
+        state = _expected_state(set(rows["reason"]) - {""})
+        breaks += state == "breaks"
+        assert s["colour"] == st.STATE_STYLE[state][1]
+        assert s["tip"].startswith(f"<b>{html.escape(schools.loc[fid, 'name'])}</b>")
+        assert ("不符合" in s["tip"]) == (state == "breaks")
+    # every school outside its rule is magenta: the tiers' exceptions, counted per school
+    assert breaks == checks.exceptions.index.get_level_values(0).nunique() > 0
+    assert f"不符合学段规则（{breaks} 所）" in [t for _, _, t in _legend(layer).rows]
+
+
+def test_sample_boarding_layer(sample) -> None:
+    layer = st.boarding_layer(sample, lang="zh")
+    assert not layer.show and layer.layer_name == "寄宿制候选村及寄宿学校"
+    symbols = _check_legend_and_tips(layer)
+    rings = [s for s in symbols if s["kind"] == "circle"]
+    lines = [s for s in symbols if s["kind"] == "line"]
+    b = sample.boarding
+    assert len(rings) == len(b)
+    assert len(lines) == int(b["boarding_school"].notna().sum())
+    per_tier = {s["colour"] for s in rings}
+    assert len(per_tier) == b.index.get_level_values("tier").nunique()  # one colour per tier
+    # each candidate's tooltip names its village and the school that would board it
+    tips = [s["tip"] for s in rings]
+    for (vid, tier), row in b.iterrows():
+        assert any(
+            t.startswith(f"<b>{row['name']}") and str(row["boarding_school_name"]) in t
+            for t in tips
+        ), (vid, tier)
+    diamonds = [s for s in symbols if s["kind"] == "marker"]
+    assert len(diamonds) == len(sample.boarding_schools)
+
+
+def test_sample_scenario_layer_before_and_after(sample, sample_overlays) -> None:
+    _, scenario = sample_overlays
+    layer = st.scenario_layer(scenario, sample, lang="zh")
+    symbols = _check_legend_and_tips(layer)
+    crosses = [s for s in symbols if s["kind"] == "marker"]
+    dots = [s for s in symbols if s["kind"] == "circle"]
+    assert len(crosses) == len(scenario.closed) > 0
+    v = scenario.villages
+    moved = v.loc[v["reassigned"]]
+    assert len(dots) == len(moved) > 0
+    by_place = {(round(g.y, 9), round(g.x, 9)): vid for vid, g in moved.geometry.items()}
+    for s in dots:
+        vid = by_place[(round(s["at"][0], 9), round(s["at"][1], 9))]
+        added = float(moved.loc[vid, "after_min"] - moved.loc[vid, "before_min"])
+        expected = "#c6dbef" if added < 10 else ("#6baed6" if added < 30 else "#08519c")
+        assert s["colour"] == expected, vid
+        assert f"增加 {added:.0f} 分钟" in s["tip"]
+        assert str(moved.loc[vid, "before_school_name"]) in s["tip"]
+        assert str(moved.loc[vid, "after_school_name"]) in s["tip"]
+        assert (s["outline"] == "#000000") == bool(moved.loc[vid, "newly_beyond"])
+    for s, (_, row) in zip(crosses, scenario.closed.iterrows()):
+        assert s["tip"].startswith(f"<b>{row['name']}</b>")
+
+
+def test_sample_map_with_overlays_stays_small(sample, sample_overlays, tmp_path) -> None:
+    checks, scenario = sample_overlays
+    study = sample.study_for("primary")
+    fmap = maps.access_map(
+        sample.villages,
+        study.facilities,
+        groups=sample.groups,
+        thresholds_min=sample.rules.thresholds_min(sample.tiers),
+        title="t",
+        lang="zh",
+        boundary=study.boundary,
+    )
+    st.add_layers(fmap, checks, sample, scenario, lang="zh")
+    path = maps.save_html(fmap, tmp_path / "school_tiers.html")
+    page = path.read_text("utf-8")
+    assert path.stat().st_size < 5_000_000
+    # the layer control lists every overlay (its names are written \u-escaped)
+    control = page[page.index("overlays") :]
+    for name in (
+        "学校布局是否符合学段规则",
+        "寄宿制候选村及寄宿学校",
+        "撤并方案（小学）：撤并前后",
+    ):
+        assert json.dumps(name) in control, name

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import folium
 import geopandas as gpd
 import numpy as np
 import openpyxl
@@ -15,9 +16,9 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from accessibility import engine, equity, metrics, network, pipeline, report, runner, snapping
+from accessibility import engine, equity, maps, metrics, network, pipeline, report, runner, snapping
 from accessibility._errors import ValidationError
-from accessibility.policies import services
+from accessibility.policies import _overlays, services
 from accessibility.settings import settings
 
 from .conftest import TEST_CRS, check_excel_and_png, make_points, make_roads
@@ -434,8 +435,6 @@ def test_services_without_seats_or_hospital_write_what_they_can(line) -> None:
         tables=fair.tables,
     )
     assert list(layers) == ["villages", "clinics", "bus", "claims", "worst_bus"]
-    import folium
-
     m = folium.Map()
     assert services.add_seats_layer(m, None) is m
 
@@ -637,3 +636,78 @@ def test_notebook_without_township_seats_writes_what_it_can(sample, sample_root,
     assert sheets[-1] == "未分析部分" and "乡镇道路连通" not in sheets
     page = result.map_html.read_text("utf-8")
     assert page.count("acc-warn") == 1 + 3  # the style rule and one line per note under the title
+
+
+# --------------------------------------------------------------------------- map layer
+_ID = re.compile(r"\b(?:[nwr]\d{3,}|new_\d+)\b")
+
+
+def _seat_markers(layer) -> list[tuple[tuple[float, float], str, str]]:
+    """(location, fill colour, tooltip) of every seat marker of a layer."""
+    out = []
+    for child in layer._children.values():
+        if isinstance(child, folium.CircleMarker):
+            tip = next(c.text for c in child._children.values() if isinstance(c, folium.Tooltip))
+            out.append((tuple(child.location), child.options["fillColor"].lower(), tip))
+    return out
+
+
+def test_seats_layer_has_its_own_colours_legend_and_class_times(county) -> None:
+    roads, places = county
+    places = places.copy()
+    places.loc["D", "name"] = None  # an unnamed seat is not shown by its id
+    check = services.road_links(
+        roads, places, min_class="secondary", crs=TEST_CRS, town_radius_m=500, county_radius_m=500
+    )
+    layer = services.seats_layer(check, lang="zh")
+    assert layer.layer_name == "乡镇驻地连通县城（次要道路（secondary）及以上）"
+    markers = _seat_markers(layer)
+    assert len(markers) == 3
+    (legend,) = [c for c in layer._children.values() if isinstance(c, _overlays.LayerLegend)]
+    drawn = {c for _, c, _ in markers}
+    assert drawn <= legend.colours and drawn == _overlays.drawn_colours(layer)
+    # not a travel-time colour: the villages' classes stay unambiguous
+    assert not legend.colours & {c.lower() for c in maps.class_colours(5)}
+    assert len(drawn) == 2  # linked, not linked
+    by_name = {tip.split("</b>")[0].removeprefix("<b>"): (c, tip) for _, c, tip in markers}
+    assert set(by_name) == {"甲镇", "乙乡", "未命名乡镇驻地"}
+    linked_colour, a_tip = by_name["甲镇"]
+    assert {by_name["乙乡"][0], by_name["未命名乡镇驻地"][0]} == drawn - {linked_colour}
+    # the time over roads of the class, worked out by hand: 8 km of secondary at 45 km/h
+    # and C's 300 m street at 20 km/h
+    good = 8000 / 750 + 300 / (20 / 0.06)
+    assert f"经次要道路（secondary）及以上道路到县城：{good:.0f} 分钟" in a_tip
+    assert f"经全部道路到县城：{good:.0f} 分钟" in a_tip
+    b_tip = by_name["乙乡"][1]
+    assert "经次要道路（secondary）及以上道路：无法到达县城" in b_tip
+    every = 8000 / (35 / 0.06) + 300 / (20 / 0.06)
+    assert f"经全部道路到县城：{every:.0f} 分钟" in b_tip
+    assert "距最近的次要道路（secondary）及以上道路 8,000 米" in b_tip
+    assert [t for _, _, t in legend.rows] == [
+        "经次要道路（secondary）及以上道路连通县城（1 个）",
+        "未经次要道路（secondary）及以上道路连通（2 个）",
+    ]
+    en = services.seats_layer(check, lang="en")
+    assert "To the county seat over secondary-or-better roads: 12 min" in _seat_markers(en)[0][2]
+
+
+def test_sample_seats_layer(sample, tmp_path) -> None:
+    ebike, _ = sample
+    check = services.road_links(ebike.network, ebike.places, min_class="primary")
+    layer = services.seats_layer(check, lang="zh")
+    markers = _seat_markers(layer)
+    assert len(markers) == len(check.table)
+    linked = {c for (_, c, _), ok in zip(markers, check.table["connected"]) if ok}
+    unlinked = {c for (_, c, _), ok in zip(markers, check.table["connected"]) if not ok}
+    assert len(linked) <= 1 and len(unlinked) <= 1 and not linked & unlinked
+    for (_, _, tip), (_, seat) in zip(markers, check.table.iterrows()):
+        assert tip.startswith(f"<b>{seat['name']}</b>") and not _ID.search(tip)
+        good = seat["time_good_min"]
+        if np.isfinite(good):
+            assert f"及以上道路到县城：{good:.0f} 分钟" in tip
+    m = folium.Map(tiles=None)
+    folium.LayerControl().add_to(m)
+    services.add_seats_layer(m, check, lang="zh")
+    children = list(m._children.values())
+    assert isinstance(children[-1], folium.LayerControl)  # the layer went in before the control
+    assert maps.save_html(m, tmp_path / "s.html").stat().st_size < 5_000_000

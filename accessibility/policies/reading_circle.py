@@ -19,6 +19,9 @@ Out: an :class:`Assessment` holding
        the model is small enough, exactly (:mod:`accessibility.siting`), with the
        coverage before and after recomputed on the network.
 
+     :func:`map` draws it offline: walk areas filled, residents naming their nearest
+     reading place, each site plan in its own colour in the legend, no internal id.
+
 Coverage
 --------
 With ``p_i`` the residents of point ``i`` and ``t_i`` its walk (seconds, both
@@ -68,6 +71,7 @@ greedy) and the notebook end to end.
 from __future__ import annotations
 
 import html
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,16 +82,18 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element
+from branca.element import Element, MacroElement
+from folium.template import Template
 
 from .. import classify, engine, isochrones, network, siting, snapping
 from .._errors import ValidationError
 from ..export import figure
-from ..labels import label
+from ..labels import group_label, label
 from ..maps import NO_DATA_COLOUR, add_base_layers
 from ..population import estimate as estimate_population
 from ..population import reliability as population_reliability
 from ..report import Notes
+from . import _overlays
 
 if TYPE_CHECKING:
     from ..pipeline import Study
@@ -109,9 +115,15 @@ DEFAULT_TARGETS: Final[tuple[float, ...]] = (0.95, 1.0)
 COVERED_COLOUR: Final[str] = "#1a9850"
 UNCOVERED_COLOUR: Final[str] = "#d73027"
 PLACE_COLOUR: Final[str] = "#1f2a5c"
-SITE_COLOURS: Final[tuple[str, ...]] = ("#7b3294", "#e66101", "#0571b0", "#008837")
+#: One colour per site plan (greedy/optimal per target), in the order of the plans; the
+#: walk area after a target's recommended plan is drawn in that plan's colour.
+SITE_COLOURS: Final[tuple[str, ...]] = ("#7b3294", "#e66101", "#0571b0", "#a6611a", "#c51b7d")
 #: Points drawn on the map above this number: only the uncovered ones.
 MAX_MAP_POINTS: Final[int] = 20_000
+#: Holes of a walk area up to this size (m²) are filled on the map: blocks ringed by
+#: reached streets, whose homes are a short walk from one of them.
+FILL_HOLES_M2: Final[float] = 200_000.0
+_FONT: Final[str] = "'Helvetica Neue',Arial,'PingFang SC','Microsoft YaHei',sans-serif"
 
 
 @dataclass
@@ -1100,27 +1112,117 @@ def _title_box(title: str, lines: Sequence[str], synthetic: bool, lang: str) -> 
     style = (
         "position:fixed;top:10px;left:50%;transform:translateX(-50%);z-index:1000;"
         "max-width:60%;padding:6px 14px;text-align:center;background:rgba(255,255,255,0.93);"
-        "border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,0.3);"
-        'font-family:"Helvetica Neue",Arial,"PingFang SC","Microsoft YaHei",sans-serif'
+        f"border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,0.3);font-family:{_FONT}"
     )
     return Element(f'<div style="{style}">{"".join(parts)}</div>')
 
 
-def _legend(rows: Sequence[tuple[str, str, bool]]) -> Element:
-    """A fixed box in the bottom-left corner: (colour, text, round swatch) per row."""
+def _legend(rows: Sequence[tuple[str, str, str]]) -> Element:
+    """A fixed box in the bottom-left corner: (shape, colour, text) per row, shapes as
+    drawn on the map (see :mod:`accessibility.policies._overlays`)."""
     items = "".join(
-        f'<div><i style="display:inline-block;width:11px;height:11px;margin-right:6px;'
-        f"vertical-align:-1px;background:{c};border-radius:{'50%' if dot else '2px'};"
-        f'opacity:0.85"></i>{html.escape(t)}</div>'
-        for c, t, dot in rows
+        '<div style="display:flex;align-items:center">'
+        '<span style="flex:none;width:18px;text-align:center;line-height:0">'
+        f"{_overlays.swatch(shape, c, size=11)}</span><span>{html.escape(t)}</span></div>"
+        for shape, c, t in rows
     )
     style = (
         "position:fixed;bottom:64px;left:10px;z-index:1000;padding:6px 10px;font-size:12px;"
         "line-height:18px;background:rgba(255,255,255,0.93);border-radius:4px;"
-        "box-shadow:0 1px 4px rgba(0,0,0,0.3);"
-        'font-family:"Helvetica Neue",Arial,"PingFang SC","Microsoft YaHei",sans-serif'
+        f"box-shadow:0 1px 4px rgba(0,0,0,0.3);font-family:{_FONT}"
     )
-    return Element(f'<div style="{style}">{items}</div>')
+    element = Element(f'<div class="rc-legend" style="{style}">{items}</div>')
+    element.rows = list(rows)  # what the legend explains, for checks
+    return element
+
+
+class _Residents(MacroElement):
+    """Residence points of one layer as circles, from one compact array.
+
+    Each point is ``[lat, lon, population, minutes or null, radius, place]`` (place:
+    index into the names of the nearest reading places, or -1); the tooltip (residents,
+    walk, nearest reading place) is built when the point is hovered. Thousands of
+    points stay a few hundred kB, where one GeoJSON feature with its text each would be
+    several MB.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            (function (layer) {
+                var D = {{ this.data }};
+                function tip(p) {
+                    var t = p[3] === null ? D.none : p[3].toFixed(1) + " " + D.min;
+                    var out = D.tip.replace("{population}", Math.round(p[2]).toLocaleString("en-US"))
+                        .replace("{time}", t);
+                    return p[5] < 0 ? out : out + "<br>" + D.near.replace("{name}", D.n[p[5]]);
+                }
+                D.p.forEach(function (p) {
+                    L.circleMarker([p[0], p[1]], {
+                        radius: p[4], color: "#ffffff", weight: 0.5, fillColor: D.c, fillOpacity: 0.9
+                    }).bindTooltip(function () { return tip(p); }).addTo(layer);
+                });
+            })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "Residents"
+        self.data = _js_json(data)
+
+
+def _js_json(obj: Any) -> str:
+    """Compact JSON safe inside a ``<script>`` element."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escape)
+    return text
+
+
+def _place_names(facilities: gpd.GeoDataFrame, lang: str) -> pd.Series:
+    """Each reading place's name, or what it is (its tier or kind) when it has none: never its id."""
+    names = facilities["name"] if "name" in facilities else pd.Series(None, index=facilities.index)
+    tiers = facilities["tiers"] if "tiers" in facilities else pd.Series("", index=facilities.index)
+    out = []
+    for name, tier in zip(names, tiers):
+        if isinstance(name, str) and name.strip():
+            out.append(name.strip())
+            continue
+        first = str(tier).split(";")[0] if isinstance(tier, str) and tier else ""
+        try:
+            out.append(group_label(f"reading:{first}" if first else "reading", lang=lang))
+        except ValidationError:
+            out.append(group_label("reading", lang=lang))
+    return pd.Series(out, index=facilities.index, dtype=object)
+
+
+def filled(areas: gpd.GeoDataFrame, max_hole_m2: float = FILL_HOLES_M2) -> gpd.GeoDataFrame:
+    """Walk areas with their holes up to ``max_hole_m2`` square metres filled (EPSG:4326 in and out).
+
+    A walk area is the reached streets widened by a few metres; the blocks they ring
+    are holes in it, though their homes are a short walk from the streets around
+    them. Filling the small holes draws the area walked, not only its streets.
+    """
+    if not len(areas) or max_hole_m2 <= 0:
+        return areas
+    crs = areas.estimate_utm_crs()
+    metric = areas.geometry.to_crs(crs)
+
+    def fill(poly: shapely.Polygon) -> shapely.Polygon:
+        keep = [ring for ring in poly.interiors if shapely.Polygon(ring).area > max_hole_m2]
+        return shapely.Polygon(poly.exterior, keep)
+
+    out = []
+    for geom in metric:
+        if geom is None or geom.is_empty:
+            out.append(geom)
+        elif isinstance(geom, shapely.Polygon):
+            out.append(fill(geom))
+        else:
+            out.append(shapely.union_all([fill(g) for g in shapely.get_parts(geom)]))
+    return areas.set_geometry(gpd.GeoSeries(out, index=areas.index, crs=crs).to_crs(4326))
 
 
 def _target_text(target: float) -> str:
@@ -1136,19 +1238,23 @@ def map(
     synthetic: bool = False,
     max_points: int = MAX_MAP_POINTS,
     margin_m: float = 1_500.0,
+    fill_holes_m2: float = FILL_HOLES_M2,
     source_note: str | None = None,
     notes: Any = (),
 ) -> folium.Map:
     """The reading circle on a map that works offline (save it with :func:`accessibility.maps.save_html`).
 
-    Layers (switchable): the area within the walk of a reading place now; the same
-    with the new sites of each target's recommended plan (off at first);
-    uncovered residential areas; residents as circles (green covered, red not;
-    only the uncovered ones when there are more than ``max_points``); existing
-    reading places; proposed sites per plan (the first plan shown); the boundary.
-    Areas are drawn within ``margin_m`` metres of the residents' extent (the rest
-    is off the map's subject) and simplified to about 2 m. No base tiles and no
-    CDN asset: only Leaflet, which :func:`~accessibility.maps.save_html` inlines.
+    Layers (switchable): the area within the walk of a reading place now (filled,
+    see :func:`filled`); the same with the new sites of each target's recommended
+    plan (off at first, in that plan's colour); uncovered residential areas;
+    residents as circles (green covered, red not; only the uncovered ones when
+    there are more than ``max_points``), whose tooltip names the nearest reading
+    place; existing reading places; proposed sites per plan, one colour per plan
+    (the first plan shown); the boundary. The legend lists every one of them, each
+    plan with its colour. Areas are drawn within ``margin_m`` metres of the
+    residents' extent (the rest is off the map's subject) and simplified to about
+    2 m. No base tiles and no CDN asset: only Leaflet, which
+    :func:`~accessibility.maps.save_html` inlines. No tooltip shows an internal id.
 
     Parameters
     ----------
@@ -1166,6 +1272,8 @@ def map(
         Largest number of resident points drawn.
     margin_m
         Metres around the residents' extent within which areas are drawn.
+    fill_holes_m2
+        Holes of the walk areas up to this many square metres are filled (0: none).
     notes
         Sentences shown under the title with a warning sign (e.g. an
         :class:`accessibility.report.Notes`, given in ``lang``). Without a reading
@@ -1233,27 +1341,40 @@ def map(
         clipped = clipped.loc[~clipped.geometry.is_empty]
         if len(clipped):
             folium.GeoJson(
-                _geojson(clipped, simplify_deg=2e-5),
+                _geojson(filled(clipped, fill_holes_m2), simplify_deg=2e-5),
                 style_function=lambda _: style,
                 interactive=False,
             ).add_to(layer)
         layer.add_to(m)
         return layer
 
+    # one colour per site plan, in the order of the plans; the walk area after a
+    # target's recommended plan in that plan's colour
+    plan_keys = list(dict.fromkeys([*result.plans, *result.sites["scenario"]]))
+    plan_colour = {k: SITE_COLOURS[i % len(SITE_COLOURS)] for i, k in enumerate(plan_keys)}
+    legend: list[tuple[str, str, str]] = []
+    now_name = label("reading_ui.isochrone_now", lang=lang).format(minutes=minutes)
     area_layer(
         result.isochrones,
-        label("reading_ui.isochrone_now", lang=lang).format(minutes=minutes),
-        {"color": COVERED_COLOUR, "weight": 0.5, "fillColor": COVERED_COLOUR, "fillOpacity": 0.25},
+        now_name,
+        {"color": COVERED_COLOUR, "weight": 0, "fillColor": COVERED_COLOUR, "fillOpacity": 0.35},
         show=True,
     )
+    legend.append(("area", COVERED_COLOUR, now_name))
     for key in result.isochrones_after.index:
         target = _target_text(float(result.isochrones_after.loc[key, "target"]))
+        colour = plan_colour.get(str(key), SITE_COLOURS[0])
+        method = label(f"reading_ui.method_{result.isochrones_after.loc[key, 'method']}", lang=lang)
+        name = label("reading_ui.isochrone_after", lang=lang).format(
+            minutes=minutes, target=target, method=method
+        )
         area_layer(
             result.isochrones_after.loc[[key]],
-            label("reading_ui.isochrone_after", lang=lang).format(minutes=minutes, target=target),
-            {"color": "#5e3c99", "weight": 0.5, "fillColor": "#b2abd2", "fillOpacity": 0.3},
+            name,
+            {"color": colour, "weight": 0, "fillColor": colour, "fillOpacity": 0.3},
             show=False,
         )
+        legend.append(("area", colour, name))
 
     gaps = folium.FeatureGroup(name=label("reading_ui.uncovered_areas", lang=lang), show=True)
     if len(result.uncovered_areas):
@@ -1277,21 +1398,41 @@ def map(
             tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
         ).add_to(gaps)
     gaps.add_to(m)
+    legend.append(("area", UNCOVERED_COLOUR, label("reading_ui.uncovered_areas", lang=lang)))
 
-    unit = label("ui.minutes", lang=lang)
-    unreachable = label("ui.no_data" if result.no_data else "ui.unreachable", lang=lang)
-    tip_text = label("reading_ui.resident_tip", lang=lang)
+    fac = result.facilities
+    place_names = _place_names(fac, lang)
+    place_pos = pd.Series(np.arange(len(fac)), index=fac.index)
+    texts = {
+        "min": label("ui.minutes", lang=lang),
+        "none": html.escape(label("ui.no_data" if result.no_data else "ui.unreachable", lang=lang)),
+        "tip": html.escape(label("reading_ui.resident_tip", lang=lang)),
+        "near": html.escape(label("reading_ui.nearest_place", lang=lang)),
+        "n": [html.escape(n) for n in place_names],
+    }
 
-    def resident_tips(rows: gpd.GeoDataFrame) -> list[str]:
+    def resident_rows(rows: gpd.GeoDataFrame) -> list[list[Any]]:
+        """``[lat, lon, population, minutes or None, radius, place]`` per point (see _Residents)."""
+        pop = rows["population"].astype(float).clip(lower=0).fillna(0).to_numpy()
+        t = rows["time_min"].astype(float).to_numpy()
+        radius = np.clip(2 + np.sqrt(pop) / 8, 2, 8)
+        near = (
+            place_pos.reindex(rows["nearest"]).fillna(-1).astype(int).to_numpy()
+            if "nearest" in rows and len(fac)
+            else np.full(len(rows), -1)
+        )
+        lat, lon = rows.geometry.y.to_numpy(), rows.geometry.x.to_numpy()
         return [
-            tip_text.format(
-                population=fmt.format(p), time=f"{t:.1f} {unit}" if np.isfinite(t) else unreachable
-            )
-            for p, t in zip(rows["population"], rows["time_min"].astype(float))
+            [
+                round(float(y), 5),
+                round(float(x), 5),
+                round(float(p)),
+                round(float(m), 1) if np.isfinite(m) else None,
+                round(float(r), 1),
+                int(k) if np.isfinite(m) else -1,
+            ]
+            for y, x, p, m, r, k in zip(lat, lon, pop, t, radius, near)
         ]
-
-    def radii(rows: gpd.GeoDataFrame) -> list[float]:
-        return list(np.clip(2 + np.sqrt(rows["population"].clip(lower=0).to_numpy()) / 8, 2, 8))
 
     covered_pts = pts.loc[pts["covered"]] if len(pts) <= max_points else pts.iloc[:0]
     uncovered_pts = pts.loc[~pts["covered"]]
@@ -1304,45 +1445,51 @@ def map(
         (covered_pts, "reading_ui.residents_covered", COVERED_COLOUR),
         (uncovered_pts, *not_covered),
     ):
-        _point_layer(
-            rows, resident_tips(rows), name=label(key, lang=lang), colour=colour, radius=radii(rows)
-        ).add_to(m)
+        layer = folium.FeatureGroup(name=label(key, lang=lang), show=True)
+        if len(rows):
+            layer.add_child(_Residents({**texts, "c": colour, "p": resident_rows(rows)}))
+        layer.add_to(m)
+        legend.append(("dot", colour, label(key, lang=lang)))
 
-    fac = result.facilities
-    fac_names = [
-        str(n) if isinstance(n, str) and n else str(i)
-        for i, n in zip(fac.index, fac["name"] if "name" in fac else fac.index)
-    ]
     _point_layer(
         fac,
-        fac_names,
+        list(place_names),
         name=label("reading_ui.reading_places", lang=lang),
         colour=PLACE_COLOUR,
         radius=6,
         weight=2,
     ).add_to(m)
+    legend.append(("dot", PLACE_COLOUR, label("reading_ui.reading_places", lang=lang)))
 
     tip_site = label("reading_ui.new_site_tip", lang=lang)
-    for i, (_, group) in enumerate(result.sites.groupby("scenario", sort=False)):
+    for i, (key, group) in enumerate(result.sites.groupby("scenario", sort=False)):
         first = group.iloc[0]
         method = label(f"reading_ui.method_{first['method']}", lang=lang)
         name = label("reading_ui.new_sites", lang=lang).format(
             target=_target_text(float(first["target"])), method=method
         )
         tips = [
-            f"{tip_site.format(step=int(st), gain=fmt.format(g))} ({site})"
-            for st, g, site in zip(group["step"], group["gain"], group["site"])
+            f"{name} · {tip_site.format(step=int(st), gain=fmt.format(g))}"
+            for st, g in zip(group["step"], group["gain"])
         ]
+        colour = plan_colour[str(key)]
         _point_layer(
             group,
             tips,
             name=name,
-            colour=SITE_COLOURS[i % len(SITE_COLOURS)],
+            colour=colour,
             radius=7,
             outline="#000000",
             weight=2,
             show=(i == 0),
         ).add_to(m)
+        legend.append(
+            (
+                "dot",
+                colour,
+                label("reading_ui.plan_legend", lang=lang).format(name=name, n=len(group)),
+            )
+        )
 
     if boundary is not None and len(boundary):
         outline = folium.FeatureGroup(name=label("ui.boundary", lang=lang), show=True)
@@ -1361,19 +1508,6 @@ def map(
     if source_note:
         lines = [*lines, source_note]
     m.get_root().html.add_child(_title_box(title, lines, synthetic, lang), name="rc_title_box")
-    legend = [
-        (
-            COVERED_COLOUR,
-            label("reading_ui.isochrone_now", lang=lang).format(minutes=minutes),
-            False,
-        ),
-        (UNCOVERED_COLOUR, label("reading_ui.uncovered_areas", lang=lang), False),
-        (COVERED_COLOUR, label("reading_ui.residents_covered", lang=lang), True),
-        (not_covered[1], label(not_covered[0], lang=lang), True),
-        (PLACE_COLOUR, label("reading_ui.reading_places", lang=lang), True),
-    ]
-    if len(result.sites):
-        legend.append((SITE_COLOURS[0], label("reading_ui.proposed", lang=lang), True))
     m.get_root().html.add_child(_legend(legend), name="rc_legend")
     folium.LayerControl(collapsed=False).add_to(m)
     pad = 0.003  # degrees, so that a single point is not drawn at the maximum zoom

@@ -39,6 +39,7 @@ sample county, the notebook.
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -61,6 +62,7 @@ from ..classify import TIERS, select
 from ..export import figure
 from ..labels import group_label, label
 from ..report import Notes
+from . import _overlays
 
 log = logging.getLogger(__name__)
 
@@ -907,36 +909,107 @@ def key_figures(
 # --------------------------------------------------------------------------- map layer
 
 
-def seats_layer(roads: ServiceCheck, *, lang: str = "zh") -> folium.FeatureGroup:
-    """A map layer of the township seats: green when connected over good roads, red when not.
+#: Township seats on the map: linked over roads of the class, or not (large circles ringed
+#: in black, in colours of their own: never the travel-time colours of the villages).
+SEAT_STYLE: dict[bool, tuple[str, str]] = {True: ("dot", "#2c7bb6"), False: ("dot", "#c51b7d")}
 
-    Add it to a map from :func:`accessibility.maps.access_map` before saving; it draws
-    plain circle markers, so the map stays self-contained.
+
+def _road_class_text(min_class: str, lang: str) -> str:
+    """An OSM class in words (``secondary`` → 二级道路（secondary）)."""
+    name = osm_class(min_class)
+    try:
+        return label(f"services_road_class.{name}", lang=lang)
+    except ValidationError:
+        return name
+
+
+def seat_tips(roads: ServiceCheck, *, lang: str = "zh") -> list[str]:
+    """Tooltip of each township seat of :func:`road_links` (HTML, in table order).
+
+    The seat's name, whether it is linked, the time to the county seat over roads of
+    the required class (the claim's measure), the time over every road and the
+    detour; when it is not linked because no road of the class passes near it, the
+    distance to the nearest one.
+    """
+    road_class = _road_class_text(roads.meta["min_class"], lang)
+    mode = label(f"mode.{roads.meta['mode']}", lang=lang)
+    out = []
+    for _, seat in roads.table.iterrows():
+        name = seat["name"] if isinstance(seat["name"], str) and seat["name"] else None
+        lines = [
+            name or label("services_map.unnamed_seat", lang=lang),
+            label(f"services_reason.{seat['reason']}", lang=lang),
+        ]
+        good, every = float(seat["time_good_min"]), float(seat["time_all_min"])
+        lines.append(
+            label("services_map.time_good", lang=lang).format(
+                road_class=road_class, minutes=f"{good:.0f}"
+            )
+            if np.isfinite(good)
+            else label("services_map.no_time_good", lang=lang).format(road_class=road_class)
+        )
+        lines.append(
+            label("services_map.time_all", lang=lang).format(minutes=f"{every:.0f}")
+            if np.isfinite(every)
+            else label("services_map.no_time_all", lang=lang)
+        )
+        if np.isfinite(float(seat["detour"])):
+            lines.append(
+                label("services_map.detour", lang=lang).format(
+                    detour=f"{float(seat['detour']):.2f}"
+                )
+            )
+        if seat["reason"] == "no_class_road_near_seat" and np.isfinite(float(seat["access_m"])):
+            lines.append(
+                label("services_map.distance", lang=lang).format(
+                    road_class=road_class, metres=f"{float(seat['access_m']):,.0f}"
+                )
+            )
+        lines.append(label("services_map.mode", lang=lang).format(mode=mode))
+        escaped = [html.escape(str(x)) for x in lines]
+        out.append("<br>".join([f"<b>{escaped[0]}</b>", *escaped[1:]]))
+    return out
+
+
+def seats_layer(roads: ServiceCheck, *, lang: str = "zh") -> folium.FeatureGroup:
+    """A map layer of the township seats, linked to the county seat over good roads or not.
+
+    Seats are large black-ringed circles, blue when linked over roads of the class
+    and magenta when not (colours of their own, never a travel-time class), with a legend box of the
+    layer (shown while it is ticked) and a tooltip giving the time over roads of the
+    class as well as over every road (:func:`seat_tips`). Add it to a map from
+    :func:`accessibility.maps.access_map` with :func:`add_seats_layer`; it draws plain
+    HTML markers, so the map stays self-contained.
     """
     if roads.claim != "township_links":
         msg = f"seats_layer draws the result of road_links(), got the {roads.claim!r} check"
         raise ValidationError(msg)
-    name = label("services_ui.township_links", lang=lang).format(
-        road_class=roads.meta["osm_min_class"]
-    )
+    road_class = _road_class_text(roads.meta["min_class"], lang)
+    name = label("services_map.layer", lang=lang).format(road_class=road_class)
     layer = folium.FeatureGroup(name=name, show=True)
-    minutes = label("ui.minutes", lang=lang)
-    for _, seat in roads.table.iterrows():
-        ok = bool(seat["connected"])
-        reason = label(f"services_reason.{seat['reason']}", lang=lang)
-        text = f"{seat['name']}: {reason}"
-        if np.isfinite(seat["time_all_min"]):
-            text += f" ({seat['time_all_min']:.0f} {minutes})"
+    linked = roads.table["connected"].astype(bool).to_numpy()
+    for (_, seat), ok, tip in zip(roads.table.iterrows(), linked, seat_tips(roads, lang=lang)):
         folium.CircleMarker(
             location=(seat.geometry.y, seat.geometry.x),
             radius=8,
             color="#000000",
             weight=2,
             fill=True,
-            fill_color="#1a9850" if ok else "#d73027",
+            fill_color=SEAT_STYLE[bool(ok)][1],
             fill_opacity=1.0,
-            tooltip=text,
+            tooltip=tip,
         ).add_to(layer)
+    rows = [
+        (
+            *SEAT_STYLE[ok],
+            label(f"services_map.{key}", lang=lang).format(
+                road_class=road_class, n=int((linked == ok).sum())
+            ),
+        )
+        for ok, key in ((True, "connected"), (False, "not_connected"))
+        if (linked == ok).any()
+    ]
+    layer.add_child(_overlays.LayerLegend(name, rows))
     return layer
 
 
@@ -949,13 +1022,7 @@ def add_seats_layer(m: folium.Map, roads: ServiceCheck | None, *, lang: str = "z
     """
     if roads is None:
         return m
-    layer = seats_layer(roads, lang=lang)
-    children = list(m._children.values())
-    position = next(
-        (i for i, child in enumerate(children) if isinstance(child, folium.LayerControl)), None
-    )
-    m.add_child(layer, index=position)
-    return m
+    return _overlays.add_overlay(m, seats_layer(roads, lang=lang))
 
 
 # --------------------------------------------------------------------------- Excel
