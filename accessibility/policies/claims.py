@@ -114,8 +114,12 @@ def school_tiers(checks: Compliance | None, access: TierAccess) -> list[Measure]
     of the tier)."""
     out = []
     if checks is not None and len(checks.by_tier):
+        from .school_tiers import UNDECIDED_REASONS
+
         by = checks.by_tier
-        value = float(by["compliant"].mean())
+        undecided = by["reason"].isin(UNDECIDED_REASONS).to_numpy()
+        decided = by.loc[~undecided]
+        value = float(decided["compliant"].mean()) if len(decided) else None
         evidence = [
             _both(
                 "verdict_ev.school_tier",
@@ -125,10 +129,10 @@ def school_tiers(checks: Compliance | None, access: TierAccess) -> list[Measure]
             )
             for t, row in checks.summary.iterrows()
         ]
-        worst = [
-            (str(r["name"]), str(r["note"]), str(r["note"]))
-            for _, r in checks.exceptions.iterrows()
-        ]
+        if undecided.any():  # no settlement near, population or tier unknown: not judged
+            evidence.append(_both("verdict_ev.school_undecided", n=int(undecided.sum())))
+        breaking = checks.exceptions.loc[~checks.exceptions["reason"].isin(UNDECIDED_REASONS)]
+        worst = [(str(r["name"]), str(r["note"]), str(r["note"])) for _, r in breaking.iterrows()]
         out.append(
             Measure(
                 "school_tiers",
