@@ -2,8 +2,11 @@
 
 :func:`access_map` draws, for each facility group, the origins (villages) as circles
 coloured by travel-time class, with that group's facilities on top; one group is
-shown at a time through the layer control. :func:`save_html` writes the map as one
-self-contained HTML file: Leaflet's JavaScript and CSS are inlined from the
+shown at a time, chosen with radio buttons above a legend that follows it (its
+group, mode, limit and classes). Class colours are keyed by minutes
+(:func:`time_class_colours`), so "≤ 15" is the same green on every map and in the
+PNG. :func:`save_html` writes the map as one self-contained HTML file (``<html
+lang="zh-CN">``): Leaflet's JavaScript and CSS are inlined from the
 ``django-js-lib-leaflet`` wheel and no script or stylesheet is fetched from a CDN.
 
 Base layers (:func:`add_base_layers`) are radio choices in the layer control. The
@@ -15,6 +18,17 @@ is set in the environment variable ``TIANDITU_KEY``. The map works without them.
 
 All geometries are expected in EPSG:4326 (WGS 84 longitude/latitude); times are in
 minutes. Labels come from :mod:`accessibility.labels`.
+
+Design
+------
+In:  origins with ``{group}_time_min`` columns, facilities, groups and class limits
+     (common, or per group with their modes).
+Out: a folium map whose page carries its data once (``var D``) and one call per
+     group; the legend and the group choice are built in the page from the groups'
+     own legends, and a metric scale bar replaces folium's miles-and-feet one.
+Tests: ``tests/test_maps.py`` (classes, colours by minutes, per-group legends,
+     tooltips, the script run under node, offline HTML) and ``tests/test_browser.py``
+     (the sample maps in headless Chromium: one group at a time, legend colours).
 """
 
 from __future__ import annotations
