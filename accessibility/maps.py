@@ -120,11 +120,13 @@ MINUTE_STOPS: Final[tuple[tuple[float, str], ...]] = (
     (20.0, "#91cf60"),
     (25.0, "#fee08b"),
     (30.0, "#fdae61"),
-    (60.0, "#f46d43"),
-    (120.0, "#e4593d"),
+    (45.0, "#f46d43"),
+    (60.0, "#d73027"),
+    (120.0, "#c2243a"),
 )
-#: Colour of the open class above the last limit ("> 30 分钟"), on every map.
-BEYOND_COLOUR: Final[str] = "#d73027"
+#: Colour of the open class above the last limit ("> 30 分钟"), on every map: a dark
+#: red, apart from every bounded class.
+BEYOND_COLOUR: Final[str] = "#a50026"
 #: Decimal places kept for longitude/latitude (6 ≈ 0.1 m).
 _COORD_DECIMALS: Final[int] = 6
 #: Road classes drawn as context, widest first; ``<class>_link`` ramps join their class.

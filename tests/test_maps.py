@@ -874,12 +874,12 @@ def test_same_minutes_same_colour_across_threshold_sets() -> None:
             by_limit.setdefault(float(limit), set()).add(colour)
     # a class ending at the same minutes has the same colour whatever the other classes
     assert all(len(c) == 1 for c in by_limit.values()), by_limit
-    # the stops themselves, and an interpolated limit computed by hand: 40 min is a third
-    # of the way from 30 (#fdae61) to 60 (#f46d43)
+    # the stops themselves, and an interpolated limit computed by hand: 35 min is a third
+    # of the way from 30 (#fdae61) to 45 (#f46d43)
     assert by_limit[15.0] == {"#1a9850"} and by_limit[30.0] == {"#fdae61"}
     a, b = _rgb("#fdae61"), _rgb("#f46d43")
     expected = "#" + "".join(f"{round(a[j] + (b[j] - a[j]) / 3):02x}" for j in range(3))
-    assert maps.minutes_colour(40) == expected == "#fa9857"
+    assert maps.minutes_colour(35) == expected == "#fa9857"
     # greener for shorter limits: the green channel falls from 15 to 120 minutes
     greens = [_rgb(maps.minutes_colour(t))[1] for t in (20, 30, 45, 60, 90, 120)]
     reds = [_rgb(maps.minutes_colour(t))[0] for t in (5, 15, 20, 25)]
