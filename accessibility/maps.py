@@ -67,6 +67,7 @@ from accessibility.network import Network
 __all__ = [
     "BACKGROUND_COLOUR",
     "BEYOND_COLOUR",
+    "BOUNDARY_COLOUR",
     "FACILITY_COLOUR",
     "HTML_LANG",
     "MAIN_ROAD_CLASSES",
@@ -107,6 +108,8 @@ NO_DATA_COLOUR: Final[str] = "#dcdcdc"
 FACILITY_COLOUR: Final[str] = "#1f2a5c"
 #: Outline (dotted) of an origin whose nearest road is cut off from the network: its time is an estimate.
 CUT_OFF_COLOUR: Final[str] = "#7b3294"
+#: Line colour of the boundary outline (dashed).
+BOUNDARY_COLOUR: Final[str] = "#4d4d4d"
 #: Map background when no base tiles are shown.
 BACKGROUND_COLOUR: Final[str] = "#f3f1ec"
 #: Travel-time colour ramp, best (shortest) first; :func:`class_colours` samples it evenly.
@@ -778,6 +781,9 @@ _STYLE = """
   border-radius: 50%; vertical-align: -1px; box-sizing: border-box;
   box-shadow: 0 0 0 1px rgba(0, 0, 0, 0.25);
 }}
+.acc-legend i.acc-line {{
+  width: 16px; height: 0; border-radius: 0; box-shadow: none; vertical-align: 4px;
+}}
 .acc-legend .acc-note {{ color: #555; font-size: 11px; }}
 .acc-groups {{
   padding: 6px 10px; font-size: 12px; line-height: 20px;
@@ -852,7 +858,7 @@ class _AccessLayers(MacroElement):
                 function addBoundary(layer, geojson) {
                     L.geoJSON(geojson, {
                         pane: "accBoundary", interactive: false,
-                        style: {color: "#4d4d4d", weight: 1.5, dashArray: "6 4", fill: false}
+                        style: {color: D.bd, weight: 1.5, dashArray: "6 4", fill: false}
                     }).addTo(layer);
                 }
                 function show(i) {
@@ -1019,12 +1025,15 @@ def _legend_html(
     any_cut_off: bool = False,
     mode: str | None = None,
     limit: float | None = None,
+    lines: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The legend of one group: its title, its classes in their colours, and every other
-    symbol its layer draws (each swatch drawn like the marker: fill and ring)."""
+    symbol its layer draws (each swatch drawn like the marker: fill and ring), then the
+    context ``lines`` (``(css border, text)``: boundary, roads)."""
 
-    def row(swatch_style: str, text: str) -> str:
-        return f'<div><i style="{swatch_style}"></i>{html.escape(text)}</div>'
+    def row(swatch_style: str, text: str, kind: str = "") -> str:
+        cls = f' class="{kind}"' if kind else ""
+        return f'<div><i{cls} style="{swatch_style}"></i>{html.escape(text)}</div>'
 
     first, second = _legend_title(group, lang=lang, mode=mode, limit=limit)
     parts = [
@@ -1062,6 +1071,8 @@ def _legend_html(
                 label("ui.road_cut_off", lang=lang),
             )
         )
+    for border, text in lines:
+        parts.append(row(f"border-top:{border}", text, "acc-line"))
     parts.append(
         f'<div class="acc-note">{html.escape(label("ui.size_by_population", lang=lang))}</div>'
     )
@@ -1668,6 +1679,7 @@ def access_map(
         "nd": NO_DATA_COLOUR,
         "fac": FACILITY_COLOUR,
         "cut": CUT_OFF_COLOUR,
+        "bd": BOUNDARY_COLOUR,
     }
 
     lonlat = (np.array([r[1] for r in place_rows]), np.array([r[0] for r in place_rows]))
@@ -1683,7 +1695,15 @@ def access_map(
         Element(f"<title>{html.escape(title)}</title>"), name="acc_page_title"
     )
 
-    add_base_layers(m, lang=lang, roads=roads, tianditu_key=tianditu_key, tiles=basemap)
+    base_names = add_base_layers(
+        m, lang=lang, roads=roads, tianditu_key=tianditu_key, tiles=basemap
+    )
+    lines: list[tuple[str, str]] = []  # context drawn on the map, in every group's legend
+    if boundary is not None and not boundary.empty:
+        lines.append((f"1.5px dashed {BOUNDARY_COLOUR}", label("ui.boundary", lang=lang)))
+    if base_names[0] == label("ui.basemap_roads", lang=lang):
+        width, colour = ROAD_STYLE["primary"]
+        lines.append((f"{width:g}px solid {colour}", label("ui.main_roads", lang=lang)))
     shared = _AccessLayers(shared_data, _STYLE.format(map=m.get_name()))
     m.add_child(shared)
 
@@ -1707,6 +1727,7 @@ def access_map(
             any_cut_off=any_cut,
             mode=group_mode,
             limit=limit,
+            lines=lines,
         )
         # not in the layer control: the group choice (radio buttons) shows one at a time
         layer = folium.FeatureGroup(name=name, overlay=True, control=False, show=(i == 0))

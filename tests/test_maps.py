@@ -660,6 +660,11 @@ def test_base_layers_offline_first(monkeypatch: pytest.MonkeyPatch) -> None:
     plain = render_html(make_map())
     assert base_layer_names(plain) == [label("ui.basemap_none"), label("ui.basemap_osm")]
     assert "accRoads" not in plain
+    # the roads and the boundary drawn are in every group's legend, only when drawn
+    for _, data in group_payloads(page):
+        assert "主要道路" in legend_of(data) and "行政边界" not in legend_of(data)
+    for _, data in group_payloads(plain):
+        assert "主要道路" not in legend_of(data)
 
 
 def test_no_tiles_keeps_only_the_offline_layer(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -979,6 +984,9 @@ def test_groups_are_a_radio_choice(zh_html: str) -> None:
     # the legend is written per group (no fixed legend for the whole map)
     (_, school), (_, health) = group_payloads(zh_html)
     assert legend_of(school) != legend_of(health)
+    for data in (school, health):  # the boundary drawn, as a dashed line
+        assert "行政边界" in legend_of(data)
+        assert f"border-top:1.5px dashed {maps.BOUNDARY_COLOUR}" in data["lg"]
 
 
 # --------------------------------------------------------------------------- tooltips, page language, scale
