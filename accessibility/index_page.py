@@ -12,7 +12,8 @@ Out: ``maps/<region>/index.html``: one self-contained page (inline CSS and a few
 
      - the region's name, the red synthetic-data notice when the region is
        synthetic, how many runs are ok / failed / interrupted / not run, and when
-       the page was made;
+       the page was made (in China Standard Time, 北京时间 UTC+8, as are the runs'
+       start and end times);
      - a table with one block of rows per unit and one row per notebook: status
        (成功 / 失败 / 中断 / 未运行), the run's key figures (formatted: percent with
        one decimal, counts with thousands separators, minutes with one decimal), its
@@ -50,6 +51,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from ._errors import ValidationError
+from .clock import china_time, china_time_text
 from .export import (
     check_figures,
     check_verdicts,
@@ -503,10 +505,10 @@ def _time_cell(run: Mapping[str, Any]) -> tuple[str, str]:
     ]
     stamps = [(zh, en, str(v)) for zh, en, v in stamps if v]
     tip = ""
-    if stamps:
+    if stamps:  # manifests hold UTC ISO times: shown in China Standard Time
         tip = _tip(
-            "；".join(f"{zh}：{v}" for zh, _, v in stamps),
-            "; ".join(f"{en}: {v}" for _, en, v in stamps),
+            "；".join(f"{zh}：{china_time_text(v, lang='zh')}" for zh, _, v in stamps),
+            "; ".join(f"{en}: {china_time_text(v, lang='en')}" for _, en, v in stamps),
         )
     memory = _number(run.get("peak_rss_mb"))
     mem = f"{memory:,.0f} MB" if memory is not None else ""
@@ -550,7 +552,8 @@ def render_index(
     live
         The batch is still running: ``running`` means running, not interrupted.
     generated
-        Time shown as the page's making (default: now, local time).
+        Time shown as the page's making (default: now), written in China Standard
+        Time (``2026-12-04 16:21 北京时间 (UTC+8)``).
 
     Returns
     -------
@@ -616,7 +619,8 @@ def render_index(
             interrupted=counts["interrupted"],
             missing=counts["missing"],
         )
-    when = (generated or dt.datetime.now().astimezone()).isoformat(sep=" ", timespec="minutes")
+    moment = generated or dt.datetime.now(dt.UTC)
+    when = (china_time(moment, lang="zh"), china_time(moment, lang="en"))  # 北京时间
     title_zh, title_en = _texts("index_ui.title", region=(region.label_zh, region.label_en))
     synthetic = (
         f'<p class="syn">{_esc(label("ui.synthetic_notice"))}</p>' if region.synthetic else ""
@@ -678,7 +682,7 @@ def write_index(
     live
         The batch is still running (``running`` is then not shown as interrupted).
     generated
-        Time shown as the page's making (default: now).
+        Time shown as the page's making (default: now), in China Standard Time.
 
     Returns
     -------

@@ -2,8 +2,11 @@
 
 :func:`access_map` draws, for each facility group, the origins (villages) as circles
 coloured by travel-time class, with that group's facilities on top; one group is
-shown at a time through the layer control. :func:`save_html` writes the map as one
-self-contained HTML file: Leaflet's JavaScript and CSS are inlined from the
+shown at a time, chosen with radio buttons above a legend that follows it (its
+group, mode, limit and classes). Class colours are keyed by minutes
+(:func:`time_class_colours`), so "≤ 15" is the same green on every map and in the
+PNG. :func:`save_html` writes the map as one self-contained HTML file (``<html
+lang="zh-CN">``): Leaflet's JavaScript and CSS are inlined from the
 ``django-js-lib-leaflet`` wheel and no script or stylesheet is fetched from a CDN.
 
 Base layers (:func:`add_base_layers`) are radio choices in the layer control. The
@@ -15,6 +18,17 @@ is set in the environment variable ``TIANDITU_KEY``. The map works without them.
 
 All geometries are expected in EPSG:4326 (WGS 84 longitude/latitude); times are in
 minutes. Labels come from :mod:`accessibility.labels`.
+
+Design
+------
+In:  origins with ``{group}_time_min`` columns, facilities, groups and class limits
+     (common, or per group with their modes).
+Out: a folium map whose page carries its data once (``var D``) and one call per
+     group; the legend and the group choice are built in the page from the groups'
+     own legends, and a metric scale bar replaces folium's miles-and-feet one.
+Tests: ``tests/test_maps.py`` (classes, colours by minutes, per-group legends,
+     tooltips, the script run under node, offline HTML) and ``tests/test_browser.py``
+     (the sample maps in headless Chromium: one group at a time, legend colours).
 """
 
 from __future__ import annotations
@@ -29,7 +43,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -45,14 +59,19 @@ from folium.template import Template
 
 from accessibility._errors import ValidationError
 from accessibility.classify import parse_group, select
+from accessibility.clock import china_time
 from accessibility.engine import check_thresholds, group_key
-from accessibility.labels import LANGS, group_label, label
+from accessibility.labels import LANGS, group_label, keys, label
 from accessibility.network import Network
 
 __all__ = [
     "BACKGROUND_COLOUR",
+    "BEYOND_COLOUR",
+    "BOUNDARY_COLOUR",
     "FACILITY_COLOUR",
+    "HTML_LANG",
     "MAIN_ROAD_CLASSES",
+    "MINUTE_STOPS",
     "NO_DATA_COLOUR",
     "ROAD_STYLE",
     "ROAD_TOLERANCE_M",
@@ -61,15 +80,18 @@ __all__ = [
     "UNREACHABLE_COLOUR",
     "access_map",
     "add_base_layers",
+    "china_time",
     "class_colours",
     "class_labels",
     "get_tianditu_key",
     "main_roads",
+    "minutes_colour",
     "no_data_group",
     "no_data_text",
     "render_html",
     "save_html",
     "simplify_roads",
+    "time_class_colours",
     "travel_time_classes",
 ]
 
@@ -86,10 +108,28 @@ NO_DATA_COLOUR: Final[str] = "#dcdcdc"
 FACILITY_COLOUR: Final[str] = "#1f2a5c"
 #: Outline (dotted) of an origin whose nearest road is cut off from the network: its time is an estimate.
 CUT_OFF_COLOUR: Final[str] = "#7b3294"
+#: Line colour of the boundary outline (dashed).
+BOUNDARY_COLOUR: Final[str] = "#4d4d4d"
 #: Map background when no base tiles are shown.
 BACKGROUND_COLOUR: Final[str] = "#f3f1ec"
-#: Travel-time colour ramp, best (shortest) first; classes sample it evenly.
+#: Travel-time colour ramp, best (shortest) first; :func:`class_colours` samples it evenly.
 _RAMP: Final[tuple[str, ...]] = ("#1a9850", "#91cf60", "#fdae61", "#f46d43", "#d73027")
+#: Colour of a travel-time class by the upper limit of its minutes (see
+#: :func:`minutes_colour`): ``(minutes, colour)`` stops, interpolated between them and
+#: held beyond the first and last. "≤ 15" is always this green, "15–30" this orange.
+MINUTE_STOPS: Final[tuple[tuple[float, str], ...]] = (
+    (5.0, "#006837"),
+    (15.0, "#1a9850"),
+    (20.0, "#91cf60"),
+    (25.0, "#fee08b"),
+    (30.0, "#fdae61"),
+    (45.0, "#f46d43"),
+    (60.0, "#d73027"),
+    (120.0, "#c2243a"),
+)
+#: Colour of the open class above the last limit ("> 30 分钟"), on every map: a dark
+#: red, apart from every bounded class.
+BEYOND_COLOUR: Final[str] = "#a50026"
 #: Decimal places kept for longitude/latitude (6 ≈ 0.1 m).
 _COORD_DECIMALS: Final[int] = 6
 #: Road classes drawn as context, widest first; ``<class>_link`` ramps join their class.
@@ -170,6 +210,9 @@ def _hex_to_rgb(colour: str) -> tuple[int, int, int]:
 def class_colours(n_classes: int) -> list[str]:
     """Fill colours for ``n_classes`` travel-time classes, green (short) to red (long).
 
+    The colours depend on the number of classes only, so the same minutes may get
+    different colours on two maps; draw with :func:`time_class_colours` instead.
+
     Parameters
     ----------
     n_classes
@@ -194,6 +237,71 @@ def class_colours(n_classes: int) -> list[str]:
         rgb = (round(a[j] + (b[j] - a[j]) * frac) for j in range(3))
         out.append("#" + "".join(f"{v:02x}" for v in rgb))
     return out
+
+
+def minutes_colour(upper_min: float | None) -> str:
+    """Colour of a travel-time class, keyed by the upper limit of its minutes.
+
+    The same limit gives the same colour on every map, whatever the other classes
+    are: a class "≤ 15" or "10–15" is the green of 15 minutes, "15–30" the orange of
+    30 minutes, and the open class above the last limit ("> 30") is always
+    :data:`BEYOND_COLOUR`. Limits between the :data:`MINUTE_STOPS` are interpolated
+    (so classes of one map get distinct colours); below 5 and above 120 minutes the
+    end colours hold.
+
+    Parameters
+    ----------
+    upper_min
+        The class's upper limit in minutes; ``None`` or ``inf`` for the open class
+        above the last limit.
+
+    Returns
+    -------
+    str
+        ``#rrggbb``.
+
+    Raises
+    ------
+    ValidationError
+        If ``upper_min`` is NaN or not positive.
+    """
+    if upper_min is None or upper_min == math.inf:
+        return BEYOND_COLOUR
+    value = float(upper_min)
+    if not value > 0 or math.isnan(value):
+        msg = f"a class limit must be a positive number of minutes; got {upper_min!r}"
+        raise ValidationError(msg)
+    stops = MINUTE_STOPS
+    if value <= stops[0][0]:
+        return stops[0][1]
+    for (t0, c0), (t1, c1) in itertools.pairwise(stops):
+        if value <= t1:
+            frac = (value - t0) / (t1 - t0)
+            a, b = _hex_to_rgb(c0), _hex_to_rgb(c1)
+            return "#" + "".join(f"{round(a[j] + (b[j] - a[j]) * frac):02x}" for j in range(3))
+    return stops[-1][1]
+
+
+def time_class_colours(thresholds_min: Sequence[float]) -> list[str]:
+    """Colours of the travel-time classes of ``thresholds_min``, keyed by their minutes.
+
+    The one palette for every map (HTML and PNG): class ``k`` (up to ``t_k``) gets
+    :func:`minutes_colour` of ``t_k`` and the last class (above ``t_{n-1}``)
+    :data:`BEYOND_COLOUR`. ``[15, 30]`` and ``[15, 30, 60]`` both draw "≤ 15" in
+    the same green and "15–30" in the same orange.
+
+    Parameters
+    ----------
+    thresholds_min
+        Class limits in minutes, positive and strictly increasing.
+
+    Returns
+    -------
+    list of str
+        ``len(thresholds_min) + 1`` colours ``#rrggbb``, shortest class first.
+    """
+    th = _check_thresholds(thresholds_min)
+    return [minutes_colour(float(t)) for t in th] + [BEYOND_COLOUR]
 
 
 def _fmt_minutes(value: float) -> str:
@@ -466,6 +574,7 @@ def _place_rows(places: gpd.GeoDataFrame, lang: str) -> tuple[list[list[Any]], l
     level_texts: list[str] = []
     level_index: dict[str, int] = {}
     unknown = label("ui.unknown", lang=lang)
+    unnamed = label("ui.unnamed", lang=lang)
     rows: list[list[Any]] = []
     for i, pid in enumerate(places.index):
         raw_level = "" if _missing(levels.iloc[i]) else str(levels.iloc[i]).strip()
@@ -480,7 +589,7 @@ def _place_rows(places: gpd.GeoDataFrame, lang: str) -> tuple[list[list[Any]], l
             [
                 float(lat[i]),
                 float(lon[i]),
-                _text(names.iloc[i], fallback=str(pid)),
+                _text(_name_or_none(names.iloc[i], pid), fallback=unnamed),
                 level_index[level_text],
                 f"{pop:,.0f}" if np.isfinite(pop) else html.escape(unknown),
                 _radius(pop),
@@ -492,6 +601,14 @@ def _place_rows(places: gpd.GeoDataFrame, lang: str) -> tuple[list[list[Any]], l
     return rows, level_texts, present
 
 
+def _name_or_none(value: Any, row_id: Any) -> str | None:
+    """A name to show, or ``None`` when it is missing, blank or the row's own id."""
+    if _missing(value):
+        return None
+    text = str(value).strip()
+    return text if text and text != str(row_id) else None
+
+
 def _select_facilities(facilities: gpd.GeoDataFrame, group: str) -> gpd.GeoDataFrame:
     """Facilities of a group (see :func:`accessibility.classify.select`)."""
     if facilities.empty:
@@ -499,24 +616,42 @@ def _select_facilities(facilities: gpd.GeoDataFrame, group: str) -> gpd.GeoDataF
     return facilities[facilities.index.isin(select(facilities, group))]
 
 
-def _facility_rows(selected: gpd.GeoDataFrame, lang: str) -> list[list[Any]]:
-    """Per-facility rows: ``[lat, lon, name, tier labels]``."""
+def _facility_tip(name: str | None, group: str, tiers: Sequence[str], lang: str) -> str:
+    """Tooltip of a facility (HTML): its name, then the group and its tiers, each said once.
+
+    A facility without a name is named by its group; no internal id is shown.
+    """
+    group_text = group_label(group, lang=lang)
+    sep = "、" if lang == "zh" else ", "
+    tier_texts = list(dict.fromkeys(_soft_label(f"tier.{t}", t, lang) for t in tiers))
+    said = {name, group_text} if name else {group_text}
+    extra = [t for t in tier_texts if t not in said]
+    head = name if name else f"{group_text} ({label('ui.unnamed', lang=lang)})"
+    lines = [f"<b>{html.escape(head)}</b>"]
+    second = [group_text] if name and name != group_text else []
+    if extra:
+        second.append(sep.join(extra))
+    if second:
+        lines.append(html.escape(" · ".join(second)))
+    return "<br>".join(lines)
+
+
+def _facility_rows(selected: gpd.GeoDataFrame, group: str, lang: str) -> list[list[Any]]:
+    """Per-facility rows: ``[lat, lon, tooltip html]``."""
     selected = _valid_geometry(selected, "facilities")
     if selected.empty:
         return []
     lon, lat = _points_lonlat(selected.geometry)
     _check_lonlat(lon, lat, "facilities")
-    sep = "、" if lang == "zh" else ", "
     rows = []
     has_name = "name" in selected.columns
     has_tiers = "tiers" in selected.columns
     for i, fid in enumerate(selected.index):
-        name = _text(selected["name"].iloc[i] if has_name else None, fallback=str(fid))
-        tier_text = ""
+        name = _name_or_none(selected["name"].iloc[i] if has_name else None, fid)
+        tiers: list[str] = []
         if has_tiers and not _missing(selected["tiers"].iloc[i]):
-            names = [t.strip() for t in str(selected["tiers"].iloc[i]).split(";") if t.strip()]
-            tier_text = html.escape(sep.join(_soft_label(f"tier.{t}", t, lang) for t in names))
-        rows.append([float(lat[i]), float(lon[i]), name, tier_text])
+            tiers = [t.strip() for t in str(selected["tiers"].iloc[i]).split(";") if t.strip()]
+        rows.append([float(lat[i]), float(lon[i]), _facility_tip(name, group, tiers, lang)])
     return rows
 
 
@@ -527,15 +662,15 @@ def _nearest_names(
     of facility ``{key}_facility`` in ``facilities``, else ``None``."""
     names: list[str | None] = [None] * len(places)
     name_col, id_col = f"{key}_facility_name", f"{key}_facility"
+    ids = places[id_col].tolist() if id_col in places.columns else [None] * len(places)
     if name_col in places.columns:
         for i, value in enumerate(places[name_col]):
-            if not _missing(value) and str(value).strip():
-                names[i] = str(value).strip()
+            names[i] = _name_or_none(value, ids[i])
     if id_col in places.columns and "name" in facilities.columns and not facilities.empty:
         lookup = facilities["name"][~facilities.index.duplicated()].to_dict()
-        for i, fid in enumerate(places[id_col]):
-            if names[i] is None and not _missing(fid) and not _missing(lookup.get(fid)):
-                names[i] = str(lookup[fid]).strip() or None
+        for i, fid in enumerate(ids):
+            if names[i] is None and not _missing(fid):
+                names[i] = _name_or_none(lookup.get(fid), fid)
     return names
 
 
@@ -545,9 +680,11 @@ def _group_payload(
     group: str,
     thresholds: np.ndarray,
     lang: str,
+    mode: str | None = None,
 ) -> dict[str, Any]:
-    """Per-group data: times ``t`` (min, 1 decimal), classes ``c``, nearest-name index ``f``
-    into ``fn``, facility rows ``x`` and the group label ``g``."""
+    """Per-group data: times ``t`` (min, 1 decimal), classes ``c``, class colours ``k``,
+    nearest-name index ``f`` into ``fn``, facility rows ``x``, the group label ``g`` (with
+    the mode ``m`` for tooltips) and ``nd`` (no data)."""
     key = group_key(group)
     minutes = places[f"{key}_time_min"].to_numpy(dtype=float)
     classes = travel_time_classes(minutes, thresholds)
@@ -584,11 +721,13 @@ def _group_payload(
     return {
         "nd": int(no_data),
         "g": html.escape(group_label(group, lang=lang)),
+        "m": html.escape(label(f"mode.{mode}", lang=lang)) if mode else "",
         "t": [round(float(v), 1) if np.isfinite(v) else None for v in minutes],
         "c": classes.tolist(),
+        "k": time_class_colours(list(thresholds)),
         "f": f,
         "fn": fac_names,
-        "x": _facility_rows(selected, lang),
+        "x": _facility_rows(selected, group, lang),
     }
 
 
@@ -635,20 +774,35 @@ _STYLE = """
   background: rgba(255, 255, 255, 0.93); border-radius: 4px;
   box-shadow: 0 1px 4px rgba(0, 0, 0, 0.3);
 }}
-.acc-legend .acc-lt {{ font-weight: 600; margin-bottom: 2px; }}
+.acc-legend .acc-lt, .acc-groups .acc-lt {{ font-weight: 600; margin-bottom: 2px; }}
+.acc-legend .acc-lg {{ color: #333; margin-bottom: 2px; }}
 .acc-legend i {{
-  display: inline-block; width: 11px; height: 11px; margin-right: 6px;
+  display: inline-block; width: 12px; height: 12px; margin-right: 6px;
   border-radius: 50%; vertical-align: -1px; box-sizing: border-box;
+  box-shadow: 0 0 0 1px rgba(0, 0, 0, 0.25);
+}}
+.acc-legend i.acc-line {{
+  width: 16px; height: 0; border-radius: 0; box-shadow: none; vertical-align: 4px;
 }}
 .acc-legend .acc-note {{ color: #555; font-size: 11px; }}
+.acc-groups {{
+  padding: 6px 10px; font-size: 12px; line-height: 20px;
+  background: rgba(255, 255, 255, 0.93); border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0, 0, 0, 0.3);
+}}
+.acc-groups label {{ display: block; cursor: pointer; white-space: nowrap; }}
+.acc-groups input {{ margin: 0 4px 0 0; vertical-align: -2px; }}
 """
 
 
 class _AccessLayers(MacroElement):
     """Shared data and drawing code for every group layer of one map.
 
-    Emits ``var <name> = {addGroup, addBoundary}``; each group layer then calls
-    ``<name>.addGroup(<feature group>, {...});`` on one line.
+    Emits ``var <name> = {addGroup, addBoundary, addControls, show, groups}``; each
+    group layer then calls ``<name>.addGroup(<feature group>, {...});`` on one line,
+    and :class:`_GroupControls` adds the legend and the group choice (radio buttons)
+    once every group is known. ``show(i)`` puts group ``i`` on the map, takes every
+    other group off, and redraws the legend for it: one group is visible at a time.
     """
 
     _template = Template(
@@ -659,6 +813,7 @@ class _AccessLayers(MacroElement):
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = (function (map) {
                 var D = {{ this.data }};
+                var groups = [], radios = [], legendBox = null;
                 var pane = map.createPane("accBoundary");
                 pane.style.zIndex = 350;
                 pane.style.pointerEvents = "none";
@@ -667,7 +822,7 @@ class _AccessLayers(MacroElement):
                     var lv = D.lv[p[3]];
                     var out = "<b>" + p[2] + "</b>" + (lv ? " (" + lv + ")" : "") +
                         "<br>" + s.pop + ": " + p[4] +
-                        "<br>" + s.time + " · " + g.g + ": " +
+                        "<br>" + s.time + " · " + g.g + (g.m ? " (" + g.m + ")" : "") + ": " +
                         (t === null ? (g.nd ? s.nodata : s.unreachable) :
                             (p[6] === 2 ? "≈ " : "") + t.toFixed(1) + " " + s.min) +
                         "<br>" + s.nearest + ": " + (f === null ? "—" : g.fn[f]);
@@ -680,6 +835,7 @@ class _AccessLayers(MacroElement):
                     return out;
                 }
                 function addGroup(layer, g) {
+                    groups.push({layer: layer, g: g});
                     var tipOf = function (marker) { return tip(g, marker.options.accIndex); };
                     for (var i = 0; i < D.p.length; i++) {
                         var p = D.p[i], c = g.c[i], far = p[6] === 1, cut = p[6] === 2;
@@ -687,7 +843,7 @@ class _AccessLayers(MacroElement):
                             radius: p[5], weight: far || cut ? 1.6 : 0.8,
                             color: far ? "#000000" : (cut ? D.cut : "#ffffff"),
                             dashArray: far ? "3 3" : (cut ? "1 2" : null),
-                            fillColor: g.nd ? D.nd : (c < 0 ? D.un : D.col[c]),
+                            fillColor: g.nd ? D.nd : (c < 0 ? D.un : g.k[c]),
                             fillOpacity: 0.9, accIndex: i
                         }).bindTooltip(tipOf).addTo(layer);
                     }
@@ -696,17 +852,62 @@ class _AccessLayers(MacroElement):
                         L.circleMarker([q[0], q[1]], {
                             radius: 4.5, weight: 2, color: "#ffffff",
                             fillColor: D.fac, fillOpacity: 1
-                        }).bindTooltip("<b>" + q[2] + "</b><br>" + g.g + (q[3] ? " · " + q[3] : ""))
-                          .addTo(layer);
+                        }).bindTooltip(q[2]).addTo(layer);
                     }
                 }
                 function addBoundary(layer, geojson) {
                     L.geoJSON(geojson, {
                         pane: "accBoundary", interactive: false,
-                        style: {color: "#4d4d4d", weight: 1.5, dashArray: "6 4", fill: false}
+                        style: {color: D.bd, weight: 1.5, dashArray: "6 4", fill: false}
                     }).addTo(layer);
                 }
-                return {addGroup: addGroup, addBoundary: addBoundary};
+                function show(i) {
+                    for (var j = 0; j < groups.length; j++) {
+                        var layer = groups[j].layer;
+                        if (j === i && !map.hasLayer(layer)) { map.addLayer(layer); }
+                        if (j !== i && map.hasLayer(layer)) { map.removeLayer(layer); }
+                        if (radios[j]) { radios[j].checked = j === i; }
+                    }
+                    if (legendBox && groups[i]) { legendBox.innerHTML = groups[i].g.lg; }
+                    api.active = i;
+                }
+                function addControls(chooseTitle) {
+                    var legend = L.control({position: "bottomleft"});
+                    legend.onAdd = function () {
+                        legendBox = L.DomUtil.create("div", "acc-legend");
+                        L.DomEvent.disableClickPropagation(legendBox);
+                        return legendBox;
+                    };
+                    legend.addTo(map);
+                    if (groups.length > 1) {
+                        var chooser = L.control({position: "bottomleft"});
+                        chooser.onAdd = function () {
+                            var box = L.DomUtil.create("div", "acc-groups");
+                            var head = L.DomUtil.create("div", "acc-lt", box);
+                            head.innerHTML = chooseTitle;
+                            groups.forEach(function (entry, j) {
+                                var row = L.DomUtil.create("label", "", box);
+                                var input = L.DomUtil.create("input", "", row);
+                                input.type = "radio";
+                                input.name = "{{ this.get_name() }}_group";
+                                var name = L.DomUtil.create("span", "", row);
+                                name.innerHTML = " " + entry.g.n;
+                                L.DomEvent.on(input, "change", function () { show(j); });
+                                radios.push(input);
+                            });
+                            L.DomEvent.disableClickPropagation(box);
+                            L.DomEvent.disableScrollPropagation(box);
+                            return box;
+                        };
+                        chooser.addTo(map);
+                    }
+                    show(0);
+                }
+                var api = {
+                    addGroup: addGroup, addBoundary: addBoundary, addControls: addControls,
+                    show: show, groups: groups, active: -1
+                };
+                return api;
             })({{ this._parent.get_name() }});
         {% endmacro %}
         """
@@ -777,69 +978,101 @@ class _TitleBox(MacroElement):
         self.content = _js_json(content_html)
 
 
-class _Legend(MacroElement):
-    """A legend control in the bottom-left corner (HTML given, already escaped)."""
+class _GroupControls(MacroElement):
+    """The legend (bottom left) and, above it, the choice of group (radio buttons).
+
+    Added after every group layer; the legend's text follows the group shown.
+    """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            (function (map) {
-                var legend = L.control({position: "bottomleft"});
-                legend.onAdd = function () {
-                    var div = L.DomUtil.create("div", "acc-legend");
-                    div.innerHTML = {{ this.content }};
-                    L.DomEvent.disableClickPropagation(div);
-                    return div;
-                };
-                legend.addTo(map);
-            })({{ this._parent.get_name() }});
+            {{ this.shared.get_name() }}.addControls({{ this.title }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, content_html: str) -> None:
+    def __init__(self, shared: _AccessLayers, choose_title: str) -> None:
         super().__init__()
-        self._name = "Legend"
-        self.content = _js_json(content_html)
+        self._name = "GroupControls"
+        self.shared = shared
+        self.title = _js_json(html.escape(choose_title))
+
+
+def _legend_title(
+    group: str, *, lang: str, mode: str | None = None, limit: float | None = None
+) -> tuple[str, str]:
+    """The legend's two title lines for a group: ``图例 · 小学`` and
+    ``出行时间 · 步行 · 标准 ≤ 15 分钟`` (mode and limit when known)."""
+    first = f"{label('ui.legend', lang=lang)} · {group_label(group, lang=lang)}"
+    parts = [label("ui.travel_time", lang=lang)]
+    if mode:
+        parts.append(label(f"mode.{mode}", lang=lang))
+    if limit is not None:
+        parts.append(
+            f"{label('ui.limit', lang=lang)} ≤ {_fmt_minutes(limit)} {label('ui.minutes', lang=lang)}"
+        )
+    return first, " · ".join(parts)
 
 
 def _legend_html(
+    group: str,
     thresholds: np.ndarray,
-    colours: list[str],
     *,
     lang: str,
     any_far: bool,
-    no_data: Sequence[str] = (),
+    no_data: bool = False,
     any_cut_off: bool = False,
+    mode: str | None = None,
+    limit: float | None = None,
+    lines: Sequence[tuple[str, str]] = (),
 ) -> str:
-    def row(swatch_style: str, text: str) -> str:
-        return f'<div><i style="{swatch_style}"></i>{html.escape(text)}</div>'
+    """The legend of one group: its title, its classes in their colours, and every other
+    symbol its layer draws (each swatch drawn like the marker: fill and ring), then the
+    context ``lines`` (``(css border, text)``: boundary, roads)."""
 
-    heading = f"{label('ui.legend', lang=lang)} · {label('ui.travel_time', lang=lang)}"
-    parts = [f'<div class="acc-lt">{html.escape(heading)}</div>']
-    for colour, text in zip(colours, class_labels(list(thresholds), lang=lang)):
-        parts.append(row(f"background:{colour}", text))
-    parts.append(row(f"background:{UNREACHABLE_COLOUR}", label("ui.unreachable", lang=lang)))
+    def row(swatch_style: str, text: str, kind: str = "") -> str:
+        cls = f' class="{kind}"' if kind else ""
+        return f'<div><i{cls} style="{swatch_style}"></i>{html.escape(text)}</div>'
+
+    first, second = _legend_title(group, lang=lang, mode=mode, limit=limit)
+    parts = [
+        f'<div class="acc-lt">{html.escape(first)}</div>',
+        f'<div class="acc-lg">{html.escape(second)}</div>',
+    ]
+    ring = "border:1px solid #ffffff"
     if no_data:
-        parts.append(row(f"background:{NO_DATA_COLOUR}", no_data_text(no_data, lang=lang)))
+        parts.append(row(f"background:{NO_DATA_COLOUR};{ring}", no_data_text([group], lang=lang)))
+    else:
+        colours = time_class_colours(list(thresholds))
+        for colour, text in zip(colours, class_labels(list(thresholds), lang=lang)):
+            parts.append(row(f"background:{colour};{ring}", text))
+        parts.append(
+            row(f"background:{UNREACHABLE_COLOUR};{ring}", label("ui.unreachable", lang=lang))
+        )
     parts.append(
         row(
-            f"background:{FACILITY_COLOUR};border:2px solid #fff;"
+            f"background:{FACILITY_COLOUR};border:2px solid #ffffff;"
             f"box-shadow:0 0 0 1px {FACILITY_COLOUR}",
             label("ui.facilities", lang=lang),
         )
     )
     if any_far:
         parts.append(
-            row("background:#ddd;border:1.5px dashed #000", label("ui.far_from_road", lang=lang))
+            row(
+                "background:#dddddd;border:1.5px dashed #000000",
+                label("ui.far_from_road", lang=lang),
+            )
         )
     if any_cut_off:
         parts.append(
             row(
-                f"background:#ddd;border:1.5px dotted {CUT_OFF_COLOUR}",
+                f"background:#dddddd;border:1.5px dotted {CUT_OFF_COLOUR}",
                 label("ui.road_cut_off", lang=lang),
             )
         )
+    for border, text in lines:
+        parts.append(row(f"border-top:{border}", text, "acc-line"))
     parts.append(
         f'<div class="acc-note">{html.escape(label("ui.size_by_population", lang=lang))}</div>'
     )
@@ -1168,6 +1401,30 @@ class _Background(MacroElement):
         self.colour = colour
 
 
+class _MetricScale(MacroElement):
+    """A scale bar in metres and kilometres only (no miles or feet), bottom right."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            L.control.scale({
+                position: "bottomright", metric: true, imperial: false, maxWidth: 160
+            }).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
+
+
+#: The ``<html lang>`` of a page in each language.
+HTML_LANG: Final[dict[str, str]] = {"zh": "zh-CN", "en": "en"}
+#: Attribute of a map that records its language (set by :func:`add_base_layers`).
+_LANG_ATTR: Final[str] = "_acc_lang"
+
+
 def add_base_layers(
     m: folium.Map,
     *,
@@ -1189,7 +1446,9 @@ def add_base_layers(
 
     Add a :class:`folium.LayerControl` after this (and after the overlays) to
     let people switch. Tile layers are decoration: markers, legend and outline
-    never depend on them.
+    never depend on them. The map also gets a metric scale bar (bottom right; any
+    scale folium would add in miles and feet is turned off) and remembers ``lang``
+    for the ``<html lang>`` of :func:`render_html`.
 
     Parameters
     ----------
@@ -1221,6 +1480,9 @@ def add_base_layers(
     simple = simplify_roads(roads) if roads is not None else None
     has_roads = simple is not None and not simple.empty
     m.add_child(_Background(BACKGROUND_COLOUR))
+    m.control_scale = False  # folium's scale shows miles and feet too
+    m.add_child(_MetricScale())
+    setattr(m, _LANG_ATTR, lang)
 
     names = [label("ui.basemap_roads" if has_roads else "ui.basemap_none", lang=lang)]
     offline = folium.FeatureGroup(name=names[0], overlay=False, control=tiles, show=True)
@@ -1273,22 +1535,32 @@ def access_map(
     tianditu_key: str | None = None,
     source_note: str | None = None,
     notes: Sequence[str] | Any = (),
+    mode: str | None = None,
+    group_thresholds_min: Mapping[str, Sequence[float]] | None = None,
+    group_modes: Mapping[str, str] | None = None,
+    group_limits_min: Mapping[str, float] | None = None,
 ) -> folium.Map:
-    """Map of travel time from each origin to its nearest facility, one layer per group.
+    """Map of travel time from each origin to its nearest facility, one group at a time.
 
-    Each group (``"kind"`` or ``"kind:tier"``) becomes an overlay named with its
-    label; it holds every origin as a circle coloured by travel-time class (see
-    :func:`travel_time_classes`; grey when unreachable), sized gently by
+    Each group (``"kind"`` or ``"kind:tier"``) becomes a layer named with its
+    label, chosen with radio buttons above the legend (bottom left): one group is
+    visible at a time, and the legend follows it (its group, mode, limit and
+    classes). A group's layer holds every origin as a circle coloured by its
+    travel-time class (see :func:`travel_time_classes`; colours by minutes from
+    :func:`time_class_colours`, the same on every map; grey when unreachable), sized gently by
     population (3–9 px), outlined black and dashed when the origin is far from the
     road (``snap_flag == "far"``), and that group's facilities as dark dots with a
     white ring. A group with no facility in the data and no known time is *no
     data* (无数据), not unreachable: its layer's name says so, its origins are drawn
     light grey (:data:`NO_DATA_COLOUR`) with "no data" in their tooltips, and the
-    legend names it. Only the first group is shown when the map opens. The map has a
-    title box, a legend (bottom left), an optional boundary outline, and base
-    layers to choose from (see :func:`add_base_layers`): none (a light background
+    legend names it. The first group is shown when the map opens. The map has a
+    title box (top centre), the group choice and legend (bottom left), an optional
+    boundary outline, a metric scale, and base layers and context overlays (the
+    layer control, top right; see :func:`add_base_layers`): none (a light background
     and the main roads, when given; shown first, works offline), OpenStreetMap
-    tiles and, with a key, Tianditu (天地图) tiles.
+    tiles and, with a key, Tianditu (天地图) tiles. Layers added afterwards with
+    ``folium.FeatureGroup(...).add_to(m)`` (before the layer control, see
+    :func:`accessibility.policies.services.add_seats_layer`) are check boxes there.
 
     Parameters
     ----------
@@ -1338,6 +1610,17 @@ def access_map(
         Sentences shown under the title with a warning sign, e.g. the sections the
         run skipped (an :class:`accessibility.report.Notes` gives its texts in
         ``lang``).
+    mode
+        Travel mode of every group (``rules/speeds.yml``, e.g. ``"ebike"``), named in
+        the legend's title and the tooltips; ``None`` names none.
+    group_thresholds_min
+        Class limits of some groups, by group (e.g. ``{"school:high": [60]}``); the
+        others use ``thresholds_min``.
+    group_modes
+        Travel mode of some groups, by group (e.g. ``{"bus": "walk"}``), over ``mode``.
+    group_limits_min
+        The limit a group's claim sets (minutes), said in its legend's title; by
+        default the single limit of a group given one in ``group_thresholds_min``.
 
     Returns
     -------
@@ -1347,13 +1630,17 @@ def access_map(
     Raises
     ------
     ValidationError
-        Bad ``lang``, groups or thresholds; empty ``places``; inputs not in
-        EPSG:4326; a missing ``{key}_time_min`` column or negative times; roads
-        that are not lines with ``highway``; a malformed Tianditu key.
+        Bad ``lang``, groups, thresholds or modes (also per group, or for a group
+        not drawn); empty ``places``; inputs not in EPSG:4326; a missing
+        ``{key}_time_min`` column or negative times; roads that are not lines with
+        ``highway``; a malformed Tianditu key.
     """
     _check_lang(lang)
     group_list = _check_groups(groups)
     thresholds = _check_thresholds(thresholds_min)
+    per_group = _per_group_options(
+        group_list, thresholds, mode, group_thresholds_min, group_modes, group_limits_min
+    )
     _check_places(places, group_list)
     _check_facilities(facilities, group_list)
     boundary = _check_boundary(boundary)
@@ -1366,9 +1653,11 @@ def access_map(
         msg = "places has no row with a geometry; give the origins point geometries in EPSG:4326"
         raise ValidationError(msg)
 
-    colours = class_colours(len(thresholds) + 1)
     place_rows, level_texts, flags_present = _place_rows(places, lang)
-    payloads = [_group_payload(places, facilities, g, thresholds, lang) for g in group_list]
+    payloads = [
+        _group_payload(places, facilities, g, per_group[g][0], lang, per_group[g][1])
+        for g in group_list
+    ]
 
     strings = {
         "pop": label("ui.population", lang=lang),
@@ -1386,20 +1675,18 @@ def access_map(
         "p": place_rows,
         "lv": level_texts,
         "s": {k: html.escape(v) for k, v in strings.items()},
-        "col": colours,
         "un": UNREACHABLE_COLOUR,
         "nd": NO_DATA_COLOUR,
         "fac": FACILITY_COLOUR,
         "cut": CUT_OFF_COLOUR,
+        "bd": BOUNDARY_COLOUR,
     }
 
     lonlat = (np.array([r[1] for r in place_rows]), np.array([r[0] for r in place_rows]))
     bounds = _bounds(lonlat, [r for p in payloads for r in p["x"]], boundary)
     centre = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
 
-    m = folium.Map(
-        location=centre, zoom_start=10, tiles=None, prefer_canvas=True, control_scale=True
-    )
+    m = folium.Map(location=centre, zoom_start=10, tiles=None, prefer_canvas=True)
     # Only Leaflet itself is needed; folium's other defaults (jQuery, Bootstrap,
     # awesome-markers, Font Awesome) are CDN assets this map does not use.
     m.default_js = [(n, u) for n, u in folium.Map.default_js if n == "leaflet"]
@@ -1408,11 +1695,20 @@ def access_map(
         Element(f"<title>{html.escape(title)}</title>"), name="acc_page_title"
     )
 
-    add_base_layers(m, lang=lang, roads=roads, tianditu_key=tianditu_key, tiles=basemap)
+    base_names = add_base_layers(
+        m, lang=lang, roads=roads, tianditu_key=tianditu_key, tiles=basemap
+    )
+    lines: list[tuple[str, str]] = []  # context drawn on the map, in every group's legend
+    if boundary is not None and not boundary.empty:
+        lines.append((f"1.5px dashed {BOUNDARY_COLOUR}", label("ui.boundary", lang=lang)))
+    if base_names[0] == label("ui.basemap_roads", lang=lang):
+        width, colour = ROAD_STYLE["primary"]
+        lines.append((f"{width:g}px solid {colour}", label("ui.main_roads", lang=lang)))
     shared = _AccessLayers(shared_data, _STYLE.format(map=m.get_name()))
     m.add_child(shared)
 
     used_names: set[str] = set()
+    any_far, any_cut = "far" in flags_present, "road_cut_off" in flags_present
     for i, (group, payload) in enumerate(zip(group_list, payloads)):
         name = group_label(group, lang=lang)
         if name in used_names:  # e.g. "bus" and "bus:bus_stop" share a label
@@ -1420,7 +1716,21 @@ def access_map(
         used_names.add(name)
         if payload["nd"]:
             name = f"{name} · {label('ui.no_data', lang=lang)}"
-        layer = folium.FeatureGroup(name=name, overlay=True, control=True, show=(i == 0))
+        th, group_mode, limit = per_group[group]
+        payload["n"] = html.escape(name)
+        payload["lg"] = _legend_html(
+            group,
+            th,
+            lang=lang,
+            any_far=any_far,
+            no_data=bool(payload["nd"]),
+            any_cut_off=any_cut,
+            mode=group_mode,
+            limit=limit,
+            lines=lines,
+        )
+        # not in the layer control: the group choice (radio buttons) shows one at a time
+        layer = folium.FeatureGroup(name=name, overlay=True, control=False, show=(i == 0))
         layer.add_child(_GroupMarkers(shared, payload))
         m.add_child(layer)
 
@@ -1441,23 +1751,64 @@ def access_map(
             )
         )
     )
-    no_data = [g for g, p in zip(group_list, payloads) if p["nd"]]
-    m.add_child(
-        _Legend(
-            _legend_html(
-                thresholds,
-                colours,
-                lang=lang,
-                any_far="far" in flags_present,
-                no_data=no_data,
-                any_cut_off="road_cut_off" in flags_present,
-            )
-        )
-    )
+    m.add_child(_GroupControls(shared, label("ui.choose_group", lang=lang)))
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds(bounds, padding=(20, 20))
     logger.debug("access map: %d places, groups %s", len(places), group_list)
     return m
+
+
+def _check_mode(mode: Any, what: str) -> str:
+    if not isinstance(mode, str) or not mode.strip():
+        msg = f"{what} must name a travel mode, e.g. 'walk' or 'ebike'; got {mode!r}"
+        raise ValidationError(msg)
+    mode = mode.strip()
+    known = keys("mode")
+    if mode not in known:
+        msg = f"{what} {mode!r} is not a travel mode; use one of {', '.join(known)}"
+        raise ValidationError(msg)
+    return mode
+
+
+def _per_group_options(
+    groups: list[str],
+    thresholds: np.ndarray,
+    mode: str | None,
+    group_thresholds_min: Mapping[str, Sequence[float]] | None,
+    group_modes: Mapping[str, str] | None,
+    group_limits_min: Mapping[str, float] | None,
+) -> dict[str, tuple[np.ndarray, str | None, float | None]]:
+    """Per group: its class limits, its mode and the limit its legend states."""
+    common_mode = _check_mode(mode, "mode") if mode is not None else None
+    options = {
+        "group_thresholds_min": group_thresholds_min or {},
+        "group_modes": group_modes or {},
+        "group_limits_min": group_limits_min or {},
+    }
+    for what, given in options.items():
+        if not isinstance(given, Mapping):
+            msg = f"{what} must map groups to values, e.g. {{'health': ...}}; got {type(given).__name__}"
+            raise ValidationError(msg)
+        unknown = [g for g in given if g not in groups]
+        if unknown:
+            msg = f"{what} names {unknown}, which are not in groups {groups}; drop them or add the group"
+            raise ValidationError(msg)
+    out: dict[str, tuple[np.ndarray, str | None, float | None]] = {}
+    for g in groups:
+        own = options["group_thresholds_min"].get(g)
+        th = _check_thresholds(own) if own is not None else thresholds
+        g_mode = options["group_modes"].get(g)
+        g_mode = _check_mode(g_mode, f"group_modes[{g!r}]") if g_mode is not None else common_mode
+        limit = options["group_limits_min"].get(g)
+        if limit is None and own is not None and len(th) == 1:
+            limit = float(th[0])
+        if limit is not None:
+            limit = float(limit)
+            if not math.isfinite(limit) or limit <= 0:
+                msg = f"group_limits_min[{g!r}] must be a positive number of minutes; got {limit!r}"
+                raise ValidationError(msg)
+        out[g] = (th, g_mode, limit)
+    return out
 
 
 def _note_texts(notes: Any, lang: str) -> list[str]:
@@ -1532,17 +1883,21 @@ def _leaflet_assets() -> tuple[str, str, dict[str, str]]:
     return js.replace("</script", "<\\/script"), css.replace("</style", "<\\/style"), icons
 
 
-def render_html(m: folium.Map) -> str:
+def render_html(m: folium.Map, *, lang: str | None = None) -> str:
     """Render a map to one HTML document that loads nothing from the network.
 
     Leaflet's JS and CSS are inlined (CSS images as ``data:`` URIs); folium's other
     default CDN assets (jQuery, Bootstrap, awesome-markers, Font Awesome, ...) are
     removed. Tile URLs inside the page's own script are kept (tiles are optional).
+    The page says its language: ``<html lang="zh-CN">`` (``"en"`` in English).
 
     Parameters
     ----------
     m
         A folium map, e.g. from :func:`access_map`.
+    lang
+        ``"zh"`` or ``"en"``; default the language the map was made in (recorded by
+        :func:`add_base_layers`), else ``"zh"``.
 
     Returns
     -------
@@ -1558,7 +1913,12 @@ def render_html(m: folium.Map) -> str:
     RuntimeError
         If the rendered page has no Leaflet script or an external asset survives.
     """
+    lang = lang if lang is not None else getattr(m, _LANG_ATTR, "zh")
+    _check_lang(lang)
     page = m.get_root().render()
+    page = re.sub(
+        r"<html\b[^>]*>", f'<html lang="{HTML_LANG[lang]}">', page, count=1, flags=re.IGNORECASE
+    )
     js, css, icons = _leaflet_assets()
 
     inline_code = "\n".join(mt.group("body") for mt in _INLINE_SCRIPT.finditer(page))
@@ -1630,7 +1990,7 @@ def render_html(m: folium.Map) -> str:
     return page
 
 
-def save_html(m: folium.Map, path: Path | str) -> Path:
+def save_html(m: folium.Map, path: Path | str, *, lang: str | None = None) -> Path:
     """Write a map as one self-contained HTML file (see :func:`render_html`).
 
     The file is written to a temporary file in the same folder and then moved over
@@ -1643,6 +2003,8 @@ def save_html(m: folium.Map, path: Path | str) -> Path:
         A folium map, e.g. from :func:`access_map`.
     path
         Output file, e.g. ``maps/<region>/<unit>_school.html``.
+    lang
+        Language of the page (``<html lang>``); default the map's own.
 
     Returns
     -------
@@ -1650,7 +2012,7 @@ def save_html(m: folium.Map, path: Path | str) -> Path:
         ``path``.
     """
     path = Path(path)
-    page = render_html(m)
+    page = render_html(m, lang=lang)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

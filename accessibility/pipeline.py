@@ -26,7 +26,6 @@ Tests: ``tests/test_pipeline.py`` on the sample county; ``tests/test_split.py`` 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -126,6 +125,7 @@ class Study:
         """One line for maps: where the data come from, their date, the origins
         (:meth:`origins_note`; ``origins=False`` for maps of residents, not origins) and
         the map's date."""
+        from .clock import china_time
         from .labels import label
 
         if self.region.synthetic:
@@ -143,7 +143,7 @@ class Study:
                 source += f" ({details})"
             if self.meta.get("registries"):
                 source += " + " + label("ui.source_registry", lang=lang)
-        today = dt.date.today().isoformat()
+        today = china_time(lang=lang)  # when the map was made, in 北京时间
         return (
             f"{label('ui.data_source', lang=lang)}: {source} · "
             + (f"{Study.origins_note(self, lang)} · " if origins else "")

@@ -15,7 +15,9 @@ The maps draw markers on a ``<canvas>`` (``prefer_canvas``), so there are no SVG
 elements to count: :meth:`MapPage.state` asks Leaflet which circle markers are on
 the map (village markers carry ``accIndex``) and reads the canvas pixel under each
 village to check it was really painted. Layer names and their checked state are
-read from the layer control's DOM, as a person sees them.
+read from the layer control's DOM, as a person sees them; so are the facility
+groups (the radio buttons above the legend, ``.acc-groups``) and the colours of the
+legend's swatches, which are compared with the colours the shown markers are drawn in.
 
 Use
 ---
@@ -116,9 +118,27 @@ class MapState:
     #: Text of the title box and of the legend.
     title: str
     legend: str
+    #: The facility groups offered (radio buttons above the legend), in order.
+    groups: list[Layer] = field(default_factory=list)
+    #: Per group layer: ``{"shown", "villages", "facilities"}`` from Leaflet.
+    per_group: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Title lines of the legend (``.acc-lt`` and ``.acc-lg``).
+    legend_title: str = ""
+    #: Fill and ring colours (``rgb(r, g, b)``) of the circles in the group layers shown.
+    drawn_colours: list[str] = field(default_factory=list)
+    #: Colours of the legend's swatches (fills and drawn borders), ``rgb(r, g, b)``.
+    legend_colours: list[str] = field(default_factory=list)
 
     def shown_overlays(self) -> list[str]:
         return [layer.name for layer in self.overlays if layer.checked]
+
+    def shown_groups(self) -> list[str]:
+        """Group layers Leaflet has on the map now."""
+        return [name for name, layer in self.per_group.items() if layer["shown"]]
+
+    def chosen_groups(self) -> list[str]:
+        """Group radio buttons that are checked."""
+        return [layer.name for layer in self.groups if layer.checked]
 
     def shown_base(self) -> list[str]:
         return [layer.name for layer in self.base_layers if layer.checked]
@@ -157,6 +177,40 @@ async () => {
   for (const [name, layer] of Object.entries(ctl.overlays)) {
     perOverlay[name] = Object.assign({shown: map.hasLayer(layer)}, countIn(layer));
   }
+  const accKey = find(/^access_layers_[0-9a-f]+$/, (v) => v && Array.isArray(v.groups));
+  const acc = accKey ? window[accKey] : {groups: []};
+  const unescape = (s) => {
+    const t = document.createElement("textarea");
+    t.innerHTML = s;
+    return t.value;
+  };
+  const probe = document.createElement("span");
+  document.body.appendChild(probe);
+  const rgb = (c) => { probe.style.color = ""; probe.style.color = c; return getComputedStyle(probe).color; };
+  const perGroup = {}, drawn = new Set();
+  for (const e of acc.groups) {
+    const shown = map.hasLayer(e.layer);
+    perGroup[unescape(e.g.n)] = Object.assign({shown: shown}, countIn(e.layer));
+    if (!shown) continue;
+    e.layer.eachLayer((l) => {
+      if (!(l instanceof L.CircleMarker)) return;
+      if (l.options.fill !== false && l.options.fillOpacity > 0) drawn.add(rgb(l.options.fillColor));
+      if (l.options.stroke !== false && l.options.weight > 0) drawn.add(rgb(l.options.color));
+    });
+  }
+  probe.remove();
+  const swatchColours = new Set();
+  document.querySelectorAll(".acc-legend i").forEach((el) => {
+    const st = getComputedStyle(el);
+    if (st.backgroundColor && st.backgroundColor !== "rgba(0, 0, 0, 0)") swatchColours.add(st.backgroundColor);
+    for (const side of ["Top", "Right", "Bottom", "Left"]) {
+      if (st["border" + side + "Style"] !== "none" && parseFloat(st["border" + side + "Width"]) > 0) {
+        swatchColours.add(st["border" + side + "Color"]);
+      }
+    }
+  });
+  const legendTitle = Array.from(document.querySelectorAll(".acc-legend .acc-lt, .acc-legend .acc-lg"))
+    .map((el) => el.innerText.trim()).join("\\n");
   let villages = 0, villagesPainted = 0, facilities = 0, roadLines = 0, tileLayers = 0;
   map.eachLayer((l) => {
     if (l instanceof L.CircleMarker) {
@@ -177,6 +231,8 @@ async () => {
     villages, villages_painted: villagesPainted, facilities,
     road_lines: roadLines, tile_layers: tileLayers, per_overlay: perOverlay,
     title: text(".acc-title"), legend: text(".acc-legend"),
+    groups: entries(".acc-groups"), per_group: perGroup, legend_title: legendTitle,
+    drawn_colours: Array.from(drawn), legend_colours: Array.from(swatchColours),
   };
 }
 """
@@ -206,13 +262,17 @@ class MapPage:
             per_overlay=raw["per_overlay"],
             title=raw["title"],
             legend=raw["legend"],
+            groups=[Layer(**e) for e in raw["groups"]],
+            per_group=raw["per_group"],
+            legend_title=raw["legend_title"],
+            drawn_colours=raw["drawn_colours"],
+            legend_colours=raw["legend_colours"],
         )
 
     def _entry(self, section: str, name: str) -> Any:
         pattern = re.compile(rf"^\s*{re.escape(name)}\s*$")
-        entry = self.page.locator(f".leaflet-control-layers-{section} label").filter(
-            has_text=pattern
-        )
+        where = ".acc-groups" if section == "groups" else f".leaflet-control-layers-{section}"
+        entry = self.page.locator(f"{where} label").filter(has_text=pattern)
         if entry.count() != 1:
             msg = f"the layer control has {entry.count()} {section} entries named {name!r}"
             raise AssertionError(msg)
@@ -227,6 +287,10 @@ class MapPage:
     def choose_base(self, name: str) -> None:
         """Choose a base layer in the layer control."""
         self._entry("base", name).click()
+
+    def choose_group(self, name: str) -> None:
+        """Choose a facility group (its radio button above the legend), as a person would."""
+        self._entry("groups", name).click()
 
     def screenshot(self, name: str, *, full_page: bool = False) -> Path:
         """Save a PNG of the page (the window, or ``full_page``) under ``test-output/``; return its path."""

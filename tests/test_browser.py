@@ -82,6 +82,34 @@ def expected_facilities(sample_run: dict[str, Any], group: str) -> int:
     return len(classify.select(sample_run["facilities"], group))
 
 
+def check_one_group_at_a_time(
+    page: MapPage, groups: list[str], villages: int, *, lang: str = "zh"
+) -> dict[str, str]:
+    """Choose every group in turn, as a person would: one group layer is on the map at
+    load and after each choice, the legend's title names that group, and every colour
+    its circles are filled or ringed with is in the legend. Returns each group's legend."""
+    state = page.state()
+    assert [g.name for g in state.groups] == groups
+    assert state.shown_groups() == [groups[0]] == state.chosen_groups()  # at load
+    assert set(state.drawn_colours) <= set(state.legend_colours), state.drawn_colours
+    heading = label("ui.legend", lang=lang)
+    legends: dict[str, str] = {}
+    for name in [*groups[1:], groups[0]]:  # and back to the first
+        page.choose_group(name)
+        state = page.state()
+        assert state.shown_groups() == [name] == state.chosen_groups()
+        assert sum(layer["shown"] for layer in state.per_group.values()) == 1
+        assert state.villages == state.villages_painted == villages  # one set of markers
+        group_name = name.split(" · ")[0]  # without "· 无数据"
+        assert state.legend_title.startswith(f"{heading} · {group_name}\n"), state.legend_title
+        missing = set(state.drawn_colours) - set(state.legend_colours)
+        assert not missing, (name, missing)
+        legends[name] = state.legend
+    assert len(set(legends.values())) == len(groups)  # the legend follows the group
+    assert page.console_errors == [] and page.page_errors == []
+    return legends
+
+
 # --------------------------------------------------------------------------- HTML map
 
 
@@ -103,8 +131,10 @@ def test_sample_map_opens_offline_and_draws_every_village(
     ]
     assert state.shown_base() == [label("ui.basemap_roads")]
     groups = [group_label(k) for k in KINDS]
-    assert [o.name for o in state.overlays] == [*groups, label("ui.boundary")]
-    assert state.shown_overlays() == [groups[0], label("ui.boundary")]
+    assert [g.name for g in state.groups] == groups  # radio buttons, not check boxes
+    assert [o.name for o in state.overlays] == [label("ui.boundary")]
+    assert state.shown_overlays() == [label("ui.boundary")]
+    assert state.shown_groups() == [groups[0]]
 
     assert state.villages == n  # one marker per village, in the one group shown
     assert state.villages_painted == n  # and each really drawn on the canvas
@@ -113,27 +143,68 @@ def test_sample_map_opens_offline_and_draws_every_village(
     assert state.tile_layers == 0
     assert "合成数据" in state.title
     assert state.legend.startswith("图例") and "不可达" in state.legend
-    for name, layer in state.per_overlay.items():
-        if name != label("ui.boundary"):
-            assert layer["villages"] == n, name
+    for name in groups:
+        assert state.per_group[name]["villages"] == n, name
     assert shot.stat().st_size > 20_000
+    html = sample_run["html"].read_text("utf-8")
+    assert html.startswith('<!DOCTYPE html>\n<html lang="zh-CN">')
+    scale = sample_page.page.inner_text(".leaflet-control-scale")
+    assert re.fullmatch(r"\s*\d+ k?m\s*", scale), scale  # metric only: no miles or feet
+    assert "北京时间 (UTC+8)" in state.title
 
 
 def test_switching_groups_shows_one_group_at_a_time(
     sample_page: MapPage, sample_run: dict[str, Any]
 ) -> None:
     n = len(sample_run["villages"])
-    first, second = group_label(KINDS[0]), group_label("health")
-    sample_page.set_overlay(second, on=True)
-    sample_page.set_overlay(first, on=False)
+    groups = [group_label(k) for k in KINDS]
+    legends = check_one_group_at_a_time(sample_page, groups, n)
+    for name, legend in legends.items():
+        assert "≤ 15 分钟" in legend and "> 30 分钟" in legend, name  # the notebook's classes
+    sample_page.choose_group(group_label("health"))
     state = sample_page.state()
-    assert state.shown_overlays() == [second, label("ui.boundary")]
-    assert state.villages == state.villages_painted == n
     assert state.facilities == expected_facilities(sample_run, "health")
-    sample_page.set_overlay(first, on=True)
+    assert state.shown_overlays() == [label("ui.boundary")]  # context stays as it was
+    sample_page.set_overlay(label("ui.boundary"), on=False)  # a check box, apart from groups
     state = sample_page.state()
-    assert state.villages == 2 * n  # both groups' markers, one set each
-    assert sample_page.console_errors == [] and sample_page.page_errors == []
+    assert state.shown_overlays() == [] and state.shown_groups() == [group_label("health")]
+
+
+def test_groups_with_their_own_limits_and_modes(
+    browser: MapBrowser, sample_run: dict[str, Any], tmp_path: Path
+) -> None:
+    """A map whose groups have their own classes and modes: the legend changes its
+    classes with the group, and the same minutes keep the same colour."""
+    villages = sample_run["villages"].set_index("id")
+    m = maps.access_map(
+        villages,
+        sample_run["facilities"],
+        groups=["school:primary", "health", "bus"],
+        thresholds_min=[15, 30],
+        group_thresholds_min={"health": [15, 30, 60], "bus": [10]},
+        group_modes={"bus": "walk"},
+        mode="ebike",
+        title="示例县",
+        synthetic=True,
+    )
+    page = browser.open(maps.save_html(m, tmp_path / "limits.html"))
+    try:
+        names = [group_label(g) for g in ("school:primary", "health", "bus")]
+        legends = check_one_group_at_a_time(page, names, len(villages))
+        school, health, bus = (legends[n] for n in names)
+        assert "出行时间 · 电动车\n" in school and "> 30 分钟" in school and "60" not in school
+        assert "30–60 分钟" in health and "> 60 分钟" in health
+        assert "出行时间 · 步行 · 标准 ≤ 10 分钟" in bus and "> 10 分钟" in bus
+        assert "15–30" not in bus
+        # "≤ 15" is drawn in the same colour in both groups that have it
+        page.choose_group(names[0])
+        first = page.state().legend_colours
+        page.choose_group(names[1])
+        second = page.state().legend_colours
+        assert first[0] == second[0]  # the first swatch: ≤ 15 分钟
+        page.screenshot("facility_access_group_limits.png")
+    finally:
+        page.close()
 
 
 def test_tiles_are_optional_decoration(sample_page: MapPage, sample_run: dict[str, Any]) -> None:
@@ -428,13 +499,14 @@ def test_school_tiers_map(browser: MapBrowser, tiers_run: dict[str, Any]) -> Non
     page, state, shot = _open_clean(browser, tiers_run, "school_tiers_sample.png")
     try:
         groups = [group_label(f"school:{t}") for t in ("primary", "middle", "high")]
-        assert [o.name for o in state.overlays] == [*groups, label("ui.boundary")]
-        assert state.shown_overlays() == [groups[0], label("ui.boundary")]
+        assert [g.name for g in state.groups] == groups
+        assert [o.name for o in state.overlays] == [label("ui.boundary")]
         n = len(villages)
         assert n > 100
         assert state.villages == state.villages_painted == n  # one marker per village
         for name in groups:
-            assert state.per_overlay[name]["villages"] == n, name
+            assert state.per_group[name]["villages"] == n, name
+        check_one_group_at_a_time(page, groups, n)
         assert state.facilities > 0 and "合成数据" in state.title and "学校布局层级" in state.title
         assert shot.stat().st_size > 20_000
     finally:
@@ -456,14 +528,15 @@ def test_services_map(browser: MapBrowser, services_run: dict[str, Any]) -> None
             )
         ]
         names = [o.name for o in state.overlays]
-        assert names[:4] == groups and label("ui.boundary") in names
-        (links,) = [n for n in names if n not in (*groups, label("ui.boundary"))]
+        assert [g.name for g in state.groups] == groups and label("ui.boundary") in names
+        (links,) = [n for n in names if n != label("ui.boundary")]  # a check box of its own
         assert links.startswith("乡镇驻地连通")
         n = len(villages)
         assert n > 100
         assert state.villages == state.villages_painted == n  # the first group's markers
         for name in groups:
-            assert state.per_overlay[name]["villages"] == n, name
+            assert state.per_group[name]["villages"] == n, name
+        check_one_group_at_a_time(page, groups, n)
         assert state.per_overlay[links]["facilities"] == len(seats) > 0
         assert "合成数据" in state.title
         assert shot.stat().st_size > 20_000

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from accessibility import index_page
+from accessibility import clock, index_page
 from accessibility._errors import ValidationError
 from accessibility.regions import Region, Unit
 from accessibility.settings import settings
@@ -172,7 +172,11 @@ def test_figures_status_and_summary(project: dict[str, Any]) -> None:
     assert "小学覆盖率" in html and "Primary coverage" in html
     assert "共 4 项：成功 1，失败 1，中断 1，未运行 1" in html
     assert "4 runs: 1 ok, 1 failed, 1 interrupted, 1 not run" in html
-    assert "2026-11-28 21:40+08:00" in html
+    # times in China Standard Time: the page's making, and the run's start and end (UTC in
+    # the manifest: 13:40 UTC is 21:40 in Beijing)
+    assert "生成时间：2026-11-28 21:40 北京时间 (UTC+8)" in html
+    assert "Generated: 2026-11-28 21:40 China Standard Time (UTC+8)" in html
+    assert "2026-11-28 21:40 北京时间 (UTC+8)；" in html and "13:40" not in html
     assert "1,234.6" in html and "1,410 MB" in html  # seconds and peak memory
     assert "第 2 次运行" in html and "出错的单元格：第 7 个" in html
     for name in ("甲县", "乙县", "Jia County", "Yi County", "999001", "演示市 · 分析结果索引"):
@@ -376,3 +380,36 @@ def test_warnings_read_from_the_figures_file_when_the_manifest_has_none(tmp_path
     (root / rel).write_text(json.dumps({"figures": [], "warnings": [warning]}), "utf-8")
     html = index_page.render_index(REGION, [run], page_dir=root, root=root, generated=WHEN)
     assert "乡镇驻地道路连通：无" in html and "有提示：1 项未分析" in html
+
+
+# --------------------------------------------------------------------------- China Standard Time
+
+
+@pytest.mark.parametrize(
+    ("when", "zh"),
+    [
+        (dt.datetime(2026, 12, 4, 8, 21, 59, tzinfo=dt.UTC), "2026-12-04 16:21 北京时间 (UTC+8)"),
+        # late evening UTC is the next morning in Beijing
+        (dt.datetime(2026, 12, 31, 20, 5, tzinfo=dt.UTC), "2027-01-01 04:05 北京时间 (UTC+8)"),
+        # from another zone (UTC-5): 11:00 there is 16:00 UTC, 00:00 the next day in Beijing
+        (
+            dt.datetime(2026, 6, 1, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+            "2026-06-02 00:00 北京时间 (UTC+8)",
+        ),
+        (WHEN, "2026-11-28 21:40 北京时间 (UTC+8)"),  # already UTC+8: unchanged
+    ],
+)
+def test_china_time(when: dt.datetime, zh: str) -> None:
+    assert clock.china_time(when) == zh
+    assert clock.china_time(when, lang="en") == zh.replace("北京时间", "China Standard Time")
+
+
+def test_china_time_of_manifest_texts() -> None:
+    assert clock.china_time_text("2026-11-28T13:40:12+00:00") == "2026-11-28 21:40 北京时间 (UTC+8)"
+    # the batch runner's UTC times; a time without a zone is read as UTC
+    assert clock.china_time_text("2026-11-28T16:00:00") == "2026-11-29 00:00 北京时间 (UTC+8)"
+    assert clock.china_time_text("yesterday") == "yesterday"  # not a time: left as it is
+    now = clock.china_time(lang="en")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d China Standard Time \(UTC\+8\)", now)
+    with pytest.raises(ValidationError, match="datetime"):
+        clock.china_time("2026-11-28")  # type: ignore[arg-type]

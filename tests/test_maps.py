@@ -127,8 +127,14 @@ def shared_data(page: str) -> dict[str, Any]:
 
 
 def overlay_names(page: str) -> list[str]:
+    """Check boxes of the layer control (context overlays)."""
     block = re.search(r"overlays :\s*\{(.*?)\}", page, re.DOTALL).group(1)
     return [json.loads(f'"{n}"') for n in re.findall(r'"((?:[^"\\]|\\.)*)" :', block)]
+
+
+def group_names(page: str) -> list[str]:
+    """Names of the group choices (radio buttons), in order."""
+    return [html.unescape(data["n"]) for _, data in group_payloads(page)]
 
 
 # --------------------------------------------------------------------------- labels
@@ -272,8 +278,8 @@ def test_html_is_self_contained(zh_html: str) -> None:
 
 
 def test_html_chinese_labels_and_notice(zh_html: str) -> None:
-    assert overlay_names(zh_html)[:2] == ["小学", "医疗卫生"]
-    assert "行政边界" in overlay_names(zh_html)
+    assert group_names(zh_html) == ["小学", "医疗卫生"]
+    assert overlay_names(zh_html) == ["行政边界"]  # groups are a choice, not check boxes
     assert NOTICE in zh_html
     assert "示例县 · 出行时间" in zh_html and "电动车" in zh_html
     assert "<title>示例县 · 出行时间</title>" in zh_html
@@ -282,7 +288,8 @@ def test_html_chinese_labels_and_notice(zh_html: str) -> None:
 
 def test_html_english_labels_and_no_notice_by_default() -> None:
     page = render_html(make_map(lang="en", basemap=False))
-    assert overlay_names(page) == ["Primary school", "Health care"]
+    assert group_names(page) == ["Primary school", "Health care"]
+    assert overlay_names(page) == []
     assert "≤ 15 min" in page and "Unreachable" in page
     assert "Synthetic data" not in page
     assert "tile.openstreetmap.org" not in page
@@ -396,12 +403,16 @@ function make(kind, store) {
   return proxy;
 }
 globalThis.L = make("L");
-new Function(code)();
-const layers = seen.overlays.map(([name, id]) => ({
+const shared = (code.match(/var (access_layers_\w+) = /) || [])[1];
+const api = new Function(code + "\nreturn " + (shared || "null") + ";")();
+const entry = ([name, id]) => ({
   name: name,
   markers: adds.filter((a) => a.kind === "L.circleMarker()" && a.parent === id).length,
   shown: adds.some((a) => a.id === id && a.parent === seen.map),
-}));
+});
+// the group layers (radio choice) and the layer control's overlays (check boxes)
+const groups = api ? api.groups.map((g) => [g.g.n, ids.get(g.layer)]) : [];
+const layers = groups.concat(seen.overlays).map(entry);
 process.stdout.write(JSON.stringify({layers: layers, tooltips: tooltips}));
 """
 
@@ -640,7 +651,7 @@ def test_base_layers_offline_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(maps.TIANDITU_ENV, raising=False)
     page = render_html(make_map(roads=make_road_lines()))
     assert base_layer_names(page) == [label("ui.basemap_roads"), label("ui.basemap_osm")]
-    assert overlay_names(page) == ["小学", "医疗卫生"]  # tiles are no overlay any more
+    assert overlay_names(page) == []  # tiles are no overlay any more; groups are radio buttons
     assert "tianditu" not in page
     # the OSM tile layer exists but is not added to the map when it opens
     osm = re.search(r"var (tile_layer_\w+) = L\.tileLayer\(\s*\"https://tile", page).group(1)
@@ -649,6 +660,11 @@ def test_base_layers_offline_first(monkeypatch: pytest.MonkeyPatch) -> None:
     plain = render_html(make_map())
     assert base_layer_names(plain) == [label("ui.basemap_none"), label("ui.basemap_osm")]
     assert "accRoads" not in plain
+    # the roads and the boundary drawn are in every group's legend, only when drawn
+    for _, data in group_payloads(page):
+        assert "主要道路" in legend_of(data) and "行政边界" not in legend_of(data)
+    for _, data in group_payloads(plain):
+        assert "主要道路" not in legend_of(data)
 
 
 def test_no_tiles_keeps_only_the_offline_layer(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -790,7 +806,7 @@ def test_a_group_without_facilities_is_no_data_not_unreachable(tmp_path: Path) -
     (_, health), (_, reading) = group_payloads(page)
     assert (health["nd"], reading["nd"]) == (0, 1)
     assert reading["t"] == [None] * 5 and reading["x"] == []
-    names = overlay_names(page)
+    names = group_names(page)
     assert "阅读场所 · 无数据" in names and "医疗卫生" in names
     legend = html.unescape(page)
     assert "无数据（数据中无此类设施）：阅读场所" in legend
@@ -820,7 +836,7 @@ def test_a_group_with_facilities_and_no_time_stays_unreachable() -> None:
     page = render_html(make_map(places=places, groups=["health"]))
     ((_, health),) = group_payloads(page)
     assert health["nd"] == 0 and health["c"] == [UNREACHABLE] * 5
-    assert not any("无数据" in name for name in overlay_names(page))
+    assert not any("无数据" in name for name in group_names(page))
     assert "无数据（数据中无此类设施）：" not in html.unescape(page)  # no legend row
 
 
@@ -842,3 +858,193 @@ def test_a_village_on_a_cut_off_road_is_drawn_and_told_as_an_estimate() -> None:
         )
     )
     assert "所在道路与路网不连通（时间为估算）" not in plain
+
+
+# --------------------------------------------------------------------------- colours by minutes
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def test_same_minutes_same_colour_across_threshold_sets() -> None:
+    sets = [[15], [15, 30], [10, 15, 30], [15, 30, 60], [5, 15, 20, 30, 45, 60], [30], [20, 40]]
+    by_limit: dict[float, set[str]] = {}
+    for th in sets:
+        colours = maps.time_class_colours(th)
+        assert len(colours) == len(th) + 1
+        assert len(set(colours)) == len(colours), th  # the classes of one map differ
+        assert colours[-1] == maps.BEYOND_COLOUR  # "> last limit" is always the same red
+        for limit, colour in zip(th, colours):
+            by_limit.setdefault(float(limit), set()).add(colour)
+    # a class ending at the same minutes has the same colour whatever the other classes
+    assert all(len(c) == 1 for c in by_limit.values()), by_limit
+    # the stops themselves, and an interpolated limit computed by hand: 35 min is a third
+    # of the way from 30 (#fdae61) to 45 (#f46d43)
+    assert by_limit[15.0] == {"#1a9850"} and by_limit[30.0] == {"#fdae61"}
+    a, b = _rgb("#fdae61"), _rgb("#f46d43")
+    expected = "#" + "".join(f"{round(a[j] + (b[j] - a[j]) / 3):02x}" for j in range(3))
+    assert maps.minutes_colour(35) == expected == "#fa9857"
+    # greener for shorter limits: the green channel falls from 15 to 120 minutes
+    greens = [_rgb(maps.minutes_colour(t))[1] for t in (20, 30, 45, 60, 90, 120)]
+    reds = [_rgb(maps.minutes_colour(t))[0] for t in (5, 15, 20, 25)]
+    assert greens == sorted(greens, reverse=True) and reds == sorted(reds)
+    # held beyond the ends; unreachable and no data are never a class colour
+    assert maps.minutes_colour(2) == maps.minutes_colour(5)
+    assert maps.minutes_colour(500) == maps.minutes_colour(120) != maps.BEYOND_COLOUR
+    assert maps.minutes_colour(None) == maps.minutes_colour(float("inf")) == maps.BEYOND_COLOUR
+    for th in sets:
+        assert not {maps.UNREACHABLE_COLOUR, maps.NO_DATA_COLOUR} & set(maps.time_class_colours(th))
+
+
+@pytest.mark.parametrize("bad", [0, -5, float("nan")])
+def test_minutes_colour_needs_a_positive_limit(bad: float) -> None:
+    with pytest.raises(ValidationError, match="positive number of minutes"):
+        maps.minutes_colour(bad)
+    with pytest.raises(ValidationError, match="strictly increasing"):
+        maps.time_class_colours([30, 15])
+
+
+# --------------------------------------------------------------------------- one group at a time
+
+
+def legend_of(data: dict[str, Any]) -> str:
+    """Text of a group's legend (tags removed, entities resolved)."""
+    return html.unescape(re.sub(r"<[^>]+>", "\n", data["lg"]))
+
+
+def swatches(data: dict[str, Any]) -> list[str]:
+    """Every colour written in a group's legend swatches."""
+    styles = re.findall(r'<i style="([^"]*)"', html.unescape(data["lg"]))
+    return [c.lower() for st in styles for c in re.findall(r"#[0-9a-fA-F]{6}", st)]
+
+
+def test_groups_have_their_own_classes_mode_and_legend() -> None:
+    page = render_html(
+        make_map(
+            group_thresholds_min={"health": [20]},
+            group_modes={"health": "ebike"},
+            mode="walk",
+        )
+    )
+    (_, school), (_, health) = group_payloads(page)
+    # health: one class up to 20 minutes; times [15, 30, inf, 31, 0]
+    assert health["c"] == [0, 1, UNREACHABLE, 1, 0]
+    assert health["k"] == maps.time_class_colours([20])
+    assert school["c"] == [0, 0, 1, UNREACHABLE, 2] and school["k"] == maps.time_class_colours(
+        [15, 30]
+    )
+    assert (html.unescape(school["m"]), html.unescape(health["m"])) == ("步行", "电动车")
+    school_legend, health_legend = legend_of(school), legend_of(health)
+    assert "图例 · 小学" in school_legend and "出行时间 · 步行" in school_legend
+    assert "≤ 15 分钟" in school_legend and "15–30 分钟" in school_legend
+    assert "标准" not in school_legend  # several classes and no limit given: none stated
+    assert "图例 · 医疗卫生" in health_legend
+    assert "出行时间 · 电动车 · 标准 ≤ 20 分钟" in health_legend
+    assert "> 20 分钟" in health_legend and "15–30" not in health_legend
+    # every colour a group's markers are filled or ringed with is in its own legend
+    for data in (school, health):
+        drawn = {data["k"][c] if c >= 0 else maps.UNREACHABLE_COLOUR for c in data["c"]}
+        rings = {"#ffffff", "#000000"}  # ordinary and far-from-road villages (p4 is far)
+        assert drawn | rings | {maps.FACILITY_COLOUR} <= set(swatches(data)), data["g"]
+    # an explicit limit is stated; the legend and tooltip follow the language
+    en = render_html(
+        make_map(lang="en", group_limits_min={"school:primary": 15}, group_modes={"health": "bus"})
+    )
+    (_, school), (_, health) = group_payloads(en)
+    assert "Travel time · limit ≤ 15 min" in legend_of(school)
+    assert "Legend · Health care" in legend_of(health) and "Travel time · Bus" in legend_of(health)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        (
+            {"group_thresholds_min": {"reading": [15]}},
+            r"names \['reading'\], which are not in groups",
+        ),
+        ({"group_thresholds_min": {"health": [30, 15]}}, "strictly increasing"),
+        ({"group_modes": {"health": "rocket"}}, "'rocket' is not a travel mode"),
+        ({"mode": ""}, "must name a travel mode"),
+        ({"group_limits_min": {"health": -3}}, "positive number of minutes"),
+        ({"group_modes": ["health"]}, "must map groups to values"),
+    ],
+)
+def test_bad_group_options(options: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        make_map(**options)
+
+
+def test_groups_are_a_radio_choice(zh_html: str) -> None:
+    script = body_script(zh_html)
+    # no group layer in the layer control; the choice is built from the groups themselves
+    assert overlay_names(zh_html) == ["行政边界"]
+    assert '.addControls("设施类别（单选）");' in script
+    assert 'input.type = "radio"' in script
+    # the legend is written per group (no fixed legend for the whole map)
+    (_, school), (_, health) = group_payloads(zh_html)
+    assert legend_of(school) != legend_of(health)
+    for data in (school, health):  # the boundary drawn, as a dashed line
+        assert "行政边界" in legend_of(data)
+        assert f"border-top:1.5px dashed {maps.BOUNDARY_COLOUR}" in data["lg"]
+
+
+# --------------------------------------------------------------------------- tooltips, page language, scale
+
+
+def test_tooltips_without_ids_or_repeated_labels() -> None:
+    places = make_places()
+    places.loc["p2", "name"] = np.nan  # an unnamed village
+    places.loc["p3", "name"] = "p3"  # a name that is only the id
+    places["health_facility_name"] = ["f3", None, None, "镇卫生院", "镇卫生院"]  # an id, not a name
+    key = "health_township_health_centre"
+    for column in ("time_min", "facility", "facility_name"):
+        places[f"{key}_{column}"] = places[f"health_{column}"]
+    facilities = make_facilities()
+    facilities.loc["f3", "name"] = "乡镇卫生院"  # named by its kind only
+    facilities.loc["f1", "name"] = None
+    page = render_html(
+        make_map(
+            places=places,
+            facilities=facilities,
+            groups=["school:primary", "health:township_health_centre"],
+        )
+    )
+    rows = shared_data(page)["p"]
+    assert [r[2] for r in rows] == ["村甲", "未命名", "未命名", "村丁", "县城"]
+    (_, school), (_, health) = group_payloads(page)
+    assert [school["x"][i][2] for i in range(2)] == [
+        "<b>小学 (未命名)</b>",  # f1: no name, no id
+        "<b>九年一贯制学校</b><br>小学 · 初中",
+    ]
+    assert health["x"][0][2] == "<b>乡镇卫生院</b>"  # not "乡镇卫生院 · 乡镇卫生院"
+    nearest = [health["fn"][i] if i is not None else None for i in health["f"]]
+    assert nearest[0] == "乡镇卫生院"  # the id "f3" in the names column is looked up, not shown
+    text = json.dumps(group_payloads(page), ensure_ascii=False)
+    for internal in ('"f1"', '"f3"', '"p2"', '"p3"'):
+        assert internal not in text and internal not in json.dumps(rows)
+
+
+def test_page_language_and_metric_scale() -> None:
+    zh = render_html(make_map())
+    assert zh.startswith('<!DOCTYPE html>\n<html lang="zh-CN">')
+    en = render_html(make_map(lang="en"))
+    assert en.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert render_html(make_map(lang="en"), lang="zh").startswith(
+        '<!DOCTYPE html>\n<html lang="zh-CN">'
+    )
+    for page in (zh, en):
+        assert "imperial: false" in page and "metric: true" in page
+        assert "L.control.scale().addTo" not in page  # folium's miles-and-feet scale
+        assert page.count("L.control.scale(") == 1
+    # any map given the base layers (e.g. the reading circle's own) loses folium's scale
+    m = folium.Map(tiles=None, control_scale=True)
+    maps.add_base_layers(m, lang="en", tiles=False)
+    folium.LayerControl().add_to(m)
+    page = render_html(m)
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert "L.control.scale().addTo" not in page and "imperial: false" in page
+    plain = render_html(folium.Map(tiles=None))
+    assert plain.startswith('<!DOCTYPE html>\n<html lang="zh-CN">')
+    with pytest.raises(ValidationError, match="lang must be one of"):
+        render_html(folium.Map(tiles=None), lang="fr")

@@ -299,7 +299,7 @@ def test_schools_without_a_tier_are_no_data_not_every_village_beyond() -> None:
     from accessibility import maps, report
     from accessibility.static_map import draw_map
 
-    from .test_maps import overlay_names
+    from .test_maps import group_names
 
     rules = st.load_rules(**WALK_RULES)
     study = _line_study({"tiers": ["", "", ""]})
@@ -333,7 +333,7 @@ def test_schools_without_a_tier_are_no_data_not_every_village_beyond() -> None:
         access.villages.to_crs(4326), study.facilities, groups=access.groups,
         thresholds_min=rules.thresholds_min(access.tiers), title="t", notes=notes,
     )  # fmt: skip
-    names = overlay_names(maps.render_html(fmap))
+    names = group_names(maps.render_html(fmap))
     assert [n for n in names if n.endswith(" · 无数据")] == [
         "小学 · 无数据",
         "初中 · 无数据",
