@@ -155,11 +155,11 @@ def write_csv(
 
 
 def _rounded(values: pd.Series, decimals: int) -> pd.Series:
-    """Values rounded for reading; whole numbers become integers (``12``, not ``12.0``)."""
-    out = values.astype(float).round(decimals)
-    if decimals == 0 and out.notna().all():
-        return out.astype("int64")
-    if decimals == 0:
+    """Values rounded for reading; a column of whole numbers is written as integers
+    (``529384``, not ``529384.0``)."""
+    out = values.astype(float).replace([np.inf, -np.inf], np.nan).round(decimals)
+    present = out.dropna()
+    if (present == present.round(0)).all():
         return out.astype("Int64")
     return out
 

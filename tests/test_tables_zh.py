@@ -31,16 +31,19 @@ _SHARE_HEADER = re.compile(r"占比|覆盖率|比例")
 
 
 def build_workbooks(out: Path, *, lang: str = "zh") -> dict[str, Path]:
-    """Each notebook's workbook on the sample, made with the notebook's own calls."""
+    """Each notebook's workbook on the sample, made with the notebook's own calls, with its
+    summary CSV (``<nb>_summary.csv``: the workbook's first sheet) and ``facility_access``'s
+    audit CSV (in the study's processed folder)."""
     paths: dict[str, Path] = {}
     # facility_access
     kinds = ["school:primary", "school:middle", "school:high", "health", "reading", "bus"]
     study = pipeline.prepare("sample", mode="walk", origin_levels=["admin_village"])
-    data_audit = audit.summary(study, lang=lang)
+    data_audit = audit.write(study, "facility_access_audit", lang=lang)
     notes = acc.report.Notes()
     results = study.access(kinds, thresholds_min=[15, 30])
     summary = acc.metrics.summary(results, results["population"], kinds, thresholds_min=[15, 30])
     acc.metrics.note_missing(summary, notes)
+    export.write_csv(out / "facility_access_summary.csv", summary, lang=lang)
     paths["facility_access"] = export.write_excel(
         out / "facility_access.xlsx",
         {"summary": summary, "villages": results, "audit": data_audit, **notes.sheets(lang)},
@@ -56,6 +59,12 @@ def build_workbooks(out: Path, *, lang: str = "zh") -> dict[str, Path]:
     result = reading_circle.assess(walk, minutes=15, kinds=["reading"], targets=[0.95, 1.0])
     notes = acc.report.Notes()
     result.note_missing(notes)
+    export.write_csv(
+        out / "reading_circle_summary.csv",
+        reading_circle.labelled(result.summary, lang=lang, headers=False),
+        lang=lang,
+        headers=reading_circle.excel_headers(lang=lang),
+    )
     paths["reading_circle"] = export.write_excel(
         out / "reading_circle.xlsx",
         {**reading_circle.excel_tables(result, lang=lang), **notes.sheets(lang)},
@@ -73,12 +82,16 @@ def build_workbooks(out: Path, *, lang: str = "zh") -> dict[str, Path]:
     scenario = school_tiers.consolidate_or_skip(
         tier_access, "primary", None, rules=rules, notes=notes
     )
+    tables = school_tiers.excel_tables(checks, tier_access, scenario, lang=lang)
+    export.write_csv(
+        out / "school_tiers_summary.csv",
+        tables[labels.label("schools_sheet.summary", lang=lang)],
+        lang=lang,
+        headers=school_tiers.excel_headers(lang=lang),
+    )
     paths["school_tiers"] = export.write_excel(
         out / "school_tiers.xlsx",
-        {
-            **school_tiers.excel_tables(checks, tier_access, scenario, lang=lang),
-            **notes.sheets(lang),
-        },
+        {**tables, **notes.sheets(lang)},
         lang=lang,
         headers=school_tiers.excel_headers(lang=lang),
     )
@@ -95,6 +108,12 @@ def build_workbooks(out: Path, *, lang: str = "zh") -> dict[str, Path]:
     fair = services.township_equity(ebike, clinics, bus, notes=notes)
     sheets = services.excel_tables(
         claims=claims, clinics=clinics, bus=bus, roads=links, lang=lang, equity=fair.tables
+    )
+    export.write_csv(
+        out / "services_summary.csv",
+        sheets[labels.label("services_sheet.claims", lang=lang)],
+        lang=lang,
+        headers=services.excel_headers(sheets, lang=lang),
     )
     paths["services"] = export.write_excel(
         out / "services.xlsx",
@@ -139,7 +158,7 @@ def workbooks(tmp_path_factory):
     root = tmp_path_factory.mktemp("tables_root")
     settings.root = root
     try:
-        return build_workbooks(root / "out")
+        return build_workbooks(root / "data" / "processed" / "sample")
     finally:
         settings.root = None
 
@@ -148,6 +167,43 @@ def workbooks(tmp_path_factory):
 def test_chinese_workbook_has_no_english_codes_booleans_or_bare_shares(workbooks, notebook):
     found = leaks(workbooks[notebook])
     assert not found, f"{len(found)} cells not in Chinese, e.g.\n" + "\n".join(found[:20])
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_summary_csv_is_the_first_sheet_as_shown(workbooks, notebook):
+    import pandas as pd
+
+    path = workbooks[notebook]
+    ws = openpyxl.load_workbook(path).worksheets[0]
+    csv = pd.read_csv(
+        path.with_name(f"{notebook}_summary.csv"),
+        encoding="utf-8-sig",
+        dtype=str,
+        keep_default_na=False,
+    )
+    assert list(csv.columns) == [c.value for c in ws[1]]
+    assert len(csv) == ws.max_row - 1
+    for j, head in enumerate(csv.columns, start=1):
+        for i, text in enumerate(csv[head], start=2):
+            cell = ws.cell(row=i, column=j)
+            if isinstance(cell.value, str):
+                assert text == cell.value
+            elif cell.value is None:
+                assert text == ""
+            else:
+                places = {"0.0%": 3, "0.0": 1, "#,##0": 0, "0.000000": 6}.get(cell.number_format, 3)
+                assert float(text) == round(float(cell.value), places), (head, i)
+
+
+def test_audit_csv_is_in_chinese(workbooks):
+    import pandas as pd
+
+    table = pd.read_csv(
+        workbooks["facility_access"].with_name("facility_access_audit.csv"), encoding="utf-8-sig"
+    )
+    assert list(table.columns) == ["检查项", "数值", "占比", "说明"]
+    assert "保留的路网长度（公里）" in table["检查项"].tolist()
+    assert not any(_WORD.findall(_ALLOWED.sub(" ", str(v))) for v in table["说明"].dropna())
 
 
 def test_the_scan_finds_codes_booleans_and_bare_shares(tmp_path) -> None:
