@@ -17,6 +17,7 @@ Tests: ``tests/test_export.py`` — round trips.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -26,7 +27,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -41,6 +42,26 @@ from .engine import group_key
 from .labels import LANGS, group_label, keys, label
 
 log = logging.getLogger(__name__)
+
+
+#: Loggers of the GDAL bindings that report every layer written at INFO ("Created 423
+#: records"): quiet while this module writes, so a notebook's output holds no line per file.
+_DRIVER_LOGGERS: Final[tuple[str, ...]] = ("pyogrio", "fiona")
+
+
+@contextlib.contextmanager
+def _quiet_drivers() -> Iterator[None]:
+    """Raise the GDAL bindings' loggers to WARNING for the duration of a write."""
+    loggers = [logging.getLogger(name) for name in _DRIVER_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        if lg.getEffectiveLevel() < logging.WARNING:
+            lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def _tmp_beside(path: Path) -> Path:
@@ -91,7 +112,8 @@ def write_geopackage(path: Path | str, layers: Mapping[str, pd.DataFrame]) -> Pa
                 gdf = gpd.GeoDataFrame(table, geometry=frame.geometry.name, crs=frame.crs)
             else:
                 gdf = gpd.GeoDataFrame(table)
-            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+            with _quiet_drivers():
+                gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -174,7 +196,8 @@ def write_geojson(path: Path | str, geometries: gpd.GeoSeries | gpd.GeoDataFrame
     )
     tmp = _tmp_beside(path)
     try:
-        frame.to_crs(4326).to_file(tmp, driver="GeoJSON", engine="pyogrio")
+        with _quiet_drivers():
+            frame.to_crs(4326).to_file(tmp, driver="GeoJSON", engine="pyogrio")
         os.replace(tmp, path)
     finally:
         if tmp.exists():
