@@ -20,6 +20,10 @@ Out: three tables, shown in the notebook and written to ``data/processed/<region
 - :func:`duplicates` — the facilities mapped twice and merged into one (which id
   was kept, which dropped, how far apart, by which rule).
 
+With ``lang="zh"`` the notes (and the population source and confidence) are in
+Chinese; the checks keep their codes, which the workbook and a CSV written with a
+language show by name (``rules/labels_tables.yml``).
+
 Rural OSM in China is sparse; these tables say where, so that a 100 % coverage figure
 built on three mapped clinics is not mistaken for a fact.
 Tests: ``tests/test_audit.py`` on the sample county.

@@ -6,13 +6,18 @@ In:  result tables (GeoDataFrames in WGS-84 for layers; plain DataFrames for sum
 Out: ``<name>.gpkg`` with one layer per table (attribute-only tables are written as
      layers without geometry), ``<name>_<table>.csv`` encoded UTF-8 with a byte
      order mark so Excel shows Chinese correctly, and ``<name>.xlsx`` with one sheet
-     per table, headers in Chinese (or English) from ``rules/labels.yml`` and
-     numbers kept as numbers. Every write goes to a temporary file first and is
+     per table, headers in Chinese (or English) from ``rules/labels*.yml``, codes put
+     in words (levels, flags, confidence, audit checks, road classes; booleans as
+     是/否) and numbers kept as numbers (shares as percentages). A CSV written with a
+     language (``write_csv(..., lang=...)``) is the table as its sheet shows it: the
+     same headers and words, rounded as displayed, no stray index column. The GDAL
+     bindings' INFO line per layer written is kept out of the log. Every write goes to a temporary file first and is
      renamed into place, so an interrupted run never leaves a half-written file
      that looks complete. ``<nb>_figures.json`` holds a run's key figures (a few
      labelled numbers) for the index page of a batch run (:func:`write_figures`,
      :func:`read_figures`).
-Tests: ``tests/test_export.py`` — round trips.
+Tests: ``tests/test_export.py`` — round trips; ``tests/test_tables_zh.py`` — the four
+     notebooks' Chinese workbooks and CSVs, cell by cell; ``tests/test_quiet_outputs.py``.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 :func:`render_png` draws one facility group the way :func:`accessibility.maps.access_map`
 does (villages coloured by travel-time class and sized by population, that group's
-facilities on top, the boundary and the main roads as context) with a title, a
-legend, a scale bar and a north arrow, and writes it atomically. Nothing is fetched:
+facilities on top, the boundary and the main roads as context) with a title, an
+optional verdict (the caller's lines under the title), a legend, a scale bar, a north
+arrow and the date it was made (China Standard Time), and writes it atomically: 300
+dpi for print, in a 256-colour palette that keeps the file small. Nothing is fetched:
 there are no web tiles.
 
 Chinese text needs a font with Chinese characters. :func:`find_cjk_font` picks the
