@@ -252,6 +252,8 @@ def test_every_rule_and_code_shown_in_tables_has_both_labels() -> None:
     roads = yaml.safe_load((folder / "road_classes.yml").read_text("utf-8"))
     for name in roads["rank"]:
         assert labels.label(f"road_class.{name}", lang="en") == name
+    assert services.road_class_label("grade_ii") == services.road_class_label("secondary_link")
+    assert services.road_class_label("grade_ii", lang="en") == "secondary"
     for reason in school_tiers.REASONS:
         assert labels.label(f"schools_reason_short.{reason}", lang="zh")
     for check in ("largest_point_share", "fallback_share", "places_without_figure"):

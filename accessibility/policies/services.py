@@ -157,6 +157,12 @@ def osm_class(min_class: str) -> str:
     return name
 
 
+def road_class_label(min_class: str, *, lang: str = "zh") -> str:
+    """The road class people read: ``"secondary"`` or ``"grade_ii"`` → ``次要道路（县道、次干道）``
+    in ``zh``, the OSM class itself in ``en`` (``rules/labels_tables.yml``, ``road_class``)."""
+    return label(f"road_class.{osm_class(min_class)}", lang=lang)
+
+
 def classes_at_least(min_class: str) -> list[str]:
     """OSM ``highway`` classes of ``min_class`` or better, slip roads included.
 
@@ -855,7 +861,7 @@ def _claim_rows(
         rows.append(("bus_every_village", "bus_every_village", text, value, status))
     if roads is not None:
         text = label("services_measure.seats_connected", lang=lang).format(
-            road_class=_soft_label("road_class", roads.meta["osm_min_class"], lang=lang)
+            road_class=road_class_label(roads.meta["osm_min_class"], lang=lang)
         )
         value = float(roads.summary["share_connected"].iloc[0])
         rows.append(("township_links", "township_links", text, value, "ok"))
