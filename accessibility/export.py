@@ -525,10 +525,14 @@ def write_excel(
     bold, frozen and filtered, and columns are sized to their content. Numbers
     stay numbers: shares (0–1) are shown as percentages, minutes with one
     decimal, counts and metres with thousands separators; infinite or missing
-    values (unreachable) are empty cells. With ``translate_values``, codes in
-    ``group``, ``level``, ``kind``, ``tiers`` and flag columns are shown as labels
-    (``school:primary`` → 小学, ``far_from_road`` → 距道路过远). Known sheet names
-    are translated too (``summary`` → 汇总, ``villages`` → 村庄, ``audit`` → 数据检查).
+    values (unreachable) are empty cells. Columns named ``*share`` or listed in a
+    table's ``attrs[SHARE_COLUMNS]`` (e.g. ``["value", "target"]``) are shares. With
+    ``translate_values``, codes in ``group``, ``level``, ``level_rule``, ``kind``,
+    ``tiers``, ``confidence``, ``check`` (the data audit), ``min_class`` (a road
+    class), ``status`` and flag columns are shown as labels (``school:primary`` →
+    小学, ``far_from_road`` → 距道路过远, ``ambiguous`` → 名称不明确（推测）) and
+    booleans as 是/否 (Yes/No), never TRUE/FALSE. Known sheet names are translated
+    too (``summary`` → 汇总, ``villages`` → 村庄, ``audit`` → 数据检查).
 
     Parameters
     ----------
