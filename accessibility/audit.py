@@ -20,6 +20,10 @@ Out: three tables, shown in the notebook and written to ``data/processed/<region
 - :func:`duplicates` — the facilities mapped twice and merged into one (which id
   was kept, which dropped, how far apart, by which rule).
 
+With ``lang="zh"`` the notes (and the population source and confidence) are in
+Chinese; the checks keep their codes, which the workbook and a CSV written with a
+language show by name (``rules/labels_tables.yml``).
+
 Rural OSM in China is sparse; these tables say where, so that a 100 % coverage figure
 built on three mapped clinics is not mistaken for a fact.
 Tests: ``tests/test_audit.py`` on the sample county.
@@ -34,6 +38,7 @@ import pandas as pd
 
 from ._errors import ValidationError
 from .classify import LEVELS, TIERS
+from .labels import LANGS, label
 from .pipeline import Study
 from .snapping import FLAG_FAR, FLAG_ROAD_CUT_OFF
 
@@ -44,13 +49,34 @@ def _network_km(study: Study) -> float:
     return float(seg_len.sum()) / 1000.0
 
 
-def summary(study: Study, *, population: Any = "auto") -> pd.DataFrame:
+def _say(key: str, lang: str, **fields: Any) -> str:
+    """An audit note in ``lang`` (``rules/labels_tables.yml``, section ``audit_note``)."""
+    return label(f"audit_note.{key}", lang=lang).format(**fields)
+
+
+def _soft(section: str, value: Any, lang: str) -> str:
+    """A code's label in ``section``, or the code when it has none."""
+    try:
+        return label(f"{section}.{value}", lang=lang)
+    except ValidationError:
+        return str(value)
+
+
+def summary(study: Study, *, population: Any = "auto", lang: str = "en") -> pd.DataFrame:
     """One row per completeness check: ``check`` (index), ``value``, ``share`` (0–1 or NaN), ``note``.
 
     ``population`` is what the ``population_*`` rows describe: a method of
     :func:`accessibility.population.estimate` (default ``"auto"``, the estimate the
     reading circle uses), population points, or ``None`` for no such rows.
+    ``lang`` (``"en"`` or ``"zh"``) is the language of ``note`` and of the few text
+    values (the population source and confidence); ``check`` stays a code, which
+    :func:`accessibility.export.write_excel` and ``write_csv(..., lang=...)`` show
+    by its name (``rules/labels_tables.yml``, section ``audit_check``).
     """
+    if lang not in LANGS:
+        msg = f"lang must be one of {', '.join(map(repr, LANGS))}; got {lang!r}"
+        raise ValidationError(msg)
+    mode = label(f"mode.{study.mode}", lang=lang) if lang == "zh" else study.mode
     meta = study.network.meta
     kept_km = _network_km(study)
     dropped_km = float(meta.get("length_dropped_km", 0.0))
@@ -60,13 +86,13 @@ def summary(study: Study, *, population: Any = "auto") -> pd.DataFrame:
             "network_km_kept",
             round(kept_km, 3),
             kept_km / total_km if total_km else np.nan,
-            f"{study.mode} network in the largest strongly connected component",
+            _say("network_kept", lang, mode=mode),
         ),
         (
             "network_km_dropped",
             round(dropped_km, 3),
             dropped_km / total_km if total_km else np.nan,
-            f"in {max(int(meta.get('components', 1)) - 1, 0)} disconnected pieces",
+            _say("network_dropped", lang, n=max(int(meta.get("components", 1)) - 1, 0)),
         ),
         (
             "network_nodes_dropped",
@@ -79,35 +105,37 @@ def summary(study: Study, *, population: Any = "auto") -> pd.DataFrame:
     for level in LEVELS:
         note = ""
         if level == "county_seat" and levels.get(level, 0) == 0:
-            note = "no county seat in the data: tag it (capital=6) or name it in the region file (unit seat)"
+            note = _say("no_county_seat", lang)
         rows.append((f"places_{level}", int(levels.get(level, 0)), np.nan, note))
     n_o = len(study.origins)
     with_pop = int(study.origins["population"].notna().sum())
     kind = study.meta.get("origins_kind", "villages")
     why = study.meta.get("origins_reason", "settlements used as origins")
-    rows.append(("origins", n_o, np.nan, f"{kind} ({why})"))
+    origins_text = study.origins_note(lang) if lang == "zh" else ""
+    rows.append(
+        ("origins", n_o, np.nan, _say("origins", lang, kind=kind, why=why, origins=origins_text))
+    )
     rows.append(
         (
             "origins_with_population",
             with_pop,
             with_pop / n_o if n_o else np.nan,
-            f"residents from {study.meta.get('origins_population', 'tags')}; "
-            "origins without count in village shares, not in population shares",
+            _say(
+                "with_population",
+                lang,
+                source=_sources(study.meta.get("origins_population", "tags"), lang),
+            ),
         )
     )
     far_o = int((study.origin_snap["flag"] == FLAG_FAR).sum())
     far_f = int((study.facility_snap["flag"] == FLAG_FAR).sum())
-    limit = (
-        f"more than {study.meta.get('max_snap_m', '?')} m from any road (walked straight, flagged)"
-    )
+    limit = _say("far", lang, limit=study.meta.get("max_snap_m", "?"))
     rows.append(("origins_far_from_road", far_o, far_o / n_o if n_o else np.nan, limit))
     n_f = len(study.facilities)
     rows.append(("facilities_far_from_road", far_f, far_f / n_f if n_f else np.nan, limit))
     cut_o = int((study.origin_snap["flag"] == FLAG_ROAD_CUT_OFF).sum())
     cut_f = int((study.facility_snap["flag"] == FLAG_ROAD_CUT_OFF).sum())
-    cut_note = (
-        "nearest road cut off from the network: snapped to it all the same, times are estimates"
-    )
+    cut_note = _say("cut_off", lang)
     rows.append(("origins_road_cut_off", cut_o, cut_o / n_o if n_o else np.nan, cut_note))
     rows.append(("facilities_road_cut_off", cut_f, cut_f / n_f if n_f else np.nan, cut_note))
     rows.append(
@@ -115,7 +143,7 @@ def summary(study: Study, *, population: Any = "auto") -> pd.DataFrame:
             "road_ways_clipped",
             int(meta.get("ways_clipped", 0)),
             np.nan,
-            "highway ways crossing the data's edge: their parts inside are kept",
+            _say("clipped", lang),
         )
     )
     rows.append(
@@ -123,7 +151,7 @@ def summary(study: Study, *, population: Any = "auto") -> pd.DataFrame:
             "road_segments_closed",
             int(meta.get("access_denied_segments", 0)),
             np.nan,
-            f"road segments closed to {study.mode} by access tags (no, private)",
+            _say("closed", lang, mode=mode),
         )
     )
     ambiguous = int((study.facilities.get("confidence", pd.Series(dtype=str)) == "ambiguous").sum())
@@ -132,7 +160,7 @@ def summary(study: Study, *, population: Any = "auto") -> pd.DataFrame:
             "facilities_ambiguous",
             ambiguous,
             ambiguous / n_f if n_f else np.nan,
-            "kind or tier guessed from a name; settle with a registry",
+            _say("ambiguous", lang),
         )
     )
     merged = len(study.duplicates)
@@ -141,11 +169,10 @@ def summary(study: Study, *, population: Any = "auto") -> pd.DataFrame:
             "facilities_merged",
             merged,
             merged / (n_f + merged) if n_f + merged else np.nan,
-            "mapped twice (a node and its area, a stop and its platform) and counted once; "
-            "listed by audit.duplicates",
+            _say("merged", lang),
         )
     )
-    rows += _population_rows(study, population)
+    rows += _population_rows(study, population, lang)
     out = pd.DataFrame(rows, columns=["check", "value", "share", "note"]).set_index("check")
     return out
 
@@ -164,7 +191,16 @@ def duplicates(study: Study) -> pd.DataFrame:
     return study.duplicates.reset_index(drop=True).copy()
 
 
-def _population_rows(study: Study, population: Any) -> list[tuple[str, Any, float, str]]:
+def _sources(value: Any, lang: str) -> str:
+    """``"tags+raster"`` → ``"居民点人口标注、人口栅格"`` in zh; the code itself in en."""
+    if lang != "zh":
+        return str(value)
+    return "、".join(_soft("population_source", v, lang) for v in str(value).split("+"))
+
+
+def _population_rows(
+    study: Study, population: Any, lang: str = "en"
+) -> list[tuple[str, Any, float, str]]:
     """The population estimate's source, its reliability checks and its confidence."""
     from . import population as pop_mod
 
@@ -178,28 +214,37 @@ def _population_rows(study: Study, population: Any) -> list[tuple[str, Any, floa
         )
         checks = pop_mod.reliability(points, area_km2=pop_mod._area_km2(study))
     except ValidationError as exc:
-        return [("population_confidence", "none", np.nan, f"no population estimate: {exc}")]
+        none = _soft("confidence", "none", lang) if lang == "zh" else "none"
+        return [("population_confidence", none, np.nan, _say("no_estimate", lang, reason=exc))]
     source = str(points.attrs.get("population_source", "points"))
-    rows: list[tuple[str, Any, float, str]] = [
-        ("population_source", source, np.nan, str(points.attrs.get("population_note", "")))
-    ]
+    note = str(points.attrs.get("population_note", ""))
+    if lang == "zh":
+        note = _soft("reading_ui", f"source_{source}", lang)
+        source = _soft("population_source", source, lang)
+    rows: list[tuple[str, Any, float, str]] = [("population_source", source, np.nan, note)]
     for check, r in checks.iterrows():
-        verdict = "ok" if r["ok"] else "BEYOND THE LIMIT"
+        verdict = _say("within" if r["ok"] else "beyond", lang)
+        what = _soft("audit_reliability", check, lang) if lang == "zh" else r["note"]
         rows.append(
             (
                 f"population_{check}",
                 round(float(r["value"]), 4),
                 np.nan,
-                f"{verdict} (limit {r['limit']:g}): {r['note']}",
+                _say("check", lang, verdict=verdict, limit=f"{r['limit']:g}", note=what),
             )
         )
-    failed = ", ".join(checks.attrs["failed"])
+    failed = checks.attrs["failed"]
+    if lang == "zh":
+        failed = [_soft("audit_check", f"population_{c}", lang) for c in failed]
+    confidence = checks.attrs["confidence"]
     rows.append(
         (
             "population_confidence",
-            checks.attrs["confidence"],
+            _soft("confidence", confidence, lang) if lang == "zh" else confidence,
             np.nan,
-            f"checks beyond their limits: {failed}" if failed else "every check within its limit",
+            _say("failed", lang, failed=("、" if lang == "zh" else ", ").join(failed))
+            if failed
+            else _say("all_within", lang),
         )
     )
     return rows
@@ -237,16 +282,18 @@ def facility_counts(study: Study) -> pd.DataFrame:
     return counts
 
 
-def write(study: Study, name: str, **options: Any) -> pd.DataFrame:
+def write(study: Study, name: str, *, lang: str | None = None, **options: Any) -> pd.DataFrame:
     """Write :func:`summary` to ``<processed dir>/<name>.csv`` at once and return it
     (``name`` by convention ``<notebook>_audit``, so that a batch run counts it as its own).
 
     Notebooks call this right after :func:`accessibility.pipeline.prepare`, before any
     analysis that might fail, so that a run always leaves the data audit behind.
-    ``options`` go to :func:`summary`.
+    With ``lang`` (``"zh"`` or ``"en"``) the notes are in that language and the CSV has
+    the workbook's headers and check names (:func:`accessibility.export.write_csv`);
+    without it, English notes under the column names. ``options`` go to :func:`summary`.
     """
     from .export import write_csv
 
-    table = summary(study, **options)
-    write_csv(study.processed_dir / f"{name}.csv", table)
+    table = summary(study, lang=lang or "en", **options)
+    write_csv(study.processed_dir / f"{name}.csv", table, lang=lang)
     return table

@@ -6,17 +6,23 @@ In:  result tables (GeoDataFrames in WGS-84 for layers; plain DataFrames for sum
 Out: ``<name>.gpkg`` with one layer per table (attribute-only tables are written as
      layers without geometry), ``<name>_<table>.csv`` encoded UTF-8 with a byte
      order mark so Excel shows Chinese correctly, and ``<name>.xlsx`` with one sheet
-     per table, headers in Chinese (or English) from ``rules/labels.yml`` and
-     numbers kept as numbers. Every write goes to a temporary file first and is
+     per table, headers in Chinese (or English) from ``rules/labels*.yml``, codes put
+     in words (levels, flags, confidence, audit checks, road classes; booleans as
+     是/否) and numbers kept as numbers (shares as percentages). A CSV written with a
+     language (``write_csv(..., lang=...)``) is the table as its sheet shows it: the
+     same headers and words, rounded as displayed, no stray index column. The GDAL
+     bindings' INFO line per layer written is kept out of the log. Every write goes to a temporary file first and is
      renamed into place, so an interrupted run never leaves a half-written file
      that looks complete. ``<nb>_figures.json`` holds a run's key figures (a few
      labelled numbers) for the index page of a batch run (:func:`write_figures`,
      :func:`read_figures`).
-Tests: ``tests/test_export.py`` — round trips.
+Tests: ``tests/test_export.py`` — round trips; ``tests/test_tables_zh.py`` — the four
+     notebooks' Chinese workbooks and CSVs, cell by cell; ``tests/test_quiet_outputs.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -26,7 +32,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -41,6 +47,26 @@ from .engine import group_key
 from .labels import LANGS, group_label, keys, label
 
 log = logging.getLogger(__name__)
+
+
+#: Loggers of the GDAL bindings that report every layer written at INFO ("Created 423
+#: records"): quiet while this module writes, so a notebook's output holds no line per file.
+_DRIVER_LOGGERS: Final[tuple[str, ...]] = ("pyogrio", "fiona")
+
+
+@contextlib.contextmanager
+def _quiet_drivers() -> Iterator[None]:
+    """Raise the GDAL bindings' loggers to WARNING for the duration of a write."""
+    loggers = [logging.getLogger(name) for name in _DRIVER_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        if lg.getEffectiveLevel() < logging.WARNING:
+            lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def _tmp_beside(path: Path) -> Path:
@@ -91,7 +117,8 @@ def write_geopackage(path: Path | str, layers: Mapping[str, pd.DataFrame]) -> Pa
                 gdf = gpd.GeoDataFrame(table, geometry=frame.geometry.name, crs=frame.crs)
             else:
                 gdf = gpd.GeoDataFrame(table)
-            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+            with _quiet_drivers():
+                gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -99,19 +126,69 @@ def write_geopackage(path: Path | str, layers: Mapping[str, pd.DataFrame]) -> Pa
     return path
 
 
-def write_csv(path: Path | str, frame: pd.DataFrame) -> Path:
-    """Write a table as UTF-8 CSV with a BOM (opens in Excel with Chinese intact), atomically."""
+def write_csv(
+    path: Path | str,
+    frame: pd.DataFrame,
+    *,
+    lang: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    translate_values: bool = True,
+) -> Path:
+    """Write a table as UTF-8 CSV with a BOM (opens in Excel with Chinese intact), atomically.
+
+    Parameters
+    ----------
+    path
+        Target ``.csv`` file (replaced if present).
+    frame
+        The table.
+    lang
+        ``None`` (default): column names as they are, the index as a column, values
+        unrounded (for programs). ``"zh"`` or ``"en"``: the table as the workbook
+        shows it (:func:`write_excel` with the same ``lang`` and ``headers``) —
+        translated headers, codes in words, booleans as 是/否 (Yes/No), a plain
+        0..n-1 index dropped, a geometry as ``lon``/``lat``, and numbers rounded as
+        the workbook displays them: shares (0–1) to 0.001 (0.1 %), minutes to 0.1,
+        counts and metres to whole numbers, degrees to 6 decimals, other numbers to
+        3 decimals.
+    headers
+        Headers instead of the translated ones, by column name (with ``lang``).
+    translate_values
+        Show labels instead of codes (with ``lang``).
+    """
     path = Path(path)
+    if lang is None:
+        table = _for_file(frame.drop(columns="geometry", errors="ignore"))
+    else:
+        if lang not in LANGS:
+            msg = f"lang must be one of {', '.join(map(repr, LANGS))}; got {lang!r}"
+            raise ValidationError(msg)
+        _, _, shown, values, roles = _readable(
+            frame, lang=lang, overrides=dict(headers or {}), translate_values=translate_values
+        )
+        table = pd.DataFrame({i: v for i, v in enumerate(values)}, index=range(len(frame)))
+        for i, role in enumerate(roles):
+            if role is not None:
+                table[i] = _rounded(pd.to_numeric(table[i], errors="coerce"), _DECIMALS[role])
+        table.columns = shown
     tmp = _tmp_beside(path)
     try:
-        _for_file(frame.drop(columns="geometry", errors="ignore")).to_csv(
-            tmp, index=False, encoding="utf-8-sig"
-        )
+        table.to_csv(tmp, index=False, encoding="utf-8-sig")
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def _rounded(values: pd.Series, decimals: int) -> pd.Series:
+    """Values rounded for reading; a column of whole numbers is written as integers
+    (``529384``, not ``529384.0``)."""
+    out = values.astype(float).replace([np.inf, -np.inf], np.nan).round(decimals)
+    present = out.dropna()
+    if (present == present.round(0)).all():
+        return out.astype("Int64")
+    return out
 
 
 def write_geojson(path: Path | str, geometries: gpd.GeoSeries | gpd.GeoDataFrame) -> Path:
@@ -124,7 +201,8 @@ def write_geojson(path: Path | str, geometries: gpd.GeoSeries | gpd.GeoDataFrame
     )
     tmp = _tmp_beside(path)
     try:
-        frame.to_crs(4326).to_file(tmp, driver="GeoJSON", engine="pyogrio")
+        with _quiet_drivers():
+            frame.to_crs(4326).to_file(tmp, driver="GeoJSON", engine="pyogrio")
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -237,6 +315,14 @@ def _value_labeller(name: str, lang: str) -> Any:
 
     if name == "level":
         return soft("level")
+    if name == "level_rule":
+        return soft("level_rule")
+    if name == "confidence":
+        return soft("confidence")
+    if name == "check":
+        return soft("audit_check")
+    if name == "min_class":
+        return soft("road_class")
     if name == "kind":
         return soft("kind")
     if name == "snap_flag" or name.endswith("_flag"):
@@ -263,9 +349,24 @@ def _value_labeller(name: str, lang: str) -> Any:
     return None
 
 
-def _column_role(name: str, values: pd.Series) -> str | None:
+#: ``frame.attrs`` key listing a table's columns that hold 0–1 shares under other
+#: names than ``*share`` (e.g. ``value``, ``target``): shown as percentages.
+SHARE_COLUMNS: Final[str] = "share_columns"
+
+#: Decimals kept in a CSV written with a language, by column role (as the workbook shows them).
+_DECIMALS: Final[dict[str, int]] = {
+    "share": 3,
+    "minutes": 1,
+    "count": 0,
+    "metres": 0,
+    "degrees": 6,
+    "float": 3,
+}
+
+
+def _column_role(name: str, values: pd.Series, shares: Sequence[str] = ()) -> str | None:
     """How to format a numeric column: share, minutes, count, metres, degrees or float."""
-    if name.endswith("share") or name == "share":
+    if name.endswith("share") or name == "share" or name in shares:
         return "share"
     if name.endswith("_min"):
         return "minutes"
@@ -303,6 +404,57 @@ def _excel_table(frame: pd.DataFrame) -> pd.DataFrame:
     else:
         out = out.reset_index(drop=True)
     return out
+
+
+def _is_boolean(series: pd.Series) -> bool:
+    """True for a bool column, or an object column holding only booleans and gaps."""
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    if series.dtype != object:
+        return False
+    present = [
+        v for v in series.tolist() if v is not None and not (isinstance(v, float) and np.isnan(v))
+    ]
+    return bool(present) and all(isinstance(v, (bool, np.bool_)) for v in present)
+
+
+def _readable(
+    frame: pd.DataFrame,
+    *,
+    lang: str,
+    overrides: Mapping[str, str],
+    translate_values: bool,
+) -> tuple[pd.DataFrame, list[str], list[str], list[list[Any]], list[str | None]]:
+    """A table as people read it: ``(table, columns, headers, values per column, roles)``.
+
+    Headers are translated, codes put in words, booleans shown as 是/否 (Yes/No), and
+    each numeric column gets its role (share, minutes, count, metres, degrees, float).
+    """
+    table = _excel_table(frame)
+    shares = [str(c) for c in frame.attrs.get(SHARE_COLUMNS, ())]
+    columns = [str(c) for c in table.columns]
+    shown: list[str] = []
+    for col in columns:
+        text = overrides.get(col) or column_header(col, lang=lang)
+        if text in shown:  # two columns with one label: say which is which
+            text = f"{text} ({col})"
+        shown.append(text)
+    values, roles = [], []
+    yes, no = label("answer.yes", lang=lang), label("answer.no", lang=lang)
+    for col in columns:
+        series = table[col]
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        roles.append(_column_role(col, series, shares) if numeric else None)
+        if translate_values and _is_boolean(series):
+            series = series.map(
+                lambda v: v if not isinstance(v, (bool, np.bool_)) else (yes if v else no)
+            )
+        else:
+            labeller = _value_labeller(col, lang) if translate_values else None
+            if labeller is not None and not pd.api.types.is_numeric_dtype(series):
+                series = series.map(labeller)
+        values.append([_cell(v) for v in series.tolist()])
+    return table, columns, shown, values, roles
 
 
 def _cell(value: Any) -> Any:
@@ -373,10 +525,14 @@ def write_excel(
     bold, frozen and filtered, and columns are sized to their content. Numbers
     stay numbers: shares (0–1) are shown as percentages, minutes with one
     decimal, counts and metres with thousands separators; infinite or missing
-    values (unreachable) are empty cells. With ``translate_values``, codes in
-    ``group``, ``level``, ``kind``, ``tiers`` and flag columns are shown as labels
-    (``school:primary`` → 小学, ``far_from_road`` → 距道路过远). Known sheet names
-    are translated too (``summary`` → 汇总, ``villages`` → 村庄, ``audit`` → 数据检查).
+    values (unreachable) are empty cells. Columns named ``*share`` or listed in a
+    table's ``attrs[SHARE_COLUMNS]`` (e.g. ``["value", "target"]``) are shares. With
+    ``translate_values``, codes in ``group``, ``level``, ``level_rule``, ``kind``,
+    ``tiers``, ``confidence``, ``check`` (the data audit), ``min_class`` (a road
+    class), ``status`` and flag columns are shown as labels (``school:primary`` →
+    小学, ``far_from_road`` → 距道路过远, ``ambiguous`` → 名称不明确（推测）) and
+    booleans as 是/否 (Yes/No), never TRUE/FALSE. Known sheet names are translated
+    too (``summary`` → 汇总, ``villages`` → 村庄, ``audit`` → 数据检查).
 
     Parameters
     ----------
@@ -436,32 +592,18 @@ def write_excel(
     fill = PatternFill("solid", fgColor="E8E8E8")
     wrap = Alignment(wrap_text=True, vertical="top")
     for raw, frame in sheets.items():
-        table = _excel_table(frame)
+        table, columns, shown, values, roles = _readable(
+            frame, lang=lang, overrides=overrides, translate_values=translate_values
+        )
         ws = wb.create_sheet(names[raw])
-        columns = [str(c) for c in table.columns]
-        shown: list[str] = []
-        for col in columns:
-            text = overrides.get(col) or column_header(col, lang=lang)
-            if text in shown:  # two columns with one label: say which is which
-                text = f"{text} ({col})"
-            shown.append(text)
         ws.append(shown)
-        values = []
-        for col in columns:
-            series = table[col]
-            labeller = _value_labeller(col, lang) if translate_values else None
-            if labeller is not None and not pd.api.types.is_numeric_dtype(series):
-                series = series.map(labeller)
-            values.append([_cell(v) for v in series.tolist()])
         for row in zip(*values) if values else ():
             ws.append(list(row))
-        for j, col in enumerate(columns, start=1):
+        for j, _col in enumerate(columns, start=1):
             letter = get_column_letter(j)
             head = ws.cell(row=1, column=j)
             head.font, head.fill, head.alignment = bold, fill, wrap
-            role = (
-                _column_role(col, table[col]) if pd.api.types.is_numeric_dtype(table[col]) else None
-            )
+            role = roles[j - 1]
             if role is not None:
                 for cell in ws.iter_rows(min_row=2, min_col=j, max_col=j):
                     cell[0].number_format = _FORMATS[role]

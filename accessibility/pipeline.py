@@ -40,12 +40,11 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy.sparse.csgraph import connected_components
-from tqdm.auto import tqdm
 
 from . import classify, dedup, engine, export, network, regions, snapping
 from . import origins as origin_choice
 from ._errors import DataSourceError, ValidationError
-from .settings import settings
+from .settings import progress_bar, settings
 from .sources import osm
 
 log = logging.getLogger(__name__)
@@ -888,7 +887,7 @@ def prepare(
 
     steps = ["boundary", "OSM data", "classify", f"{mode} network", "snap", "router"]
     name = f"{reg.name}/{the_unit.code}" if the_unit is not None else reg.name
-    bar = tqdm(total=len(steps), desc=name, disable=not show, unit="step")
+    bar = progress_bar(show=show, total=len(steps), desc=name, unit="step")
 
     def step(i: int) -> None:
         bar.set_postfix_str(steps[i])

@@ -13,6 +13,7 @@ Tests: ``tests/test_cli.py`` runs the sample region end to end in a temporary ro
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 from . import classify, engine, network, origins, regions
 from ._errors import AccessibilityError, DataSourceError, ValidationError
-from .settings import settings
+from .settings import PROGRESS_ENV, settings
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +227,9 @@ def _run_one(
     show = settings.progress if progress is None else progress
     what = f"region {region}" + (f" unit {unit}" if unit is not None else "")
     log.info("running %s for %s -> %s", source.name, what, out)
+    # the kernel inherits the environment: no progress bars in the executed copy
+    saved = os.environ.get(PROGRESS_ENV)
+    os.environ[PROGRESS_ENV] = "0"
     try:
         pm.execute_notebook(
             str(source),
@@ -248,6 +252,11 @@ def _run_one(
     ) as exc:  # a dead kernel, a cell over the time limit, a kernel that never started
         msg = f"{notebook} failed for {what}: {type(exc).__name__}: {exc} (see {out})"
         raise NotebookFailed(msg, executed=out) from exc
+    finally:
+        if saved is None:
+            os.environ.pop(PROGRESS_ENV, None)
+        else:
+            os.environ[PROGRESS_ENV] = saved
     return RunResult(
         notebook=out,
         map_html=settings.maps_dir / sub / f"{notebook}.html",

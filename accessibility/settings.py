@@ -8,13 +8,24 @@ working directory itself.
 
 Tests and the command line override values by assignment or with
 :func:`configure`; library code reads them at call time, never at import time.
+
+Progress bars come from :func:`progress_bar`: text bars in a terminal, widget bars in
+a notebook that can draw them, and none in a notebook run unattended (the runner sets
+``ACCESSIBILITY_PROGRESS=0`` for the kernels it starts, so an executed copy holds no
+bar and no tqdm warning).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+#: Environment variable that turns progress bars off ("0") in processes it is set for.
+PROGRESS_ENV = "ACCESSIBILITY_PROGRESS"
 
 
 def _find_root(start: Path) -> Path:
@@ -79,6 +90,35 @@ class Settings:
 
 
 settings = Settings()
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (a notebook, or papermill running one)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def progress_bar(*, show: bool | None = None, **options: Any) -> Any:
+    """A tqdm progress bar that suits where the code runs.
+
+    Off when ``show`` is false (default: ``settings.progress``) or the environment has
+    ``ACCESSIBILITY_PROGRESS=0``; in a Jupyter kernel, a widget bar when ipywidgets is
+    installed, else a text bar (never tqdm's "IProgress not found" warning); elsewhere
+    a text bar. ``options`` go to tqdm (``total``, ``desc``, ``unit``...).
+    """
+    on = settings.progress if show is None else show
+    on = bool(on) and os.environ.get(PROGRESS_ENV, "1") != "0"
+    if on and _in_kernel() and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm as widget_bar
+
+        return widget_bar(disable=False, **options)
+    from tqdm.std import tqdm as text_bar
+
+    return text_bar(disable=not on, **options)
 
 
 def configure(**values: object) -> Settings:

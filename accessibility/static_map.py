@@ -2,8 +2,10 @@
 
 :func:`render_png` draws one facility group the way :func:`accessibility.maps.access_map`
 does (villages coloured by travel-time class and sized by population, that group's
-facilities on top, the boundary and the main roads as context) with a title, a
-legend, a scale bar and a north arrow, and writes it atomically. Nothing is fetched:
+facilities on top, the boundary and the main roads as context) with a title, an
+optional verdict (the caller's lines under the title), a legend, a scale bar, a north
+arrow and the date it was made (China Standard Time), and writes it atomically: 300
+dpi for print, in a 256-colour palette that keeps the file small. Nothing is fetched:
 there are no web tiles.
 
 Chinese text needs a font with Chinese characters. :func:`find_cjk_font` picks the
@@ -18,12 +20,14 @@ degree or two of true north).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import math
 import os
 import re
 import tempfile
+import unicodedata
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -263,6 +267,82 @@ def _rings(geom: Any) -> list[np.ndarray]:
     return out
 
 
+#: China Standard Time (UTC+8, no daylight saving): the date printed on maps.
+CHINA_TIME: Final[dt.timezone] = dt.timezone(dt.timedelta(hours=8), "CST")
+#: Height of one verdict line, as a share of the figure's height.
+_VERDICT_LINE: Final[float] = 0.03
+#: Widest verdict line, in half-width characters (a Chinese character counts 2).
+_VERDICT_WIDTH: Final[int] = 96
+#: Most verdict lines drawn (after wrapping); more would crowd out the map.
+_VERDICT_MAX_LINES: Final[int] = 6
+
+
+def map_date(now: dt.datetime | None = None) -> str:
+    """The date in China Standard Time, ``"2026-12-04"`` (``now``: an aware time, default now)."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(CHINA_TIME).date().isoformat()
+
+
+def _display_width(text: str) -> int:
+    """Width of text in half-width characters (a Chinese character counts 2)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    """Split a line into pieces at most ``width`` half-width characters wide."""
+    out, piece, used = [], "", 0
+    for ch in line:
+        w = _display_width(ch)
+        if used + w > width and piece:
+            out.append(piece.rstrip())
+            piece, used = "", 0
+            if ch == " ":
+                continue
+        piece += ch
+        used += w
+    out.append(piece)
+    return out
+
+
+def _save_png(fig: Any, path: Path, *, dpi: float, title: str) -> None:
+    """Save a figure as a 256-colour PNG (a third of the full-colour size at 300 dpi, the
+    same to the eye: a map has few colours and the anti-aliasing survives in the palette)."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        rgb = image.convert("RGB")
+    paletted = rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("Title", title)
+    paletted.save(path, format="PNG", optimize=True, dpi=(dpi, dpi), pnginfo=info)
+
+
+def _verdict_lines(verdict: str | None) -> list[str]:
+    """The verdict as the lines to draw; ``None`` or blank: none."""
+    if verdict is None:
+        return []
+    if not isinstance(verdict, str):
+        msg = f"verdict must be text (lines separated by newlines) or None; got {type(verdict).__name__}"
+        raise ValidationError(msg)
+    lines = [
+        piece
+        for raw in verdict.strip().splitlines()
+        if raw.strip()
+        for piece in _wrap(raw.strip(), _VERDICT_WIDTH)
+    ]
+    if len(lines) > _VERDICT_MAX_LINES:
+        msg = (
+            f"verdict has {len(lines)} lines once wrapped; at most {_VERDICT_MAX_LINES} fit above "
+            "the map: shorten it"
+        )
+        raise ValidationError(msg)
+    return lines
+
+
 # --------------------------------------------------------------------------- public
 
 
@@ -280,6 +360,7 @@ def draw_map(
     subtitle: str | None = None,
     north_arrow: bool = True,
     size_in: tuple[float, float] = (8.0, 8.8),
+    verdict: str | None = None,
 ) -> Any:
     """Draw the travel-time map of one group as a matplotlib figure (see :func:`render_png`).
 
@@ -292,6 +373,7 @@ def draw_map(
     from matplotlib import rc_context
 
     _check_lang(lang)
+    verdict_lines = _verdict_lines(verdict)
     groups = _check_groups([group])
     thresholds = _check_thresholds(thresholds_min)
     _check_places(places, groups)
@@ -315,7 +397,11 @@ def draw_map(
             )
             logger.warning("no CJK font found: drawing the PNG map with English labels")
         lang = "en"
-        for what, text in (("title", title), ("subtitle", subtitle or "")):
+        for what, text in (
+            ("title", title),
+            ("subtitle", subtitle or ""),
+            ("verdict", verdict or ""),
+        ):
             if _CJK_TEXT.search(text):
                 logger.warning(
                     "the %s %r has Chinese characters no installed font draws", what, text
@@ -335,6 +421,7 @@ def draw_map(
             north_arrow=north_arrow,
             size_in=size_in,
             notice=label("ui.synthetic_notice" if font else "ui.synthetic_short", lang=lang),
+            verdict=verdict_lines,
         )
 
 
@@ -353,6 +440,7 @@ def _draw(
     north_arrow: bool,
     size_in: tuple[float, float],
     notice: str,
+    verdict: Sequence[str] = (),
 ) -> Any:
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
@@ -390,7 +478,11 @@ def _draw(
         fxy = shapely.get_coordinates(gpd.GeoSeries(fpts, crs=4326).to_crs(metric).to_numpy())
 
     fig = Figure(figsize=size_in, facecolor="white")
-    ax = fig.add_axes((0.03, 0.07, 0.94, 0.79))
+    top = 0.965
+    header = [top - 0.04] + ([top - 0.07] if synthetic else [])  # subtitle, notice
+    first_verdict = header[-1] - 0.035
+    axes_top = (first_verdict - _VERDICT_LINE * len(verdict) - 0.01) if verdict else 0.86
+    ax = fig.add_axes((0.03, 0.07, 0.94, axes_top - 0.07))
     ax.set_facecolor(BACKGROUND_COLOUR)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -548,7 +640,6 @@ def _draw(
     if north_arrow:
         _draw_north_arrow(ax, lang)
 
-    top = 0.965
     fig.text(0.5, top, title, ha="center", va="top", fontsize=14, fontweight="bold")
     second = subtitle or f"{label('ui.travel_time', lang=lang)} · {group_label(group, lang=lang)}"
     fig.text(0.5, top - 0.04, second, ha="center", va="top", fontsize=10, color="#444444")
@@ -565,7 +656,21 @@ def _draw(
         )
     # a synthetic region's data are generated, not OpenStreetMap's: credit only real data
     source = label("ui.data_synthetic" if synthetic else "ui.data_osm", lang=lang)
+    for i, line in enumerate(verdict):
+        fig.text(
+            0.5,
+            first_verdict - _VERDICT_LINE * i,
+            line,
+            ha="center",
+            va="top",
+            fontsize=10.5,
+            color="#1a1a1a",
+            fontweight="bold",
+        )
     fig.text(0.03, 0.035, source, fontsize=7, color="#666666")
+    colon, left, right = ("：", "（", "）") if lang == "zh" else (": ", " (", ")")
+    made = f"{label('ui.map_date', lang=lang)}{colon}{map_date()}{left}{label('ui.china_time', lang=lang)}{right}"
+    fig.text(0.03, 0.014, made, fontsize=7, color="#666666")
     fig.text(
         0.97,
         0.035,
@@ -588,10 +693,11 @@ def render_png(
     lang: str = "zh",
     boundary: gpd.GeoSeries | None = None,
     roads: gpd.GeoDataFrame | None = None,
-    dpi: int = 150,
+    dpi: int = 300,
     synthetic: bool = False,
     subtitle: str | None = None,
     north_arrow: bool = True,
+    verdict: str | None = None,
 ) -> Path:
     """Write a static PNG map of travel time to one facility group, atomically.
 
@@ -604,7 +710,8 @@ def render_png(
     (trunk to tertiary, simplified). Around them: title, subtitle (travel time ·
     group, unless given), the synthetic-data notice when ``synthetic``, a legend,
     a scale bar (kilometres, true in the UTM zone the map is drawn in), an
-    optional north arrow and the OpenStreetMap attribution. No web tiles.
+    optional north arrow, the OpenStreetMap attribution and the date the map was made
+    (China Standard Time, :func:`map_date`). No web tiles.
 
     Parameters
     ----------
@@ -632,13 +739,18 @@ def render_png(
         Optional road lines in EPSG:4326 with ``highway`` (e.g.
         :func:`accessibility.maps.main_roads` of the study's network).
     dpi
-        Resolution; the figure is 8 × 8.8 inches (1200 × 1320 pixels at 150 dpi).
+        Resolution; the figure is 8 × 8.8 inches (2400 × 2640 pixels at the default
+        300 dpi, for print; 150 suits a screen).
     synthetic
         Show the synthetic-data notice under the title (required for the sample).
     subtitle
         Second title line; default: "出行时间 · <group>".
     north_arrow
         Draw a north arrow (top right).
+    verdict
+        What the map says about its claim, one or more lines (``"\\n"`` between
+        them), drawn in bold under the title lines; the map shrinks to make room.
+        Lines wider than the page are wrapped. ``None``: no verdict line.
 
     Returns
     -------
@@ -654,7 +766,7 @@ def render_png(
     from matplotlib import rc_context
 
     if not isinstance(dpi, (int, float)) or not math.isfinite(dpi) or not 30 <= dpi <= 1200:
-        msg = f"dpi must be a number between 30 and 1200 (150 suits reports); got {dpi!r}"
+        msg = f"dpi must be a number between 30 and 1200 (300 suits print); got {dpi!r}"
         raise ValidationError(msg)
     path = Path(path)
     fig = draw_map(
@@ -669,6 +781,7 @@ def render_png(
         synthetic=synthetic,
         subtitle=subtitle,
         north_arrow=north_arrow,
+        verdict=verdict,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.partial-", suffix=".png", dir=path.parent)
@@ -676,7 +789,7 @@ def render_png(
     tmp = Path(name)
     try:
         with rc_context(_font_rc(find_cjk_font())):
-            fig.savefig(tmp, format="png", dpi=dpi, facecolor="white", metadata={"Title": title})
+            _save_png(fig, tmp, dpi=dpi, title=title)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; maps are for sharing
         os.replace(tmp, path)
     finally:

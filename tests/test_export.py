@@ -123,7 +123,7 @@ def test_excel_roundtrip(tmp_path) -> None:
     assert share.value == 0.5 and share.data_type == "n" and share.number_format == "0.0%"
     assert summary["C2"].value == 2200 and summary["C2"].number_format == "#,##0"
     assert summary["E2"].value == 12.25 and summary["E2"].number_format == "0.0"
-    assert summary["H2"].value is False
+    assert column(summary, "无此类设施") == ["否", "否"]  # never TRUE/FALSE
     for ws in wb:
         assert ws.freeze_panes == "A2"
         assert ws["A1"].font.bold
@@ -161,7 +161,78 @@ def test_excel_roundtrip(tmp_path) -> None:
 
     audit = wb["数据检查"]
     assert [c.value for c in audit[1]] == ["检查项", "数值", "占比", "说明"]
+    assert column(audit, "检查项") == ["保留的路网长度（公里）", "起点数"]
     assert column(audit, "数值") == [12.5, 3]
+
+
+def test_excel_shows_booleans_in_words_and_named_shares_as_percentages(tmp_path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    frame = pd.DataFrame(
+        {
+            "reassigned": [True, False, None],
+            "confidence": ["tag", "ambiguous", "name"],
+            "level_rule": ["level.admin_village", "config.seat", "level.nope"],
+            "min_class": ["secondary", "grade_x", None],
+            "value": [0.5, 0.25, np.nan],
+            "count": [1, 2, 3],
+        }
+    )
+    frame.attrs[export.SHARE_COLUMNS] = ["value"]
+    ws = openpyxl.load_workbook(export.write_excel(tmp_path / "r.xlsx", {"t": frame}))["t"]
+    values = list(ws.iter_rows(min_row=2, values_only=True))
+    assert [r[0] for r in values] == ["是", "否", None]
+    assert [r[1] for r in values] == ["按标签判断", "名称不明确（推测）", "按名称判断"]
+    assert [r[2] for r in values] == [
+        "按地点类型（村）判为行政村",
+        "区域文件指定的县城",
+        "level.nope",
+    ]
+    assert [r[3] for r in values] == ["次要道路（县道、次干道）", "grade_x", None]
+    assert ws["E2"].number_format == "0.0%" and ws["E2"].value == 0.5
+    assert ws["F2"].number_format == "#,##0"
+    en = openpyxl.load_workbook(export.write_excel(tmp_path / "e.xlsx", {"t": frame}, lang="en"))
+    assert [r[0] for r in en["t"].iter_rows(min_row=2, values_only=True)] == ["Yes", "No", None]
+
+
+def test_csv_in_a_language_matches_the_workbook(tmp_path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    tables = excel_tables()
+    for name, frame in tables.items():
+        xlsx = export.write_excel(tmp_path / f"{name}.xlsx", {name: frame}, headers={"lat": "纬"})
+        csv = export.write_csv(tmp_path / f"{name}.csv", frame, lang="zh", headers={"lat": "纬"})
+        assert csv.read_bytes().startswith(b"\xef\xbb\xbf")
+        back = pd.read_csv(csv, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        ws = openpyxl.load_workbook(xlsx).worksheets[0]
+        assert list(back.columns) == [c.value for c in ws[1]]  # no stray index column
+        for j, head in enumerate(back.columns, start=1):
+            for i, text in enumerate(back[head], start=2):
+                cell = ws.cell(row=i, column=j)
+                if cell.value is None:
+                    assert text == ""
+                elif isinstance(cell.value, str):
+                    assert text == cell.value
+                else:  # the number the workbook shows, at the precision it shows
+                    shown = float(text)
+                    decimals = {"0.0%": 3, "0.0": 1, "#,##0": 0, "0.000000": 6}.get(
+                        cell.number_format, 3
+                    )
+                    assert shown == round(float(cell.value), decimals)
+                    assert len(text.partition(".")[2]) <= decimals
+    villages = pd.read_csv(tmp_path / "villages.csv", encoding="utf-8-sig")
+    assert villages["编号"].tolist() == ["n10", "n11", "n12"]
+    assert villages["到最近小学的出行时间（分钟）"].iloc[0] == 12.5
+    summary = pd.read_csv(tmp_path / "summary.csv", encoding="utf-8-sig")
+    assert summary["15分钟内村庄占比"].tolist() == [0.5, 0.333]
+    assert summary["无此类设施"].tolist() == ["否", "否"]
+
+
+def test_csv_without_language_keeps_names_and_values(tmp_path) -> None:
+    frame = excel_tables()["summary"]
+    back = pd.read_csv(export.write_csv(tmp_path / "s.csv", frame), encoding="utf-8-sig")
+    assert list(back.columns) == ["group", *frame.columns]
+    assert back["within_15_share"].iloc[1] == pytest.approx(1 / 3, abs=1e-12)
+    with pytest.raises(ValidationError, match="lang must be one of"):
+        export.write_csv(tmp_path / "x.csv", frame, lang="fr")
 
 
 def test_excel_english_and_own_headers(tmp_path) -> None:

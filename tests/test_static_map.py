@@ -64,8 +64,69 @@ def test_png_written_atomically(tmp_path: Path, no_network: None) -> None:
     assert 20_000 < target.stat().st_size < 2_000_000
     assert [p.name for p in target.parent.iterdir()] == ["access.png"]
     render_png(make_places(), make_facilities(), path=str(target), **options(lang="en"))
-    assert png_size(target) == (1200, 1320)  # replaced, default 150 dpi
+    assert png_size(target) == (2400, 2640)  # replaced, default 300 dpi (print)
     assert [p.name for p in target.parent.iterdir()] == ["access.png"]
+
+
+def test_print_png_says_its_resolution_and_stays_small(tmp_path: Path) -> None:
+    from PIL import Image
+
+    target = render_png(make_places(), make_facilities(), path=tmp_path / "m.png", **options())
+    with Image.open(target) as image:
+        assert image.size == (2400, 2640)
+        assert image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+        assert image.info["Title"] == "示例县 · 设施可达性"
+        colours = {rgb for _, rgb in image.convert("RGB").getcolors(maxcolors=1 << 20)}
+    assert 1_000 < target.stat().st_size < 600_000
+    # the village colours of the legend survive the 256-colour palette
+    for hex_colour in maps.class_colours(3):
+        rgb = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+        assert min(sum(abs(a - b) for a, b in zip(rgb, c, strict=True)) for c in colours) <= 6
+
+
+def test_map_date_is_china_standard_time() -> None:
+    import datetime as dt
+
+    utc = dt.UTC
+    assert static_map.map_date(dt.datetime(2026, 12, 3, 16, 0, tzinfo=utc)) == "2026-12-04"
+    assert static_map.map_date(dt.datetime(2026, 12, 3, 15, 59, tzinfo=utc)) == "2026-12-03"
+    today = dt.datetime.now(utc) + dt.timedelta(hours=8)
+    shown = texts(draw_map(make_places(), make_facilities(), **options()))
+    if find_cjk_font() is not None:
+        assert f"制图日期：{today.date().isoformat()}（北京时间）" in shown
+    en = texts(draw_map(make_places(), make_facilities(), **options(lang="en")))
+    assert f"Map made: {today.date().isoformat()} (China Standard Time)" in en
+
+
+def test_verdict_lines_under_the_title_and_the_map_makes_room() -> None:
+    plain = draw_map(make_places(), make_facilities(), **options())
+    verdict = "15分钟阅读圈：不成立\n居民覆盖率 48.6%，目标 100%"
+    fig = draw_map(make_places(), make_facilities(), **options(verdict=verdict))
+    shown = texts(fig)
+    assert "15分钟阅读圈：不成立" in shown and "居民覆盖率 48.6%，目标 100%" in shown
+    lines = [t for t in fig.texts if t.get_text() in verdict.split("\n")]
+    assert lines[0].get_position()[1] > lines[1].get_position()[1]  # in order, top down
+    notice = next(t for t in fig.texts if t.get_text() == NOTICE)
+    assert lines[0].get_position()[1] < notice.get_position()[1]  # under the title lines
+    top = fig.axes[0].get_position().y1
+    assert top < plain.axes[0].get_position().y1
+    assert top < lines[1].get_position()[1] - static_map._VERDICT_LINE  # no overlap
+    if find_cjk_font() is not None:
+        assert lines[0].get_fontfamily()[0] == find_cjk_font()
+    # a long line is wrapped at the page's width; every character is kept
+    long = "、".join(f"第{i}村" for i in range(40))
+    pieces = static_map._verdict_lines(long)
+    assert len(pieces) > 1 and "".join(pieces) == long
+    assert all(static_map._display_width(p) <= static_map._VERDICT_WIDTH for p in pieces)
+    assert static_map._verdict_lines(None) == [] and static_map._verdict_lines("  ") == []
+    with pytest.raises(ValidationError, match="at most 6 fit"):
+        draw_map(
+            make_places(),
+            make_facilities(),
+            **options(verdict="\n".join("成立" * 3 for _ in range(7))),
+        )
+    with pytest.raises(ValidationError, match="verdict must be text"):
+        draw_map(make_places(), make_facilities(), **options(verdict=["成立"]))
 
 
 def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,7 +278,7 @@ def test_png_of_a_group_without_facilities_says_no_data(tmp_path: Path) -> None:
     assert "不可达" not in shown
     assert set(_fills(fig)) == {maps.NO_DATA_COLOUR}
     path = render_png(places, facilities, **options(group="reading"), path=tmp_path / "r.png")
-    assert png_size(path) == (1200, 1320)
+    assert png_size(path) == (2400, 2640)  # 300 dpi
 
 
 def test_png_of_facilities_none_can_reach_says_unreachable() -> None:

@@ -860,6 +860,21 @@ def _scenario_text(key: str, row: pd.Series, lang: str) -> str:
     )
 
 
+def _id_number(value: str) -> str:
+    """``"new_919"`` → ``"919"``, ``"gap_3"`` → ``"3"``; other ids stay as they are."""
+    head, sep, tail = value.partition("_")
+    return tail if sep and head in ("new", "gap") else value
+
+
+def _population_source(value: Any, lang: str) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    try:
+        return label(f"population_source.{value}", lang=lang)
+    except ValidationError:
+        return value
+
+
 def labelled(frame: pd.DataFrame, *, lang: str = "zh", headers: bool = True) -> pd.DataFrame:
     """A copy of one of the assessment's tables for people, in ``lang`` (``rules/labels_reading.yml``).
 
@@ -874,6 +889,23 @@ def labelled(frame: pd.DataFrame, *, lang: str = "zh", headers: bool = True) -> 
         out.index = pd.Index(
             [_scenario_text(k, out.loc[k], lang) for k in out.index], name=out.index.name
         )
+    if "scenario" in out.columns and {"method", "target"} <= set(out.columns):
+        out["scenario"] = [
+            _scenario_text(str(k), r, lang) for k, (_, r) in zip(out["scenario"], out.iterrows())
+        ]
+    # ids of proposed sites (new_<node>) and uncovered areas (gap_<n>) as their numbers
+    for col in ("site", "sites"):
+        if col in out.columns:
+            out[col] = [
+                ("、" if lang == "zh" else ", ").join(_id_number(v) for v in str(x).split(";") if v)
+                if isinstance(x, str)
+                else x
+                for x in out[col]
+            ]
+    if out.index.name == "gap":
+        out.index = pd.Index([_id_number(str(v)) for v in out.index], name="gap")
+    if "source" in out.columns:
+        out["source"] = [_population_source(v, lang) for v in out["source"]]
     if "method" in out.columns:
         out["method"] = [
             label(f"reading_ui.method_{m}", lang=lang) if m in ("greedy", "exact") else m
@@ -908,6 +940,8 @@ def labelled(frame: pd.DataFrame, *, lang: str = "zh", headers: bool = True) -> 
     for col in ("share", "best_share"):
         if col in out.columns:
             out[col] = out[col].astype(float).round(3)
+    if "target" in out.columns:  # a 0–1 share, shown as a percentage in tables
+        out.attrs["share_columns"] = ["target", label("reading_col.target", lang=lang)]
     if not headers:
         return out
     known = set(_label_keys("reading_col"))

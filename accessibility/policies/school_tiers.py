@@ -1890,6 +1890,8 @@ def excel_tables(
             ("size", size),
             ("boarding_level", level),
             ("status", _soft("status", lang)),
+            ("reason", _soft("schools_reason_short", lang)),
+            ("confidence", _soft("confidence", lang)),
         ):
             if col in out.columns:
                 out[col] = out[col].map(fn)

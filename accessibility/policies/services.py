@@ -159,6 +159,12 @@ def osm_class(min_class: str) -> str:
     return name
 
 
+def road_class_label(min_class: str, *, lang: str = "zh") -> str:
+    """The road class people read: ``"secondary"`` or ``"grade_ii"`` → ``次要道路（县道、次干道）``
+    in ``zh``, the OSM class itself in ``en`` (``rules/labels_tables.yml``, ``road_class``)."""
+    return label(f"road_class.{osm_class(min_class)}", lang=lang)
+
+
 def classes_at_least(min_class: str) -> list[str]:
     """OSM ``highway`` classes of ``min_class`` or better, slip roads included.
 
@@ -857,7 +863,7 @@ def _claim_rows(
         rows.append(("bus_every_village", "bus_every_village", text, value, status))
     if roads is not None:
         text = label("services_measure.seats_connected", lang=lang).format(
-            road_class=roads.meta["osm_min_class"]
+            road_class=road_class_label(roads.meta["osm_min_class"], lang=lang)
         )
         value = float(roads.summary["share_connected"].iloc[0])
         rows.append(("township_links", "township_links", text, value, "ok"))
@@ -1060,8 +1066,13 @@ def excel_tables(
             if "reason" in roads.table.columns
             else roads.table
         )
+        sheets["road_links"] = sheets["road_links"].rename(columns={"connected": "seats_connected"})
     sheets.update(equity or {})
+    from ..equity import TOTAL
+    from ..export import SHARE_COLUMNS
+
     status = functools.partial(_soft_label, "status", lang=lang)
+    everyone = label("equity_ui.all", lang=lang)
     out: dict[str, pd.DataFrame] = {}
     for key, frame in sheets.items():
         table = frame.copy()
@@ -1069,6 +1080,22 @@ def excel_tables(
             table["mode"] = table["mode"].map(mode)
         if "status" in table.columns:
             table["status"] = table["status"].map(status)
+        if "claim" in table.columns:
+            table["claim"] = table["claim"].map(
+                functools.partial(_soft_label, "services_claim_short", lang=lang)
+            )
+        if table.index.name == "claim":
+            table.index = table.index.map(
+                functools.partial(_soft_label, "services_claim_short", lang=lang)
+            )
+        if "township" in table.columns:
+            table["township"] = table["township"].replace({TOTAL: everyone})
+        if table.index.name == "township":
+            table.index = table.index.map(lambda t: everyone if t == TOTAL else t)
+        if key == "claims":  # measured and reported figures are shares
+            table.attrs[SHARE_COLUMNS] = ["value", "reported", "gap"]
+        if key == "road_links":
+            table.attrs[SHARE_COLUMNS] = ["share_connected"]
         out[_soft_label("services_sheet", key, lang=lang)] = table
     return out
 
