@@ -110,7 +110,8 @@ def publish(
     sheets
         Workbook sheets after the verdicts (the notes' sheets are added).
     summary
-        The table written to ``<name>_summary.csv``.
+        The table written to ``<name>_summary.csv``, as the workbook shows it (same
+        headers, words and rounding; see :func:`accessibility.export.write_csv`).
     figures
         Key figures (see :func:`accessibility.export.write_figures`).
     notes
@@ -137,13 +138,17 @@ def publish(
         warnings=notes,
         verdicts=verdicts_mod.to_records(verdicts),
     )
-    paths["verdicts_csv"] = export.write_csv(processed / f"{name}_verdicts.csv", verdict_table)
+    paths["verdicts_csv"] = export.write_csv(
+        processed / f"{name}_verdicts.csv", verdict_table, lang=lang, translate_values=False
+    )
     verdicts_mod.add_panel(fmap, verdicts, lang=lang)
     paths["map"] = maps.save_html(fmap, maps_dir / f"{name}.html")
     paths["gpkg"] = export.write_geopackage(
         processed / f"{name}.gpkg", {**layers, "verdicts": _verdict_layer(verdicts)}
     )
-    paths["csv"] = export.write_csv(processed / f"{name}_summary.csv", summary)
+    paths["csv"] = export.write_csv(
+        processed / f"{name}_summary.csv", summary, lang=lang, headers=headers
+    )
     paths["xlsx"] = export.write_excel(
         processed / f"{name}.xlsx",
         {"verdicts": verdict_table, **sheets, **notes.sheets(lang)},

@@ -59,11 +59,11 @@ from accessibility.maps import (
     _radius,
     _select_facilities,
     _valid_geometry,
-    class_colours,
     class_labels,
     no_data_group,
     no_data_text,
     simplify_roads,
+    time_class_colours,
     travel_time_classes,
 )
 
@@ -452,7 +452,7 @@ def _draw(
     xy = shapely.get_coordinates(gpd.GeoSeries(pts, crs=4326).to_crs(metric).to_numpy())
     minutes = places[f"{group_key(group)}_time_min"].to_numpy(dtype=float)
     classes = travel_time_classes(minutes, thresholds)
-    colours = class_colours(len(thresholds) + 1)
+    colours = time_class_colours(thresholds)  # the HTML maps' colours: same minutes, same colour
     fill = [UNREACHABLE_COLOUR if c == UNREACHABLE else colours[c] for c in classes]
     pops = (
         places["population"].astype(float).to_numpy()

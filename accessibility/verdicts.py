@@ -68,6 +68,7 @@ __all__ = [
     "panel_html",
     "png_lines",
     "table",
+    "target_for",
     "to_records",
 ]
 
@@ -484,6 +485,17 @@ def _fields(fields: Mapping[str, Any], lang: str) -> dict[str, Any]:
     for k, v in fields.items():
         out[k] = v[0 if lang == "zh" else 1] if isinstance(v, tuple) else v
     return out
+
+
+def target_for(study: Study, key: str) -> float | None:
+    """The target of claim ``key`` for the study's unit (the region file's, the official
+    count, or ``rules/claims.yml``'s), as :func:`judge_all` will use it."""
+    return _target(
+        claim(key),
+        facts(study),
+        official_counts(study.region, study.unit),
+        dict(getattr(study.region, "claims", None) or {}),
+    )
 
 
 def judge_all(study: Study, measures: Iterable[Measure]) -> list[Verdict]:

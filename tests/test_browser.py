@@ -361,7 +361,8 @@ def test_index_page_of_the_sample_run(browser: MapBrowser, sample_run: dict[str,
 
 def test_excel_workbook(sample_run: dict[str, Any]) -> None:
     wb = openpyxl.load_workbook(sample_run["xlsx"])
-    assert wb.sheetnames == ["汇总", "村庄", "数据检查"]
+    assert wb.sheetnames == ["结论", "汇总", "村庄", "数据检查"]  # the verdicts first
+    assert [c.value for c in wb["结论"][1]][:3] == ["地区", "主张", "结论"]
     summary, villages = wb["汇总"], wb["村庄"]
     for ws in wb:
         assert ws.freeze_panes == "A2"
@@ -393,7 +394,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_png_map(sample_run: dict[str, Any]) -> None:
     png = sample_run["png"]
-    assert _png_size(png) == (1200, 1320)  # 8 × 8.8 inches at 150 dpi
+    assert _png_size(png) == (2400, 2640)  # 8 × 8.8 inches at 300 dpi, for print
     assert 50_000 < png.stat().st_size < 5_000_000
     assert not [p for p in png.parent.iterdir() if p.name.startswith(".")]  # no temp files left
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -500,7 +501,13 @@ def test_school_tiers_map(browser: MapBrowser, tiers_run: dict[str, Any]) -> Non
     try:
         groups = [group_label(f"school:{t}") for t in ("primary", "middle", "high")]
         assert [g.name for g in state.groups] == groups
-        assert [o.name for o in state.overlays] == [label("ui.boundary")]
+        overlays = [o.name for o in state.overlays]
+        assert overlays[:3] == [
+            label("ui.boundary"),
+            label("schools_map.compliance_layer"),
+            label("schools_map.boarding_layer"),
+        ]
+        assert overlays[3] == label("schools_map.scenario_layer").format(tier=label("schools_tier_short.primary"))
         n = len(villages)
         assert n > 100
         assert state.villages == state.villages_painted == n  # one marker per village
@@ -550,7 +557,7 @@ def test_notebook_png_and_excel(request: pytest.FixtureRequest, notebook: str) -
         notebook, "services_run"
     )
     run = request.getfixturevalue(fixture)
-    assert _png_size(run["png"]) == (1200, 1320)
+    assert _png_size(run["png"]) == (2400, 2640)
     shutil.copyfile(run["png"], OUTPUT_DIR / f"{notebook}_sample_static.png")
     wb = openpyxl.load_workbook(run["xlsx"])
     assert len(wb.sheetnames) >= 3
@@ -560,3 +567,42 @@ def test_notebook_png_and_excel(request: pytest.FixtureRequest, notebook: str) -
             ws.title,
             heads,
         )
+
+
+# --------------------------------------------------------------------------- verdicts
+
+_PANEL_JS = """() => Array.from(document.querySelectorAll('.acc-verdicts .acc-verdict')).map(e => ({
+  claim: e.dataset.claim, state: e.dataset.state, text: e.innerText,
+  top: e.closest('.acc-verdicts').getBoundingClientRect().top}))"""
+
+
+@pytest.mark.parametrize("notebook", ["facility_access", "reading_circle", "school_tiers", "services"])
+def test_every_map_answers_its_claims(
+    request: pytest.FixtureRequest, browser: MapBrowser, notebook: str
+) -> None:
+    from accessibility import verdicts
+    from accessibility.export import read_verdicts
+
+    fixture = {
+        "facility_access": "sample_run",
+        "reading_circle": "reading_run",
+        "school_tiers": "tiers_run",
+    }.get(notebook, "services_run")
+    run = request.getfixturevalue(fixture)
+    html = Path(run["html"])
+    said = read_verdicts(html.parents[2] / "data" / "processed" / "sample" / f"{notebook}_figures.json")
+    assert [v["claim"] for v in said] == [c.key for c in verdicts.claims(notebook)]
+    page = browser.open(html)
+    try:
+        panel = page.page.evaluate(_PANEL_JS)
+        page.screenshot(f"{notebook}_verdicts.png")
+    finally:
+        page.close()
+    assert [(p["claim"], p["state"]) for p in panel] == [(v["claim"], v["state"]) for v in said]
+    for shown, v in zip(panel, said, strict=True):
+        assert shown["top"] < 200  # at the top of the map
+        assert label(f"verdict_state.{v['state']}") in shown["text"]
+        assert v["statement"]["zh"] in shown["text"]
+        assert verdicts.number_text(v["value"], v["unit"]) in shown["text"]
+        for reason in v["reasons"]:
+            assert reason["zh"] in shown["text"]

@@ -30,6 +30,7 @@ import shapely
 import yaml
 
 import accessibility as acc
+from accessibility.labels import label
 from accessibility.settings import settings
 
 
@@ -281,8 +282,9 @@ def test_batch_runs_every_notebook_on_every_real_extract(tmp_path: Path) -> None
         )
     processed = tmp_path / "data" / "processed" / "real"
     # central Helsinki has no village: the audit says which origins were used and why
-    audit = pd.read_csv(processed / "900001" / "facility_access_audit.csv", index_col=0)
-    assert audit.loc["origins", "note"].startswith("grid (auto: 0 settlements")
+    audit = pd.read_csv(processed / "900001" / "facility_access_audit.csv", index_col=0)  # in Chinese
+    note = audit.loc[label("audit_check.origins"), "说明"]
+    assert label("origins.auto_grid") in note and note.startswith(label("origins.title"))
     # its schools have no tier: no data, never 0 % and never every village beyond
     figures = json.loads((processed / "900001" / "facility_access_figures.json").read_text("utf-8"))
     by_key = {f["key"]: f for f in figures["figures"]}

@@ -174,6 +174,7 @@ def services(
     """County medical centres (county hospitals in the unit), a bus for every village
     (share with a stop within the walk limit) and township roads (share of seats linked)."""
     from .. import verdicts
+    from .services import road_class_label
 
     out = []
     inside = verdicts._inside(study, study.facilities.to_crs(4326))
@@ -230,6 +231,8 @@ def services(
         s = roads.summary.iloc[0]
         seats = int(s["township_seats"])
         t = roads.table
+        worst_class = str(roads.meta.get("osm_min_class", s.get("min_class", "secondary")))
+        road_class = tuple(road_class_label(worst_class, lang=g) for g in ("zh", "en"))
         lacking = t.loc[~t["connected"].astype(bool)]
         worst = [
             (
@@ -244,7 +247,7 @@ def services(
                 float(s["share_connected"]) if seats else None,
                 evidence=[_both("verdict_ev.roads", connected=int(s["connected"]), seats=seats)],
                 worst=worst,
-                fields={"road_class": str(roads.meta.get("osm_min_class", s.get("min_class", "")))},
+                fields={"road_class": road_class},
             )
         )
     return out

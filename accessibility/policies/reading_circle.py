@@ -89,7 +89,7 @@ from .. import classify, engine, isochrones, network, siting, snapping
 from .._errors import ValidationError
 from ..export import figure
 from ..labels import group_label, label
-from ..maps import NO_DATA_COLOUR, add_base_layers
+from ..maps import BEYOND_COLOUR, NO_DATA_COLOUR, add_base_layers, minutes_colour
 from ..population import estimate as estimate_population
 from ..population import reliability as population_reliability
 from ..report import Notes
@@ -112,8 +112,8 @@ log = logging.getLogger(__name__)
 #: Default targets: 95 % and every resident.
 DEFAULT_TARGETS: Final[tuple[float, ...]] = (0.95, 1.0)
 #: Colours of the map.
-COVERED_COLOUR: Final[str] = "#1a9850"
-UNCOVERED_COLOUR: Final[str] = "#d73027"
+COVERED_COLOUR: Final[str] = minutes_colour(15.0)  # within the walk: the green of ≤ 15 minutes on every map
+UNCOVERED_COLOUR: Final[str] = BEYOND_COLOUR  # beyond it: the colour of the last class on every map
 PLACE_COLOUR: Final[str] = "#1f2a5c"
 #: One colour per site plan (greedy/optimal per target), in the order of the plans; the
 #: walk area after a target's recommended plan is drawn in that plan's colour.
@@ -559,6 +559,7 @@ def assess(
     grid_m: float = 200.0,
     max_candidates: int = 2_000,
     buffer_m: float = 25.0,
+    claim_target: float | None = None,
 ) -> Assessment:
     """Test the reading-circle claim on a study and plan the sites that would close the gap.
 
@@ -594,12 +595,19 @@ def assess(
         The grid is coarsened until at most this many candidates remain.
     buffer_m
         Half-width in metres of the isochrone polygons around reached streets.
+    claim_target
+        The claim's target share (``accessibility.verdicts.target_for(study,
+        "reading_circle")``): the current state's ``target`` and ``reached`` (is the
+        claim met now?); ``None`` leaves both empty.
 
     Returns
     -------
     Assessment
     """
     tgts = _check_args(minutes, kinds, targets)
+    if claim_target is not None and not 0 < float(claim_target) <= 1:
+        msg = f"claim_target must be a share in (0, 1], got {claim_target!r}"
+        raise ValidationError(msg)
     for name, value in (("gap_radius_m", gap_radius_m), ("grid_m", grid_m), ("buffer_m", buffer_m)):
         if not np.isfinite(value) or value <= 0:
             msg = f"{name} must be a positive number of metres, got {value!r}"
@@ -650,6 +658,9 @@ def assess(
         }
     }
     no_data = len(fac_ids) == 0
+    if claim_target is not None and not no_data:  # is the claim met now?
+        rows["current"]["target"] = float(claim_target)
+        rows["current"]["reached"] = bool(rows["current"]["share"] >= float(claim_target) - 1e-9)
     if no_data:  # nothing to be covered by: the residents only, no coverage figure
         rows["current"].update(dict.fromkeys(_NO_DATA_COLUMNS, np.nan), status="no_data")
     else:
