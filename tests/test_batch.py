@@ -363,6 +363,15 @@ def test_batch_of_sample_counties(tmp_path: Path) -> None:
         page = report.index.read_text(encoding="utf-8")
         for name in ("示例甲县", "示例乙县", "示例丙县"):
             assert name in page
+        # the verdicts: a row per county, a column per claim; facility_access answers three
+        table = page.split('<table id="verdicts">')[1].split("</table>")[0]
+        for m in report.manifests:
+            assert [v["claim"] for v in m["verdicts"]] == [
+                "county_libraries", "township_cultural_stations", "village_cultural_centres"
+            ]
+            row = table.split(f'<tr data-unit="{m["unit"]}">')[1].split("</tr>")[0]
+            for v in m["verdicts"]:
+                assert f'data-claim="{v["claim"]}" data-state="{v["state"]}"' in row
 
         # a corrupt extract for one county: it alone fails, with the reader's message
         osm = tmp_path / "data" / "raw" / "samples" / "999013" / "sample.osm"

@@ -596,8 +596,10 @@ def test_notebook_runs_with_defaults(tmp_path) -> None:
     assert {"schools", "villages", "scenario", "boarding", "summary"} <= layers
     villages = gpd.read_file(gpkg, layer="villages")
     assert {"school_primary_time_min", "school_high_time_min"} <= set(villages.columns)
-    summary = pd.read_csv(gpkg.parent / "school_tiers_summary.csv", encoding="utf-8-sig")
+    summary = pyogrio.read_dataframe(gpkg, layer="summary")  # codes; the CSV is the workbook's sheet
     assert summary["tier"].tolist() == list(st.TIERS)
+    shown = pd.read_csv(gpkg.parent / "school_tiers_summary.csv", encoding="utf-8-sig")
+    assert shown.iloc[:, 0].tolist() == ["小学", "初中", "高中"]
     check_excel_and_png(gpkg.parent, tmp_path / "maps" / "sample", "school_tiers", "学段")
     sheet = openpyxl.load_workbook(gpkg.parent / "school_tiers.xlsx")["分学段汇总"]
     assert [sheet.cell(row=r, column=1).value for r in (2, 3, 4)] == ["小学", "初中", "高中"]
@@ -619,9 +621,8 @@ def test_notebook_runs_with_other_parameters(tmp_path) -> None:
     (result,) = runner.run("school_tiers", region="sample", parameters=params, progress=False)
     html = result.map_html.read_text("utf-8")
     assert _self_contained(html) and "School layout tiers" in html
-    summary = pd.read_csv(
-        tmp_path / "data" / "processed" / "sample" / "school_tiers_summary.csv",
-        encoding="utf-8-sig",
+    summary = pyogrio.read_dataframe(
+        tmp_path / "data" / "processed" / "sample" / "school_tiers.gpkg", layer="summary"
     ).set_index("tier")
     assert summary.index.tolist() == ["middle", "high"]
     assert summary.loc["middle", "mode"] == "bicycle" and summary.loc["high", "limit_min"] == 30

@@ -114,7 +114,7 @@ def school_tiers(checks: Compliance | None, access: TierAccess) -> list[Measure]
     of the tier)."""
     out = []
     if checks is not None and len(checks.by_tier):
-        from .school_tiers import UNDECIDED_REASONS
+        from .school_tiers import TIERS, UNDECIDED_REASONS
 
         by = checks.by_tier
         undecided = by["reason"].isin(UNDECIDED_REASONS).to_numpy()
@@ -128,6 +128,7 @@ def school_tiers(checks: Compliance | None, access: TierAccess) -> list[Measure]
                 n=int(row["schools"]),
             )
             for t, row in checks.summary.iterrows()
+            if t in TIERS  # schools of unknown tier: in the line on those not judged
         ]
         if undecided.any():  # no settlement near, population or tier unknown: not judged
             evidence.append(_both("verdict_ev.school_undecided", n=int(undecided.sum())))
