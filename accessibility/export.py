@@ -32,7 +32,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -884,18 +884,7 @@ def check_verdicts(verdicts: Any, *, where: str = "verdicts") -> list[dict[str, 
 
 def read_verdicts(path: Path | str) -> list[dict[str, Any]]:
     """The verdicts of a file written by :func:`write_figures` (none when absent or unreadable)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return []
-    if not isinstance(data, dict):
-        return []
-    try:
-        return check_verdicts(data.get("verdicts", []), where=str(path))
-    except ValidationError as exc:
-        log.warning("verdicts not read: %s", exc)
-        return []
+    return _read_part(path, "verdicts", check_verdicts)
 
 
 def read_figures(path: Path | str) -> list[dict[str, Any]]:
@@ -928,6 +917,12 @@ def read_figures(path: Path | str) -> list[dict[str, Any]]:
 
 def read_warnings(path: Path | str) -> list[dict[str, str]]:
     """The warnings of a file written by :func:`write_figures` (none when absent or unreadable)."""
+    return _read_part(path, "warnings", check_warnings)
+
+
+def _read_part(path: Path | str, key: str, check: Callable[..., list]) -> list:
+    """One checked list of a figures file; an empty one, with a logged reason, when the
+    file is absent, unreadable or the list is invalid (an index page still shows the rest)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text("utf-8"))
@@ -936,7 +931,7 @@ def read_warnings(path: Path | str) -> list[dict[str, str]]:
     if not isinstance(data, dict):
         return []
     try:
-        return check_warnings(data.get("warnings", []), where=str(path))
+        return check(data.get(key, []), where=str(path))
     except ValidationError as exc:
-        log.warning("warnings not read: %s", exc)
+        log.warning("%s not read: %s", key, exc)
         return []

@@ -45,7 +45,7 @@ import datetime as dt
 import html
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 from urllib.parse import quote
@@ -279,17 +279,30 @@ def _files(run: Mapping[str, Any], root: Path) -> dict[str, Path]:
 
 def _figures(run: Mapping[str, Any], root: Path, where: str) -> list[dict[str, Any]]:
     """The run's key figures: from the manifest, else from its ``*_figures.json`` output."""
+    return _from_run(run, root, where, "figures", check_figures, read_figures)
+
+
+def _from_run(
+    run: Mapping[str, Any],
+    root: Path,
+    where: str,
+    key: str,
+    check: Callable[..., list],
+    read: Callable[[Path], list],
+) -> list[dict[str, Any]]:
+    """One list of a run (figures, verdicts): the manifest's when it has one, else its
+    ``*_figures.json`` output's; none, with the reason logged, when invalid."""
     try:
-        if run.get("figures") is not None:
-            return check_figures(run["figures"], where=where)
+        if run.get(key):
+            return check(list(run[key]), where=where)
         for out in run.get("outputs") or []:
             rel = out.get("path") if isinstance(out, Mapping) else None
             if isinstance(rel, str) and rel.endswith("_figures.json"):
                 target = _inside(root, rel)
                 if target is not None:
-                    return read_figures(target)
+                    return read(target)
     except ValidationError as exc:
-        log.warning("key figures not shown: %s", exc)
+        log.warning("%s not shown: %s", "key figures" if key == "figures" else key, exc)
     return []
 
 
@@ -414,18 +427,7 @@ def _warnings(run: Mapping[str, Any], root: Path, where: str) -> list[dict[str, 
 
 def _verdicts(run: Mapping[str, Any], root: Path, where: str) -> list[dict[str, Any]]:
     """The run's verdicts: from the manifest, else from its ``*_figures.json`` output."""
-    try:
-        if run.get("verdicts"):
-            return check_verdicts(list(run["verdicts"]), where=where)
-        for out in run.get("outputs") or []:
-            rel = out.get("path") if isinstance(out, Mapping) else None
-            if isinstance(rel, str) and rel.endswith("_figures.json"):
-                target = _inside(root, rel)
-                if target is not None:
-                    return read_verdicts(target)
-    except ValidationError as exc:
-        log.warning("verdicts not shown: %s", exc)
-    return []
+    return _from_run(run, root, where, "verdicts", check_verdicts, read_verdicts)
 
 
 def _verdict_cell(v: Mapping[str, Any] | None) -> str:
