@@ -80,6 +80,7 @@ __all__ = [
     "UNREACHABLE_COLOUR",
     "access_map",
     "add_base_layers",
+    "add_title",
     "china_time",
     "class_colours",
     "class_labels",
@@ -758,17 +759,6 @@ _STYLE = """
   font-family: "Helvetica Neue", Arial, "PingFang SC", "Microsoft YaHei",
     "Noto Sans CJK SC", sans-serif;
 }}
-.acc-title {{
-  position: absolute; top: 10px; left: 50%; transform: translateX(-50%);
-  z-index: 1000; max-width: 60%; padding: 6px 14px; text-align: center;
-  background: rgba(255, 255, 255, 0.93); border-radius: 4px;
-  box-shadow: 0 1px 4px rgba(0, 0, 0, 0.3);
-}}
-.acc-title .acc-h {{ font-size: 16px; font-weight: 600; }}
-.acc-title .acc-sub {{ font-size: 12px; color: #444; }}
-.acc-title .acc-src {{ font-size: 11px; color: #666; }}
-.acc-title .acc-syn {{ font-size: 12px; color: #b00020; font-weight: 600; }}
-.acc-title .acc-warn {{ font-size: 11px; color: #8a5a00; }}
 .acc-legend {{
   padding: 6px 10px; font-size: 12px; line-height: 18px;
   background: rgba(255, 255, 255, 0.93); border-radius: 4px;
@@ -957,16 +947,49 @@ class _BoundaryOutline(MacroElement):
 
 
 class _TitleBox(MacroElement):
-    """A title box centred at the top of the map (HTML given, already escaped)."""
+    """The title as a banner across the top of the map (HTML given, already escaped),
+    with the layer control in the same type as the panels (12 px).
+
+    The top corners' controls (zoom, verdicts, layers) are moved below the banner,
+    at load and whenever the window is resized, so nothing is drawn over the title
+    whatever its length, language or number of lines.
+    """
 
     _template = Template(
         """
+        {% macro header(this, kwargs) %}
+        <style>
+        .acc-title {
+          position: absolute; top: 0; left: 0; right: 0; z-index: 1000;
+          padding: 5px 14px 6px; text-align: center;
+          background: rgba(255, 255, 255, 0.95); box-shadow: 0 1px 4px rgba(0, 0, 0, 0.3);
+          font-family: "Helvetica Neue", Arial, "PingFang SC", "Microsoft YaHei",
+            "Noto Sans CJK SC", sans-serif; line-height: 1.45;
+        }
+        .acc-title .acc-h { font-size: 16px; font-weight: 600; }
+        .acc-title .acc-sub { font-size: 12px; color: #444; }
+        .acc-title .acc-src { font-size: 11px; color: #666; }
+        .acc-title .acc-syn { font-size: 12px; color: #b00020; font-weight: 600; }
+        .acc-title .acc-warn { font-size: 11px; color: #8a5a00; }
+        .leaflet-container .leaflet-control-layers {
+          font-family: "Helvetica Neue", Arial, "PingFang SC", "Microsoft YaHei",
+            "Noto Sans CJK SC", sans-serif; font-size: 12px; line-height: 1.6;
+        }
+        </style>
+        {% endmacro %}
         {% macro script(this, kwargs) %}
             (function (map) {
-                var box = L.DomUtil.create("div", "acc-title", map.getContainer());
+                var root = map.getContainer();
+                var box = L.DomUtil.create("div", "acc-title", root);
                 box.innerHTML = {{ this.content }};
                 L.DomEvent.disableClickPropagation(box);
                 L.DomEvent.disableScrollPropagation(box);
+                var fit = function () {
+                    var below = box.offsetHeight + "px";
+                    root.querySelectorAll(".leaflet-top").forEach(function (el) { el.style.top = below; });
+                };
+                fit();
+                map.on("resize", fit);  // Leaflet follows the window's size
             })({{ this._parent.get_name() }});
         {% endmacro %}
         """
@@ -976,6 +999,53 @@ class _TitleBox(MacroElement):
         super().__init__()
         self._name = "TitleBox"
         self.content = _js_json(content_html)
+
+
+def add_title(
+    m: folium.Map,
+    title: str,
+    subtitle: str | Sequence[str] | None = None,
+    *,
+    synthetic: bool = False,
+    lang: str = "zh",
+    source_note: str | None = None,
+    notes: Any = None,
+) -> folium.Map:
+    """Add a title banner across the top of a map, the one every map of the suite has.
+
+    Parameters
+    ----------
+    m
+        The map.
+    title
+        The heading, e.g. ``"示例甲县 · 15分钟阅读圈"`` (plain text; escaped here).
+    subtitle
+        One line or several under the heading (what is measured, the headline figure).
+    synthetic
+        Add the red "synthetic data, for demonstration only" line.
+    lang
+        Language of that line.
+    source_note
+        The data's source and date, in small grey type.
+    notes
+        Warnings shown with a ⚠ sign: strings or an
+        :class:`accessibility.report.Notes` (its texts in ``lang``).
+
+    Returns
+    -------
+    folium.Map
+        ``m``, for chaining.
+    """
+    content = _title_html(
+        title,
+        subtitle,
+        synthetic=synthetic,
+        lang=lang,
+        source_note=source_note,
+        notes=_note_texts(notes, lang),
+    )
+    m.add_child(_TitleBox(content))
+    return m
 
 
 class _GroupControls(MacroElement):
@@ -1091,7 +1161,7 @@ def no_data_text(groups: Sequence[str], *, lang: str = "zh") -> str:
 
 def _title_html(
     title: str,
-    subtitle: str | None,
+    subtitle: str | Sequence[str] | None,
     *,
     synthetic: bool,
     lang: str,
@@ -1099,8 +1169,8 @@ def _title_html(
     notes: Sequence[str] = (),
 ) -> str:
     parts = [f'<div class="acc-h">{html.escape(title)}</div>']
-    if subtitle:
-        parts.append(f'<div class="acc-sub">{html.escape(subtitle)}</div>')
+    lines = [subtitle] if isinstance(subtitle, str) else list(subtitle or [])
+    parts += [f'<div class="acc-sub">{html.escape(str(line))}</div>' for line in lines if line]
     if source_note:
         parts.append(f'<div class="acc-src">{html.escape(source_note)}</div>')
     if synthetic:
@@ -1554,7 +1624,7 @@ def access_map(
     data* (无数据), not unreachable: its layer's name says so, its origins are drawn
     light grey (:data:`NO_DATA_COLOUR`) with "no data" in their tooltips, and the
     legend names it. The first group is shown when the map opens. The map has a
-    title box (top centre), the group choice and legend (bottom left), an optional
+    title banner across the top (:func:`add_title`), the group choice and legend (bottom left), an optional
     boundary outline, a metric scale, and base layers and context overlays (the
     layer control, top right; see :func:`add_base_layers`): none (a light background
     and the main roads, when given; shown first, works offline), OpenStreetMap
@@ -1739,17 +1809,8 @@ def access_map(
         outline.add_child(_BoundaryOutline(shared, _boundary_geojson(boundary)))
         m.add_child(outline)
 
-    m.add_child(
-        _TitleBox(
-            _title_html(
-                title,
-                subtitle,
-                synthetic=synthetic,
-                lang=lang,
-                source_note=source_note,
-                notes=_note_texts(notes, lang),
-            )
-        )
+    add_title(
+        m, title, subtitle, synthetic=synthetic, lang=lang, source_note=source_note, notes=notes
     )
     m.add_child(_GroupControls(shared, label("ui.choose_group", lang=lang)))
     folium.LayerControl(collapsed=False).add_to(m)

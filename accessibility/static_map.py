@@ -43,6 +43,7 @@ from accessibility.engine import group_key
 from accessibility.labels import group_label, label
 from accessibility.maps import (
     BACKGROUND_COLOUR,
+    BOUNDARY_COLOUR,
     CUT_OFF_COLOUR,
     FACILITY_COLOUR,
     NO_DATA_COLOUR,
@@ -504,7 +505,7 @@ def _draw(
                 ax.plot(
                     ring[:, 0],
                     ring[:, 1],
-                    color="#4d4d4d",
+                    color=BOUNDARY_COLOUR,
                     linewidth=1.0,
                     linestyle=(0, (6, 4)),
                     zorder=3,

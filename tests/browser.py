@@ -128,6 +128,17 @@ class MapState:
     drawn_colours: list[str] = field(default_factory=list)
     #: Colours of the legend's swatches (fills and drawn borders), ``rgb(r, g, b)``.
     legend_colours: list[str] = field(default_factory=list)
+    #: The colour each shown shape on the map is coded by (``rgb(r, g, b)``): the fill
+    #: of filled shapes, the line of lines and unfilled rings; road lines (context,
+    #: drawn in greys by class under one legend line) are left out.
+    map_colours: list[str] = field(default_factory=list)
+    #: Colours of the swatches of every legend box shown (group legend, overlay
+    #: legends, the reading-circle legend).
+    all_legend_colours: list[str] = field(default_factory=list)
+    #: Bounding boxes ``[left, top, right, bottom]`` of the title banner and of each
+    #: control in the top corners (zoom, verdicts, layers).
+    title_box: list[float] = field(default_factory=list)
+    top_controls: list[list[float]] = field(default_factory=list)
 
     def shown_overlays(self) -> list[str]:
         return [layer.name for layer in self.overlays if layer.checked]
@@ -198,7 +209,26 @@ async () => {
       if (l.options.stroke !== false && l.options.weight > 0) drawn.add(rgb(l.options.color));
     });
   }
+  const coded = new Set();
+  map.eachLayer((l) => {
+    if (!(l instanceof L.Path) || l.options.pane === "accRoads") return;
+    if (l.options.fill !== false && l.options.fillOpacity > 0) coded.add(rgb(l.options.fillColor || l.options.color));
+    else if (l.options.stroke !== false && l.options.weight > 0) coded.add(rgb(l.options.color));
+  });
   probe.remove();
+  const allSwatches = new Set();
+  document.querySelectorAll(".acc-legend i, .acc-layer-legend i, .rc-legend i").forEach((el) => {
+    const st = getComputedStyle(el);
+    if (st.backgroundColor && st.backgroundColor !== "rgba(0, 0, 0, 0)") allSwatches.add(st.backgroundColor);
+    if (el.textContent.trim()) allSwatches.add(st.color);  // a drawn sign (✕)
+    for (const side of ["Top", "Right", "Bottom", "Left"]) {
+      if (st["border" + side + "Style"] !== "none" && parseFloat(st["border" + side + "Width"]) > 0) {
+        allSwatches.add(st["border" + side + "Color"]);
+      }
+    }
+  });
+  const box = (el) => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const titleEl = document.querySelector(".acc-title");
   const swatchColours = new Set();
   document.querySelectorAll(".acc-legend i").forEach((el) => {
     const st = getComputedStyle(el);
@@ -233,6 +263,9 @@ async () => {
     title: text(".acc-title"), legend: text(".acc-legend"),
     groups: entries(".acc-groups"), per_group: perGroup, legend_title: legendTitle,
     drawn_colours: Array.from(drawn), legend_colours: Array.from(swatchColours),
+    map_colours: Array.from(coded), all_legend_colours: Array.from(allSwatches),
+    title_box: titleEl ? box(titleEl) : [],
+    top_controls: Array.from(document.querySelectorAll(".leaflet-top .leaflet-control")).map(box),
   };
 }
 """
@@ -267,6 +300,10 @@ class MapPage:
             legend_title=raw["legend_title"],
             drawn_colours=raw["drawn_colours"],
             legend_colours=raw["legend_colours"],
+            map_colours=raw["map_colours"],
+            all_legend_colours=raw["all_legend_colours"],
+            title_box=raw["title_box"],
+            top_controls=raw["top_controls"],
         )
 
     def _entry(self, section: str, name: str) -> Any:

@@ -124,6 +124,7 @@ def test_sample_map_opens_offline_and_draws_every_village(
     assert sample_page.page_errors == []
     assert sample_page.console_errors == []
     assert sample_page.blocked == []  # nothing was even requested from the network
+    check_layout_and_colours(state)
 
     assert [b.name for b in state.base_layers] == [
         label("ui.basemap_roads"),
@@ -452,7 +453,20 @@ def _open_clean(browser: MapBrowser, run: dict[str, Any], shot: str) -> tuple[Ma
     assert page.page_errors == []
     assert page.console_errors == []
     assert page.blocked == []  # nothing was requested from the network
+    check_layout_and_colours(state)
     return page, state, path
+
+
+def check_layout_and_colours(state: Any) -> None:
+    """The title banner is not covered by any control, and every colour a shown shape
+    is coded by is a swatch of a shown legend."""
+    assert state.title_box, "no title banner"
+    assert state.map_colours and state.top_controls  # something was read
+    bottom = state.title_box[3]
+    for left, top, right, _ in state.top_controls:
+        assert top >= bottom - 0.5, ("a control covers the title", left, top, right, bottom)
+    missing = set(state.map_colours) - set(state.all_legend_colours)
+    assert not missing, missing
 
 
 def test_reading_circle_map(browser: MapBrowser, reading_run: dict[str, Any]) -> None:
@@ -573,7 +587,8 @@ def test_notebook_png_and_excel(request: pytest.FixtureRequest, notebook: str) -
 
 _PANEL_JS = """() => Array.from(document.querySelectorAll('.acc-verdicts .acc-verdict')).map(e => ({
   claim: e.dataset.claim, state: e.dataset.state, text: e.innerText,
-  top: e.closest('.acc-verdicts').getBoundingClientRect().top}))"""
+  top: e.closest('.acc-verdicts').getBoundingClientRect().top,
+  under: document.querySelector('.acc-title').getBoundingClientRect().bottom}))"""
 
 
 @pytest.mark.parametrize("notebook", ["facility_access", "reading_circle", "school_tiers", "services"])
@@ -600,7 +615,7 @@ def test_every_map_answers_its_claims(
         page.close()
     assert [(p["claim"], p["state"]) for p in panel] == [(v["claim"], v["state"]) for v in said]
     for shown, v in zip(panel, said, strict=True):
-        assert shown["top"] < 200  # at the top of the map
+        assert shown["under"] <= shown["top"] < shown["under"] + 120  # at the top, below the title
         assert label(f"verdict_state.{v['state']}") in shown["text"]
         assert v["statement"]["zh"] in shown["text"]
         assert verdicts.number_text(v["value"], v["unit"]) in shown["text"]

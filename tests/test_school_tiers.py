@@ -167,6 +167,9 @@ def test_default_rules() -> None:
     changed = st.load_rules(modes={"middle": "bicycle"}, limits_min={"primary": 20})
     assert changed.tier("middle").mode == "bicycle" and changed.tier("primary").limit_min == 20
     assert 20 in changed.thresholds_min(["primary"])
+    # a tier's map classes end at its limit and keep the shared limits below it
+    assert rules.classes_min("primary") == [15, 30] and rules.classes_min("high") == [15, 30, 45]
+    assert changed.classes_min("primary") == [15, 20]
     assert st.load_rules().tier("middle").mode == "ebike"  # defaults untouched
 
 

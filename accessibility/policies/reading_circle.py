@@ -89,7 +89,14 @@ from .. import classify, engine, isochrones, network, siting, snapping
 from .._errors import ValidationError
 from ..export import figure
 from ..labels import group_label, label
-from ..maps import BEYOND_COLOUR, NO_DATA_COLOUR, add_base_layers, minutes_colour
+from ..maps import (
+    BEYOND_COLOUR,
+    BOUNDARY_COLOUR,
+    NO_DATA_COLOUR,
+    add_base_layers,
+    add_title,
+    minutes_colour,
+)
 from ..population import estimate as estimate_population
 from ..population import reliability as population_reliability
 from ..report import Notes
@@ -112,7 +119,9 @@ log = logging.getLogger(__name__)
 #: Default targets: 95 % and every resident.
 DEFAULT_TARGETS: Final[tuple[float, ...]] = (0.95, 1.0)
 #: Colours of the map.
-COVERED_COLOUR: Final[str] = minutes_colour(15.0)  # within the walk: the green of ≤ 15 minutes on every map
+COVERED_COLOUR: Final[str] = minutes_colour(
+    15.0
+)  # within the walk: the green of ≤ 15 minutes on every map
 UNCOVERED_COLOUR: Final[str] = BEYOND_COLOUR  # beyond it: the colour of the last class on every map
 PLACE_COLOUR: Final[str] = "#1f2a5c"
 #: One colour per site plan (greedy/optimal per target), in the order of the plans; the
@@ -1148,20 +1157,6 @@ def _point_layer(
     return layer
 
 
-def _title_box(title: str, lines: Sequence[str], synthetic: bool, lang: str) -> Element:
-    parts = [f'<div style="font-size:16px;font-weight:600">{html.escape(title)}</div>']
-    parts += [f'<div style="font-size:12px;color:#333">{html.escape(t)}</div>' for t in lines]
-    if synthetic:
-        notice = html.escape(label("ui.synthetic_notice", lang=lang))
-        parts.append(f'<div style="font-size:12px;color:#b00020;font-weight:600">{notice}</div>')
-    style = (
-        "position:fixed;top:10px;left:50%;transform:translateX(-50%);z-index:1000;"
-        "max-width:60%;padding:6px 14px;text-align:center;background:rgba(255,255,255,0.93);"
-        f"border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,0.3);font-family:{_FONT}"
-    )
-    return Element(f'<div style="{style}">{"".join(parts)}</div>')
-
-
 def _legend(rows: Sequence[tuple[str, str, str]]) -> Element:
     """A fixed box in the bottom-left corner: (shape, colour, text) per row, shapes as
     drawn on the map (see :mod:`accessibility.policies._overlays`)."""
@@ -1541,7 +1536,7 @@ def map(
         folium.GeoJson(
             _geojson(gpd.GeoDataFrame(geometry=boundary.to_crs(4326).to_numpy(), crs=4326)),
             style_function=lambda _: {
-                "color": "#4d4d4d",
+                "color": BOUNDARY_COLOUR,
                 "weight": 1.5,
                 "dashArray": "6 4",
                 "fill": False,
@@ -1549,10 +1544,9 @@ def map(
             interactive=False,
         ).add_to(outline)
         outline.add_to(m)
+        legend.append(("dashed_line", BOUNDARY_COLOUR, label("ui.boundary", lang=lang)))
 
-    if source_note:
-        lines = [*lines, source_note]
-    m.get_root().html.add_child(_title_box(title, lines, synthetic, lang), name="rc_title_box")
+    add_title(m, title, lines, synthetic=synthetic, lang=lang, source_note=source_note)
     m.get_root().html.add_child(_legend(legend), name="rc_legend")
     folium.LayerControl(collapsed=False).add_to(m)
     pad = 0.003  # degrees, so that a single point is not drawn at the maximum zoom

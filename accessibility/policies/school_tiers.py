@@ -217,6 +217,13 @@ class TierRules:
         values = set(self.map_thresholds_min) | {self.tier(t).limit_min for t in tiers}
         return sorted(values)
 
+    def classes_min(self, tier: str) -> list[float]:
+        """A tier's map classes, minutes: the configured thresholds below its limit, then
+        the limit (``[15, 30]`` for a 30-minute tier), so the classes end at what the rule
+        allows and the same minutes get the same colour as on every other map."""
+        limit = self.tier(tier).limit_min
+        return [t for t in self.map_thresholds_min if t < limit] + [limit]
+
 
 def check_tier(tier: str) -> str:
     """Validate a school tier name."""
