@@ -126,6 +126,32 @@ def write_geopackage(path: Path | str, layers: Mapping[str, pd.DataFrame]) -> Pa
     return path
 
 
+#: First characters that make a spreadsheet read a text as a formula (or a DDE call):
+#: ``=``, ``+``, ``-``, ``@``, tab and carriage return (OWASP, "CSV Injection").
+FORMULA_STARTS: Final[tuple[str, ...]] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A text a spreadsheet would run as a formula, made inert for a CSV file.
+
+    Text starting with one of :data:`FORMULA_STARTS` gets a leading apostrophe
+    (``=1+1`` → ``'=1+1``): Excel and WPS show it as text and run nothing. Other
+    values, numbers included (``-1.5`` stays a number), are returned as they are.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _csv_safe_table(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every text field neutralised by :func:`csv_safe`."""
+    out = table.copy()
+    for col in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
+            out[col] = out[col].map(csv_safe)
+    return out
+
+
 def write_csv(
     path: Path | str,
     frame: pd.DataFrame,
@@ -173,7 +199,7 @@ def write_csv(
         table.columns = shown
     tmp = _tmp_beside(path)
     try:
-        table.to_csv(tmp, index=False, encoding="utf-8-sig")
+        _csv_safe_table(table).to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -599,6 +625,10 @@ def write_excel(
         ws.append(shown)
         for row in zip(*values) if values else ():
             ws.append(list(row))
+        for cells in ws.iter_rows(min_row=2):
+            for cell in cells:
+                if cell.data_type == "f":  # a text starting with "=": data, never a formula
+                    cell.data_type = "s"
         for j, _col in enumerate(columns, start=1):
             letter = get_column_letter(j)
             head = ws.cell(row=1, column=j)
