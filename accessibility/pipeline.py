@@ -44,7 +44,7 @@ from scipy.sparse.csgraph import connected_components
 from . import classify, dedup, engine, export, network, regions, snapping
 from . import origins as origin_choice
 from ._errors import DataSourceError, ValidationError
-from .settings import progress_bar, settings
+from .settings import inside_root, progress_bar, settings
 from .sources import osm
 
 log = logging.getLogger(__name__)
@@ -106,13 +106,13 @@ class Study:
     def processed_dir(self) -> Path:
         """Where tables and caches of this study go: ``data/processed/<region>[/<unit>]``."""
         base = self.region.processed_dir
-        return base / self.unit.code if self.unit is not None else base
+        return inside_root(base / self.unit.code) if self.unit is not None else base
 
     @property
     def maps_dir(self) -> Path:
         """Where maps of this study go: ``maps/<region>[/<unit>]``."""
         base = self.region.maps_dir
-        return base / self.unit.code if self.unit is not None else base
+        return inside_root(base / self.unit.code) if self.unit is not None else base
 
     def label(self, lang: str = "zh") -> str:
         """Display name: the region's, or "region · unit"."""

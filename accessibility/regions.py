@@ -30,7 +30,7 @@ import yaml
 
 from ._errors import UnknownRegionError, ValidationError
 from ._validate import check_degrees
-from .settings import settings
+from .settings import check_path_part, inside_root, settings
 
 BOUNDARY_KINDS = ("file", "osm", "circle", "bbox")
 
@@ -78,6 +78,9 @@ class Unit:
     seat: str = ""
     source: dict[str, Any] = field(default_factory=dict)
     official: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # the code is a folder name (data/, maps/, runs/)
+        check_path_part(self.code, "unit code", f"unit {self.name}")
 
     def label(self, lang: str = "zh") -> str:
         """Display name in ``zh`` or ``en``."""
@@ -153,6 +156,10 @@ class Region:
     official: dict[str, float] = field(default_factory=dict)
     claims: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:  # the name is a folder name (data/, maps/, runs/)
+        where = f"region file {self.config_path}" if self.config_path else "region"
+        check_path_part(self.name, "region name", where)
+
     def label(self, lang: str = "zh") -> str:
         """Display name in ``zh`` or ``en``."""
         return self.label_en if lang == "en" else self.label_zh
@@ -194,15 +201,19 @@ class Region:
 
     @property
     def raw_dir(self) -> Path:
-        return settings.data_raw / self.name
+        return self._folder(settings.data_raw)
 
     @property
     def processed_dir(self) -> Path:
-        return settings.data_processed / self.name
+        return self._folder(settings.data_processed)
 
     @property
     def maps_dir(self) -> Path:
-        return settings.maps_dir / self.name
+        return self._folder(settings.maps_dir)
+
+    def _folder(self, base: Path) -> Path:
+        """``base/<region name>``, checked to stay under the project root."""
+        return inside_root(base / self.name)
 
 
 def _builtin_dir() -> Path:
@@ -241,6 +252,7 @@ def load(name: str) -> Region:
         )
         raise UnknownRegionError(msg)
     path = files[name]
+    check_path_part(path.stem, "the region name (the file's name)", f"region file {path}")
     try:
         data = yaml.safe_load(path.read_text("utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -472,7 +484,7 @@ def _unit(data: dict[str, Any], path: Path) -> Unit:
     if source is not None:
         source = dict(check_source_spec(source, where=f"{path} unit {data['code']}"))
     return Unit(
-        code=str(data["code"]),
+        code=check_path_part(data["code"], "unit code", str(path)),  # with the file's name
         name=str(data["name"]),
         name_en=str(data.get("name_en", "")),
         kind=str(data.get("kind", "")),

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import classify, engine, network, origins, regions
 from ._errors import AccessibilityError, DataSourceError, ValidationError
-from .settings import PROGRESS_ENV, settings
+from .settings import PROGRESS_ENV, inside_root, settings
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def _run_one(
         msg = f"notebook {source} not found"
         raise ValidationError(msg)
     sub = Path(region, unit) if unit is not None else Path(region)
-    out = settings.runs_dir / sub / f"{notebook}.ipynb"
+    out = inside_root(settings.runs_dir / sub / f"{notebook}.ipynb")
     out.parent.mkdir(parents=True, exist_ok=True)
     show = settings.progress if progress is None else progress
     what = f"region {region}" + (f" unit {unit}" if unit is not None else "")

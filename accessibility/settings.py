@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+from ._errors import ValidationError
 
 #: Environment variable that turns progress bars off ("0") in processes it is set for.
 PROGRESS_ENV = "ACCESSIBILITY_PROGRESS"
@@ -90,6 +93,50 @@ class Settings:
 
 
 settings = Settings()
+
+#: What a value that becomes a file or folder name may hold.
+_PATH_PART: Final[re.Pattern[str]] = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def check_path_part(value: object, what: str, where: str) -> str:
+    """``value`` as a file or folder name: ASCII letters, digits, ``_`` and ``-`` only.
+
+    Region names and unit codes become folders under ``data/``, ``maps/`` and
+    ``runs/``; a ``..``, a ``/`` or a space in one (from a region file, the command
+    line or an OSM tag) must not reach a path.
+
+    Raises
+    ------
+    ValidationError
+        Naming the value, what it is and where it came from.
+    """
+    text = str(value)
+    if not _PATH_PART.fullmatch(text):
+        msg = (
+            f"{where}: {what} {text!r} may hold only letters, digits, '_' and '-' "
+            "(it becomes a folder name), e.g. 411024"
+        )
+        raise ValidationError(msg)
+    return text
+
+
+def inside_root(path: Path | str) -> Path:
+    """``path`` made absolute and normalised, after checking it stays under the project root.
+
+    The check is on the path as written (``..`` resolved, symbolic links kept), so
+    a ``data/`` folder linked to another disk still works.
+
+    Raises
+    ------
+    ValidationError
+        The path leads outside the project root.
+    """
+    root = Path(os.path.normpath(settings.project_root))
+    full = Path(os.path.normpath(root / Path(path)))
+    if full != root and root not in full.parents:
+        msg = f"{path} is outside the project root {root}; nothing is written there"
+        raise ValidationError(msg)
+    return full
 
 
 def _in_kernel() -> bool:

@@ -377,7 +377,10 @@ def test_osm_file_is_dated_by_its_extract_not_its_copy(tmp_path) -> None:
         )
         note = pipeline.Study.data_note(fake, "en")  # type: ignore[arg-type]
         assert "x.osm.pbf, " in note and "2019-04-14" in note and words in note
-        assert dt.date.today().isoformat() in note  # the map's own date, apart
+        from accessibility.clock import CHINA_TZ
+
+        today = dt.datetime.now(CHINA_TZ).date().isoformat()  # maps are dated in China Standard Time
+        assert today in note  # the map's own date, apart
         zh = pipeline.Study.data_note(fake, "zh")  # type: ignore[arg-type]
         assert "2019-04-14" in zh and ("文件头" in zh) == (how == "header")
     # a file without any timestamp: the date is unknown, said so (never the copy time)

@@ -75,3 +75,69 @@ def test_safe_text() -> None:
     assert export.csv_safe("李庄") == "李庄"
     assert export.csv_safe(-3) == -3
     assert export.csv_safe(None) is None
+
+
+# --------------------------------------------------------------------------- paths
+_REGION = """label_zh: 测试
+label_en: Test
+synthetic: true
+source: {{kind: sample, seed: 3}}
+units:
+  - {{code: "{code}", name: 测试县, source: {{kind: sample, seed: 3}}}}
+"""
+
+
+def _tree(root):
+    return sorted(p.relative_to(root) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("code", ["../../../escaped", "a/b", "..", "x y", "县", ""])
+def test_a_unit_code_that_would_leave_the_project_is_refused(tmp_path, capsys, code) -> None:
+    from accessibility import cli
+
+    root = tmp_path / "project"
+    (root / "regions").mkdir(parents=True)
+    (root / "regions" / "hostile.yml").write_text(_REGION.format(code=code), encoding="utf-8")
+    before = _tree(tmp_path)
+    status = cli.main(
+        ["--root", str(root), "-q", "run", "--region", "hostile", "--notebook", "facility_access"]
+    )
+    err = capsys.readouterr().err
+    assert status == 2
+    assert repr(code) in err and "hostile.yml" in err  # names the value and the file
+    assert _tree(tmp_path) == before  # nothing written, inside the project or out
+
+
+@pytest.mark.parametrize("unit", ["../../../escaped", "999001/../../x"])
+def test_a_unit_on_the_command_line_that_is_no_unit_is_refused(tmp_path, capsys, unit) -> None:
+    from accessibility import cli
+
+    before = _tree(tmp_path)
+    status = cli.main(["--root", str(tmp_path), "-q", "run", "--region", "samples", "--unit", unit])
+    assert status == 2
+    assert repr(unit) in capsys.readouterr().err
+    assert _tree(tmp_path) == before
+
+
+def test_a_region_file_name_that_is_no_plain_name_is_refused(tmp_path, capsys) -> None:
+    from accessibility import cli
+
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "my county.yml").write_text(_REGION.format(code="1"), encoding="utf-8")
+    status = cli.main(["--root", str(tmp_path), "-q", "run", "--region", "my county"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "'my county'" in err and "letters, digits" in err
+
+
+def test_output_paths_stay_under_the_root(tmp_path) -> None:
+    from accessibility._errors import ValidationError
+    from accessibility.settings import inside_root, settings
+
+    settings.root = tmp_path
+    try:
+        assert inside_root(tmp_path / "maps" / "x") == tmp_path / "maps" / "x"
+        with pytest.raises(ValidationError, match="outside the project root"):
+            inside_root(tmp_path / "maps" / ".." / ".." / "escaped")
+    finally:
+        settings.root = None
