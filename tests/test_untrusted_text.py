@@ -141,3 +141,129 @@ def test_output_paths_stay_under_the_root(tmp_path) -> None:
             inside_root(tmp_path / "maps" / ".." / ".." / "escaped")
     finally:
         settings.root = None
+
+
+# --------------------------------------------------------------------------- a hostile county
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _hostile_osm(src, dst) -> list[str]:
+    """The sample county with hostile names put before the names of its first villages
+    and schools (so a school's tier, read from its name, is kept); the names given."""
+    import re
+    from xml.sax.saxutils import quoteattr
+
+    text = src.read_text("utf-8")
+    given: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        if len(given) >= 2 * len(HOSTILE):
+            return match.group(0)
+        name = HOSTILE[len(given) % len(HOSTILE)] + match.group(1)
+        given.append(name)
+        value = quoteattr(name, {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+        return f'<tag k="name" v={value}/>'
+
+    text = re.sub(r'<tag k="name" v="([^"]*(?:村|学))"/>', swap, text)
+    dst.write_text(text, "utf-8")
+    return given
+
+
+_SENTINEL_JS = """async () => {
+  const map = window[Object.keys(window).find((k) => /^map_[0-9a-f]+$/.test(k))];
+  let opened = 0;
+  if (map) map.eachLayer((l) => {
+    if (l.getTooltip && l.getTooltip()) { l.openTooltip(); opened++; }
+    if (l.getPopup && l.getPopup()) { l.openPopup(); opened++; }
+  });
+  await new Promise((done) => setTimeout(done, 500));  // an <img onerror> fires late
+  return {title: document.title, pwned: window.__pwned === undefined ? null : window.__pwned,
+          opened, text: document.body.innerText};
+}"""
+
+
+@pytest.mark.slow
+def test_a_county_with_hostile_names(tmp_path) -> None:
+    """Every output of a county whose OSM names and region labels are hostile: workbook
+    cells are text, CSV fields cannot start a formula, and no HTML page runs them."""
+    import json
+
+    import openpyxl
+
+    from accessibility import cli
+    from accessibility.sources import sample
+
+    from .browser import MapBrowser
+
+    raw = tmp_path / "data" / "raw" / "hostile"
+    files = sample.generate(tmp_path / "gen", seed=11)
+    raw.mkdir(parents=True)
+    given = _hostile_osm(files.osm, raw / "county.osm")
+    (raw / "boundary.geojson").write_bytes(files.boundary.read_bytes())
+    assert len(given) == 2 * len(HOSTILE)
+    unit_name = '<img src=x onerror="window.__pwned=2">=1+1'
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "hostile.yml").write_text(
+        "label_zh: " + json.dumps("<script>window.__pwned=3</script>恶意县") + "\n"
+        "label_en: " + json.dumps('Hostile "county" <b>') + "\n"
+        "source: {kind: osm_file, path: county.osm}\nboundary: {file: boundary.geojson}\n"
+        f"units:\n  - {{code: h1, name: {json.dumps(unit_name)}}}\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["--root", str(tmp_path), "-q", "batch", "hostile"]) == 0
+
+    # workbooks: no formula anywhere; the hostile names are string cells, exactly
+    seen = set()
+    books = sorted((tmp_path / "data" / "processed" / "hostile").rglob("*.xlsx"))
+    assert len(books) == 4
+    wanted = {g.replace("\r", "\n") for g in given}
+    for book in books:
+        for ws in openpyxl.load_workbook(book).worksheets:
+            for row in ws.iter_rows():
+                for cell in row:
+                    assert cell.data_type != "f", (book.name, ws.title, cell.coordinate, cell.value)
+                    if cell.value in wanted:
+                        assert cell.data_type == "s"
+                        seen.add(cell.value)
+    assert len(seen) >= len(HOSTILE)  # the names did reach the workbooks
+
+    # CSV files: a field starting with = + - @ tab or CR is a number, or was neutralised
+    csvs = sorted((tmp_path / "data" / "processed" / "hostile").rglob("*.csv"))
+    assert csvs
+    neutralised = 0
+    for path in csvs:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            for row in csv.reader(f):
+                for field in row:
+                    assert not field.startswith(export.FORMULA_STARTS) or _is_number(field), (
+                        path.name,
+                        field,
+                    )
+                    neutralised += field.startswith("'") and any(
+                        field[1:].startswith(g) for g in given
+                    )
+    assert neutralised > 0
+
+    # HTML: every map and the index page, with every tooltip and popup opened
+    pages = sorted((tmp_path / "maps" / "hostile").rglob("*.html"))
+    assert len(pages) == 5  # four maps and the index page
+    with MapBrowser() as browser:
+        for page_path in pages:
+            page = browser.open_page(page_path)
+            try:
+                got = page.page.evaluate(_SENTINEL_JS)
+            finally:
+                page.close()
+            assert got["pwned"] is None, page_path.name
+            assert got["title"] != "x"  # the <script> in a name did not run
+            assert page.page_errors == [], (page_path.name, page.page_errors)
+            if page_path.name != "index.html":
+                assert got["opened"] > 0
+            assert "恶意县" in got["text"] or "Hostile" in got["text"], (
+                page_path.name
+            )  # shown as text
