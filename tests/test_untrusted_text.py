@@ -206,12 +206,21 @@ def test_a_county_with_hostile_names(tmp_path) -> None:
     given = _hostile_osm(files.osm, raw / "county.osm")
     (raw / "boundary.geojson").write_bytes(files.boundary.read_bytes())
     assert len(given) == 2 * len(HOSTILE)
+    # an official school list (registry) with hostile names, beside the first villages
+    w, south, e, n = json.loads(files.meta.read_text("utf-8"))["bbox"]
+    listed = [h + "希望小学" for h in HOSTILE]
+    with (raw / "schools.csv").open("w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["名称", "类型", "经度", "纬度"])
+        for i, name in enumerate(listed):
+            out.writerow([name, "小学", w + (e - w) * (0.2 + 0.05 * i), south + (n - south) * 0.5])
     unit_name = '<img src=x onerror="window.__pwned=2">=1+1'
     (tmp_path / "regions").mkdir()
     (tmp_path / "regions" / "hostile.yml").write_text(
         "label_zh: " + json.dumps("<script>window.__pwned=3</script>恶意县") + "\n"
         "label_en: " + json.dumps('Hostile "county" <b>') + "\n"
         "source: {kind: osm_file, path: county.osm}\nboundary: {file: boundary.geojson}\n"
+        "registries:\n  facilities:\n    - {file: schools.csv, kind: school, datum: wgs84}\n"
         f"units:\n  - {{code: h1, name: {json.dumps(unit_name)}}}\n",
         encoding="utf-8",
     )
@@ -221,6 +230,7 @@ def test_a_county_with_hostile_names(tmp_path) -> None:
     seen = set()
     books = sorted((tmp_path / "data" / "processed" / "hostile").rglob("*.xlsx"))
     assert len(books) == 4
+    given += listed
     wanted = {g.replace("\r", "\n") for g in given}
     for book in books:
         for ws in openpyxl.load_workbook(book).worksheets:
@@ -231,6 +241,7 @@ def test_a_county_with_hostile_names(tmp_path) -> None:
                         assert cell.data_type == "s"
                         seen.add(cell.value)
     assert len(seen) >= len(HOSTILE)  # the names did reach the workbooks
+    assert seen & set(listed)  # the registry's too
 
     # CSV files: a field starting with = + - @ tab or CR is a number, or was neutralised
     csvs = sorted((tmp_path / "data" / "processed" / "hostile").rglob("*.csv"))
