@@ -738,7 +738,8 @@ def png_lines(verdicts: Sequence[Verdict], *, lang: str = "zh") -> str:
 
 def conclusion(verdicts: Sequence[Verdict], *, lang: str = "zh") -> str:
     """The notebook's conclusion in Markdown: what holds, what does not and where, what
-    the data cannot settle and why, and how sure each verdict is."""
+    the data cannot settle and why, and how sure each verdict is. ``<``, ``>`` and ``&``
+    are written as entities, so a name holding markup is shown as text."""
     place = verdicts[0].text("place", lang) if verdicts else ""
     out = [f"### {label('verdict_ui.conclusion_title', lang=lang)}{' · ' + place if place else ''}"]
     if not verdicts:
@@ -764,4 +765,5 @@ def conclusion(verdicts: Sequence[Verdict], *, lang: str = "zh") -> str:
                 line += f"; {label('verdict_ui.completeness', lang=lang)}: {done}"
             block.append(line)
         out.append("\n".join(block))
-    return "\n\n".join(out)
+    # names come from OSM and registries: markup in one is shown, never run
+    return html.escape("\n\n".join(out), quote=False)

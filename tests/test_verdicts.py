@@ -233,6 +233,21 @@ def test_the_conclusion_says_what_holds_what_not_and_what_cannot_be_told():
     holds, not_met, cannot = (text.index(w) for w in ("**成立**", "**不成立**", "**数据不足"))
     assert holds < not_met < cannot
     assert "史寺村" in text and "2,441" in text
+    hostile = verdicts.judge(
+        Measure(
+            "bus_every_village",
+            0.8,
+            facilities=300,
+            worst=[("<img src=x onerror=f()>村", "9 分钟", "9 min")],
+        ),
+        data=DATA,
+        place={"zh": "<script>x()</script>县", "en": "A"},
+    )
+    shown = verdicts.conclusion([hostile], lang="zh")
+    assert "<img" not in shown and "<script" not in shown  # markup in names is text
+    assert (
+        "&lt;img src=x onerror=f()&gt;村" in shown and "&lt;script&gt;x()&lt;/script&gt;县" in shown
+    )
     lines = verdicts.png_lines(_three(), lang="zh").splitlines()
     assert len(lines) == 3 and "不成立" in lines[1] and "80.0%" in lines[1]
 
