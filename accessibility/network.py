@@ -127,12 +127,18 @@ class RoadData:
     meta
         What the reader counted, e.g. ``ways_clipped`` (ways cut by the extract's
         edge, kept in part); copied into :attr:`Network.meta`.
+    ways
+        Names of the ways, indexed by OSM way id: ``name`` and ``ref`` (str, ``""``
+        when untagged), for the ways that have either; ``None`` when the source kept
+        none. Used to name roads in reports (e.g. the lower-class pieces of a
+        township's route); no network depends on it.
     """
 
     nodes: pd.DataFrame
     segments: pd.DataFrame
     fingerprint: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    ways: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         missing = [c for c in ("lon", "lat") if c not in self.nodes.columns]

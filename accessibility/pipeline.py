@@ -90,6 +90,9 @@ class Study:
     #: Facilities mapped twice and merged into one (:func:`accessibility.dedup.merge`):
     #: ``kept``, ``dropped``, ``kind``, names, ``distance_m``, ``rule``.
     duplicates: pd.DataFrame = field(default_factory=lambda: dedup.empty_table())
+    #: The road data the network was built from (every class and piece, way names
+    #: included), for analyses on another mode or class of road (township road links).
+    roads: network.RoadData | None = None
 
     @property
     def split(self) -> bool:
@@ -1024,4 +1027,5 @@ def prepare(
         meta=meta,
         exact_within_s=exact_s,
         duplicates=duplicates,
+        roads=data.roads,
     )

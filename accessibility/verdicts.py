@@ -134,6 +134,10 @@ class Measure:
         Why the value is only an estimate (``(zh, en)``), or empty.
     facts
         Facts overriding those of the study (e.g. ``population=False``).
+    alternatives
+        The value under other stated rules of the measure, each ``(zh, en, value)``
+        (e.g. the township road links under the strict rule): when one of them falls
+        on the other side of the target, the data do not settle the claim.
     """
 
     claim: str
@@ -144,6 +148,7 @@ class Measure:
     fields: dict[str, Any] = field(default_factory=dict)
     estimate: tuple[str, str] | tuple[()] = ()
     facts: dict[str, Any] = field(default_factory=dict)
+    alternatives: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -452,6 +457,26 @@ def judge(
         reasons.append(_why("shortfall", n=f"{value:,.0f}", target=f"{target:,.0f}"))
     else:
         state = "not_met"
+    if state in ("holds", "not_met") and target is not None and value is not None:
+        split = [
+            (zh, en, alt)
+            for zh, en, alt in measure.alternatives
+            if (alt >= target - 1e-9) != (state == "holds")
+        ]
+        if split:
+            state = "cannot_tell"
+            for zh, en, alt in split:
+                words = {
+                    "value": number_text(value, c.unit),
+                    "alt": number_text(alt, c.unit),
+                    "target": number_text(target, c.unit),
+                }
+                reasons.append(
+                    {
+                        g: label("verdict_reason.rule_sensitive", lang=g).format(rule=r, **words)
+                        for g, r in (("zh", zh), ("en", en))
+                    }
+                )
     sure = "high"
     if measure.estimate:
         sure = "low"

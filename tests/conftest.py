@@ -75,3 +75,46 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory):
     yield
     for key, value in saved.items():
         setattr(settings, key, value)
+
+
+@pytest.fixture
+def county():
+    """Road links: county seat C at the origin; A east on a secondary road; B north on a tertiary road only;
+    D west on a secondary road that stops 4 km short of C and goes on as tertiary.
+
+    Roads (metres): 1 (0,0) - 2 (4000,0) - 3 (8000,0) secondary; 1 - 4 (0,4000) - 5 (0,8000)
+    tertiary; 6 (-8000,0) - 7 (-4000,0) secondary; 7 - 1 tertiary; a residential street
+    inside C from 1 to 8 (0,-300).
+    """
+    roads = make_roads(
+        {
+            1: (0, 0),
+            2: (4000, 0),
+            3: (8000, 0),
+            4: (0, 4000),
+            5: (0, 8000),
+            6: (-8000, 0),
+            7: (-4000, 0),
+            8: (0, -300),
+        },
+        [
+            ([1, 2, 3], "secondary", 0),
+            ([1, 4, 5], "tertiary", 0),
+            ([6, 7], "secondary", 0),
+            ([7, 1], "tertiary", 0),
+            ([1, 8], "residential", 0),
+        ],
+    )
+    places = make_points(
+        {"C": (0, -300), "A": (8000, 50), "B": (50, 8000), "D": (-8000, 60), "V": (100, 100)}
+    )
+    places["name"] = ["城关镇", "甲镇", "乙乡", "丁镇", "某村"]
+    places["level"] = [
+        "county_seat",
+        "township_seat",
+        "township_seat",
+        "township_seat",
+        "admin_village",
+    ]
+    places["population"] = [100_000.0, 20_000.0, 10_000.0, 15_000.0, 800.0]
+    return roads, places

@@ -550,8 +550,8 @@ def test_services_map(browser: MapBrowser, services_run: dict[str, Any]) -> None
         ]
         names = [o.name for o in state.overlays]
         assert [g.name for g in state.groups] == groups and label("ui.boundary") in names
-        (links,) = [n for n in names if n != label("ui.boundary")]  # a check box of its own
-        assert links.startswith("乡镇驻地连通")
+        routes, links = [n for n in names if n != label("ui.boundary")]  # check boxes of their own
+        assert routes == label("services_map.routes_layer") and links.startswith("乡镇驻地连通")
         n = len(villages)
         assert n > 100
         assert state.villages == state.villages_painted == n  # the first group's markers

@@ -89,6 +89,29 @@ def test_service_measures(walk):
     )
 
 
+def test_road_measure_states_both_rules(walk):
+    links = services.road_links(walk.roads, walk.places, crs=walk.crs)
+    (m,) = [x for x in measures.services(walk, roads=links) if x.claim == "township_roads"]
+    t = links.table
+    assert m.value == pytest.approx(t["connected"].mean())
+    assert [alt for _, _, alt in m.alternatives] == pytest.approx([t["connected_strict"].mean()])
+    assert m.evidence[0][1].startswith("Default rule") and m.evidence[1][1].startswith(
+        "Strict rule"
+    )
+    assert f"{int(t['connected'].sum())} of {len(t)} township seats linked" in m.evidence[0][1]
+    unlinked = t.loc[~t["connected"]]
+    assert {name for name, _, _ in m.worst} == set(unlinked["name"])
+    (v,) = [x for x in verdicts.judge_all(walk, [m])]
+    default_holds = m.value >= 0.961 - 1e-9
+    strict_holds = m.alternatives[0][2] >= 0.961 - 1e-9
+    expected = (
+        ("holds" if default_holds else "not_met")
+        if default_holds == strict_holds
+        else "cannot_tell"
+    )
+    assert v.state == expected
+
+
 def test_school_measures(walk):
     rules = school_tiers.load_rules()
     access = school_tiers.access_by_tier("sample", None, rules, offline=True)

@@ -16,9 +16,9 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from accessibility import engine, equity, maps, metrics, network, pipeline, report, runner, snapping
+from accessibility import engine, equity, metrics, network, pipeline, report, runner, snapping
 from accessibility._errors import ValidationError
-from accessibility.policies import _overlays, services
+from accessibility.policies import services
 from accessibility.settings import settings
 
 from .conftest import TEST_CRS, check_excel_and_png, make_points, make_roads
@@ -44,150 +44,6 @@ def test_classes_at_least() -> None:
     assert "tertiary" not in services.classes_at_least("secondary")
     with pytest.raises(ValidationError, match="unknown road class 'footway'.*road_classes.yml"):
         services.classes_at_least("footway")
-
-
-# --------------------------------------------------------------------------- road links
-
-
-@pytest.fixture
-def county():
-    """County seat C at the origin; A east on a secondary road; B north on a tertiary road only;
-    D west on a secondary road that stops 4 km short of C and goes on as tertiary.
-
-    Roads (metres): 1 (0,0) - 2 (4000,0) - 3 (8000,0) secondary; 1 - 4 (0,4000) - 5 (0,8000)
-    tertiary; 6 (-8000,0) - 7 (-4000,0) secondary; 7 - 1 tertiary; a residential street
-    inside C from 1 to 8 (0,-300).
-    """
-    roads = make_roads(
-        {
-            1: (0, 0),
-            2: (4000, 0),
-            3: (8000, 0),
-            4: (0, 4000),
-            5: (0, 8000),
-            6: (-8000, 0),
-            7: (-4000, 0),
-            8: (0, -300),
-        },
-        [
-            ([1, 2, 3], "secondary", 0),
-            ([1, 4, 5], "tertiary", 0),
-            ([6, 7], "secondary", 0),
-            ([7, 1], "tertiary", 0),
-            ([1, 8], "residential", 0),
-        ],
-    )
-    places = make_points(
-        {"C": (0, -300), "A": (8000, 50), "B": (50, 8000), "D": (-8000, 60), "V": (100, 100)}
-    )
-    places["name"] = ["城关镇", "甲镇", "乙乡", "丁镇", "某村"]
-    places["level"] = [
-        "county_seat",
-        "township_seat",
-        "township_seat",
-        "township_seat",
-        "admin_village",
-    ]
-    places["population"] = [100_000.0, 20_000.0, 10_000.0, 15_000.0, 800.0]
-    return roads, places
-
-
-def test_township_on_a_tertiary_road_is_not_linked_at_secondary(county) -> None:
-    roads, places = county
-    check = services.road_links(
-        roads, places, min_class="secondary", crs=TEST_CRS, town_radius_m=500, county_radius_m=500
-    )
-    t = check.table
-    assert list(t.index) == ["A", "B", "D"]  # township seats only
-    assert t["connected"].to_dict() == {"A": True, "B": False, "D": False}
-    assert t["reason"].to_dict() == {
-        "A": "connected",
-        "B": "no_class_road_near_seat",  # no secondary road within 500 m of B
-        "D": "no_class_route",  # on a secondary road that does not reach C
-    }
-    assert t.loc["A", "access_m"] == pytest.approx(50, abs=1)
-    assert t.loc["B", "access_m"] == pytest.approx(8000, rel=1e-3)  # down to the road on y = 0
-    # by car at 45 km/h on secondary, 35 km/h on tertiary, 20 km/h in C's street (300 m)
-    street_min = 300 / (20 / 0.06)
-    assert t.loc["A", "time_good_min"] == pytest.approx(8000 / 750 + street_min, rel=5e-3)
-    assert t.loc["A", "time_all_min"] == pytest.approx(t.loc["A", "time_good_min"])
-    assert t.loc["A", "detour"] == pytest.approx(1.0)
-    assert np.isinf(t.loc["B", "time_good_min"]) and np.isnan(t.loc["B", "detour"])
-    assert t.loc["B", "time_all_min"] == pytest.approx(8000 / (35 / 0.06) + street_min, rel=5e-3)
-    s = check.summary.loc["township_links"]
-    assert (s["township_seats"], s["connected"]) == (3, 1)
-    assert s["share_connected"] == pytest.approx(1 / 3)
-    assert s["mode"] == "car" and s["county_seat_access_m"] == pytest.approx(300, rel=1e-3)
-    assert check.table.crs.to_epsg() == 4326
-
-
-def test_township_on_a_tertiary_road_is_linked_at_tertiary(county) -> None:
-    roads, places = county
-    check = services.road_links(
-        roads, places, min_class="tertiary", crs=TEST_CRS, town_radius_m=500, county_radius_m=500
-    )
-    assert check.table["connected"].all()
-    assert check.summary.loc["township_links", "share_connected"] == 1.0
-
-
-def test_town_streets_count_only_inside_the_seat_area(county) -> None:
-    roads, places = county
-    # C's place node is 300 m down a residential street from the secondary road
-    tight = services.road_links(
-        roads, places, min_class="secondary", crs=TEST_CRS, town_radius_m=500, county_radius_m=200
-    )
-    assert tight.table["reason"].to_dict() == {
-        "A": "county_seat_off_class_roads",
-        "B": "no_class_road_near_seat",
-        "D": "county_seat_off_class_roads",
-    }
-    assert tight.summary.loc["township_links", "connected"] == 0
-
-
-def test_network_and_road_data_give_the_same_answer(county) -> None:
-    roads, places = county
-    net = network.build(roads, mode="car", crs=TEST_CRS)
-    from_net = services.road_links(net, places, town_radius_m=500, county_radius_m=500)
-    from_roads = services.road_links(
-        roads, places, crs=TEST_CRS, town_radius_m=500, county_radius_m=500
-    )
-    pd.testing.assert_frame_equal(
-        pd.DataFrame(from_net.table.drop(columns="geometry")),
-        pd.DataFrame(from_roads.table.drop(columns="geometry")),
-    )
-    again = network.build(services.roads_from_network(net), mode="car", crs=TEST_CRS)
-    assert again.n_edges == net.n_edges
-    assert again.time_s.sum() == pytest.approx(net.time_s.sum())
-
-
-def test_no_road_of_the_class_at_all(county, caplog) -> None:
-    roads, places = county
-    with caplog.at_level(logging.WARNING, logger="accessibility.policies.services"):
-        check = services.road_links(roads, places, min_class="trunk", crs=TEST_CRS)
-    assert not check.table["connected"].any()
-    assert (check.table["reason"] == "no_class_road_near_seat").all()
-    assert np.isfinite(check.table["time_all_min"]).all()
-    assert "no road of class trunk" in caplog.text
-
-
-def test_road_links_bad_inputs(county) -> None:
-    roads, places = county
-    with pytest.raises(ValidationError, match="pass crs="):
-        services.road_links(roads, places)
-    with pytest.raises(ValidationError, match="unknown road class"):
-        services.road_links(roads, places, crs=TEST_CRS, min_class="class2")
-    with pytest.raises(ValidationError, match="RoadData or a Network"):
-        services.road_links("roads.osm", places, crs=TEST_CRS)
-    with pytest.raises(ValidationError, match="town_radius_m must be >= 0"):
-        services.road_links(roads, places, crs=TEST_CRS, town_radius_m=-1)
-    two = places.copy()
-    two.loc["A", "level"] = "county_seat"
-    with pytest.raises(ValidationError, match="exactly one county seat.*found 2"):
-        services.road_links(roads, two, crs=TEST_CRS)
-    with pytest.raises(ValidationError, match="found 0.*seat: <name>"):
-        services.road_links(roads, places.drop(index="C"), crs=TEST_CRS)
-    with pytest.raises(ValidationError, match="no township seats"):
-        services.road_links(roads, places.loc[["C", "V"]], crs=TEST_CRS)
 
 
 # --------------------------------------------------------------------------- bus and clinics
@@ -306,11 +162,14 @@ def test_claims_table(clinics_case, county) -> None:
     roads, places = county
     links = services.road_links(roads, places, crs=TEST_CRS, min_class="grade_ii")
     table = services.claims(clinics=clinics, roads=links, lang="en")
-    assert table["claim"].tolist() == ["county_hospital", "county_hospital", "township_links"]
+    assert table["claim"].tolist() == ["county_hospital"] * 2 + ["township_links"] * 2
     assert table["value"].tolist()[:2] == [0.75, 0.75]
+    # the stated (default) rule, then the strict one: A's route ends in C's 300 m street
+    assert table["value"].tolist()[2:] == pytest.approx([1 / 3, 0.0])
     assert table.loc[2, "reported"] == 0.961
     assert table.loc[2, "gap"] == pytest.approx(table.loc[2, "value"] - 0.961)
     assert "secondary" in table.loc[2, "measure"]  # the grade stands for its OSM class
+    assert "Default rule" in table.loc[2, "measure"] and "Strict rule" in table.loc[3, "measure"]
     assert "合成" not in table.to_string()
     assert "县级医院" in services.claims(clinics=clinics, lang="zh").loc[0, "measure"]
     with pytest.raises(ValidationError, match="at least one result"):
@@ -331,6 +190,7 @@ def test_key_figures_are_the_claims(clinics_case, county, line) -> None:
         "county_hospital_30",
         "bus_every_village",
         "township_links",
+        "township_links_strict",
     ]
     values = {f["key"]: f["value"] for f in figures}
     # the county hospital at 3,000 m: 西村 (300 residents) is 1,000 m away, 东村 3,000 m
@@ -342,6 +202,7 @@ def test_key_figures_are_the_claims(clinics_case, county, line) -> None:
     # the stop at 0 m: 东村 is at it, 西村 2,000 m away (27 minutes)
     assert values["bus_every_village"] == pytest.approx(bus.table["bus_served"].mean()) == 0.5
     assert values["township_links"] == pytest.approx(links.table["connected"].mean())
+    assert values["township_links_strict"] == pytest.approx(links.table["connected_strict"].mean())
     table = services.claims(clinics=clinics, bus=bus, roads=links, lang="zh")
     assert [f["value"] for f in figures] == table["value"].tolist()
     assert [f["label_zh"] for f in figures] == table["measure"].tolist()
@@ -498,20 +359,21 @@ def test_sample_bus_agrees_with_metrics_summary(sample) -> None:
 
 
 def test_sample_road_links(sample) -> None:
+    """The sample's county seat and townships sit on their main roads, as real seats do: the
+    strict and the default rule agree, and every route stays on secondary-or-better roads."""
     ebike, _ = sample
-    good = services.road_links(ebike.network, ebike.places, min_class="secondary")
-    strict = services.road_links(ebike.network, ebike.places, min_class="primary")
+    check = services.road_links(ebike.roads, ebike.places, crs=ebike.crs, min_class="secondary")
     n_towns = int((ebike.places["level"] == "township_seat").sum())
-    assert len(good.table) == n_towns > 0
-    # the generator ties every township to the county seat with primary or secondary roads
-    assert good.summary.loc["township_links", "share_connected"] == 1.0
-    share = strict.summary.loc["township_links", "share_connected"]
-    assert 0 <= share < 1
-    connected = good.table["connected"]
-    assert (
-        good.table.loc[connected, "time_good_min"]
-        >= good.table.loc[connected, "time_all_min"] - 1e-6
-    ).all()
+    assert len(check.table) == n_towns > 0
+    s = check.summary.loc["township_links"]
+    assert s["connected"] == s["connected_strict"] == n_towns
+    assert (check.table["lower_m"] == 0).all() and (check.table["failed_direction"] == "").all()
+    assert (check.table["route_min"] >= check.table["time_all_min"] - 1e-6).all()
+    routes = check.meta["routes"]
+    assert set(routes["seat"]) == set(check.table.index) and not routes["lower"].any()
+    assert (routes["road"] != "").mean() > 0.9  # the generator names its main roads
+    primary = services.road_links(ebike.roads, ebike.places, crs=ebike.crs, min_class="primary")
+    assert primary.summary.loc["township_links", "share_connected"] < 1.0  # some are secondary
 
 
 def test_sample_equity(sample) -> None:
@@ -589,7 +451,7 @@ def test_notebook_runs(tmp_path, parameters) -> None:
         assert "Share of residents within 40 min" in summary["measure"].iloc[2]
     else:
         assert "合成数据" in html and "示例县" in html
-        assert len(summary) == 4  # 2 clinic limits, bus, roads
+        assert len(summary) == 5  # 2 clinic limits, bus, roads under the default and the strict rule
 
 
 def _without_seats_or_hospitals(source: Path, target: Path) -> Path:
@@ -638,78 +500,3 @@ def test_notebook_without_township_seats_writes_what_it_can(sample, sample_root,
     assert sheets[-1] == "未分析部分" and "乡镇道路连通" not in sheets
     page = result.map_html.read_text("utf-8")
     assert page.count("acc-warn") == 1 + 3  # the style rule and one line per note under the title
-
-
-# --------------------------------------------------------------------------- map layer
-_ID = re.compile(r"\b(?:[nwr]\d{3,}|new_\d+)\b")
-
-
-def _seat_markers(layer) -> list[tuple[tuple[float, float], str, str]]:
-    """(location, fill colour, tooltip) of every seat marker of a layer."""
-    out = []
-    for child in layer._children.values():
-        if isinstance(child, folium.CircleMarker):
-            tip = next(c.text for c in child._children.values() if isinstance(c, folium.Tooltip))
-            out.append((tuple(child.location), child.options["fillColor"].lower(), tip))
-    return out
-
-
-def test_seats_layer_has_its_own_colours_legend_and_class_times(county) -> None:
-    roads, places = county
-    places = places.copy()
-    places.loc["D", "name"] = None  # an unnamed seat is not shown by its id
-    check = services.road_links(
-        roads, places, min_class="secondary", crs=TEST_CRS, town_radius_m=500, county_radius_m=500
-    )
-    layer = services.seats_layer(check, lang="zh")
-    assert layer.layer_name == "乡镇驻地连通县城（次要道路（secondary）及以上）"
-    markers = _seat_markers(layer)
-    assert len(markers) == 3
-    (legend,) = [c for c in layer._children.values() if isinstance(c, _overlays.LayerLegend)]
-    drawn = {c for _, c, _ in markers}
-    assert drawn <= legend.colours and drawn == _overlays.drawn_colours(layer)
-    # not a travel-time colour: the villages' classes stay unambiguous
-    assert not legend.colours & {c.lower() for c in maps.class_colours(5)}
-    assert len(drawn) == 2  # linked, not linked
-    by_name = {tip.split("</b>")[0].removeprefix("<b>"): (c, tip) for _, c, tip in markers}
-    assert set(by_name) == {"甲镇", "乙乡", "未命名乡镇驻地"}
-    linked_colour, a_tip = by_name["甲镇"]
-    assert {by_name["乙乡"][0], by_name["未命名乡镇驻地"][0]} == drawn - {linked_colour}
-    # the time over roads of the class, worked out by hand: 8 km of secondary at 45 km/h
-    # and C's 300 m street at 20 km/h
-    good = 8000 / 750 + 300 / (20 / 0.06)
-    assert f"经次要道路（secondary）及以上道路到县城：{good:.0f} 分钟" in a_tip
-    assert f"经全部道路到县城：{good:.0f} 分钟" in a_tip
-    b_tip = by_name["乙乡"][1]
-    assert "经次要道路（secondary）及以上道路：无法到达县城" in b_tip
-    every = 8000 / (35 / 0.06) + 300 / (20 / 0.06)
-    assert f"经全部道路到县城：{every:.0f} 分钟" in b_tip
-    assert "距最近的次要道路（secondary）及以上道路 8,000 米" in b_tip
-    assert [t for _, _, t in legend.rows] == [
-        "经次要道路（secondary）及以上道路连通县城（1 个）",
-        "未经次要道路（secondary）及以上道路连通（2 个）",
-    ]
-    en = services.seats_layer(check, lang="en")
-    assert "To the county seat over secondary-or-better roads: 12 min" in _seat_markers(en)[0][2]
-
-
-def test_sample_seats_layer(sample, tmp_path) -> None:
-    ebike, _ = sample
-    check = services.road_links(ebike.network, ebike.places, min_class="primary")
-    layer = services.seats_layer(check, lang="zh")
-    markers = _seat_markers(layer)
-    assert len(markers) == len(check.table)
-    linked = {c for (_, c, _), ok in zip(markers, check.table["connected"]) if ok}
-    unlinked = {c for (_, c, _), ok in zip(markers, check.table["connected"]) if not ok}
-    assert len(linked) <= 1 and len(unlinked) <= 1 and not linked & unlinked
-    for (_, _, tip), (_, seat) in zip(markers, check.table.iterrows()):
-        assert tip.startswith(f"<b>{seat['name']}</b>") and not _ID.search(tip)
-        good = seat["time_good_min"]
-        if np.isfinite(good):
-            assert f"及以上道路到县城：{good:.0f} 分钟" in tip
-    m = folium.Map(tiles=None)
-    folium.LayerControl().add_to(m)
-    services.add_seats_layer(m, check, lang="zh")
-    children = list(m._children.values())
-    assert isinstance(children[-1], folium.LayerControl)  # the layer went in before the control
-    assert maps.save_html(m, tmp_path / "s.html").stat().st_size < 5_000_000

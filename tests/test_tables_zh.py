@@ -102,7 +102,7 @@ def build_workbooks(out: Path, *, lang: str = "zh") -> dict[str, Path]:
     acc.metrics.note_missing(clinics.summary, notes)
     bus = services.bus_access(study, limit_min=15)  # the walk study, as the notebook's study_walk
     links = services.road_links_or_skip(
-        ebike.network, ebike.places, min_class="secondary", notes=notes
+        ebike.roads, ebike.places, min_class="secondary", crs=ebike.crs, notes=notes
     )
     claims = services.claims(clinics=clinics, bus=bus, roads=links, lang=lang)
     fair = services.township_equity(ebike, clinics, bus, notes=notes)

@@ -64,6 +64,28 @@ def test_a_share_at_or_above_its_target_holds_and_below_is_not_met():
     assert verdicts.judge(Measure("township_roads", 0.961), data=DATA).state == "holds"
 
 
+def test_a_claim_two_stated_rules_disagree_on_is_cannot_tell():
+    """Township roads: the default rule (town streets at the ends) and the strict rule
+    (class roads only) on either side of 96.1 % cannot settle the claim."""
+    strict = ("严格规则", "strict rule")
+    split = verdicts.judge(Measure("township_roads", 1.0, alternatives=[(*strict, 0.5)]), data=DATA)
+    assert split.state == "cannot_tell" and split.value == 1.0
+    assert split.reasons[0]["zh"] == "结论取决于口径：实测 100.0%，按严格规则为 50.0%，目标 96.1%"
+    assert "50.0% under the strict rule" in split.reasons[0]["en"]
+    both_hold = verdicts.judge(
+        Measure("township_roads", 1.0, alternatives=[(*strict, 0.97)]), data=DATA
+    )
+    assert both_hold.state == "holds" and not both_hold.reasons
+    both_fail = verdicts.judge(
+        Measure("township_roads", 0.9, alternatives=[(*strict, 0.0)]), data=DATA
+    )
+    assert both_fail.state == "not_met"
+    at_target = verdicts.judge(
+        Measure("township_roads", 0.961, alternatives=[(*strict, 0.96)]), data=DATA
+    )
+    assert at_target.state == "cannot_tell"
+
+
 def test_no_facility_of_the_kind_is_cannot_tell_never_not_met():
     v = verdicts.judge(Measure("bus_every_village", 0.0, facilities=0), data=DATA)
     assert v.state == "cannot_tell"

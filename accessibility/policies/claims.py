@@ -175,7 +175,7 @@ def services(
     """County medical centres (county hospitals in the unit), a bus for every village
     (share with a stop within the walk limit) and township roads (share of seats linked)."""
     from .. import verdicts
-    from .services import road_class_label
+    from .road_links import lower_pieces, road_class_label
 
     out = []
     inside = verdicts._inside(study, study.facilities.to_crs(4326))
@@ -234,21 +234,46 @@ def services(
         t = roads.table
         worst_class = str(roads.meta.get("osm_min_class", s.get("min_class", "secondary")))
         road_class = tuple(road_class_label(worst_class, lang=g) for g in ("zh", "en"))
-        lacking = t.loc[~t["connected"].astype(bool)]
+        lacking = t.loc[~t["connected"].astype(bool)].sort_values("beyond_m", ascending=False)
+        pieces = {g: lower_pieces(roads, lang=g, first=2) for g in ("zh", "en")}
         worst = [
             (
                 str(r["name"]),
-                *(label(f"services_reason.{r['reason']}", lang=g) for g in ("zh", "en")),
+                *(
+                    label(f"services_reason.{r['reason']}", lang=g)
+                    + (("：" if g == "zh" else ": ") + pieces[g][i] if pieces[g][i] else "")
+                    for g in ("zh", "en")
+                ),
             )
-            for _, r in lacking.iterrows()
+            for i, r in lacking.iterrows()
         ]
+        rule, strict = roads.meta["rule"], roads.meta["strict"]
         out.append(
             Measure(
                 "township_roads",
                 float(s["share_connected"]) if seats else None,
-                evidence=[_both("verdict_ev.roads", connected=int(s["connected"]), seats=seats)],
+                evidence=[
+                    _both(
+                        "verdict_ev.roads",
+                        connected=int(s[col]),
+                        seats=seats,
+                        rule=(r.text("zh"), r.text("en")),
+                    )
+                    for r, col in ((rule, "connected"), (strict, "connected_strict"))
+                ],
                 worst=worst,
                 fields={"road_class": road_class},
+                alternatives=(
+                    [
+                        (
+                            label("services_map.rule_strict", lang="zh"),
+                            label("services_map.rule_strict", lang="en"),
+                            float(s["share_connected_strict"]),
+                        )
+                    ]
+                    if seats
+                    else []
+                ),
             )
         )
     return out

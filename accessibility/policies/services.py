@@ -19,10 +19,11 @@ The three claims (figures from the Xuchang report, see ``docs/services.md``):
   time from every village to the nearest bus stop; villages with no stop within the
   limit — :func:`bus_access`;
 - **townships linked to the county seat by grade-II-or-better roads**
-  (乡镇二级以上公路连通比例, 96.1 %): for each township seat, whether a route to
-  the county seat exists over roads of a given class or better only —
-  :func:`road_links`. OSM classes stand in for China's technical grades; the mapping
-  is data in ``rules/road_classes.yml``.
+  (乡镇二级以上公路连通比例, 96.1 %): each township seat's route to the county seat
+  and how much of it runs on roads below the class, in both directions, under a
+  default and a strict rule — :func:`accessibility.policies.road_links.road_links`
+  (re-exported here). OSM classes stand in for China's technical grades; the
+  mapping is data in ``rules/road_classes.yml``, the rules in ``rules/road_links.yml``.
 
 A section whose inputs are not in the data is skipped with a stated reason, noted
 in an :class:`accessibility.report.Notes`, and the rest still runs: no township
@@ -31,38 +32,70 @@ and the per-township equity (:func:`township_equity`); a health tier or the bus
 stops with no facility in the data are "no data" (never 0 %), and their equity
 tables are skipped.
 
-Tests: ``tests/test_services.py`` — hand-built networks (a township reached only by
-a tertiary road), bus and clinic arithmetic, missing seats and facilities, the
-sample county, the notebook.
+Tests: ``tests/test_services.py`` — bus and clinic arithmetic, missing seats and
+facilities, the claims and their tables, the sample county, the notebook;
+``tests/test_road_links.py`` for the road links themselves.
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
-import shapely
-import yaml
-from scipy.spatial import cKDTree
 
-from .. import engine, equity, metrics, network, snapping
+from .. import engine, equity, metrics
 from .._errors import ValidationError
 from ..classify import TIERS, select
 from ..export import figure
 from ..labels import group_label, label
 from ..report import Notes
-from . import _overlays
+from ._check import ServiceCheck
+from .road_links import (
+    classes_at_least,
+    lower_pieces,
+    missing_seats,
+    osm_class,
+    road_class_label,
+    road_class_rules,
+    road_links,
+    road_links_or_skip,
+)
+from .road_links_map import add_routes_layer, add_seats_layer, routes_layer, seat_tips, seats_layer
+
+__all__ = [
+    "HEALTH_TIERS",
+    "REPORTED",
+    "ServiceCheck",
+    "TownshipEquity",
+    "add_routes_layer",
+    "add_seats_layer",
+    "bus_access",
+    "claims",
+    "classes_at_least",
+    "clinic_access",
+    "excel_headers",
+    "excel_tables",
+    "key_figures",
+    "layers",
+    "lower_pieces",
+    "missing_seats",
+    "osm_class",
+    "road_class_label",
+    "road_class_rules",
+    "road_links",
+    "road_links_or_skip",
+    "routes_layer",
+    "seat_tips",
+    "seats_layer",
+    "township_equity",
+]
 
 log = logging.getLogger(__name__)
 
@@ -77,21 +110,6 @@ REPORTED: dict[str, float] = {
     "bus_every_village": 1.0,
     "township_links": 0.961,
 }
-#: Radius (metres) of a township seat's area in :func:`road_links`: inside it any street
-#: counts, since a seat is the centre of a town and the town's own streets join it to
-#: the road passing the town. Roughly half the width of a township's built-up area.
-DEFAULT_TOWN_RADIUS_M = 1000.0
-#: The same for the county seat, a larger town (county seats of 100,000–300,000 people
-#: span 3–8 km).
-DEFAULT_COUNTY_RADIUS_M = 3000.0
-
-#: Reasons given per township seat by :func:`road_links`.
-REASONS: tuple[str, ...] = (
-    "connected",
-    "no_class_road_near_seat",
-    "county_seat_off_class_roads",
-    "no_class_route",
-)
 
 
 class StudyLike(Protocol):
@@ -101,91 +119,6 @@ class StudyLike(Protocol):
     router: engine.Router
     origins: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
-
-
-@dataclass
-class ServiceCheck:
-    """The result of one claim's test.
-
-    Attributes
-    ----------
-    claim
-        ``"clinics"``, ``"bus"`` or ``"township_links"``.
-    table
-        One row per village (clinics, bus) or per township seat (road links), index =
-        place id, geometry in EPSG:4326.
-    summary
-        The claim's figures (see each function).
-    meta
-        Parameters: mode, limits, road class…
-    """
-
-    claim: str
-    table: gpd.GeoDataFrame
-    summary: pd.DataFrame
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- road classes
-
-
-@functools.cache
-def road_class_rules() -> dict[str, Any]:
-    """The road-class table of ``rules/road_classes.yml`` (``rank``, ``links``, ``china_grades``)."""
-    text = resources.files("accessibility.rules").joinpath("road_classes.yml").read_text("utf-8")
-    return yaml.safe_load(text)
-
-
-def osm_class(min_class: str) -> str:
-    """The OSM ``highway`` class a class name stands for.
-
-    An OSM class is itself, a slip road is its road (``secondary_link`` → ``secondary``)
-    and a technical grade of ``rules/road_classes.yml`` is its ``osm_min_class``
-    (``grade_ii`` → ``secondary``).
-    """
-    rules = road_class_rules()
-    rank: list[str] = list(rules["rank"])
-    grades: dict[str, dict[str, Any]] = dict(rules["china_grades"])
-    name = str(min_class).strip()
-    if name in grades:
-        name = str(grades[name]["osm_min_class"])
-    name = dict(rules["links"]).get(name, name)
-    if name not in rank:
-        msg = (
-            f"unknown road class {min_class!r}; use an OSM highway class ({', '.join(rank)}) "
-            f"or a grade ({', '.join(grades)}); see accessibility/rules/road_classes.yml"
-        )
-        raise ValidationError(msg)
-    return name
-
-
-def road_class_label(min_class: str, *, lang: str = "zh") -> str:
-    """The road class people read: ``"secondary"`` or ``"grade_ii"`` → ``次要道路（县道、次干道）``
-    in ``zh``, the OSM class itself in ``en`` (``rules/labels_tables.yml``, ``road_class``)."""
-    return label(f"road_class.{osm_class(min_class)}", lang=lang)
-
-
-def classes_at_least(min_class: str) -> list[str]:
-    """OSM ``highway`` classes of ``min_class`` or better, slip roads included.
-
-    Parameters
-    ----------
-    min_class
-        An OSM class from the ``rank`` of ``rules/road_classes.yml`` (``"secondary"``),
-        or one of China's technical grades (``"grade_ii"``), which stands for its
-        ``osm_min_class`` there (grade II or better ≈ secondary or better).
-
-    Returns
-    -------
-    list of str
-        E.g. ``classes_at_least("primary") == ["motorway", "trunk", "primary",
-        "motorway_link", "trunk_link", "primary_link"]``.
-    """
-    rules = road_class_rules()
-    rank: list[str] = list(rules["rank"])
-    name = osm_class(min_class)
-    good = rank[: rank.index(name) + 1]
-    return good + [link for link, base in dict(rules["links"]).items() if base in good]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -344,354 +277,6 @@ def bus_access(study_walk: StudyLike, *, limit_min: float = 15.0) -> ServiceChec
     )
 
 
-# --------------------------------------------------------------------------- road links
-
-
-def roads_from_network(net: network.Network) -> network.RoadData:
-    """The road data a network was built from, as far as the network keeps it.
-
-    Each undirected segment becomes a segment row with its ``highway`` class and a
-    one-way code from the directions the network allows (``0`` both, ``1`` only
-    ``seg_a → seg_b``, ``-1`` only back). Tagged ``maxspeed`` and one-way exemptions
-    are not kept by a network, so they are absent; only the network's kept part
-    (its largest strongly connected component) is there.
-    """
-    n_seg = net.n_segments
-    fwd = np.zeros(n_seg, dtype=bool)
-    bwd = np.zeros(n_seg, dtype=bool)
-    fwd[net.segment[net.forward]] = True
-    bwd[net.segment[~net.forward]] = True
-    highway = np.empty(n_seg, dtype=object)
-    highway[net.segment] = np.asarray(net.highway_classes, dtype=object)[net.highway]
-    oneway = np.where(fwd & bwd, 0, np.where(fwd, 1, -1)).astype(np.int8)
-    nodes = pd.DataFrame({"lon": net.lon, "lat": net.lat}, index=pd.Index(net.node_id, name="id"))
-    segments = pd.DataFrame(
-        {
-            "way": np.full(n_seg, -1, dtype=np.int64),
-            "u": net.node_id[net.seg_a],
-            "v": net.node_id[net.seg_b],
-            "highway": highway,
-            "oneway": oneway,
-            "maxspeed": np.full(n_seg, np.nan),
-            "exempt": np.full(n_seg, "", dtype=object),
-        }
-    )
-    return network.RoadData(nodes=nodes, segments=segments)
-
-
-def _seats(places: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """The county seat (one row) and the township seats of classified places."""
-    if not isinstance(places, gpd.GeoDataFrame) or "level" not in places.columns:
-        msg = "places must be a GeoDataFrame with a 'level' column (study.places)"
-        raise ValidationError(msg)
-    if places.crs is None:
-        msg = "places have no CRS; set it (e.g. places.set_crs(4326))"
-        raise ValidationError(msg)
-    county = places.loc[places["level"] == "county_seat"]
-    if len(county) != 1:
-        names = county["name"].tolist() if "name" in county.columns else county.index.tolist()
-        msg = (
-            f"road links need exactly one county seat among the places, found {len(county)} "
-            f"{names}; name it in the region file (unit 'seat: <name>') or tag it capital=6"
-        )
-        raise ValidationError(msg)
-    towns = places.loc[places["level"] == "township_seat"]
-    if towns.empty:
-        msg = "no township seats among the places (level 'township_seat'); check the place tags or the audit"
-        raise ValidationError(msg)
-    return county, towns
-
-
-def _network_times(
-    net: network.Network,
-    towns: gpd.GeoDataFrame,
-    county: gpd.GeoDataFrame,
-    *,
-    town_radius_m: float,
-    county_radius_m: float,
-) -> np.ndarray:
-    """Seconds over ``net`` from each town's snap point to the county seat's (``inf``: no route).
-
-    Network time only: the straight legs from the seats' place nodes to the roads are
-    left out, so that good-road and all-road times compare. A seat farther from every
-    road than its area's radius is logged by the snapping step.
-    """
-    t_snap = snapping.snap(net, towns, max_snap_m=max(town_radius_m, 1.0))
-    c_snap = snapping.snap(net, county, max_snap_m=max(county_radius_m, 1.0))
-    near = engine.Router.build(net, t_snap, c_snap).nearest()
-    time = near["time_s"].to_numpy(dtype=float) - t_snap["leg_s"].to_numpy(dtype=float)
-    return time - float(c_snap["leg_s"].iloc[0])
-
-
-def _metric_xy(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
-    to_metric = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    x, y = to_metric.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-
-
-def road_links(
-    roads: network.RoadData | network.Network,
-    places: gpd.GeoDataFrame,
-    *,
-    min_class: str = "secondary",
-    mode: str | None = None,
-    crs: str | None = None,
-    town_radius_m: float = DEFAULT_TOWN_RADIUS_M,
-    county_radius_m: float = DEFAULT_COUNTY_RADIUS_M,
-) -> ServiceCheck:
-    """Whether each township seat is connected to the county seat over good roads.
-
-    The claim is about the roads *between* towns: inside a town any street will do
-    (the road from the next town ends at the edge of the built-up area, and the seat's
-    place node sits in its centre). So the test network is built with
-    :func:`accessibility.network.build` from the road data reduced to
-
-    - every segment of class ``min_class`` or better (:func:`classes_at_least`), and
-    - every segment of any class with both ends inside a *seat area*: within
-      ``town_radius_m`` of a township seat or ``county_radius_m`` of the county seat
-      (straight line, metric CRS),
-
-    keeping all its pieces (``largest_component=False``). A township seat is
-    **connected** when a route exists from it to the county seat on that network (in
-    the direction of the county seat; one-way streets count for the modes that
-    respect them). It is not connected, with a ``reason``, when no road of the class
-    passes within its area (``no_class_road_near_seat``), when none passes within the
-    county seat's area (``county_seat_off_class_roads``), or when the good roads near
-    it do not lead to the county seat (``no_class_route``). The same route over
-    every road (the mode's full network, largest strongly connected component) gives
-    the time to compare with.
-
-    Parameters
-    ----------
-    roads
-        Road data (:class:`accessibility.network.RoadData`) or a built network
-        (``study.network``), whose roads are reused (see :func:`roads_from_network`).
-    places
-        Classified places with ``level`` (exactly one ``county_seat``; the
-        ``township_seat`` rows are tested), ``name`` and ``population``, any CRS.
-    min_class
-        Worst OSM class allowed (``"secondary"``), or a technical grade
-        (``"grade_ii"``); see :func:`classes_at_least` and ``rules/road_classes.yml``.
-    mode
-        Travel mode for route times; default the network's mode, or ``"car"`` for
-        road data.
-    crs
-        Metric CRS of the networks; default the network's (required for road data).
-    town_radius_m, county_radius_m
-        Radius of the seat areas, metres: roughly half the width of a township's
-        and of the county seat's built-up area.
-
-    Returns
-    -------
-    ServiceCheck
-        ``table`` (one row per township seat, EPSG:4326): ``name``, ``population``,
-        ``connected`` (bool), ``reason`` (one of :data:`REASONS`), ``access_m``
-        (straight metres from the seat to the nearest road of the class),
-        ``time_good_min`` (network minutes to the county seat over good roads and
-        town streets; ``inf`` when not connected), ``time_all_min`` (over every road;
-        ``inf`` when unreachable), ``detour`` (= time_good / time_all). ``summary``
-        (one row, index ``"township_links"``): ``township_seats``, ``connected``,
-        ``share_connected`` (= connected / township seats), ``min_class``,
-        ``classes``, ``mode``, ``county_seat_access_m``, ``median_time_good_min``
-        (over the connected), ``median_time_all_min``, ``town_radius_m``,
-        ``county_radius_m``.
-    """
-    if isinstance(roads, network.Network):
-        net_mode, net_crs = roads.mode, roads.crs
-        road_data = roads_from_network(roads)
-    elif isinstance(roads, network.RoadData):
-        net_mode, net_crs = "car", None
-        road_data = roads
-    else:
-        msg = f"roads must be RoadData or a Network (study.network), got {type(roads).__name__}"
-        raise ValidationError(msg)
-    mode = mode or net_mode
-    crs = crs or net_crs
-    if crs is None:
-        msg = "road data carry no CRS: pass crs= (the region's metric CRS, e.g. study.crs)"
-        raise ValidationError(msg)
-    for name, value in (("town_radius_m", town_radius_m), ("county_radius_m", county_radius_m)):
-        if not np.isfinite(value) or value < 0:
-            msg = f"{name} must be >= 0 metres (a seat area's radius), got {value!r}"
-            raise ValidationError(msg)
-    good = classes_at_least(min_class)
-    county, towns = _seats(places)
-    rule = network.mode_rules(mode)
-    n = len(towns)
-    radii = {"town_radius_m": float(town_radius_m), "county_radius_m": float(county_radius_m)}
-
-    # every road, for the reference time
-    full = network.build(road_data, mode=mode, crs=crs)
-    time_all = _network_times(full, towns, county, **radii)
-
-    # good roads, plus any street inside a seat area
-    seg = road_data.segments
-    nodes = road_data.nodes
-    nx, ny = _metric_xy(nodes["lon"].to_numpy(), nodes["lat"].to_numpy(), crs)
-    t_pts, c_pts = towns.geometry.to_crs(crs), county.geometry.to_crs(crs)
-    node_tree = cKDTree(np.column_stack([nx, ny]))
-    inside = np.zeros(len(nodes), dtype=bool)
-    for px, py, radius in [
-        *((x, y, town_radius_m) for x, y in zip(t_pts.x, t_pts.y)),
-        (float(c_pts.x.iloc[0]), float(c_pts.y.iloc[0]), county_radius_m),
-    ]:
-        inside[node_tree.query_ball_point((px, py), r=radius)] = True
-    u_pos = nodes.index.get_indexer(seg["u"])
-    v_pos = nodes.index.get_indexer(seg["v"])
-    if (u_pos < 0).any() or (v_pos < 0).any():
-        msg = "road segments refer to nodes without coordinates; the road data are incomplete"
-        raise ValidationError(msg)
-    usable = seg["highway"].isin(list(rule["speeds_kmh"])).to_numpy()
-    is_good = seg["highway"].isin(good).to_numpy() & usable
-    keep = is_good | (inside[u_pos] & inside[v_pos] & usable)
-
-    access_m = np.full(n, np.inf)
-    county_access = np.inf
-    time_good = np.full(n, np.inf)
-    if is_good.any():
-        lines = shapely.linestrings(
-            np.stack(
-                [
-                    np.column_stack([nx[u_pos[is_good]], ny[u_pos[is_good]]]),
-                    np.column_stack([nx[v_pos[is_good]], ny[v_pos[is_good]]]),
-                ],
-                axis=1,
-            )
-        )
-        line_tree = shapely.STRtree(lines)
-        _, d = line_tree.query_nearest(t_pts.to_numpy(), return_distance=True, all_matches=False)
-        access_m = np.asarray(d, dtype=float)
-        _, dc = line_tree.query_nearest(c_pts.to_numpy(), return_distance=True, all_matches=False)
-        county_access = float(dc[0])
-        reduced = network.RoadData(
-            nodes=nodes, segments=seg.loc[keep], fingerprint=f"{road_data.fingerprint}:{min_class}"
-        )
-        good_net = network.build(reduced, mode=mode, crs=crs, largest_component=False)
-        time_good = _network_times(good_net, towns, county, **radii)
-    else:
-        log.warning(
-            "no road of class %s or better in the data: no township is connected", min_class
-        )
-
-    near_seat = access_m <= town_radius_m
-    county_ok = bool(county_access <= county_radius_m)
-    routed = np.isfinite(time_good)
-    connected = near_seat & county_ok & routed
-    reason = np.where(
-        connected,
-        "connected",
-        np.where(
-            ~near_seat,
-            "no_class_road_near_seat",
-            "no_class_route" if county_ok else "county_seat_off_class_roads",
-        ),
-    )
-    if is_good.any() and not county_ok:
-        log.warning(
-            "the county seat is %.0f m from the nearest road of class %s or better "
-            "(county_radius_m = %.0f): no township counts as connected",
-            county_access,
-            min_class,
-            county_radius_m,
-        )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        detour = np.where(connected, time_good / time_all, np.nan)
-    table = gpd.GeoDataFrame(
-        {
-            "name": towns["name"] if "name" in towns.columns else pd.Series(index=towns.index),
-            "population": towns["population"]
-            if "population" in towns.columns
-            else pd.Series(np.nan, index=towns.index),
-            "connected": connected,
-            "reason": reason,
-            "access_m": access_m,
-            "time_good_min": np.where(connected, time_good / 60.0, np.inf),
-            "time_all_min": time_all / 60.0,
-            "detour": detour,
-        },
-        geometry=towns.geometry.to_crs(4326),
-        index=towns.index,
-    )
-    summary = pd.DataFrame(
-        [
-            {
-                "township_seats": n,
-                "connected": int(connected.sum()),
-                "share_connected": float(connected.mean()),
-                "min_class": str(min_class),
-                "classes": ", ".join(good),
-                "mode": mode,
-                "county_seat_access_m": county_access,
-                "median_time_good_min": (
-                    float(np.median(time_good[connected])) / 60.0 if connected.any() else np.nan
-                ),
-                "median_time_all_min": float(np.median(time_all)) / 60.0,
-                "town_radius_m": float(town_radius_m),
-                "county_radius_m": float(county_radius_m),
-            }
-        ],
-        index=pd.Index(["township_links"], name="claim"),
-    )
-    log.info(
-        "%d of %d township seats connected to the county seat over %s-or-better roads",
-        int(connected.sum()),
-        n,
-        min_class,
-    )
-    return ServiceCheck(
-        claim="township_links",
-        table=table,
-        summary=summary,
-        meta={
-            "min_class": str(min_class),
-            "osm_min_class": osm_class(min_class),
-            "classes": good,
-            "mode": mode,
-            "crs": crs,
-            "town_radius_m": float(town_radius_m),
-            "county_radius_m": float(county_radius_m),
-        },
-    )
-
-
-def missing_seats(places: pd.DataFrame) -> str | None:
-    """Why :func:`road_links` cannot run on ``places``: a ``skip`` reason key, or ``None``.
-
-    ``"no_township_seats"`` when no place has level ``township_seat``;
-    ``"no_county_seat"`` when there is not exactly one ``county_seat``.
-    """
-    level = places["level"] if "level" in places.columns else pd.Series(dtype=object)
-    if not (level == "township_seat").any():
-        return "no_township_seats"
-    if int((level == "county_seat").sum()) != 1:
-        return "no_county_seat"
-    return None
-
-
-def road_links_or_skip(
-    roads: network.RoadData | network.Network,
-    places: gpd.GeoDataFrame,
-    *,
-    notes: Notes,
-    **options: Any,
-) -> ServiceCheck | None:
-    """:func:`road_links`, or ``None`` with a note saying why when the data lack its seats.
-
-    Parameters
-    ----------
-    roads, places, **options
-        As for :func:`road_links`.
-    notes
-        Where the skip is recorded (section ``road_links``, reason from
-        :func:`missing_seats`).
-    """
-    reason = missing_seats(places)
-    if reason is not None:
-        notes.skip("road_links", reason)
-        return None
-    return road_links(roads, places, **options)
-
-
 #: Time column of the county hospital in the clinics table.
 HOSPITAL_COL = "health_county_hospital_time_min"
 
@@ -789,6 +374,8 @@ def layers(
     out.update({"clinics": clinics.summary, "bus": bus.summary})
     if roads is not None:
         out["road_links"] = roads.summary
+        out["road_links_sensitivity"] = roads.meta["sensitivity"]
+        out["road_routes"] = roads.meta["routes"]
     out["claims"] = claims
     out.update(tables)
     return out
@@ -861,12 +448,17 @@ def _claim_rows(
         value = float(bus.summary["served_share"].iloc[0])
         status = metrics.STATUS_NO_DATA if int(bus.summary["stops"].iloc[0]) == 0 else "ok"
         rows.append(("bus_every_village", "bus_every_village", text, value, status))
-    if roads is not None:
-        text = label("services_measure.seats_connected", lang=lang).format(
-            road_class=road_class_label(roads.meta["osm_min_class"], lang=lang)
-        )
-        value = float(roads.summary["share_connected"].iloc[0])
-        rows.append(("township_links", "township_links", text, value, "ok"))
+    if roads is not None:  # the stated rule, then the strict one (the sensitivity)
+        road_class = road_class_label(roads.meta["osm_min_class"], lang=lang)
+        for key, col, rule in (
+            ("township_links", "share_connected", roads.meta["rule"]),
+            ("township_links_strict", "share_connected_strict", roads.meta["strict"]),
+        ):
+            text = label("services_measure.seats_connected", lang=lang).format(
+                road_class=road_class, rule=rule.text(lang)
+            )
+            value = float(roads.summary[col].iloc[0])
+            rows.append((key, "township_links", text, value, "ok"))
     if not rows:
         msg = "give at least one result: clinics=, bus= or roads="
         raise ValidationError(msg)
@@ -912,125 +504,6 @@ def key_figures(
     ]
 
 
-# --------------------------------------------------------------------------- map layer
-
-
-#: Township seats on the map: linked over roads of the class, or not (large circles ringed
-#: in black, in colours of their own: never the travel-time colours of the villages).
-SEAT_STYLE: dict[bool, tuple[str, str]] = {True: ("dot", "#2c7bb6"), False: ("dot", "#c51b7d")}
-
-
-def _road_class_text(min_class: str, lang: str) -> str:
-    """An OSM class in words (``secondary`` → 二级道路（secondary）)."""
-    name = osm_class(min_class)
-    try:
-        return label(f"services_road_class.{name}", lang=lang)
-    except ValidationError:
-        return name
-
-
-def seat_tips(roads: ServiceCheck, *, lang: str = "zh") -> list[str]:
-    """Tooltip of each township seat of :func:`road_links` (HTML, in table order).
-
-    The seat's name, whether it is linked, the time to the county seat over roads of
-    the required class (the claim's measure), the time over every road and the
-    detour; when it is not linked because no road of the class passes near it, the
-    distance to the nearest one.
-    """
-    road_class = _road_class_text(roads.meta["min_class"], lang)
-    mode = label(f"mode.{roads.meta['mode']}", lang=lang)
-    out = []
-    for _, seat in roads.table.iterrows():
-        name = seat["name"] if isinstance(seat["name"], str) and seat["name"] else None
-        lines = [
-            name or label("services_map.unnamed_seat", lang=lang),
-            label(f"services_reason.{seat['reason']}", lang=lang),
-        ]
-        good, every = float(seat["time_good_min"]), float(seat["time_all_min"])
-        lines.append(
-            label("services_map.time_good", lang=lang).format(
-                road_class=road_class, minutes=f"{good:.0f}"
-            )
-            if np.isfinite(good)
-            else label("services_map.no_time_good", lang=lang).format(road_class=road_class)
-        )
-        lines.append(
-            label("services_map.time_all", lang=lang).format(minutes=f"{every:.0f}")
-            if np.isfinite(every)
-            else label("services_map.no_time_all", lang=lang)
-        )
-        if np.isfinite(float(seat["detour"])):
-            lines.append(
-                label("services_map.detour", lang=lang).format(
-                    detour=f"{float(seat['detour']):.2f}"
-                )
-            )
-        if seat["reason"] == "no_class_road_near_seat" and np.isfinite(float(seat["access_m"])):
-            lines.append(
-                label("services_map.distance", lang=lang).format(
-                    road_class=road_class, metres=f"{float(seat['access_m']):,.0f}"
-                )
-            )
-        lines.append(label("services_map.mode", lang=lang).format(mode=mode))
-        escaped = [html.escape(str(x)) for x in lines]
-        out.append("<br>".join([f"<b>{escaped[0]}</b>", *escaped[1:]]))
-    return out
-
-
-def seats_layer(roads: ServiceCheck, *, lang: str = "zh") -> folium.FeatureGroup:
-    """A map layer of the township seats, linked to the county seat over good roads or not.
-
-    Seats are large black-ringed circles, blue when linked over roads of the class
-    and magenta when not (colours of their own, never a travel-time class), with a legend box of the
-    layer (shown while it is ticked) and a tooltip giving the time over roads of the
-    class as well as over every road (:func:`seat_tips`). Add it to a map from
-    :func:`accessibility.maps.access_map` with :func:`add_seats_layer`; it draws plain
-    HTML markers, so the map stays self-contained.
-    """
-    if roads.claim != "township_links":
-        msg = f"seats_layer draws the result of road_links(), got the {roads.claim!r} check"
-        raise ValidationError(msg)
-    road_class = _road_class_text(roads.meta["min_class"], lang)
-    name = label("services_map.layer", lang=lang).format(road_class=road_class)
-    layer = folium.FeatureGroup(name=name, show=True)
-    linked = roads.table["connected"].astype(bool).to_numpy()
-    for (_, seat), ok, tip in zip(roads.table.iterrows(), linked, seat_tips(roads, lang=lang)):
-        folium.CircleMarker(
-            location=(seat.geometry.y, seat.geometry.x),
-            radius=8,
-            color="#000000",
-            weight=2,
-            fill=True,
-            fill_color=SEAT_STYLE[bool(ok)][1],
-            fill_opacity=1.0,
-            tooltip=tip,
-        ).add_to(layer)
-    rows = [
-        (
-            *SEAT_STYLE[ok],
-            label(f"services_map.{key}", lang=lang).format(
-                road_class=road_class, n=int((linked == ok).sum())
-            ),
-        )
-        for ok, key in ((True, "connected"), (False, "not_connected"))
-        if (linked == ok).any()
-    ]
-    layer.add_child(_overlays.LayerLegend(name, rows))
-    return layer
-
-
-def add_seats_layer(m: folium.Map, roads: ServiceCheck | None, *, lang: str = "zh") -> folium.Map:
-    """Add :func:`seats_layer` to a map, listed in its layer control; return the map.
-
-    The layer is inserted before the map's layer control (if any), so that the
-    control, which lists the layers present before it, offers it too. ``roads=None``
-    (the road links were skipped) leaves the map as it is.
-    """
-    if roads is None:
-        return m
-    return _overlays.add_overlay(m, seats_layer(roads, lang=lang))
-
-
 # --------------------------------------------------------------------------- Excel
 
 _BEYOND = re.compile(r"beyond_(?P<t>\d+(?:\.\d+)?)_(?P<what>share|pop_share)")
@@ -1056,17 +529,24 @@ def excel_tables(
     mode = functools.partial(_soft_label, "mode", lang=lang)
     sheets = {"claims": claims, "clinics": clinics.summary, "bus": bus.summary}
     if roads is not None:  # skipped without township seats
-        sheets["road_links"] = roads.summary
-        sheets["township_seats"] = (
-            roads.table.assign(
-                reason=roads.table["reason"].map(
-                    functools.partial(_soft_label, "services_reason", lang=lang)
-                )
-            )
-            if "reason" in roads.table.columns
-            else roads.table
+        words = functools.partial(_soft_label, "road_links", lang=lang)
+        sheets["road_links"] = roads.summary.assign(rule=roads.meta["rule"].text(lang)).rename(
+            columns={"connected": "seats_connected", "connected_strict": "seats_connected_strict"}
         )
-        sheets["road_links"] = sheets["road_links"].rename(columns={"connected": "seats_connected"})
+        sensitivity = roads.meta["sensitivity"].rename(columns={"connected": "seats_connected"})
+        sensitivity.index = [r.text(lang) for r in (roads.meta["rule"], roads.meta["strict"])]
+        sensitivity.index.name = "rule"
+        sheets["road_links_sensitivity"] = sensitivity
+        sheets["township_seats"] = roads.table.assign(
+            reason=roads.table["reason"].map(
+                functools.partial(_soft_label, "services_reason", lang=lang)
+            ),
+            direction=roads.table["direction"].map(words),
+            lower_pieces=lower_pieces(roads, lang=lang),
+            failed_direction=roads.table["failed_direction"].map(
+                lambda d: words(f"failed_{d}") if d else ""
+            ),
+        )
     sheets.update(equity or {})
     from ..equity import TOTAL
     from ..export import SHARE_COLUMNS
@@ -1094,8 +574,10 @@ def excel_tables(
             table.index = table.index.map(lambda t: everyone if t == TOTAL else t)
         if key == "claims":  # measured and reported figures are shares
             table.attrs[SHARE_COLUMNS] = ["value", "reported", "gap"]
-        if key == "road_links":
-            table.attrs[SHARE_COLUMNS] = ["share_connected"]
+        if key in ("road_links", "road_links_sensitivity"):
+            table.attrs[SHARE_COLUMNS] = ["share_connected", "share_connected_strict"]
+        if key == "township_seats":
+            table.attrs[SHARE_COLUMNS] = ["lower_share"]
         out[_soft_label("services_sheet", key, lang=lang)] = table
     return out
 

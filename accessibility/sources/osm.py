@@ -166,6 +166,14 @@ def parse_population(value: str | None) -> float:
     return float(match.group(0).replace(",", "").replace("，", ""))
 
 
+def _way_names(names: dict[int, tuple[str, str]], segments: pd.DataFrame) -> pd.DataFrame:
+    """The ``name`` and ``ref`` of the named ways that have a segment in ``segments``."""
+    kept = set(segments["way"].unique().tolist()) if len(segments) else set()
+    rows = [(w, n, r) for w, (n, r) in names.items() if w in kept]
+    frame = pd.DataFrame(rows, columns=["way", "name", "ref"]).astype({"way": np.int64})
+    return frame.set_index("way")
+
+
 def _is_poi(tags: osmium.osm.TagList) -> bool:
     if any(k in tags for k in POI_KEYS):
         return True
@@ -200,6 +208,7 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
         ).hexdigest()[:16]
 
     seg_rows: list[tuple[int, int, int, str, int, float, str, str, bool]] = []
+    way_names: dict[int, tuple[str, str]] = {}
     clipped_ways: list[int] = []
     node_lon: dict[int, float] = {}
     node_lat: dict[int, float] = {}
@@ -265,6 +274,8 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
                 raised = is_raised(tags)
                 if any(not loc.valid() for _, loc in refs):
                     clipped_ways.append(obj.id)
+                if "name" in tags or "ref" in tags:
+                    way_names[obj.id] = (tags.get("name", ""), tags.get("ref", ""))
                 for (a, la), (b, lb) in itertools.pairwise(refs):
                     # a node outside the extract has no location: keep the runs of
                     # located nodes (the way's parts inside), count the way
@@ -349,6 +360,7 @@ def read(path: Path | str, *, clip: shapely.Geometry | None = None) -> OsmData:
         segments=segments,
         fingerprint=fingerprint,
         meta={"ways_clipped": len(clipped_ways), "ways_clipped_ids": clipped_ways[:20]},
+        ways=_way_names(way_names, segments),
     )
     return OsmData(
         roads=roads,
