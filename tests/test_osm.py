@@ -33,6 +33,8 @@ def test_road_segments_and_tags(tagged) -> None:
         (2, 3),
     ]
     assert tagged.roads.nodes.loc[5, "lon"] == pytest.approx(114.02)
+    # the names of the named ways (for the road-link pieces); unnamed ways are not listed
+    assert tagged.roads.ways.to_dict("index") == {100: {"name": "人民路", "ref": ""}}
 
 
 def test_places_and_pois(tagged) -> None:
