@@ -732,12 +732,13 @@ def _pieces(
     edges = route.edges
     if not edges.size:
         return out
+    def road(e: int) -> tuple[int, str]:
+        way, name, ref = ways.get(int(g.segment[e]), (-1, "", ""))
+        return way, road_name(name, ref)
+
+    # one piece per named road (OSM often splits a street into several ways), else per way
     keys = [
-        (
-            classes[int(g.highway[e])],
-            not bool(g.good[e]),
-            ways.get(int(g.segment[e]), (-1, "", ""))[0],
-        )
+        (classes[int(g.highway[e])], not bool(g.good[e]), road(e)[1] or road(e)[0])
         for e in edges
     ]
     start = 0
@@ -745,11 +746,11 @@ def _pieces(
         if i < len(edges) and keys[i] == keys[start]:
             continue
         run = edges[start:i]
-        highway, lower, way = keys[start]
-        _, name, ref = ways.get(int(g.segment[run[0]]), (-1, "", ""))
+        highway, lower, _ = keys[start]
+        way, name = road(int(run[0]))
         nodes = np.concatenate([g.u[run[:1]], g.v[run]])
         line = shapely.LineString(np.column_stack([g.lon[nodes], g.lat[nodes]]))
-        out.append((highway, lower, way, road_name(name, ref), float(g.length_m[run].sum()), line))
+        out.append((highway, lower, way, name, float(g.length_m[run].sum()), line))
         start = i
     return out
 
