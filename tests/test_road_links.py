@@ -397,3 +397,18 @@ def test_routes_layer_colours_by_class_and_marks_lower_pieces(gap, tmp_path) -> 
     assert maps.save_html(m, tmp_path / "r.html").stat().st_size < 1_000_000
     with pytest.raises(ValidationError, match="result of road_links"):
         road_links_map.routes_layer(rl.ServiceCheck("bus", check.table, check.summary))
+
+
+def test_a_street_split_into_several_ways_is_one_piece() -> None:
+    roads = make_roads(
+        {1: (0, 0), 2: (6_000, 0), 3: (6_000, 400), 4: (6_000, 1_000)},
+        [([1, 2], "primary", 0), ([2, 3], "residential", 0), ([3, 4], "residential", 0)],
+    )
+    roads = _named(roads, {1: ("许昌大道", ""), 2: ("幸福街", ""), 3: ("幸福街", "")})
+    places = _places({"C": (0, 0), "T": (6_000, 1_000)})
+    check = rl.road_links(roads, places, crs=TEST_CRS)
+    assert check.table.loc["T", "lower_pieces"] == "幸福街 (residential) 1,000 m"
+    routes = check.meta["routes"]
+    to = routes.loc[routes["direction"] == "to_county_seat"]
+    assert to["road"].tolist() == ["幸福街", "许昌大道"]
+    assert to["way"].tolist() == [3, 1]  # the first way of each piece
