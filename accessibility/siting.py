@@ -55,7 +55,6 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ._errors import ValidationError
 
@@ -65,6 +64,8 @@ log = logging.getLogger(__name__)
 
 #: Largest exact model (candidates + merged demand points) solved by default.
 DEFAULT_MAX_VARS: Final[int] = 20_000
+#: Seconds HiGHS may spend on one exact model by default; the gap it proves is reported.
+DEFAULT_TIME_LIMIT_S: Final[float] = 10.0
 #: Weight below which a difference is treated as rounding (relative to the total).
 _REL_TOL: Final[float] = 1e-9
 
@@ -410,37 +411,48 @@ def exact(
     target: float | None = None,
     n_sites: int | None = None,
     max_vars: int = DEFAULT_MAX_VARS,
-    time_limit_s: float = 60.0,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
 ) -> Plan:
     """Fewest sites reaching a target share, or the most weight covered by ``n_sites``, exactly.
 
-    Solves the integer programme of the module docstring with HiGHS
-    (:func:`scipy.optimize.milp`). Arguments as in :func:`greedy`, plus:
+    Solves the integer programme of the module docstring with HiGHS (``highspy``),
+    started from the greedy plan (:func:`greedy`, given to the solver as its first
+    incumbent) on a reduced model: candidates that cover nothing uncovered, and
+    candidates whose points another candidate covers too (dominated; of identical
+    ones the smallest id stays), are left out, and demand points covered by the
+    same candidates are merged. Arguments as in :func:`greedy`, plus:
 
     Parameters
     ----------
     max_vars
-        Refuse a model with more variables than this (candidates that cover some
-        uncovered point + merged demand points); the error says to use
-        :func:`greedy` or fewer candidates.
+        Refuse a model with more variables than this (kept candidates + merged
+        demand points); the error says to use :func:`greedy` or fewer candidates.
     time_limit_s
-        Seconds HiGHS may spend; past it the best plan found is returned with
-        ``status="time_limit"``.
+        Seconds HiGHS may spend. Past it the best plan found (never worse than
+        greedy's) is returned with ``status="time_limit"`` and the gap HiGHS
+        proves in ``meta``.
 
     Returns
     -------
     Plan
         ``sites`` ordered by marginal gain (largest first); sites that add nothing
         are dropped. An unreachable target returns the fewest sites reaching the
-        best attainable share, with ``reached=False``.
+        best attainable share, with ``reached=False``. ``meta`` says how good the
+        plan is proven to be: ``proof`` (``"optimal"`` or ``"gap"``), ``gap`` (0–1:
+        for a target, ``(sites − lower bound) / sites``; for ``n_sites``,
+        ``(upper bound − covered) / upper bound`` of the newly covered weight),
+        ``bound`` (fewest sites possible, or most weight newly coverable), and
+        the model's size before and after the reduction.
     """
     _check_goal(target, n_sites)
     if int(max_vars) <= 0:
         msg = f"max_vars must be a positive number of variables, got {max_vars!r}"
         raise ValidationError(msg)
+    if not np.isfinite(time_limit_s) or time_limit_s <= 0:
+        msg = f"time_limit_s must be a positive number of seconds, got {time_limit_s!r}"
+        raise ValidationError(msg)
     p = _problem(coverage, weights, candidate_ids, covered)
     tol = _REL_TOL * max(p.total, 1.0)
-    # model only candidates that cover something and points some candidate covers
     useful_rows = np.flatnonzero(np.asarray(p.matrix @ p.weights).ravel() > tol)
     sub = p.matrix[useful_rows]
     col_hit = np.asarray(sub.sum(axis=0)).ravel() > 0
@@ -452,12 +464,25 @@ def exact(
     for c in range(sub.shape[1]):
         key = sub.indices[sub.indptr[c] : sub.indptr[c + 1]].tobytes()
         groups[c] = keys.setdefault(key, len(keys))
-    n_x, n_y = len(useful_rows), len(keys)
+    n_y = len(keys)
+    rows_, cols_ = sub.nonzero()
+    incidence = sparse.csr_matrix(
+        (np.ones(rows_.size), (rows_, groups[cols_])), shape=(len(useful_rows), n_y)
+    )
+    incidence.data[:] = 1.0
+    rank = np.empty(len(p.candidate_ids), dtype=np.int64)
+    rank[p.order] = np.arange(len(p.order))
+    dominator = _dominators(incidence, rank[useful_rows])
+    kept = np.flatnonzero(dominator < 0)
+    n_x = len(kept)
     meta: dict[str, Any] = {
         "candidates": len(p.candidate_ids),
+        "useful_candidates": len(useful_rows),
         "model_candidates": n_x,
+        "dominated_candidates": len(useful_rows) - n_x,
         "model_demand": n_y,
         "variables": n_x + n_y,
+        "time_limit_s": float(time_limit_s),
     }
     if n_x + n_y > max_vars:
         msg = (
@@ -469,66 +494,168 @@ def exact(
     if target is not None:
         need = _need(p, target)
         reachable_need = min(need, best - p.before - tol)
+        check = _greedy_rows(p, need=need, k=None)
         if need <= 0 or n_x == 0:
-            return _finish(p, "exact", [], target=target, n_sites=None, meta=meta)
-    elif n_sites == 0 or n_x == 0:
-        return _finish(p, "exact", [], target=None, n_sites=n_sites, meta=meta)
-    w_group = np.bincount(groups, weights=w, minlength=n_y)
-    # y_g - sum_{j covers g} x_j <= 0
-    cover_of_group = sparse.csr_matrix(
-        (np.ones(sub.nnz), (groups[sub.nonzero()[1]], sub.nonzero()[0])), shape=(n_y, n_x)
-    )
-    cover_of_group.data[:] = 1.0
-    link = sparse.hstack([-cover_of_group, sparse.identity(n_y)], format="csr")
-    constraints = [LinearConstraint(link, -np.inf, 0.0)]
-    scale = p.total if p.total > 0 else 1.0
-    if target is not None:
-        cover_row = sparse.csr_matrix(np.r_[np.zeros(n_x), w_group / scale][None, :])
-        constraints.append(LinearConstraint(cover_row, reachable_need / scale, np.inf))
-        c = np.r_[np.ones(n_x), -0.5 * w_group / scale]
+            return _finish(p, "exact", [], target=target, n_sites=None, meta=_proven(meta, 0.0, 0.0))
     else:
-        count_row = sparse.csr_matrix(np.r_[np.ones(n_x), np.zeros(n_y)][None, :])
-        constraints.append(LinearConstraint(count_row, -np.inf, float(n_sites or 0)))
-        c = np.r_[np.full(n_x, 1e-6), -w_group / scale]  # a tiny cost per site drops idle ones
-    integrality = np.ones(n_x + n_y)  # binary y too: sturdier in the solver than continuous y
-    t0 = time.perf_counter()
-    res = milp(
-        c,
-        constraints=constraints,
-        integrality=integrality,
-        bounds=Bounds(0.0, 1.0),
-        options={"time_limit": float(time_limit_s), "mip_rel_gap": 1e-9},
+        check = _greedy_rows(p, need=np.inf, k=int(n_sites or 0))
+        if n_sites == 0 or n_x == 0:
+            return _finish(p, "exact", [], target=None, n_sites=n_sites, meta=_proven(meta, 0.0, 0.0))
+    model = incidence[kept]  # kept candidates × demand groups
+    w_group = np.bincount(groups, weights=w, minlength=n_y)
+    scale = p.total if p.total > 0 else 1.0
+    # the greedy plan as the first incumbent: each dominated site replaced by its dominator
+    position = np.full(len(p.candidate_ids), -1, dtype=np.int64)
+    position[useful_rows] = np.arange(len(useful_rows))
+    start = np.zeros(n_x + n_y)
+    where = {int(k): i for i, k in enumerate(kept)}
+    for r in check:
+        local = int(position[r])
+        while dominator[local] >= 0:
+            local = int(dominator[local])
+        start[where[local]] = 1.0
+    start[n_x:] = (np.asarray(model[start[:n_x] > 0.5].sum(axis=0)).ravel() > 0).astype(float)
+    link = sparse.hstack([-model.T.tocsr(), sparse.identity(n_y)], format="csr")
+    if target is not None:
+        extra = sparse.csr_matrix(np.r_[np.zeros(n_x), w_group / scale][None, :])
+        lower, upper = reachable_need / scale, np.inf
+        cost = np.r_[np.ones(n_x), -0.5 * w_group / scale]  # fewest sites, then most covered
+    else:
+        extra = sparse.csr_matrix(np.r_[np.ones(n_x), np.zeros(n_y)][None, :])
+        lower, upper = -np.inf, float(n_sites or 0)
+        cost = np.r_[np.full(n_x, 1e-6), -w_group / scale]  # a tiny cost per site drops idle ones
+    matrix = sparse.vstack([link, extra], format="csc")
+    solved = _highs(
+        cost,
+        matrix,
+        np.r_[np.full(n_y, -np.inf), lower],
+        np.r_[np.zeros(n_y), upper],
+        start=start,
+        time_limit_s=float(time_limit_s),
     )
-    meta["seconds"] = time.perf_counter() - t0
-    meta["solver_status"] = int(res.status)
-    if res.x is None:
-        msg = f"the exact model found no plan ({res.message}); use siting.greedy(...)"
+    meta["seconds"] = solved["seconds"]
+    meta["solver_status"] = solved["status"]
+    x = solved["x"]
+    if x is None:
+        msg = f"the exact model found no plan ({solved['status']}); use siting.greedy(...)"
         raise ValidationError(msg)
-    chosen = useful_rows[np.flatnonzero(res.x[:n_x] > 0.5)]
+    chosen = useful_rows[kept[np.flatnonzero(x[:n_x] > 0.5)]]
     rows = _order_by_gain(p, [int(r) for r in chosen])
     # guard against solver trouble: an exact plan is never worse than the greedy one
     if target is not None:
-        check = _greedy_rows(p, need=_need(p, target), k=None)
         goal = min(target * p.total, best) - tol
         greedy_ok = _steps(p, check)[1] >= goal
         exact_ok = _steps(p, rows)[1] >= goal
         worse = greedy_ok and (not exact_ok or len(check) < len(rows))
     else:
-        check = _greedy_rows(p, need=np.inf, k=int(n_sites or 0))
         worse = _steps(p, check)[1] > _steps(p, rows)[1] + tol
     if worse:
         log.warning("the solver returned a plan worse than greedy's; keeping the greedy plan")
         meta["solver_worse_than_greedy"] = True
         rows = check
+    optimal = solved["status"] == "optimal"
+    if target is not None:
+        bound = float(len(rows)) if optimal else max(np.ceil(solved["dual_bound"] - 1e-6), 0.0)
+        gap = (len(rows) - bound) / len(rows) if rows else 0.0
+    else:
+        newly = _steps(p, rows)[1] - p.before
+        # the objective is -covered/scale (+ 1e-6 per site): its dual bound bounds the cover
+        bound = newly if optimal else max(-solved["dual_bound"] * scale, newly)
+        gap = (bound - newly) / bound if bound > 0 else 0.0
     return _finish(
         p,
         "exact",
         rows,
         target=target,
         n_sites=n_sites,
-        meta=meta,
-        time_limited=res.status == 1,
+        meta=_proven(meta, max(gap, 0.0), bound),
+        time_limited=solved["status"] == "time_limit",
     )
+
+
+def _proven(meta: dict[str, Any], gap: float, bound: float) -> dict[str, Any]:
+    """``meta`` with how good the plan is proven to be (see :func:`exact`)."""
+    return {**meta, "gap": float(gap), "bound": float(bound), "proof": "optimal" if gap <= 1e-9 else "gap"}
+
+
+def _dominators(incidence: sparse.csr_matrix, rank: np.ndarray) -> np.ndarray:
+    """For each candidate row, another row covering every group it covers (``-1``: none).
+
+    A row is dominated by a row covering a strict superset, or the same set with a
+    smaller ``rank`` (id order); such a row can replace it in any plan. The dominator
+    given is itself undominated or leads to one (no cycles: size or rank grows).
+    """
+    size = np.asarray(incidence.sum(axis=1)).ravel()
+    overlap = (incidence @ incidence.T).tocoo()
+    i, j, v = overlap.row, overlap.col, overlap.data
+    covers = (i != j) & (v >= size[i] - 0.5) & (
+        (size[j] > size[i]) | ((size[j] == size[i]) & (rank[j] < rank[i]))
+    )
+    out = np.full(incidence.shape[0], -1, dtype=np.int64)
+    # of several dominators take the largest, then the first in id order
+    order = np.lexsort((rank[j[covers]], -size[j[covers]]))
+    for a, b in zip(i[covers][order][::-1], j[covers][order][::-1]):
+        out[a] = b
+    return out
+
+
+def _highs(
+    cost: np.ndarray,
+    matrix: sparse.csc_matrix,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    *,
+    start: np.ndarray,
+    time_limit_s: float,
+) -> dict[str, Any]:
+    """Solve ``min cost·x`` over binary ``x`` with ``row_lower ≤ matrix·x ≤ row_upper``.
+
+    ``start`` is given to HiGHS as a first incumbent. Returns ``x`` (``None`` when
+    no plan was found), ``status`` (``optimal``, ``time_limit`` or HiGHS's word),
+    ``dual_bound`` and ``seconds``.
+    """
+    import highspy
+
+    n = cost.size
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("mip_rel_gap", 1e-9)
+    h.setOptionValue("threads", 1)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, matrix.shape[0]
+    lp.col_cost_ = np.asarray(cost, dtype=float)
+    lp.col_lower_ = np.zeros(n)
+    lp.col_upper_ = np.ones(n)
+    lp.row_lower_ = np.asarray(row_lower, dtype=float)
+    lp.row_upper_ = np.asarray(row_upper, dtype=float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+    h.passModel(lp)
+    first = highspy.HighsSolution()
+    first.col_value = list(np.asarray(start, dtype=float))
+    first.value_valid = True
+    h.setSolution(first)
+    t0 = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - t0
+    status = h.getModelStatus()
+    info = h.getInfo()
+    words = {
+        highspy.HighsModelStatus.kOptimal: "optimal",
+        highspy.HighsModelStatus.kTimeLimit: "time_limit",
+    }
+    found = info.primal_solution_status == 2  # a feasible plan is known
+    x = np.asarray(h.getSolution().col_value, dtype=float) if found else None
+    return {
+        "x": x,
+        "status": words.get(status, h.modelStatusToString(status)),
+        "dual_bound": float(info.mip_dual_bound),
+        "seconds": seconds,
+    }
 
 
 def _order_by_gain(p: _Problem, rows: list[int]) -> list[int]:
