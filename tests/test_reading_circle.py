@@ -183,7 +183,10 @@ def test_tables_and_map(grid) -> None:
     zh = reading_circle.labelled(res.summary, lang="zh")
     assert zh.index[0] == "现状" and "人口覆盖率" in zh.columns
     en = reading_circle.labelled(res.summary, lang="en")
-    assert en.index.tolist()[1:] == ["greedy, target 100%", "optimal, target 100%"]
+    assert en.index.tolist()[1:] == [
+        "greedy (not proven optimal), target 100%",
+        "optimal (proven), target 100%",
+    ]
     assert en.loc["Current", "Share covered"] == pytest.approx(0.333)
     page = maps.render_html(reading_circle.map(res, lang="en", synthetic=True))
     assert "15-minute reading circle" in page and "合成数据" in page

@@ -135,3 +135,120 @@ def test_bad_inputs() -> None:
         siting.greedy(np.ones(6), w, target=0.9)
     with pytest.raises(ValidationError, match="max_vars must be a positive"):
         siting.exact(TRAP, w, target=0.9, max_vars=0)
+
+
+# --------------------------------------------------------------------------- reductions, proofs
+
+
+def _brute(matrix: np.ndarray, w: np.ndarray, *, target: float | None, k: int | None):
+    """Fewest sites reaching ``target`` (then most covered), or most covered by ``k`` sites."""
+    from itertools import combinations
+
+    n = matrix.shape[0]
+    best = None
+    for size in range(n + 1):
+        for rows in combinations(range(n), size):
+            cov = float(w[matrix[list(rows)].any(axis=0)].sum()) if rows else 0.0
+            if target is not None and cov >= target * w.sum() - 1e-9:
+                if best is None or cov > best[1]:
+                    best = (size, cov)
+            if k is not None and size <= k and (best is None or cov > best[1] + 1e-9):
+                best = (size, cov)
+        if target is not None and best is not None:
+            return best
+    return best
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_exact_equals_brute_force_on_random_cases(seed) -> None:
+    """Dominated and identical candidates left out, demand merged, the greedy start given:
+    the optimum stays the brute-force one."""
+    rng = np.random.default_rng(seed)
+    n_cand, n_dem = 9, 40
+    matrix = rng.uniform(size=(n_cand, n_dem)) < 0.18
+    matrix[rng.integers(n_cand)] = matrix[rng.integers(n_cand)]  # an identical pair
+    matrix[rng.integers(n_cand)] &= matrix[rng.integers(n_cand)]  # a subset
+    w = rng.integers(1, 50, n_dem).astype(float)
+    reach = w[matrix.any(axis=0)].sum() / w.sum()
+    for target in (min(0.5, reach), min(0.8, reach), reach):
+        e = siting.exact(matrix, w, target=target)
+        size, cov = _brute(matrix, w, target=target, k=None)
+        assert len(e.sites) == size, (seed, target)
+        assert e.after == pytest.approx(cov)
+        assert e.meta["proof"] == "optimal" and e.meta["gap"] == 0
+    for k in (1, 2, 3):
+        e = siting.exact(matrix, w, n_sites=k)
+        assert e.after == pytest.approx(_brute(matrix, w, target=None, k=k)[1]), (seed, k)
+
+
+def test_dominated_candidates_are_left_out_of_the_model() -> None:
+    matrix = np.array(
+        [
+            [1, 1, 0, 0, 0],  # 0 ⊂ 1
+            [1, 1, 1, 0, 0],
+            [0, 0, 0, 1, 1],  # 2 = 3: the first id stays
+            [0, 0, 0, 1, 1],
+            [0, 0, 1, 1, 0],  # not dominated
+        ],
+        dtype=bool,
+    )
+    e = siting.exact(matrix, np.ones(5), candidate_ids=["a", "b", "c", "d", "e"], target=1.0)
+    assert e.meta["model_candidates"] == 3 and e.meta["dominated_candidates"] == 2
+    assert sorted(e.sites) == ["b", "c"]
+
+
+def _hard_case(seed: int = 0, n: int = 6000):
+    """Random residents in a 6 km square, candidates every 250 m near uncovered ones, 850 m reach."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(seed)
+    dem = rng.uniform(0, 6000, (n, 2))
+    w = rng.integers(20, 120, n).astype(float)
+    existing = rng.uniform(0, 6000, (15, 2))
+    covered = cKDTree(existing).query(dem, distance_upper_bound=850)[0] < np.inf
+    g = np.arange(125, 6000, 250)
+    cand = np.array([(x, y) for x in g for y in g])
+    cand = cand[cKDTree(dem[~covered]).query(cand)[0] < 400]
+    pairs = cKDTree(cand).sparse_distance_matrix(cKDTree(dem), 850, output_type="coo_matrix")
+    matrix = sparse.csr_matrix((np.ones(pairs.nnz), (pairs.row, pairs.col)), shape=(len(cand), n))
+    return matrix, w, covered
+
+
+def test_a_time_limited_plan_says_its_gap_and_is_never_worse_than_greedy() -> None:
+    matrix, w, covered = _hard_case()
+    g = siting.greedy(matrix, w, covered=covered, target=1.0)
+    e = siting.exact(matrix, w, covered=covered, target=1.0, time_limit_s=0.05)
+    assert e.status == "time_limit" and "optimality not proven" in e.message
+    assert e.meta["proof"] == "gap" and 0 < e.meta["gap"] <= 1
+    assert e.meta["bound"] <= len(e.sites) <= len(g.sites)
+    assert e.meta["gap"] == pytest.approx((len(e.sites) - e.meta["bound"]) / len(e.sites))
+    assert e.reached
+    k = siting.exact(matrix, w, covered=covered, n_sites=10, time_limit_s=0.05)
+    assert k.after >= siting.greedy(matrix, w, covered=covered, n_sites=10).after - 1e-6
+    assert k.meta["bound"] >= k.after - k.before - 1e-6
+    with pytest.raises(ValidationError, match="time_limit_s must be a positive number"):
+        siting.exact(matrix, w, covered=covered, target=1.0, time_limit_s=0)
+
+
+def test_exact_agrees_with_scipy_milp_on_a_harder_case() -> None:
+    """The same model solved by scipy's own HiGHS interface, cold, to optimality."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    matrix, w, covered = _hard_case(seed=3, n=1500)
+    e = siting.exact(matrix, w, covered=covered, target=0.95, time_limit_s=60)
+    assert e.meta["proof"] == "optimal"
+    m = matrix[:, ~covered].toarray().astype(float)
+    wk = w[~covered]
+    n_x, n_y = m.shape
+    link = np.hstack([-m.T, np.eye(n_y)])
+    need = 0.95 * w.sum() - w[covered].sum()
+    cover = np.r_[np.zeros(n_x), wk][None, :]
+    res = milp(
+        np.r_[np.ones(n_x), np.zeros(n_y)],
+        constraints=[LinearConstraint(link, -np.inf, 0), LinearConstraint(cover, need, np.inf)],
+        integrality=np.ones(n_x + n_y),
+        bounds=Bounds(0, 1),
+        options={"time_limit": 120},
+    )
+    assert res.status == 0
+    assert len(e.sites) == round(res.x[:n_x].sum())

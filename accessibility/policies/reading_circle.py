@@ -773,6 +773,9 @@ def assess(
                 "best_share": plan.best / plan.total if plan.total > 0 else np.nan,
                 "reached": bool(row["share"] >= target - 1e-9),
                 "status": plan.status,
+                # how good the plan is proven to be: greedy, optimal, or within a gap
+                "proof": "greedy" if method == "greedy" else plan.meta.get("proof", "gap"),
+                "optimality_gap": float(plan.meta["gap"]) if method == "exact" else np.nan,
                 "sites": ";".join(str(s) for s in plan.sites),
             }
             for step, r in plan.steps.iterrows():
@@ -871,10 +874,31 @@ def _estimate_key(source: str, confidence: str) -> str:
     return "low_confidence" if confidence == "low" else ""
 
 
+def _method_text(row: pd.Series | dict[str, Any], lang: str) -> str:
+    """A plan's method in words, with how good it is proven to be (greedy, optimal, or
+    within the gap HiGHS proved)."""
+    method = str(row["method"])
+    if method == "exact" and row.get("proof") == "gap":
+        return label("reading_ui.method_exact_gap", lang=lang).format(
+            gap=f"{float(row['optimality_gap']):.1%}"
+        )
+    return label(f"reading_ui.method_{method}", lang=lang)
+
+
+def _plan_row(result: Assessment, key: str) -> dict[str, Any]:
+    """The summary row of plan ``key`` (``method``, ``proof``, ``optimality_gap``)."""
+    row = result.summary.loc[key]
+    return {
+        "method": row["method"],
+        "proof": row.get("proof", ""),
+        "optimality_gap": row.get("optimality_gap", np.nan),
+    }
+
+
 def _scenario_text(key: str, row: pd.Series, lang: str) -> str:
     if key == "current":
         return label("reading_ui.current", lang=lang)
-    method = label(f"reading_ui.method_{row['method']}", lang=lang)
+    method = _method_text(row, lang)
     return label("reading_ui.scenario", lang=lang).format(
         method=method, target=_target_text(float(row["target"]))
     )
@@ -928,9 +952,11 @@ def labelled(frame: pd.DataFrame, *, lang: str = "zh", headers: bool = True) -> 
         out["source"] = [_population_source(v, lang) for v in out["source"]]
     if "method" in out.columns:
         out["method"] = [
-            label(f"reading_ui.method_{m}", lang=lang) if m in ("greedy", "exact") else m
-            for m in out["method"]
+            _method_text(r, lang) if r["method"] in ("greedy", "exact") else r["method"]
+            for _, r in frame.iterrows()
         ]
+    if "proof" in out.columns:
+        out = out.drop(columns="proof")  # said by the method's words
     if "status" in out.columns:
         statuses = set(_label_keys("reading_status"))
         out["status"] = [
@@ -960,8 +986,12 @@ def labelled(frame: pd.DataFrame, *, lang: str = "zh", headers: bool = True) -> 
     for col in ("share", "best_share"):
         if col in out.columns:
             out[col] = out[col].astype(float).round(3)
-    if "target" in out.columns:  # a 0–1 share, shown as a percentage in tables
-        out.attrs["share_columns"] = ["target", label("reading_col.target", lang=lang)]
+    shares = [c for c in ("target", "optimality_gap") if c in out.columns]
+    if shares:  # 0–1 shares, shown as percentages in tables
+        out.attrs["share_columns"] = [
+            *shares,
+            *(label(f"reading_col.{c}", lang=lang) for c in shares),
+        ]
     if not headers:
         return out
     known = set(_label_keys("reading_col"))
@@ -1404,7 +1434,7 @@ def map(
     for key in result.isochrones_after.index:
         target = _target_text(float(result.isochrones_after.loc[key, "target"]))
         colour = plan_colour.get(str(key), SITE_COLOURS[0])
-        method = label(f"reading_ui.method_{result.isochrones_after.loc[key, 'method']}", lang=lang)
+        method = _method_text(_plan_row(result, str(key)), lang)
         name = label("reading_ui.isochrone_after", lang=lang).format(
             minutes=minutes, target=target, method=method
         )
@@ -1504,7 +1534,7 @@ def map(
     tip_site = label("reading_ui.new_site_tip", lang=lang)
     for i, (key, group) in enumerate(result.sites.groupby("scenario", sort=False)):
         first = group.iloc[0]
-        method = label(f"reading_ui.method_{first['method']}", lang=lang)
+        method = _method_text(_plan_row(result, str(key)), lang)
         name = label("reading_ui.new_sites", lang=lang).format(
             target=_target_text(float(first["target"])), method=method
         )
