@@ -116,6 +116,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Seconds the solver may spend on each exact plan (two targets: two plans).
+EXACT_TIME_LIMIT_S: Final[float] = 5.0
 #: Default targets: 95 % and every resident.
 DEFAULT_TARGETS: Final[tuple[float, ...]] = (0.95, 1.0)
 #: Colours of the map.
@@ -563,6 +565,7 @@ def assess(
     candidates: str | gpd.GeoDataFrame = "uncovered_nodes",
     targets: Sequence[float] = DEFAULT_TARGETS,
     exact_max_vars: int = siting.DEFAULT_MAX_VARS,
+    exact_time_limit_s: float = EXACT_TIME_LIMIT_S,
     areas: str | gpd.GeoDataFrame | None = "nearest_place",
     gap_radius_m: float = 150.0,
     grid_m: float = 200.0,
@@ -592,6 +595,10 @@ def assess(
         Covered shares (0–1] to plan for; a plan per target and method.
     exact_max_vars
         Largest exact model solved; above it only the greedy plan is made.
+    exact_time_limit_s
+        Seconds the solver may spend on each exact plan (started from the greedy
+        one); past it the best plan found is kept with the gap to the optimum it
+        proves, which the tables and the map state.
     areas
         Sub-areas for the breakdown: ``"nearest_place"``, polygons with ``name``,
         or ``None`` (see the module docstring).
@@ -744,6 +751,7 @@ def assess(
                         covered=covered,
                         target=target,
                         max_vars=exact_max_vars,
+                        time_limit_s=exact_time_limit_s,
                     )
             except ValidationError as exc:
                 if method != "exact":
@@ -840,6 +848,7 @@ def assess(
         "gap_radius_m": gap_radius_m,
         "grid_m": float(cands["grid_m"].iloc[0]) if "grid_m" in cands and len(cands) else grid_m,
         "exact_max_vars": exact_max_vars,
+        "exact_time_limit_s": float(exact_time_limit_s),
         "population_confidence": confidence,
         "estimate": _estimate_key(source, confidence),
         "no_data": no_data,
