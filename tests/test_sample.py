@@ -408,6 +408,65 @@ def test_network_is_connected_apart_from_a_few_fragments(
     assert sum(c >= 2 for c in ways_per_node.values()) > 500
 
 
+_MAIN_CLASSES = frozenset(
+    {"motorway", "trunk", "primary", "secondary"}
+    | {f"{c}_link" for c in ("motorway", "trunk", "primary", "secondary")}
+)
+
+
+def _main_road_graph(osm: OsmFile, roads: list) -> nx.MultiDiGraph:
+    """Directed graph of the car-usable ways of class secondary or better (one-way
+    ways in their direction only), nodes at UTM positions."""
+    g = nx.MultiDiGraph()
+    for wid, refs, t in roads:
+        if t["highway"] not in _MAIN_CLASSES or t.get("access") == "no":
+            continue
+        if t.get("motor_vehicle") == "no" or t.get("motorcar") == "no":
+            continue
+        oneway = t.get("oneway", "no")
+        if t.get("junction") == "roundabout" and oneway == "no":
+            oneway = "yes"
+        for a, b in pairwise(refs):
+            if oneway in ("yes", "true", "1"):
+                g.add_edge(a, b, way=wid)
+            elif oneway == "-1":
+                g.add_edge(b, a, way=wid)
+            else:
+                g.add_edge(a, b, way=wid)
+                g.add_edge(b, a, way=wid)
+    for n in g.nodes:
+        g.nodes[n]["xy"] = osm.utm(n)
+    return g
+
+
+def test_seats_lie_on_one_network_of_secondary_or_better_roads(osm: OsmFile, roads: list) -> None:
+    """As in a real county, national, provincial and county roads run into the main
+    streets of the county seat and through the township seats: every seat's place
+    node is a node of a secondary-or-better road, and on those roads alone every
+    township seat reaches the county seat and back."""
+    g = _main_road_graph(osm, roads)
+    ids = list(g.nodes)
+    tree = shapely.STRtree(shapely.points([g.nodes[n]["xy"] for n in ids]))
+    seats: dict[str, int] = {}
+    for n, t in osm.tagged_nodes():
+        if t.get("capital") not in ("6", "8"):
+            continue
+        k, dist = tree.query_nearest(
+            shapely.Point(osm.utm(n)), return_distance=True, all_matches=False
+        )
+        assert float(dist[0]) <= 1.0, (t["name"], float(dist[0]))
+        seats[t["name"]] = ids[int(k[0])]
+    county = seats.pop("城关镇")
+    assert 10 <= len(seats) <= 14
+    from_county = nx.descendants(g, county) | {county}
+    to_county = nx.ancestors(g, county) | {county}
+    assert sorted(n for n, v in seats.items() if v not in from_county) == []
+    assert sorted(n for n, v in seats.items() if v not in to_county) == []
+    parts = list(nx.weakly_connected_components(g))
+    assert len(parts) == 1, sorted(len(p) for p in parts)
+    assert {county, *seats.values()} <= parts[0]
+
+
 def test_roads_meet_only_at_shared_nodes(osm: OsmFile, roads: list) -> None:
     """Apart from bridges, no two road segments cross without a common node."""
     segs = []

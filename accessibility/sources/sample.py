@@ -32,6 +32,14 @@ Real extracts have defects, and so does this one on purpose: a handful of road
 fragments that touch nothing else, and a few villages whose place node lies more
 than 300 m from any road.
 
+Roads of secondary class or better form one network, as in a real county: the
+trunk roads' connectors and the roads to the townships run into the ends of the
+county seat's primary and secondary main streets, each township's two central
+streets carry the class of its road link (the county road running through the
+town as its main street) and the primary and secondary roads to a township end
+at an end of one of them, and every seat's ``place`` node lies on the crossing
+of its main streets.
+
 The layout is drawn in a local metric frame (metres east and north of 114.0°E,
 34.0°N, on the WGS-84 ellipsoid), which puts the county astride the UTM 49N/50N
 zone border, and converted to longitude/latitude (7 decimals, about 1 cm) only
@@ -72,7 +80,7 @@ from .._errors import ValidationError
 logger = logging.getLogger(__name__)
 
 #: Bump whenever the generated output changes for an unchanged seed.
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 
 #: The seed used when none is given.
 DEFAULT_SEED = 2023
@@ -559,6 +567,12 @@ class _Settlement:
     base: str = ""
     grid: list[list[XY]] | None = None
     perimeter: list[XY] = field(default_factory=list)
+    # the crossing of the main streets (where the place node is written), the ends of
+    # the main streets (where roads from outside come in, with the outward direction)
+    # and the main street ways themselves
+    centre: XY | None = None
+    gates: list[tuple[XY, XY]] = field(default_factory=list)
+    main_streets: list[_Way] = field(default_factory=list)
     lane_vertices: list[XY] = field(default_factory=list)
     lanes: list[_Way] = field(default_factory=list)
     isolated: bool = False
@@ -988,7 +1002,10 @@ class _Builder:
 
     def _county_seat_streets(self) -> None:
         """Named streets of the county seat grid: ring roads, primary and secondary axes, one-way
-        residential streets in both directions, a few streets stopping short of the ring."""
+        residential streets in both directions, a few streets stopping short of the ring.
+
+        The ends of the axes are the gates where the roads from outside come in, and the
+        crossing of the two primary axes (人民路 and 建设路) is the town's centre."""
         rng = self.rng
         grid = self.cs.grid
         assert grid is not None
@@ -996,6 +1013,8 @@ class _Builder:
         jc, ic = nx // 2, ny // 2
         j2 = jc + int(rng.choice([-1, 1])) * int(rng.integers(4, 6))
         i2 = ic + int(rng.choice([-1, 1])) * int(rng.integers(3, 5))
+        self.cs.centre = grid[ic][jc]
+        self.cs.gates = _axis_gates(grid, cols=(jc, j2), rows=(ic, i2))
         stems = [str(s) for s in rng.permutation(np.asarray(_STREET_STEMS, dtype=object))]
         col_names: dict[int, tuple[str, str]] = {
             jc: ("人民路", "primary"),
@@ -1063,7 +1082,11 @@ class _Builder:
         self.cs_reserved = reserved
 
     def _township_streets(self) -> None:
-        """A small grid of 2–4 streets each way in every township seat."""
+        """A small grid of 2–4 streets each way in every township seat.
+
+        The middle column and middle row are its main streets (tertiary here; they take the
+        class of the township's road link in :meth:`_township_roads`), their crossing is the
+        town's centre and their ends are the gates where roads from outside come in."""
         rng = self.rng
         for t in self.townships:
             nlx = 2 + int(t.population > 14_000) + int(t.population > 26_000)
@@ -1076,16 +1099,23 @@ class _Builder:
             t.grid = grid
             t.perimeter = _perimeter(grid)
             names = [str(s) for s in rng.permutation(np.asarray(_TOWN_STREETS, dtype=object))]
+            jm, im = nlx // 2, nly // 2
+            t.centre = grid[im][jm]
+            t.gates = _axis_gates(grid, cols=(jm,), rows=(im,))
             for j in range(nlx):
-                hw = "tertiary" if j == nlx // 2 else "residential"
-                self._add_road(
+                hw = "tertiary" if j == jm else "residential"
+                way = self._add_road(
                     [grid[i][j] for i in range(nly)], _street_tags(hw, names.pop()), owner=-1
                 )
+                if j == jm:
+                    t.main_streets.append(way)
             for i in range(nly):
-                hw = "tertiary" if i == nly // 2 else "residential"
-                self._add_road(
+                hw = "tertiary" if i == im else "residential"
+                way = self._add_road(
                     [grid[i][j] for j in range(nlx)], _street_tags(hw, names.pop()), owner=-1
                 )
+                if i == im:
+                    t.main_streets.append(way)
             t.connected = True
 
     # ---------------------------------------------------------------- main roads
@@ -1179,24 +1209,9 @@ class _Builder:
                 "surface": "asphalt",
             }
             self._main_road(coords, tags)
-            # connector from the county seat's street grid to the trunk, away from the river
-            rows = np.asarray([[p[0], p[1], q[0], q[1]] for p, q in pairwise(coords)])
-            options: list[tuple[float, XY, XY]] = []
-            for node in self.cs.perimeter:
-                d, t = _point_segment(node[0], node[1], rows)
-                i = int(np.argmin(d))
-                ax, ay, bx, by = rows[i]
-                if t[i] < 0.02:
-                    q = _xy(ax, ay)
-                elif t[i] > 0.98:
-                    q = _xy(bx, by)
-                else:
-                    q = _xy(ax + t[i] * (bx - ax), ay + t[i] * (by - ay))
-                options.append((float(d[i]), node, q))
-            options.sort()
-            best = next(
-                (o for o in options if self.river_line.distance(Point(o[2])) > 300.0), options[0]
-            )
+            # connector from an end of one of the county seat's main streets to the trunk,
+            # away from the river: the main street carries on outwards until it meets the trunk
+            best = self._trunk_connector(coords)
             conn = _wiggle(rng, best[1], best[2], spacing=200, bend=0.01, max_bend=60, noise=3.0)
             self._main_road(
                 conn,
@@ -1207,9 +1222,55 @@ class _Builder:
                 },
             )
 
+    def _trunk_connector(self, trunk: list[XY]) -> tuple[float, XY, XY]:
+        """``(length, gate, point on the trunk)`` of the connector from the county seat to a trunk.
+
+        Preferred: a main street carried on straight out of its gate until it meets the trunk
+        at least 300 m from the river without crossing it; else the gate nearest to the trunk
+        (still away from the river where possible)."""
+        line = LineString(trunk)
+        straight: list[tuple[float, XY, XY]] = []
+        for gate, out in self.cs.gates:
+            ray = LineString([gate, (gate[0] + 9000.0 * out[0], gate[1] + 9000.0 * out[1])])
+            hit = ray.intersection(line)
+            if hit.is_empty:
+                continue
+            pts = shapely.get_coordinates(hit)
+            d = np.hypot(pts[:, 0] - gate[0], pts[:, 1] - gate[1])
+            k = int(np.argmin(d))
+            q = _xy(pts[k, 0], pts[k, 1])
+            if self.river_line.distance(Point(q)) <= 300.0:
+                continue
+            if LineString([gate, q]).intersects(self.river_line):
+                continue
+            straight.append((float(d[k]), gate, q))
+        if straight:
+            return min(straight)
+        rows = np.asarray([[p[0], p[1], q[0], q[1]] for p, q in pairwise(trunk)])
+        options: list[tuple[float, XY, XY]] = []
+        for gate, _ in self.cs.gates:
+            d, t = _point_segment(gate[0], gate[1], rows)
+            i = int(np.argmin(d))
+            ax, ay, bx, by = rows[i]
+            if t[i] < 0.02:
+                q = _xy(ax, ay)
+            elif t[i] > 0.98:
+                q = _xy(bx, by)
+            else:
+                q = _xy(ax + t[i] * (bx - ax), ay + t[i] * (by - ay))
+            options.append((float(d[i]), gate, q))
+        options.sort()
+        return next(
+            (o for o in options if self.river_line.distance(Point(o[2])) > 300.0), options[0]
+        )
+
     def _township_roads(self) -> None:
         """Primary and secondary roads tying every township to the county seat (a tree, crossing
-        the river on bridges), then tertiary roads between neighbouring townships."""
+        the river on bridges), then tertiary roads between neighbouring townships.
+
+        Primary and secondary roads run from an end of one of the main streets of the county
+        seat or of the township they come from to an end of one of the main streets of the
+        township they go to, and each township's main streets take the class of its link."""
         rng = self.rng
         cs = self.cs
         order = sorted(
@@ -1237,8 +1298,8 @@ class _Builder:
             _, target = min(options)
             target_side = cs.side if target == -1 else self.townships[target].side
             if target == -1:
-                start = _nearest(cs.perimeter, t.xy)
-                end = _nearest(t.perimeter, start)
+                start = _nearest([g for g, _ in cs.gates], t.xy)
+                end = _nearest([g for g, _ in t.gates], start)
                 if t.side != cs.side:
                     used_bridges += 1
                 if n_primary < 4:
@@ -1258,8 +1319,8 @@ class _Builder:
                     }
             else:
                 o = self.townships[target]
-                start = _nearest(o.perimeter, t.xy)
-                end = _nearest(t.perimeter, start)
+                start = _nearest([g for g, _ in o.gates], t.xy)
+                end = _nearest([g for g, _ in t.gates], start)
                 tags = {
                     "highway": "secondary",
                     "name": f"{o.base[0]}{t.base[0]}路",
@@ -1270,6 +1331,9 @@ class _Builder:
             coords = self._road_between(start, end, same_side=(t.side == target_side))
             self._main_road(coords, tags)
             linked.append(i)
+            # the road runs through the town as its main street
+            for way in t.main_streets:
+                way.tags = _street_tags(tags["highway"], way.tags["name"])
         # a few tertiary roads between neighbouring townships on the same bank
         pairs = sorted(
             (_dist(a.xy, b.xy), i, j)
@@ -2106,6 +2170,26 @@ def _make_grid(
     return [[_xy(px[i, j], py[i, j]) for j in range(px.shape[1])] for i in range(px.shape[0])]
 
 
+def _axis_gates(
+    grid: list[list[XY]], *, cols: Sequence[int], rows: Sequence[int]
+) -> list[tuple[XY, XY]]:
+    """Both ends of the given grid columns and rows, each with the unit vector pointing
+    out of the grid along its street (duplicates, as at a corner, kept once)."""
+    ny, nx = len(grid), len(grid[0])
+    ends: list[tuple[XY, XY]] = []
+    for j in cols:
+        ends += [(grid[0][j], grid[1][j]), (grid[ny - 1][j], grid[ny - 2][j])]
+    for i in rows:
+        ends += [(grid[i][0], grid[i][1]), (grid[i][nx - 1], grid[i][nx - 2])]
+    out: list[tuple[XY, XY]] = []
+    for end, inner in ends:
+        if any(end == g for g, _ in out):
+            continue
+        d = _dist(inner, end)
+        out.append((end, _xy((end[0] - inner[0]) / d, (end[1] - inner[1]) / d)))
+    return out
+
+
 def _perimeter(grid: list[list[XY]]) -> list[XY]:
     ny, nx = len(grid), len(grid[0])
     out: list[XY] = []
@@ -2370,7 +2454,7 @@ def _render(c: _Builder) -> tuple[bytes, bytes, dict[str, Any]]:
     # places
     cs = c.cs
     cs_node = nodes.new(
-        cs.xy,
+        cs.centre or cs.xy,
         {
             "place": "town",
             "capital": "6",
@@ -2382,7 +2466,7 @@ def _render(c: _Builder) -> tuple[bytes, bytes, dict[str, Any]]:
     )
     for t in c.townships:
         nodes.new(
-            t.xy,
+            t.centre or t.xy,
             {
                 "place": t.place,
                 "capital": "8",
