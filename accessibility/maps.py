@@ -2048,7 +2048,17 @@ def render_html(m: folium.Map, *, lang: str | None = None) -> str:
     ):
         msg = "an external script or stylesheet is still referenced after inlining Leaflet"
         raise RuntimeError(msg)
-    return page
+    return _CJK_ESCAPE.sub(_cjk_char, page)
+
+
+#: ``\uXXXX`` escapes of CJK characters and full-width punctuation in the page's script
+#: data (JSON is written ASCII-only), not preceded by an escaping backslash: written as
+#: the characters themselves, half the bytes in UTF-8 and the same string to JavaScript.
+_CJK_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u(3[0-9a-f]{3}|[4-9][0-9a-f]{3}|ff[0-9a-e][0-9a-f])")
+
+
+def _cjk_char(mt: re.Match[str]) -> str:
+    return mt.group(1) + chr(int(mt.group(2), 16))
 
 
 def save_html(m: folium.Map, path: Path | str, *, lang: str | None = None) -> Path:

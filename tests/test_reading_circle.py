@@ -383,7 +383,10 @@ def test_notebook_runs_with_defaults(tmp_path) -> None:
     _check_outputs(tmp_path, title="15分钟阅读圈")
     processed, maps_dir = tmp_path / "data" / "processed" / "sample", tmp_path / "maps" / "sample"
     check_excel_and_png(processed, maps_dir, "reading_circle", "人口覆盖率")
-    assert openpyxl.load_workbook(processed / "reading_circle.xlsx").sheetnames[:2] == ["结论", "覆盖情况"]
+    assert openpyxl.load_workbook(processed / "reading_circle.xlsx").sheetnames[:2] == [
+        "结论",
+        "覆盖情况",
+    ]
 
 
 @pytest.mark.slow
@@ -511,8 +514,28 @@ def test_sample_map_plans_legend_names_and_size(sample, tmp_path) -> None:
     legend_colours = {c.lower() for _, c, _ in legend}
     for name, drawn in colours.items():
         assert drawn <= legend_colours, name
-    # every resident drawn, each with the name of its nearest reading place
+    # more than 3,000 residence points: drawn merged per 200 m cell and coverage state,
+    # every resident counted once, on the side of the coverage they are on
     pts = res.population
+    cells = {k: [row for d in ds for row in d["p"]] for k, ds in residents.items()}
+    assert len(pts) > reading_circle.AGGREGATE_ABOVE
+    covered_cells, uncovered_cells = cells["已覆盖居民"], cells["未覆盖居民"]
+    assert any(text == "已覆盖居民（按 200 米网格合并）" for _, _, text in legend)
+    assert len(covered_cells) + len(uncovered_cells) < len(pts) / 2
+    cur = res.summary.loc["current"]
+    # rows carry whole persons: the sums agree to half a person per cell
+    assert sum(r[2] for r in covered_cells) == pytest.approx(cur["covered"], abs=len(covered_cells))
+    assert sum(r[2] for r in uncovered_cells) == pytest.approx(
+        cur["uncovered"], abs=len(uncovered_cells)
+    )
+    assert all(r[3] is None or r[3] <= 15 for r in covered_cells)
+    assert all(r[3] is None or r[3] >= 15 for r in uncovered_cells)  # shown to 0.1 min
+    assert not [t for t in _tips(m) if _ID.search(t)]
+    path = maps.save_html(m, tmp_path / "reading_circle.html")
+    assert path.stat().st_size < 1_000_000
+    # drawn point by point on request: every resident, with the name of its nearest place
+    each = reading_circle.map(res, lang="zh", boundary=study.boundary, synthetic=True, cell_m=0)
+    residents, _, _ = _map_parts(each)
     drawn_rows = [row for ds in residents.values() for d in ds for row in d["p"]]
     assert len(drawn_rows) == len(pts)
     names = dict(zip(res.facilities.index, res.facilities["name"]))
@@ -520,6 +543,48 @@ def test_sample_map_plans_legend_names_and_size(sample, tmp_path) -> None:
     got = sorted(data_cov["n"][row[5]] for row in data_cov["p"])
     want = sorted(html.escape(names[i]) for i in pts.loc[pts["covered"], "nearest"])
     assert got == want
-    assert not [t for t in _tips(m) if _ID.search(t)]
-    path = maps.save_html(m, tmp_path / "reading_circle.html")
-    assert path.stat().st_size < 5_000_000
+
+
+def test_resident_cells_sum_residents_per_cell_and_coverage() -> None:
+    """Four points in two 200 m cells (one split by coverage): three cells, the sums and
+    population-weighted times and centres worked out by hand."""
+    from .conftest import make_points
+
+    pts = make_points({"a": (10, 10), "b": (110, 10), "c": (150, 150), "d": (310, 10)})
+    pts["population"] = [100.0, 300.0, 50.0, 20.0]
+    pts["time_min"] = [4.0, 8.0, 20.0, np.inf]
+    pts["covered"] = [True, True, False, False]
+    pts["nearest"] = ["L1", "L2", "L1", None]
+    cells = reading_circle.resident_cells(pts, 200.0).sort_values("population")
+    assert cells["population"].tolist() == [20.0, 50.0, 400.0]
+    assert cells["points"].tolist() == [1, 1, 2]
+    assert cells["covered"].tolist() == [False, False, True]
+    big = cells.iloc[-1]
+    assert big["time_min"] == pytest.approx((100 * 4 + 300 * 8) / 400)
+    assert big["nearest"] == "L2"  # the most populous point's
+    assert np.isnan(cells.iloc[0]["time_min"])  # unreachable: no known time
+    xy = gpd.GeoSeries([big.geometry], crs=4326).to_crs(TEST_CRS).iloc[0]
+    from .conftest import X0
+
+    assert xy.x - X0 == pytest.approx((100 * 10 + 300 * 110) / 400, abs=0.5)
+    with pytest.raises(ValidationError, match="cell_m must be a positive number"):
+        reading_circle.resident_cells(pts, 0.0)
+
+
+def test_areas_are_packed_without_losing_more_than_the_precision() -> None:
+    from accessibility.policies.reading_circle import AREA_PRECISION_DEG, _Areas
+
+    ring = [(113.80001, 34.0), (113.81234, 34.0), (113.81234, 34.01111), (113.80001, 34.0)]
+    hole = [(113.805, 34.002), (113.806, 34.002), (113.806, 34.003), (113.805, 34.002)]
+    poly = shapely.MultiPolygon(
+        [shapely.Polygon(ring, [hole]), shapely.box(113.9, 34.1, 113.91, 34.11)]
+    )
+    el = _Areas([poly], {"color": "#123456"}, ["一片"])
+    data = json.loads(el.data)
+    assert el.count == 2 and data["t"] == ["一片", "一片"]  # one tooltip per drawn part
+    decoded = []
+    for r in data["a"][0]:
+        xy = np.cumsum(np.asarray(r).reshape(-1, 2), axis=0) * AREA_PRECISION_DEG
+        decoded.append(xy)
+    assert np.allclose(decoded[0], np.asarray(ring[:-1]), atol=AREA_PRECISION_DEG / 2 + 1e-12)
+    assert np.allclose(decoded[1], np.asarray(hole[:-1]), atol=AREA_PRECISION_DEG / 2 + 1e-12)

@@ -282,7 +282,9 @@ def test_hand_worked_county(county) -> None:
     assert rl.lower_pieces(check, lang="zh", first=1)["D"] == (
         "无名道路（三级道路（乡道、支路））3,998 米；另有 1 段"
     )
-    assert rl.lower_pieces(check, lang="en")["A"] == "Unnamed road (residential) 300 m"  # metres along the ground
+    assert (
+        rl.lower_pieces(check, lang="en")["A"] == "Unnamed road (residential) 300 m"
+    )  # metres along the ground
     # by car: 45 km/h on secondary, 35 on tertiary, 20 in C's street
     street_min = 300 / (20 / 0.06)
     assert t.loc["A", "route_min"] == pytest.approx(8000 / 750 + street_min, rel=5e-3)

@@ -618,7 +618,7 @@ def test_notebook_runs_with_other_parameters(tmp_path) -> None:
         "modes": {"middle": "bicycle"},
         "limits_min": {"high": 30},
         "scenario_tier": "middle",
-        "close": ["n14925"],
+        "close": ["n14773"],  # 杏园镇第一初级中学 of the sample county
         "lang": "en",
     }
     (result,) = runner.run("school_tiers", region="sample", parameters=params, progress=False)

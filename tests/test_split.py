@@ -185,9 +185,10 @@ def test_without_a_buffer_border_results_differ(project, whole) -> None:
 
 def test_the_plain_largest_component_breaks_border_results(project, whole, monkeypatch) -> None:
     """Without the open boundary, the east half drops roads whose way back to the main
-    network leaves its clip area; a school then snaps to another road and a village gets a
-    time *below* the whole region's, inside the exact horizon. (Seed-specific: the sample
-    county of seed 2023 has such a road west of the split line.)"""
+    network leaves its clip area; a facility then snaps to another road and a village gets
+    a time *below* the whole region's, which the open boundary never gives (a unit sees
+    less road than the whole region). (Seed-specific: the sample county of seed 2023 has
+    such a road west of the split line.)"""
     whole_study, whole_table = whole["walk"]
 
     def plain(roads, clip, **options):
@@ -198,7 +199,7 @@ def test_the_plain_largest_component_breaks_border_results(project, whole, monke
     found = _compare(
         study, table, whole_table, horizon_s=study.exact_within_s, line=project["line"]
     )
-    assert found["differ_within"] >= 1 and found["below_whole"] >= 1, found
+    assert found["below_whole"] >= 1, found
 
 
 def test_open_boundary_keeps_roads_whose_way_back_leaves_the_clip(tmp_path) -> None:
