@@ -47,6 +47,8 @@ bad inputs.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -569,7 +571,9 @@ def exact(
         target=target,
         n_sites=n_sites,
         meta=_proven(meta, max(gap, 0.0), bound),
-        time_limited=solved["status"] == "time_limit",
+        # stopped by the clock before the plan was proven best (a proven count with an
+        # unproven tie-break of coverage is proven enough)
+        time_limited=solved["status"] == "time_limit" and gap > 1e-9,
     )
 
 
@@ -599,6 +603,23 @@ def _dominators(incidence: sparse.csr_matrix, rank: np.ndarray) -> np.ndarray:
     return out
 
 
+def _new_highs() -> Any:
+    """A HiGHS instance, without the banner HiGHS prints on standard output the first time."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def _highs(
     cost: np.ndarray,
     matrix: sparse.csc_matrix,
@@ -617,8 +638,7 @@ def _highs(
     import highspy
 
     n = cost.size
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _new_highs()
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", 1e-9)
     h.setOptionValue("threads", 1)
