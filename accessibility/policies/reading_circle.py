@@ -1588,6 +1588,8 @@ def map(
     )
     legend.append(("area", COVERED_COLOUR, now_name))
     for key in result.isochrones_after.index:
+        if int(result.isochrones_after.loc[key, "new_sites"]) == 0:
+            continue  # the target is met already: the plan adds no area to draw
         target = _target_text(float(result.isochrones_after.loc[key, "target"]))
         colour = plan_colour.get(str(key), SITE_COLOURS[0])
         method = _method_text(_plan_row(result, str(key)), lang)

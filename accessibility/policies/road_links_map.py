@@ -115,7 +115,7 @@ def seat_tips(roads: ServiceCheck, *, lang: str = "zh") -> list[str]:
                 f"services_map.strict_{'yes' if seat['connected_strict'] else 'no'}", lang=lang
             ).format(road_class=road_class)
         )
-        if float(seat["leg_m"]) > snapping_far_m():
+        if float(seat["leg_m"]) > _far_m():
             lines.append(
                 label("services_map.leg", lang=lang).format(metres=f"{float(seat['leg_m']):,.0f}")
             )
@@ -125,7 +125,7 @@ def seat_tips(roads: ServiceCheck, *, lang: str = "zh") -> list[str]:
     return out
 
 
-def snapping_far_m() -> float:
+def _far_m() -> float:
     """Metres beyond which a seat's straight leg to its road is worth saying (the snap limit)."""
     from ..settings import settings
 
