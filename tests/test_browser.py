@@ -24,6 +24,7 @@ import pytest
 from accessibility import classify, index_page, maps, regions, runner
 from accessibility.export import read_figures
 from accessibility.labels import group_label, label
+from accessibility.policies import reading_circle
 from accessibility.settings import settings
 
 from .browser import OUTPUT_DIR, BrowserUnavailable, MapBrowser, MapPage
@@ -492,11 +493,15 @@ def test_reading_circle_map(browser: MapBrowser, reading_run: dict[str, Any]) ->
         plans = [n for n in names if n.startswith(label("reading_ui.proposed"))]
         assert len(plans) == sites["scenario"].nunique() >= 2
         assert state.shown_overlays() == [*expected[:5], plans[0], expected[5]]
-        # one circle per residence point, green when covered and red when not
+        # above 3,000 residence points, one circle per 200 m cell and coverage state,
+        # green when covered and red when not (every point in the GeoPackage)
         layer = state.per_overlay
-        n_covered = int(population["covered"].sum())
+        assert len(population) > reading_circle.AGGREGATE_ABOVE
+        cells = reading_circle.resident_cells(population, reading_circle.DEFAULT_CELL_M)
+        n_covered = int(cells["covered"].sum())
         assert layer[covered]["facilities"] == n_covered > 0
-        assert layer[uncovered]["facilities"] == len(population) - n_covered > 0
+        assert layer[uncovered]["facilities"] == len(cells) - n_covered > 0
+        assert cells["population"].sum() == pytest.approx(population["population"].sum())
         assert layer[label("reading_ui.reading_places")]["facilities"] == len(places)
         assert (
             layer[plans[0]]["facilities"] == (sites["scenario"] == sites["scenario"].iloc[0]).sum()
