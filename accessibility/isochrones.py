@@ -26,7 +26,8 @@ where ``T`` are the node times and ``t(a→b)`` the segment's time in that direc
 ``f``; their union is the reached part of the segment (a fully reached segment
 when both ends are within the limit and the middle is too). A node reached with
 no time left is a zero-length interval, drawn as a dot, so it still shows. The pieces are
-buffered by ``buffer_m`` in the metric CRS and unioned: a street ends where its
+simplified by :data:`SIMPLIFY_M` (1 m), buffered by ``buffer_m`` in the metric CRS (round
+ends of :data:`QUAD_SEGS` segments per quarter) and unioned: a street ends where its
 reach ends, a dead end stays thin, and a block whose streets are all reached is
 covered only as far as ``buffer_m`` reaches into it. Times along a segment are
 proportional to its length, as in the engine.
@@ -51,6 +52,12 @@ from .network import Network
 __all__ = ["polygons", "reached_intervals"]
 
 log = logging.getLogger(__name__)
+
+#: Metres the reached street lines are simplified by before they are buffered (far
+#: below ``buffer_m``): a straight street mapped with a node every 10 m is one line.
+SIMPLIFY_M = 1.0
+#: Segments per quarter circle of the buffers' round ends and corners.
+QUAD_SEGS = 3
 
 
 def _segment_times(network: Network) -> tuple[np.ndarray, np.ndarray]:
@@ -239,7 +246,10 @@ def polygons(
             ]
         )
         if pieces.size:
-            area = shapely.union_all(shapely.buffer(pieces, buffer_m, quad_segs=8))
+            # straight runs of many short segments simplified to 1 m before the buffer,
+            # round ends of 3 segments per quarter: a fraction of the vertices to union
+            pieces = shapely.simplify(pieces, SIMPLIFY_M)
+            area = shapely.union_all(shapely.buffer(pieces, buffer_m, quad_segs=QUAD_SEGS))
         else:
             area = shapely.Polygon()
         geoms.append(area)
