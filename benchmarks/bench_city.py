@@ -6,11 +6,16 @@ into a fresh project root with a region file (``source: osm_file``), the
 ``reading_circle`` notebook is run once to fill the caches (clip, networks), and then
 measured on cached data:
 
-- the notebook end to end (``accessibility run``, a child process): wall time and
-  the peak resident memory of the process tree (its kernel included);
-- the same work in stages, in this process, each timed: prepare (read, network,
-  snap), residents, searches and isochrones, each plan's solve, the map;
-- the sizes of the HTML map and the PNG;
+- the notebook end to end (``accessibility run``, a child process): wall time, peak
+  memory (of the largest process, the kernel, and of the command and the kernel
+  together), and the seconds of each of its cells as papermill recorded them in the
+  executed copy;
+- the same work in stages, in this process, each timed, called as the notebook's
+  cells call it: prepare (boundary, read of the cached clip, origins, network load,
+  snapping, router), the data audit, the assessment (residents, snapping, searches,
+  isochrones, each plan's solve), verdicts, the map, and the outputs (HTML map, PNG,
+  GeoPackage, workbook, CSV);
+- the sizes of the HTML map, the PNG and the executed notebook;
 - with ``--baseline``: the exact plans as they were solved before (scipy's HiGHS,
   cold, 60 s per model) beside the new ones (greedy start, time limit), in the same
   run.
@@ -21,7 +26,8 @@ Usage::
         [--buildings-per-block 6] [--reading-places 60] [--quick] [--baseline]
         [--root DIR] [--json out.json]
 
-Prints a table and writes the numbers to ``benchmarks/results/city.json``.
+Prints a table (stdout) and writes all numbers, each plan's model size included, to
+``benchmarks/results/city.json`` (or ``--json``).
 """
 
 from __future__ import annotations
@@ -68,7 +74,13 @@ def _region_file(root: Path, city: citylike.City) -> Path:
 
 
 def _run_notebook(root: Path) -> dict[str, Any]:
-    """``accessibility run`` in a child process: wall seconds and the tree's peak RSS."""
+    """``accessibility run`` in a child process: wall seconds and peak memory.
+
+    ``peak_mb`` is the largest resident set of any one process under it (the kernel),
+    from ``getrusage(RUSAGE_CHILDREN)`` in a small wrapper process; ``tree_peak_mb`` the
+    largest sum of resident memory of the command and its kernel together, sampled
+    every 0.1 s with psutil (when installed).
+    """
     code = (
         "import resource, subprocess, sys, time, json\n"
         "t = time.perf_counter()\n"
@@ -78,13 +90,49 @@ def _run_notebook(root: Path) -> dict[str, Any]:
         "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
         "print(json.dumps({'seconds': s, 'peak_mb': peak, 'rc': rc.returncode, 'err': rc.stderr[-2000:]}))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(root), REGION], capture_output=True, text=True, check=True
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(root), REGION],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    tree_peak = _sample_tree(proc)
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"the benchmark's wrapper failed:\n{stderr[-2000:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
     if result["rc"] != 0:
         raise SystemExit(f"the notebook failed:\n{result['err']}")
+    result["tree_peak_mb"] = tree_peak
     return result
+
+
+def _sample_tree(proc: subprocess.Popen[str]) -> float | None:
+    """Largest sum of RSS of ``proc``'s descendants (not ``proc`` itself) until it ends, MB."""
+    try:
+        import psutil
+    except ImportError:
+        proc.wait()
+        return None
+    peak = 0
+    try:
+        me = psutil.Process(proc.pid)
+    except psutil.Error:
+        proc.wait()
+        return None
+    while proc.poll() is None:
+        total = 0
+        try:
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            pass
+        peak = max(peak, total)
+        time.sleep(0.1)
+    return peak / 2**20
 
 
 class _Timer:
@@ -113,19 +161,43 @@ class _Timer:
 
 
 def _stages(root: Path, *, baseline: bool) -> dict[str, Any]:
-    """The notebook's work called directly, each stage timed (cached data)."""
+    """The notebook's work called directly, as its cells call it, each stage timed
+    (cached data)."""
     import accessibility as acc
-    from accessibility import engine, isochrones, siting, snapping
+    import accessibility.static_map
+    from accessibility import engine, export, isochrones, maps, network, pipeline, siting, snapping
+    from accessibility.policies import claims as measures
     from accessibility.policies import reading_circle
 
-    acc.configure(root=root, progress=False)
-    timer = _Timer()
+    minutes, lang, walk_kmh = 15, "zh", 4.5
+    acc.configure(root=root, progress=False, walk_speed_kmh=walk_kmh)
     out: dict[str, Any] = {}
+    # prepare: boundary, the cached clip, origins, the cached network, snapping, router
+    timer = _Timer()
+    timer.wrap(pipeline, "study_area", "boundary")
+    timer.wrap(pipeline, "load_osm", "osm_read")
+    timer.wrap(pipeline, "_choose_origins", "origins")
+    timer.wrap(pipeline, "_origin_population", "origins")
+    timer.wrap(network, "load_or_build", "network_load")
+    timer.wrap(snapping, "snap", "prepare_snap")
+    timer.wrap(engine.Router, "build", "router")
     t0 = time.perf_counter()
-    study = acc.pipeline.prepare(
-        REGION, mode="walk", speed_overrides=reading_circle.walk_speed_overrides(4.5)
-    )
+    try:
+        study = acc.pipeline.prepare(
+            REGION,
+            mode="walk",
+            speed_overrides=reading_circle.walk_speed_overrides(walk_kmh),
+            origin_levels=["admin_village"],
+        )
+    finally:
+        timer.restore()
     out["prepare_s"] = time.perf_counter() - t0
+    out.update({f"{k}_s": v for k, v in timer.seconds.items()})
+    t0 = time.perf_counter()
+    acc.audit.write(study, "reading_circle_audit", lang=lang)
+    out["audit_s"] = time.perf_counter() - t0
+    # assess: residents, snapping, searches, isochrones, each plan's solve
+    timer = _Timer()
     timer.wrap(reading_circle, "estimate_population", "residents")
     timer.wrap(snapping, "snap", "snap")
     timer.wrap(engine.Router, "nearest", "searches")
@@ -144,21 +216,71 @@ def _stages(root: Path, *, baseline: bool) -> dict[str, Any]:
     siting.exact = keep_inputs
     try:
         t0 = time.perf_counter()
-        result = reading_circle.assess(study, minutes=15, targets=[0.95, 1.0])
+        result = reading_circle.assess(
+            study,
+            minutes=minutes,
+            kinds=["reading"],
+            population="auto",
+            targets=[0.95, 1.0],
+            claim_target=acc.verdicts.target_for(study, "reading_circle"),
+        )
         out["assess_s"] = time.perf_counter() - t0
     finally:
         siting.exact = timed_exact
         timer.restore()
     out.update({f"{k}_s": v for k, v in timer.seconds.items()})
     t0 = time.perf_counter()
-    fmap = reading_circle.map(result, boundary=study.boundary, synthetic=True)
-    path = acc.maps.save_html(fmap, root / "bench_map.html")
-    out["map_s"] = time.perf_counter() - t0
-    out["map_mb"] = path.stat().st_size / 1e6
+    notes = acc.report.Notes()
+    result.note_missing(notes)
+    verdicts = acc.verdicts.judge_all(study, measures.reading_circle(result))
+    out["verdicts_s"] = time.perf_counter() - t0
+    # the map and the outputs, as the notebook's last cell writes them (into a copy)
+    t0 = time.perf_counter()
+    ui_title = acc.labels.label("reading_ui.title", lang=lang).format(minutes=f"{minutes:g}")
+    title = f"{study.label(lang)} · {ui_title}"
+    fmap = reading_circle.map(
+        result, title=title, lang=lang, boundary=study.boundary,
+        synthetic=study.region.synthetic, source_note=study.data_note(lang, origins=False),
+        notes=notes,
+    )  # fmt: skip
+    out["map_build_s"] = time.perf_counter() - t0
+    timer = _Timer()
+    timer.wrap(maps, "save_html", "map_write")
+    timer.wrap(accessibility.static_map, "render_png", "png")
+    timer.wrap(export, "write_geopackage", "geopackage")
+    timer.wrap(export, "write_excel", "workbook")
+    timer.wrap(export, "write_csv", "csv_figures")
+    timer.wrap(export, "write_figures", "csv_figures")
+    residents, reading_places = reading_circle.static_map_layers(result)
+    t0 = time.perf_counter()
+    try:
+        paths = acc.outputs.publish(
+            study, "reading_circle_bench", fmap=fmap, verdicts=verdicts, notes=notes,
+            lang=lang,
+            summary=reading_circle.labelled(result.summary, lang=lang, headers=False),
+            layers=result.layers(),
+            sheets=reading_circle.excel_tables(result, lang=lang),
+            headers=reading_circle.excel_headers(lang=lang),
+            figures=reading_circle.key_figures(result),
+            png=dict(
+                places=residents, facilities=reading_places, group="reading",
+                thresholds_min=[minutes], title=title, lang=lang,
+                subtitle=acc.labels.label("reading_ui.png_subtitle", lang=lang),
+                roads=acc.maps.main_roads(study.network), synthetic=study.region.synthetic,
+            ),
+        )  # fmt: skip
+    finally:
+        timer.restore()
+    out["publish_s"] = time.perf_counter() - t0
+    out.update({f"{k}_s": v for k, v in timer.seconds.items()})
+    out["map_mb"] = Path(paths["map"]).stat().st_size / 1e6
+    out["png_mb"] = Path(paths["png"]).stat().st_size / 1e6
     out["residents"] = float(result.population["population"].sum())
     out["residence_points"] = len(result.population)
     out["reading_places"] = len(result.facilities)
     out["network_nodes"] = int(study.network.n_nodes)
+    out["origins"] = int(study.meta["origins"])
+    out["origins_kind"] = study.meta["origins_kind"]
     out["coverage"] = float(result.summary.loc["current", "share"])
     out["plans"] = {
         key: {
@@ -242,6 +364,93 @@ def _baseline_exact(inputs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: the notebook's code cells by what they do (in order, parameter cells left out)
+_CELLS = ("imports", "prepare + audit + assess", "summary table", "uncovered by area",
+          "plan sites", "verdicts", "map + publish (HTML, PNG, GeoPackage, workbook)",
+          "map inline")  # fmt: skip
+
+
+def _cell_seconds(executed: Path) -> dict[str, Any]:
+    """Seconds of each code cell of the executed notebook (papermill's own timing)."""
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    cells = [
+        c for c in nb["cells"]
+        if c["cell_type"] == "code" and "parameters" not in c["metadata"].get("tags", [])
+        and "injected-parameters" not in c["metadata"].get("tags", [])
+    ]  # fmt: skip
+    seconds = [float(c["metadata"].get("papermill", {}).get("duration") or 0.0) for c in cells]
+    names = (
+        list(_CELLS) if len(_CELLS) == len(seconds) else [f"cell {i}" for i in range(len(seconds))]
+    )
+    return {
+        "kernel_s": float(nb["metadata"]["papermill"]["duration"]),
+        "cells": dict(zip(names, seconds)),
+        "executed_notebook_mb": executed.stat().st_size / 1e6,
+    }
+
+
+def _table(record: dict[str, Any]) -> str:
+    """The measured numbers as a plain text table."""
+    st = record["stages"]
+    rows: list[tuple[str, str]] = [
+        ("road nodes / buildings / libraries (generated)",
+         f"{record['city']['road_nodes']:,} / {record['city']['buildings']:,} / {record['city']['libraries']}"),
+        ("network nodes (walk)", f"{st['network_nodes']:,}"),
+        ("residence points / residents", f"{st['residence_points']:,} / {st['residents']:,.0f}"),
+        ("origins", f"{st['origins']:,} ({st['origins_kind']})"),
+        ("covered now", f"{st['coverage']:.1%}"),
+        ("notebook, first run (fills caches)", f"{record['notebook_first_s']:.1f} s"),
+        ("notebook end to end, cached data", f"{record['notebook_s']:.1f} s"),
+        ("  outside papermill (CLI start, region checks)",
+         f"{record['notebook_s'] - record['notebook_cells']['kernel_s']:.1f} s"),
+        ("  papermill (kernel start to last cell)", f"{record['notebook_cells']['kernel_s']:.1f} s"),
+    ]  # fmt: skip
+    for name, sec in record["notebook_cells"]["cells"].items():
+        rows.append((f"    cell: {name}", f"{sec:.2f} s"))
+    rows += [
+        ("peak memory, largest process (kernel)", f"{record['notebook_peak_mb']:,.0f} MB"),
+        (
+            "peak memory, command + kernel together",
+            f"{record['notebook_tree_peak_mb']:,.0f} MB"
+            if record["notebook_tree_peak_mb"] is not None
+            else "(psutil not installed)",
+        ),
+        ("HTML map / PNG", f"{record['html_mb']:.2f} MB / {record['png_mb']:.2f} MB"),
+        ("executed notebook", f"{record['notebook_cells']['executed_notebook_mb']:.2f} MB"),
+        ("in process:", ""),
+    ]
+    for key in ("prepare", "boundary", "osm_read", "origins", "network_load", "prepare_snap",
+                "router", "audit", "assess", "residents", "snap", "searches", "isochrones",
+                "greedy", "exact", "verdicts", "map_build", "publish", "map_write", "png",
+                "geopackage", "workbook", "csv_figures"):  # fmt: skip
+        if f"{key}_s" in st:
+            indent = (
+                "  "
+                if key in ("prepare", "audit", "assess", "verdicts", "map_build", "publish")
+                else "    "
+            )
+            rows.append((f"{indent}{key}", f"{st[key + '_s']:.2f} s"))
+    for key, plan in st["plans"].items():
+        size = (
+            f", {plan['model_candidates']:,} of {plan['candidates']:,} candidates kept, "
+            f"{plan['model_demand']:,} demand groups, {plan['variables']:,} variables"
+            if plan.get("variables") else f", {plan['candidates']:,} candidates"
+        )  # fmt: skip
+        proof = f", {plan['proof']}" if plan.get("proof") else ""
+        rows.append(
+            (f"  plan {key}", f"{plan['sites']} sites, {plan['seconds']:.2f} s{proof}{size}")
+        )
+    for key, base in st.get("baseline_exact", {}).items():
+        rows.append(
+            (
+                f"  exact {key} as before",
+                f"{base['sites']} sites, {base['seconds']:.1f} s ({base['status']})",
+            )
+        )
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"{a:<{width}}  {b}" for a, b in rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--side-km", type=float, default=12.0)
@@ -275,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"first run (caches filled): {first['seconds']:.1f} s", file=sys.stderr)
     cached = _run_notebook(root)
     maps_dir = root / "maps" / REGION
+    cells = _cell_seconds(root / "runs" / REGION / "reading_circle.ipynb")
     stages = _stages(root, baseline=args.baseline)
     record = {
         "date": dt.date.today().isoformat(),
@@ -283,13 +493,16 @@ def main(argv: list[str] | None = None) -> int:
         "notebook_first_s": first["seconds"],
         "notebook_s": cached["seconds"],
         "notebook_peak_mb": cached["peak_mb"],
+        "notebook_tree_peak_mb": cached["tree_peak_mb"],
         "html_mb": (maps_dir / "reading_circle.html").stat().st_size / 1e6,
         "png_mb": (maps_dir / "reading_circle.png").stat().st_size / 1e6,
+        "notebook_cells": cells,
         "stages": stages,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n")
-    print(json.dumps(record, indent=2, ensure_ascii=False, default=str))
+    print(_table(record))
+    print(f"numbers in {args.json}", file=sys.stderr)
     return 0
 
 
