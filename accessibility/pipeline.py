@@ -532,7 +532,9 @@ def load_osm(
     streaming reader first (cached under ``data/processed/<region>/extracts/``); a
     region of source ``overpass`` downloads ``clip`` (cached under
     ``data/raw/<region>/overpass/``); the sample region is generated. A ``unit`` with a
-    source of its own reads that source, in its own raw folder.
+    source of its own reads that source, in its own raw folder. What was read is kept
+    under ``data/processed/<region>/osm/`` (:func:`accessibility.sources.osm.read`), so
+    a rerun on the same file and area does not parse it again.
 
     The result's ``source_date`` is the data's own date and ``source_date_kind`` what
     it is (:func:`accessibility.sources.dating.data_date`): the extract's header (the
@@ -559,7 +561,7 @@ def load_osm(
     else:
         msg = f"region {region.name!r} has source kind {kind!r}; use sample, osm_file or overpass"
         raise ValidationError(msg)
-    data = osm.read(path, clip=clip)
+    data = osm.read(path, clip=clip, cache_dir=region.processed_dir / "osm")
     dated = src if osm_file is not None or kind == "osm_file" else path
     if kind == "sample" and osm_file is None:
         data.source_date, data.source_date_kind = None, ""

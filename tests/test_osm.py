@@ -180,3 +180,54 @@ def test_pedestrian_area_outline_is_a_road_other_areas_are_not(tmp_path) -> None
         3: {"pedestrian"},
     }
     assert (seg["way"] == 1).sum() == 4
+
+
+def _same(a: osm.OsmData, b: osm.OsmData) -> None:
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(a.roads.segments, b.roads.segments)
+    pd.testing.assert_frame_equal(a.roads.nodes, b.roads.nodes)
+    for name in ("places", "pois", "buildings", "landuse"):
+        left, right = getattr(a, name), getattr(b, name)
+        pd.testing.assert_frame_equal(left.drop(columns="geometry"), right.drop(columns="geometry"))
+        assert left.geometry.geom_equals_exact(right.geometry, 0).all(), name
+    assert a.fingerprint == b.fingerprint
+
+
+def test_a_cached_read_equals_the_parse_and_is_not_parsed_again(tmp_path, monkeypatch) -> None:
+    src = tmp_path / "t.osm"
+    src.write_bytes((DATA / "tagging.osm").read_bytes())
+    cache = tmp_path / "cache"
+    clip = shapely.box(113.9, 33.9, 114.2, 34.2)
+    first = osm.read(src, clip=clip, cache_dir=cache)
+    assert len(list(cache.glob("osm_*.pickle"))) == 1
+    parsed = osm.read(src, clip=clip)  # no cache: parsed
+    _same(first, parsed)
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("parsed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(osm, "_parse", no_parse)
+        _same(osm.read(src, clip=clip, cache_dir=cache), parsed)
+        # another clip, or another content of the file, is read afresh
+        with pytest.raises(AssertionError, match="parsed again"):
+            osm.read(src, clip=shapely.box(113.9, 33.9, 114.1, 34.1), cache_dir=cache)
+        src.write_text(src.read_text().replace("人民路", "建设路"), encoding="utf-8")
+        with pytest.raises(AssertionError, match="parsed again"):
+            osm.read(src, clip=clip, cache_dir=cache)
+    changed = osm.read(src, clip=clip, cache_dir=cache)
+    assert changed.roads.ways.loc[100, "name"] == "建设路"
+    assert len(list(cache.glob("osm_*.pickle"))) == 2
+
+
+def test_a_damaged_cached_read_is_read_again_and_replaced(tmp_path, caplog) -> None:
+    cache = tmp_path / "cache"
+    osm.read(DATA / "tagging.osm", cache_dir=cache)
+    (kept,) = cache.glob("osm_*.pickle")
+    kept.write_bytes(b"not a pickle")
+    with caplog.at_level("WARNING", logger="accessibility.sources.osm"):
+        again = osm.read(DATA / "tagging.osm", cache_dir=cache)
+    assert "cannot use the cached read" in caplog.text
+    _same(again, osm.read(DATA / "tagging.osm"))
+    assert kept.read_bytes() != b"not a pickle"
