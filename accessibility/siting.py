@@ -28,7 +28,13 @@ seen to return a non-optimal plan for the relaxed form. Weights enter the model
 as shares of ``W``. Points with the same set of covering
 candidates are merged into one (their weights summed) — the model is unchanged,
 only smaller. Between plans with the same number of sites the one covering more
-is preferred (``min Σ x_j − ½ · covered share``: the second term is below one site).
+is preferred. For a target this is solved in two stages: first the fewest sites
+alone (a pure count: HiGHS proves it by rounding its bound up to whole sites, where
+a mixed objective ``Σ x_j − ½ · covered share`` leaves it proving the coverage
+term, seconds more on a city), then the ``k sites`` problem with that count,
+started from the first plan improved by single exchanges (:func:`_exchange`), in
+the time left (``tie_break_s``); how far that tie-break is proven is reported apart
+(``coverage_proof``, ``coverage_gap``).
 
 :func:`greedy` adds, at each step, the candidate covering the most uncovered
 weight (ties: the smallest id), until the target is met, ``k`` sites are open or
@@ -49,6 +55,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,6 +77,7 @@ DEFAULT_MAX_VARS: Final[int] = 20_000
 DEFAULT_TIME_LIMIT_S: Final[float] = 10.0
 #: Weight below which a difference is treated as rounding (relative to the total).
 _REL_TOL: Final[float] = 1e-9
+_STDOUT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -414,6 +422,7 @@ def exact(
     n_sites: int | None = None,
     max_vars: int = DEFAULT_MAX_VARS,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    tie_break_s: float | None = None,
 ) -> Plan:
     """Fewest sites reaching a target share, or the most weight covered by ``n_sites``, exactly.
 
@@ -432,7 +441,13 @@ def exact(
     time_limit_s
         Seconds HiGHS may spend. Past it the best plan found (never worse than
         greedy's) is returned with ``status="time_limit"`` and the gap HiGHS
-        proves in ``meta``.
+        proves in ``meta``. For a target, the fewest sites get all of it and the
+        tie-break what is left.
+    tie_break_s
+        For a target: at most this many seconds (of what ``time_limit_s`` leaves)
+        for the most residents among plans with the fewest sites; ``None``: all that
+        is left. ``0``: the exchange improvement only (``coverage_proof="local"``
+        unless everyone coverable is covered).
 
     Returns
     -------
@@ -444,7 +459,10 @@ def exact(
         for a target, ``(sites − lower bound) / sites``; for ``n_sites``,
         ``(upper bound − covered) / upper bound`` of the newly covered weight),
         ``bound`` (fewest sites possible, or most weight newly coverable), and
-        the model's size before and after the reduction.
+        the model's size before and after the reduction; for a target also
+        ``coverage_proof`` (``"optimal"``, ``"gap"`` or ``"local"``) and
+        ``coverage_gap`` (0–1, NaN when not known) of the tie-break: how much more
+        the same number of sites might cover, as a share of that most.
     """
     _check_goal(target, n_sites)
     if int(max_vars) <= 0:
@@ -452,6 +470,9 @@ def exact(
         raise ValidationError(msg)
     if not np.isfinite(time_limit_s) or time_limit_s <= 0:
         msg = f"time_limit_s must be a positive number of seconds, got {time_limit_s!r}"
+        raise ValidationError(msg)
+    if tie_break_s is not None and not (np.isfinite(tie_break_s) and tie_break_s >= 0):
+        msg = f"tie_break_s must be a number of seconds ≥ 0 or None, got {tie_break_s!r}"
         raise ValidationError(msg)
     p = _problem(coverage, weights, candidate_ids, covered)
     tol = _REL_TOL * max(p.total, 1.0)
@@ -503,45 +524,54 @@ def exact(
         check = _greedy_rows(p, need=np.inf, k=int(n_sites or 0))
         if n_sites == 0 or n_x == 0:
             return _finish(p, "exact", [], target=None, n_sites=n_sites, meta=_proven(meta, 0.0, 0.0))
-    model = incidence[kept]  # kept candidates × demand groups
+    model = incidence[kept].tocsr()  # kept candidates × demand groups
     w_group = np.bincount(groups, weights=w, minlength=n_y)
     scale = p.total if p.total > 0 else 1.0
     # the greedy plan as the first incumbent: each dominated site replaced by its dominator
     position = np.full(len(p.candidate_ids), -1, dtype=np.int64)
     position[useful_rows] = np.arange(len(useful_rows))
-    start = np.zeros(n_x + n_y)
     where = {int(k): i for i, k in enumerate(kept)}
+    start_sites = set()
     for r in check:
         local = int(position[r])
         while dominator[local] >= 0:
             local = int(dominator[local])
-        start[where[local]] = 1.0
-    start[n_x:] = (np.asarray(model[start[:n_x] > 0.5].sum(axis=0)).ravel() > 0).astype(float)
-    link = sparse.hstack([-model.T.tocsr(), sparse.identity(n_y)], format="csr")
+        start_sites.add(where[local])
+    start = np.array(sorted(start_sites), dtype=np.int64)
+    t0 = time.perf_counter()
+    tie_s = float(time_limit_s) if tie_break_s is None else float(tie_break_s)
     if target is not None:
-        extra = sparse.csr_matrix(np.r_[np.zeros(n_x), w_group / scale][None, :])
-        lower, upper = reachable_need / scale, np.inf
-        cost = np.r_[np.ones(n_x), -0.5 * w_group / scale]  # fewest sites, then most covered
+        # 1. fewest sites: a pure count, whose bound HiGHS rounds up to whole sites
+        solved = _solve(model, w_group / scale, start, need=reachable_need / scale,
+                        time_limit_s=float(time_limit_s))  # fmt: skip
+        if solved["x"] is None:
+            msg = f"the exact model found no plan ({solved['status']}); use siting.greedy(...)"
+            raise ValidationError(msg)
+        fewest = np.flatnonzero(solved["x"][:n_x] > 0.5)
+        count_optimal = solved["status"] == "optimal"
+        count_bound = (
+            float(len(fewest)) if count_optimal else max(np.ceil(solved["dual_bound"] - 1e-6), 0.0)
+        )
+        # 2. the tie-break: the most residents covered by that many sites, from the plan
+        # improved one exchange at a time, in the time left for it
+        improved = _exchange(model, w_group, fewest)
+        left = min(tie_s, float(time_limit_s) - (time.perf_counter() - t0))
+        tie = _tie_break(model, w_group, scale, improved, best=best - p.before, time_s=left)
+        chosen_local = tie["sites"]
+        meta["seconds_fewest"] = solved["seconds"]
+        meta["solver_status"] = solved["status"]
+        meta.update({k: v for k, v in tie.items() if k != "sites"})
     else:
-        extra = sparse.csr_matrix(np.r_[np.ones(n_x), np.zeros(n_y)][None, :])
-        lower, upper = -np.inf, float(n_sites or 0)
-        cost = np.r_[np.full(n_x, 1e-6), -w_group / scale]  # a tiny cost per site drops idle ones
-    matrix = sparse.vstack([link, extra], format="csc")
-    solved = _highs(
-        cost,
-        matrix,
-        np.r_[np.full(n_y, -np.inf), lower],
-        np.r_[np.zeros(n_y), upper],
-        start=start,
-        time_limit_s=float(time_limit_s),
-    )
-    meta["seconds"] = solved["seconds"]
-    meta["solver_status"] = solved["status"]
-    x = solved["x"]
-    if x is None:
-        msg = f"the exact model found no plan ({solved['status']}); use siting.greedy(...)"
-        raise ValidationError(msg)
-    chosen = useful_rows[kept[np.flatnonzero(x[:n_x] > 0.5)]]
+        improved = _exchange(model, w_group, start)
+        solved = _solve(model, w_group / scale, improved, k=int(n_sites or 0),
+                        time_limit_s=float(time_limit_s))  # fmt: skip
+        if solved["x"] is None:
+            msg = f"the exact model found no plan ({solved['status']}); use siting.greedy(...)"
+            raise ValidationError(msg)
+        chosen_local = np.flatnonzero(solved["x"][:n_x] > 0.5)
+        meta["solver_status"] = solved["status"]
+    meta["seconds"] = time.perf_counter() - t0
+    chosen = useful_rows[kept[chosen_local]]
     rows = _order_by_gain(p, [int(r) for r in chosen])
     # guard against solver trouble: an exact plan is never worse than the greedy one
     if target is not None:
@@ -555,15 +585,18 @@ def exact(
         log.warning("the solver returned a plan worse than greedy's; keeping the greedy plan")
         meta["solver_worse_than_greedy"] = True
         rows = check
-    optimal = solved["status"] == "optimal"
     if target is not None:
-        bound = float(len(rows)) if optimal else max(np.ceil(solved["dual_bound"] - 1e-6), 0.0)
+        bound = float(len(rows)) if count_optimal else min(count_bound, float(len(rows)))
         gap = (len(rows) - bound) / len(rows) if rows else 0.0
+        time_limited = not count_optimal and gap > 1e-9
     else:
         newly = _steps(p, rows)[1] - p.before
+        optimal = solved["status"] == "optimal"
         # the objective is -covered/scale (+ 1e-6 per site): its dual bound bounds the cover
-        bound = newly if optimal else max(-solved["dual_bound"] * scale, newly)
+        dual = -solved["dual_bound"] * scale
+        bound = newly if optimal else (max(dual, newly) if np.isfinite(dual) else best - p.before)
         gap = (bound - newly) / bound if bound > 0 else 0.0
+        time_limited = solved["status"] == "time_limit" and gap > 1e-9
     return _finish(
         p,
         "exact",
@@ -571,9 +604,125 @@ def exact(
         target=target,
         n_sites=n_sites,
         meta=_proven(meta, max(gap, 0.0), bound),
-        # stopped by the clock before the plan was proven best (a proven count with an
-        # unproven tie-break of coverage is proven enough)
-        time_limited=solved["status"] == "time_limit" and gap > 1e-9,
+        # stopped by the clock before the plan was proven best (for a target: before
+        # the fewest sites were proven; the tie-break of coverage is reported apart)
+        time_limited=time_limited,
+    )
+
+
+def _covered_by(model: sparse.csr_matrix, sites: np.ndarray) -> np.ndarray:
+    """How many of ``sites`` (rows of ``model``) cover each demand group."""
+    if not len(sites):
+        return np.zeros(model.shape[1])
+    return np.asarray(model[np.asarray(sites, dtype=np.int64)].sum(axis=0)).ravel()
+
+
+def _exchange(model: sparse.csr_matrix, w: np.ndarray, sites: np.ndarray) -> np.ndarray:
+    """Improve the weight ``sites`` cover by exchanging one site for another at a time.
+
+    Each round makes the best single exchange (a site out, a site not chosen in) over
+    all pairs — for each chosen site one product of ``model`` with the weight only it
+    covers — until none adds more than rounding. The number of sites never changes and
+    the weight covered only grows; the result is a local optimum, nothing more.
+    """
+    chosen = np.array(sorted(int(s) for s in sites), dtype=np.int64)
+    if not len(chosen) or len(chosen) >= model.shape[0]:
+        return chosen
+    count = _covered_by(model, chosen)
+    tol = 1e-12 * max(float(w.sum()), 1.0)
+    for _ in range(10 * model.shape[0]):
+        best_gain, best_pair = tol, None
+        for pos, j in enumerate(chosen):
+            cols = model.indices[model.indptr[j] : model.indptr[j + 1]]
+            alone = cols[count[cols] == 1]  # groups only site j covers
+            loss = float(w[alone].sum())
+            free = np.where(count == 0, w, 0.0)
+            free[alone] = w[alone]
+            gains = model @ free
+            gains[chosen] = -np.inf
+            k = int(np.argmax(gains))
+            if gains[k] - loss > best_gain:
+                best_gain, best_pair = gains[k] - loss, (pos, k)
+        if best_pair is None:
+            break
+        pos, k = best_pair
+        j = chosen[pos]
+        count[model.indices[model.indptr[j] : model.indptr[j + 1]]] -= 1
+        count[model.indices[model.indptr[k] : model.indptr[k + 1]]] += 1
+        chosen[pos] = k
+    return np.sort(chosen)
+
+
+def _tie_break(
+    model: sparse.csr_matrix,
+    w: np.ndarray,
+    scale: float,
+    sites: np.ndarray,
+    *,
+    best: float,
+    time_s: float,
+) -> dict[str, Any]:
+    """The most weight covered by ``len(sites)`` sites, started from ``sites``.
+
+    Returns the sites and how far the coverage is proven: ``coverage_proof``
+    (``"optimal"``, ``"gap"``, or ``"local"`` when no time was left for the solver),
+    ``coverage_gap`` (0–1 of the most coverable by that many sites, newly covered
+    weight) and ``seconds_tie_break``.
+    """
+    got = float(w[_covered_by(model, sites) > 0].sum())
+    out: dict[str, Any] = {"sites": sites, "seconds_tie_break": 0.0}
+    if got >= best - 1e-9 * max(best, 1.0):  # everyone coverable is covered
+        return {**out, "coverage_proof": "optimal", "coverage_gap": 0.0}
+    if time_s <= 0.01:
+        return {**out, "coverage_proof": "local", "coverage_gap": float("nan")}
+    solved = _solve(model, w / scale, sites, k=len(sites), time_limit_s=time_s)
+    out["seconds_tie_break"] = solved["seconds"]
+    if solved["x"] is not None:
+        found = np.flatnonzero(solved["x"][: model.shape[0]] > 0.5)
+        if float(w[_covered_by(model, found) > 0].sum()) > got:
+            out["sites"], got = found, float(w[_covered_by(model, found) > 0].sum())
+    if solved["status"] == "optimal":
+        return {**out, "coverage_proof": "optimal", "coverage_gap": 0.0}
+    dual = -solved["dual_bound"] * scale
+    bound = max(dual, got) if np.isfinite(dual) else best
+    gap = (bound - got) / bound if bound > 0 else 0.0
+    return {**out, "coverage_proof": "gap" if gap > 1e-9 else "optimal", "coverage_gap": gap}
+
+
+def _solve(
+    model: sparse.csr_matrix,
+    w: np.ndarray,
+    start_sites: np.ndarray,
+    *,
+    need: float | None = None,
+    k: int | None = None,
+    time_limit_s: float,
+) -> dict[str, Any]:
+    """The fewest sites covering ``need`` (weights ``w``, in shares), or the most covered by ``k``.
+
+    Variables: one per site (row of ``model``), then one per demand group; ``y_g ≤
+    Σ_{j covers g} x_j``. Started from ``start_sites``. See :func:`_highs`.
+    """
+    n_x, n_y = model.shape
+    link = sparse.hstack([-model.T.tocsr(), sparse.identity(n_y)], format="csr")
+    if need is not None:
+        extra = sparse.csr_matrix(np.r_[np.zeros(n_x), w][None, :])
+        lower, upper = need, np.inf
+        cost = np.r_[np.ones(n_x), np.zeros(n_y)]
+    else:
+        extra = sparse.csr_matrix(np.r_[np.ones(n_x), np.zeros(n_y)][None, :])
+        lower, upper = -np.inf, float(k or 0)
+        cost = np.r_[np.full(n_x, 1e-6), -w]  # a tiny cost per site drops idle ones
+    start = np.zeros(n_x + n_y)
+    start[np.asarray(start_sites, dtype=np.int64)] = 1.0
+    start[n_x:] = (_covered_by(model, start_sites) > 0).astype(float)
+    return _highs(
+        cost,
+        sparse.vstack([link, extra], format="csc"),
+        np.r_[np.full(n_y, -np.inf), lower],
+        np.r_[np.zeros(n_y), upper],
+        start=start,
+        time_limit_s=time_limit_s,
     )
 
 
@@ -607,15 +756,17 @@ def _new_highs() -> Any:
     """A HiGHS instance, without the banner HiGHS prints on standard output the first time."""
     import highspy
 
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            h = highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+    # one thread at a time: standard output is the process's, not the thread's
+    with _STDOUT_LOCK:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
     h.setOptionValue("output_flag", False)
     return h
 

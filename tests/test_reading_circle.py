@@ -16,8 +16,9 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from scipy import sparse
 
-from accessibility import classify, maps, network, pipeline, runner, snapping
+from accessibility import classify, maps, network, pipeline, runner, siting, snapping
 from accessibility._errors import ValidationError
 from accessibility.policies import reading_circle
 from accessibility.settings import settings
@@ -313,13 +314,24 @@ def test_bad_arguments(grid) -> None:
 # --------------------------------------------------------------------------- the sample county
 
 
+SAMPLE_EXACT_INPUTS: list[dict] = []
+
+
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     settings.root = tmp_path_factory.mktemp("root")
+    solve = siting.exact
+
+    def recorded(coverage, weights, **kw):  # the models the plans solve, for a reference
+        SAMPLE_EXACT_INPUTS.append({"coverage": coverage, "weights": weights, **kw})
+        return solve(coverage, weights, **kw)
+
+    siting.exact = recorded
     try:
         study = pipeline.prepare("sample", mode="walk", progress=False)
         return study, reading_circle.assess(study)
     finally:
+        siting.exact = solve
         settings.root = None
 
 
@@ -353,6 +365,46 @@ def test_sample_county_coverage_and_plans(sample) -> None:
     assert not res.isochrones.geometry.iloc[0].is_empty
     assert res.uncovered_areas["population"].sum() == pytest.approx(cur["uncovered"])
     assert res.by_area["population"].sum() == pytest.approx(cur["population"])
+
+
+def test_sample_exact_plans_equal_a_cold_solve_without_a_time_limit(sample) -> None:
+    """The plans of ``assess`` (greedy start, reduced model, two stages, 5 s each, solved
+    side by side) against the same models solved by scipy's own HiGHS interface, cold
+    and unlimited: the fewest sites, then the most residents with that many."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    _, res = sample
+    assert [c["target"] for c in SAMPLE_EXACT_INPUTS] == [0.95, 1.0]
+    for case in SAMPLE_EXACT_INPUTS:
+        row = res.summary.loc[f"exact_{round(case['target'] * 100)}"]
+        assert row["proof"] == "optimal" and row["optimality_gap"] == 0
+        assert row["coverage_gap"] == 0  # the tie-break proven within its second too
+        m = sparse.csr_matrix(case["coverage"], dtype=float)
+        m.data[:] = 1.0
+        w = np.asarray(case["weights"], dtype=float)
+        covered = np.asarray(case["covered"], dtype=bool)
+        m, wk = m[:, ~covered], w[~covered]
+        hit = np.asarray(m.sum(axis=0)).ravel() > 0
+        m, wk = m[:, hit].tocsr(), wk[hit]
+        n_x, n_y = m.shape
+        link = LinearConstraint(sparse.hstack([-m.T, sparse.identity(n_y)]).tocsr(), -np.inf, 0)
+        need = min(case["target"] * w.sum(), w[covered].sum() + wk.sum()) - w[covered].sum()
+        fewest = milp(
+            np.r_[np.ones(n_x), np.zeros(n_y)],
+            constraints=[link, LinearConstraint(np.r_[np.zeros(n_x), wk][None, :], need * (1 - 1e-9), np.inf)],
+            integrality=np.ones(n_x + n_y), bounds=Bounds(0, 1),
+        )  # fmt: skip
+        assert fewest.status == 0
+        k = round(fewest.x[:n_x].sum())
+        assert row["new_sites"] == k
+        most = milp(
+            np.r_[np.zeros(n_x), -wk / wk.sum()],
+            constraints=[link, LinearConstraint(np.r_[np.ones(n_x), np.zeros(n_y)][None, :], 0, k)],
+            integrality=np.ones(n_x + n_y), bounds=Bounds(0, 1),
+        )  # fmt: skip
+        assert most.status == 0
+        reached = np.asarray(m[most.x[:n_x] > 0.5].sum(axis=0)).ravel() > 0
+        assert row["covered"] == pytest.approx(w[covered].sum() + wk[reached].sum(), rel=1e-9)
 
 
 # --------------------------------------------------------------------------- the notebook

@@ -226,6 +226,8 @@ def test_a_time_limited_plan_says_its_gap_and_is_never_worse_than_greedy() -> No
     k = siting.exact(matrix, w, covered=covered, n_sites=10, time_limit_s=0.05)
     assert k.after >= siting.greedy(matrix, w, covered=covered, n_sites=10).after - 1e-6
     assert k.meta["bound"] >= k.after - k.before - 1e-6
+    # stopped before HiGHS had any bound: the bound is everything coverable, never NaN
+    assert 0 <= k.meta["gap"] <= 1 and np.isfinite(k.meta["bound"])
     with pytest.raises(ValidationError, match="time_limit_s must be a positive number"):
         siting.exact(matrix, w, covered=covered, target=1.0, time_limit_s=0)
 
@@ -252,3 +254,45 @@ def test_exact_agrees_with_scipy_milp_on_a_harder_case() -> None:
     )
     assert res.status == 0
     assert len(e.sites) == round(res.x[:n_x].sum())
+
+
+def test_exchanges_never_lose_coverage_and_reach_a_local_optimum() -> None:
+    rng = np.random.default_rng(5)
+    model = sparse.csr_matrix(rng.uniform(size=(30, 200)) < 0.06, dtype=float)
+    w = rng.integers(1, 40, 200).astype(float)
+
+    def cover(sites):
+        return float(w[np.asarray(model[sites].sum(axis=0)).ravel() > 0].sum())
+
+    for start in ([0, 1, 2, 3], [5, 9, 29], list(range(0, 30, 3))):
+        better = siting._exchange(model, w, np.array(start))
+        assert len(better) == len(start) and len(set(better)) == len(start)
+        assert cover(better) >= cover(start)
+        # no single exchange covers more (checked by brute force)
+        for pos in range(len(better)):
+            for k in set(range(30)) - set(better):
+                other = better.copy()
+                other[pos] = k
+                assert cover(other) <= cover(better) + 1e-9
+    # the trap: from {A} alone, exchanging A for B or C cannot help (4 > 3)
+    trap = sparse.csr_matrix(TRAP, dtype=float)
+    assert list(siting._exchange(trap, np.ones(6), np.array([0]))) == [0]
+    # from {A, B}: A for C covers all six
+    assert sorted(siting._exchange(trap, np.ones(6), np.array([0, 1]))) == [1, 2]
+
+
+def test_the_tie_break_is_reported_apart_from_the_fewest_sites() -> None:
+    matrix, w, covered = _hard_case(seed=1, n=1500)
+    full = siting.exact(matrix, w, covered=covered, target=0.9, time_limit_s=60)
+    assert full.meta["proof"] == "optimal"
+    assert full.meta["coverage_proof"] == "optimal" and full.meta["coverage_gap"] == 0
+    local = siting.exact(matrix, w, covered=covered, target=0.9, time_limit_s=60, tie_break_s=0)
+    # the same fewest sites; without time for the tie-break, only exchanges: no bound
+    assert len(local.sites) == len(full.sites) and local.meta["proof"] == "optimal"
+    assert local.meta["coverage_proof"] == "local" and np.isnan(local.meta["coverage_gap"])
+    assert local.after <= full.after + 1e-6
+    # everyone coverable covered: nothing to break a tie on, proven
+    every = siting.exact(matrix, w, covered=covered, target=1.0, time_limit_s=60, tie_break_s=0)
+    assert every.meta["coverage_proof"] == "optimal" and every.meta["coverage_gap"] == 0
+    with pytest.raises(ValidationError, match="tie_break_s must be"):
+        siting.exact(matrix, w, covered=covered, target=0.9, tie_break_s=-1)
