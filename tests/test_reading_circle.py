@@ -179,6 +179,34 @@ def test_user_candidates_and_an_unreachable_target(grid) -> None:
     assert s.loc["exact_100", "best_share"] == pytest.approx(750 / 1050)
 
 
+def test_merged_residents_keep_coverage_within_a_tenth_of_a_point(grid) -> None:
+    """Residents merged for the siting searches and models (10 m along and off the
+    street): today's coverage is unchanged and every plan's within 0.1 point."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    street = rng.integers(0, 2, n)
+    xs = rng.uniform(0, 3000, n)
+    ys = street * 500 + rng.choice([-1, 1], n) * rng.uniform(2, 30, n)
+    people = make_points({f"h{i}": (x, y) for i, (x, y) in enumerate(zip(xs, ys))})
+    people["population"] = rng.integers(1, 60, n).astype(float)
+    kw = dict(population=people, targets=[0.6, 0.95, 1.0], areas=None)
+    merged = reading_circle.assess(grid, merge_m=10.0, **kw)
+    plain = reading_circle.assess(grid, merge_m=None, **kw)
+    assert plain.meta["demand_points"] == n and merged.meta["demand_points"] < 0.8 * n
+    a, b = merged.summary, plain.summary
+    assert a.loc["current", "share"] == b.loc["current", "share"]
+    assert list(a.index) == list(b.index)
+    for key in a.index.drop("current"):
+        assert abs(a.loc[key, "share"] - b.loc[key, "share"]) <= 0.001, key
+        assert bool(a.loc[key, "reached"]) == bool(b.loc[key, "reached"]), key
+    # each plan's coverage is every resident's, recomputed unmerged
+    pd.testing.assert_series_equal(
+        merged.population["covered"], plain.population["covered"], check_names=False
+    )
+    with pytest.raises(ValidationError, match="merge_m must be a positive"):
+        reading_circle.assess(grid, merge_m=-1.0, **kw)
+
+
 def test_tables_and_map(grid) -> None:
     res = reading_circle.assess(grid, population=homes(), targets=[1.0])
     zh = reading_circle.labelled(res.summary, lang="zh")
@@ -368,8 +396,8 @@ def test_sample_county_coverage_and_plans(sample) -> None:
 
 
 def test_sample_exact_plans_equal_a_cold_solve_without_a_time_limit(sample) -> None:
-    """The plans of ``assess`` (greedy start, reduced model, two stages, 5 s each, solved
-    side by side) against the same models solved by scipy's own HiGHS interface, cold
+    """The sample county's siting models, solved as ``assess`` solves them (greedy start,
+    reduced model, two stages, a time limit) against scipy's own HiGHS interface, cold
     and unlimited: the fewest sites, then the most residents with that many."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -377,8 +405,9 @@ def test_sample_exact_plans_equal_a_cold_solve_without_a_time_limit(sample) -> N
     assert [c["target"] for c in SAMPLE_EXACT_INPUTS] == [0.95, 1.0]
     for case in SAMPLE_EXACT_INPUTS:
         row = res.summary.loc[f"exact_{round(case['target'] * 100)}"]
-        assert row["proof"] == "optimal" and row["optimality_gap"] == 0
-        assert row["coverage_gap"] == 0  # the tie-break proven within its second too
+        kw = {k: v for k, v in case.items() if k not in ("coverage", "weights", "tie_break_s")}
+        plan = siting.exact(case["coverage"], case["weights"], **{**kw, "time_limit_s": 30})
+        assert plan.meta["proof"] == "optimal" and plan.meta["coverage_proof"] == "optimal"
         m = sparse.csr_matrix(case["coverage"], dtype=float)
         m.data[:] = 1.0
         w = np.asarray(case["weights"], dtype=float)
@@ -396,7 +425,9 @@ def test_sample_exact_plans_equal_a_cold_solve_without_a_time_limit(sample) -> N
         )  # fmt: skip
         assert fewest.status == 0
         k = round(fewest.x[:n_x].sum())
-        assert row["new_sites"] == k
+        assert len(plan.sites) == k
+        # the plan in the tables has as few sites, proven so within its time limit
+        assert row["new_sites"] == k and row["proof"] == "optimal" and row["optimality_gap"] == 0
         most = milp(
             np.r_[np.zeros(n_x), -wk / wk.sum()],
             constraints=[link, LinearConstraint(np.r_[np.ones(n_x), np.zeros(n_y)][None, :], 0, k)],
@@ -404,7 +435,7 @@ def test_sample_exact_plans_equal_a_cold_solve_without_a_time_limit(sample) -> N
         )  # fmt: skip
         assert most.status == 0
         reached = np.asarray(m[most.x[:n_x] > 0.5].sum(axis=0)).ravel() > 0
-        assert row["covered"] == pytest.approx(w[covered].sum() + wk[reached].sum(), rel=1e-9)
+        assert plan.after == pytest.approx(w[covered].sum() + wk[reached].sum(), rel=1e-9)
 
 
 # --------------------------------------------------------------------------- the notebook

@@ -590,3 +590,52 @@ def test_village_on_a_cut_off_road(tmp_path) -> None:
     assert res.loc["ok", "flag"] == "ok" and res.loc["far", "flag"] == "far_from_road"
     network_s = res.loc["cut", "time_s"] - s.loc["cut", "leg_s"] - school["leg_s"].iloc[0]
     assert network_s == pytest.approx(500 / 1.25, rel=3e-3)
+
+
+def test_merge_groups_points_whose_walks_differ_by_little() -> None:
+    # one street (0,0)-(100,0) and one (0,0)-(0,100); walk 1.25 m/s
+    net = network.build(
+        make_roads({1: (0, 0), 2: (100, 0), 3: (0, 100)}, [([1, 2], "residential", 0), ([1, 3], "residential", 0)]),
+        mode="walk",
+        crs=TEST_CRS,
+    )  # fmt: skip
+    pts = make_points(
+        {
+            "a": (42, 3),  # along 42 m, leg 3 m
+            "b": (47, -8),  # the same 10 m stretch and band of leg: merged with a
+            "c": (52, 3),  # the next stretch
+            "d": (44, 14),  # the next band of leg
+            "e": (3, 45),  # the other street
+            "f": (46, 5),  # like a and b, but a different key
+        }
+    )
+    snap = snapping.snap(net, pts)
+    w = np.array([1.0, 3.0, 5.0, 7.0, 11.0, 13.0])
+    keys = np.array([0, 0, 0, 0, 0, 1])
+    merged, group = snapping.merge(snap, w, bucket_m=10.0, keys=keys)
+    assert list(group) == [0, 0, 1, 2, 3, 4]
+    assert list(merged["points"]) == [2, 1, 1, 1, 1]
+    assert merged["weight"].tolist() == [4.0, 5.0, 7.0, 11.0, 13.0]
+    # weight-averaged positions and legs
+    ab = snap.loc[["a", "b"]]
+    assert ab["offset_m"].to_list() == pytest.approx([42, 47], abs=0.1)
+    assert ab["leg_m"].to_list() == pytest.approx([3, 8], abs=0.1)
+    for col in ("offset_m", "leg_m", "fraction", "snap_x"):
+        assert merged.loc[0, col] == pytest.approx((ab[col].iloc[0] * 1 + ab[col].iloc[1] * 3) / 4)
+    assert merged.loc[0, "leg_s"] == pytest.approx(merged.loc[0, "leg_m"] / 1.25)
+    assert merged.loc[0, "segment"] == snap.loc["a", "segment"]
+    # a member's time to anywhere differs from its group's by < 2 buckets walked
+    lib = snapping.snap(net, make_points({"lib": (100, 0)}))
+    router = engine.Router.build(net, snap, lib)
+    grouped = engine.Router.build(net, merged, lib)
+    t_pts = router.nearest()["time_s"].to_numpy()
+    t_grp = grouped.nearest()["time_s"].to_numpy()[group]
+    assert np.abs(t_pts - t_grp).max() < 2 * 10 / 1.25
+    # unweighted groups take plain means; without keys nothing is split by them
+    merged0, group0 = snapping.merge(snap, np.zeros(6), bucket_m=10.0)
+    assert list(group0) == [0, 0, 1, 2, 3, 0]
+    assert merged0.loc[0, "offset_m"] == pytest.approx(snap.loc[["a", "b", "f"], "offset_m"].mean())
+    with pytest.raises(ValidationError, match="bucket_m must be"):
+        snapping.merge(snap, w, bucket_m=0)
+    with pytest.raises(ValidationError, match="one value per snapped point"):
+        snapping.merge(snap, w[:3], bucket_m=10)
