@@ -291,14 +291,39 @@ def _stages(root: Path, *, baseline: bool) -> dict[str, Any]:
                 k: plan.meta.get(k)
                 for k in (
                     "seconds", "candidates", "model_candidates", "dominated_candidates",
-                    "model_demand", "variables", "proof", "gap", "bound",
+                    "model_demand", "variables", "proof", "gap", "bound", "seconds_fewest",
+                    "seconds_tie_break", "coverage_proof", "coverage_gap",
                 )
             },
         }
         for key, plan in result.plans.items()
     }  # fmt: skip
+    out["demand_points"] = int(result.meta["demand_points"])
     if baseline:
         out["baseline_exact"] = _baseline_exact(inputs)
+        # the same assessment without merging residents for the searches and models
+        t0 = time.perf_counter()
+        plain = reading_circle.assess(
+            study,
+            minutes=minutes,
+            kinds=["reading"],
+            population="auto",
+            targets=[0.95, 1.0],
+            claim_target=acc.verdicts.target_for(study, "reading_circle"),
+            merge_m=None,
+        )
+        out["unmerged"] = {
+            "assess_s": time.perf_counter() - t0,
+            "demand_points": int(plain.meta["demand_points"]),
+            "plans": {
+                key: {
+                    "sites": int(plain.summary.loc[key, "new_sites"]),
+                    "share": float(plain.summary.loc[key, "share"]),
+                    "merged_share": float(result.summary.loc[key, "share"]),
+                }
+                for key in plain.plans
+            },
+        }
     return out
 
 
@@ -437,6 +462,8 @@ def _table(record: dict[str, Any]) -> str:
             if plan.get("variables") else f", {plan['candidates']:,} candidates"
         )  # fmt: skip
         proof = f", {plan['proof']}" if plan.get("proof") else ""
+        if plan.get("coverage_proof"):
+            proof += f" (tie-break {plan['coverage_proof']}, gap {plan['coverage_gap']:.2%})"
         rows.append(
             (f"  plan {key}", f"{plan['sites']} sites, {plan['seconds']:.2f} s{proof}{size}")
         )
@@ -447,6 +474,24 @@ def _table(record: dict[str, Any]) -> str:
                 f"{base['sites']} sites, {base['seconds']:.1f} s ({base['status']})",
             )
         )
+    if "unmerged" in st:
+        um = st["unmerged"]
+        rows.append(
+            (
+                "  residents merged for the models",
+                f"{st['residence_points']:,} points to {st['demand_points']:,} "
+                f"(unmerged run: {um['demand_points']:,}, assess {um['assess_s']:.1f} s)",
+            )
+        )
+        for key, plan in um["plans"].items():
+            rows.append(
+                (
+                    f"    {key} merged / unmerged",
+                    f"{plan['merged_share']:.4%} / {plan['share']:.4%} "
+                    f"({100 * (plan['merged_share'] - plan['share']):+.3f} points; "
+                    f"{plan['sites']} sites unmerged)",
+                )
+            )
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{a:<{width}}  {b}" for a, b in rows)
 
