@@ -21,6 +21,7 @@ from scipy import sparse
 from accessibility import classify, maps, network, pipeline, runner, siting, snapping
 from accessibility._errors import ValidationError
 from accessibility.policies import reading_circle
+from accessibility.policies.reading_circle import web_map
 from accessibility.settings import settings
 
 from .conftest import TEST_CRS, check_excel_and_png, lonlat, make_points, make_roads
@@ -505,7 +506,7 @@ def _map_parts(m) -> tuple[dict[str, list], dict[str, set[str]], list[tuple[str,
             continue
         drawn = colours.setdefault(layer.layer_name, set())
         for child in layer._children.values():
-            if isinstance(child, reading_circle._Residents):
+            if isinstance(child, web_map._Residents):
                 data = json.loads(child.data)
                 residents[layer.layer_name] = [data, *residents.get(layer.layer_name, [])]
                 drawn.add(data["c"].lower())
@@ -655,7 +656,7 @@ def test_resident_cells_sum_residents_per_cell_and_coverage() -> None:
 
 
 def test_areas_are_packed_without_losing_more_than_the_precision() -> None:
-    from accessibility.policies.reading_circle import AREA_PRECISION_DEG, _Areas
+    from accessibility.policies.reading_circle.web_map import AREA_PRECISION_DEG, _Areas
 
     ring = [(113.80001, 34.0), (113.81234, 34.0), (113.81234, 34.01111), (113.80001, 34.0)]
     hole = [(113.805, 34.002), (113.806, 34.002), (113.806, 34.003), (113.805, 34.002)]
