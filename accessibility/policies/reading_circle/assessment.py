@@ -40,8 +40,6 @@ MERGE_M: Final[float] = 10.0
 DEFAULT_TARGETS: Final[tuple[float, ...]] = (0.95, 1.0)
 
 
-
-
 @dataclass
 class Assessment:
     """Result of :func:`assess`; every geometry in EPSG:4326.
@@ -705,7 +703,11 @@ def assess(
             try:
                 if method == "greedy":
                     plan = siting.greedy(
-                        coverage, d_weights, candidate_ids=cand_ids, covered=d_covered, target=target
+                        coverage,
+                        d_weights,
+                        candidate_ids=cand_ids,
+                        covered=d_covered,
+                        target=target,
                     )
                 else:
                     found = exact_plans[target]
@@ -844,5 +846,3 @@ def assess(
         sites=sites,
         meta=meta,
     )
-
-

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 # --------------------------------------------------------------------------- tables
 
 
@@ -282,5 +281,3 @@ def _label_keys(section: str) -> list[str]:
     from ...labels import keys
 
     return keys(section)
-
-
