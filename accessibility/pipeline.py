@@ -561,7 +561,8 @@ def load_osm(
     else:
         msg = f"region {region.name!r} has source kind {kind!r}; use sample, osm_file or overpass"
         raise ValidationError(msg)
-    data = osm.read(path, clip=clip, cache_dir=region.processed_dir / "osm")
+    kept = region.processed_dir / "osm"
+    data = osm.read(path, clip=clip, cache_dir=kept)
     dated = src if osm_file is not None or kind == "osm_file" else path
     if kind == "sample" and osm_file is None:
         data.source_date, data.source_date_kind = None, ""
@@ -572,7 +573,7 @@ def load_osm(
 
         data.source_date, data.source_date_kind = dating.data_date(dated, scan=False)
         if data.source_date is None:
-            data.source_date, data.source_date_kind = dating.data_date(path)
+            data.source_date, data.source_date_kind = dating.data_date(path, cache_dir=kept)
     data.source_name = Path(dated).name
     return data
 

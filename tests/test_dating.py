@@ -133,3 +133,28 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
     bad.write_bytes(b"not a pbf at all")
     with pytest.raises(DataSourceError, match="cannot read"):
         dating.data_date(bad)
+
+
+def test_a_scanned_date_is_kept_per_file_content(tmp_path: Path, monkeypatch) -> None:
+    src = Path(str(PYROSM.joinpath("test.osm.pbf")))
+    path = tmp_path / "copy.osm.pbf"
+    path.write_bytes(src.read_bytes())
+    kept = tmp_path / "kept"
+    first = dating.data_date(path, cache_dir=kept)
+    assert first == dating.data_date(path) and first[1] == "newest_object"
+    assert len(list(kept.glob("newest_*.txt"))) == 1
+
+    def no_scan(p):
+        raise AssertionError("scanned again")
+
+    monkeypatch.setattr(dating, "newest_object", no_scan)
+    assert dating.data_date(path, cache_dir=kept) == first
+    # other content: scanned (a dated header needs no scan at all)
+    dated = write_dated_copy(src, tmp_path / "dated.osm.pbf", "2020-01-02T03:04:05Z")
+    assert dating.data_date(dated, cache_dir=kept) == ("2020-01-02", "header")
+    with osmium.SimpleWriter(str(tmp_path / "other.osm.pbf")) as writer:
+        for i, obj in enumerate(osmium.FileProcessor(str(src))):
+            if i % 2 == 0:
+                writer.add(obj)
+    with pytest.raises(AssertionError, match="scanned again"):
+        dating.data_date(tmp_path / "other.osm.pbf", cache_dir=kept)

@@ -31,6 +31,7 @@ import bz2
 import datetime as dt
 import gzip
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -48,7 +49,9 @@ _OSM_TAG = re.compile(rb"<osm\b[^>]*>", re.S)
 _META_TAG = re.compile(rb"<meta\b[^>]*>", re.S)
 
 
-def data_date(path: Path | str, *, scan: bool = True) -> tuple[str | None, str]:
+def data_date(
+    path: Path | str, *, scan: bool = True, cache_dir: Path | str | None = None
+) -> tuple[str | None, str]:
     """The date an OSM file's data stand at, and which kind of date it is.
 
     Parameters
@@ -58,6 +61,9 @@ def data_date(path: Path | str, *, scan: bool = True) -> tuple[str | None, str]:
     scan
         Fall back on the newest object's timestamp (one pass over the file: seconds
         for a county, minutes for a province). ``False`` reads only the header.
+    cache_dir
+        Keep the scan's answer there (``newest_<content hash>.txt``), so that a file
+        with the same content is not scanned again; ``None``: scan every time.
 
     Returns
     -------
@@ -78,7 +84,7 @@ def data_date(path: Path | str, *, scan: bool = True) -> tuple[str | None, str]:
     if found is None and not _is_pbf(path):
         found = _from_xml_head(path)
     if found is None and scan:
-        newest = newest_object(path)
+        newest = _newest_cached(path, Path(cache_dir)) if cache_dir else newest_object(path)
         found = (newest, "newest_object") if newest is not None else None
     if found is None:
         log.info("%s carries no date (no header timestamp, no object timestamps)", path.name)
@@ -105,6 +111,27 @@ def newest_object(path: Path | str) -> dt.datetime | None:
         msg = f"cannot read OSM file {path}: {exc}"
         raise DataSourceError(msg) from exc
     return dt.datetime.fromtimestamp(newest, dt.UTC) if newest > 0 else None
+
+
+def _newest_cached(path: Path, cache_dir: Path) -> dt.datetime | None:
+    """:func:`newest_object`, kept per file content under ``cache_dir``."""
+    from .osm import file_hash
+
+    kept = cache_dir / f"newest_{file_hash(path)}.txt"
+    try:
+        text = kept.read_text(encoding="utf-8").strip()
+        return None if text == "none" else dt.datetime.fromisoformat(text)
+    except (OSError, ValueError):
+        pass
+    newest = newest_object(path)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")
+        tmp.write_text("none" if newest is None else newest.isoformat(), encoding="utf-8")
+        os.replace(tmp, kept)
+    except OSError as exc:
+        log.warning("cannot keep the date of %s in %s: %s", path.name, cache_dir, exc)
+    return newest
 
 
 def _is_pbf(path: Path) -> bool:
