@@ -12,29 +12,75 @@ Call sites read ``acc.network.build(...)``, ``acc.engine.access(...)`` and so on
 
 from __future__ import annotations
 
-from . import (
-    audit,
-    classify,
-    engine,
-    equity,
-    export,
-    isochrones,
-    labels,
-    maps,
-    metrics,
-    network,
-    outputs,
-    pipeline,
-    population,
-    regions,
-    report,
-    runner,
-    siting,
-    snapping,
-    static_map,
-    verdicts,
-)
+import importlib
+from typing import TYPE_CHECKING
+
 from .settings import configure, settings
+
+#: Submodules, imported on first use (``acc.pipeline``…): the command line starts
+#: without loading the map and table libraries it does not need.
+_MODULES = frozenset(
+    {
+        "audit",
+        "classify",
+        "engine",
+        "equity",
+        "export",
+        "isochrones",
+        "labels",
+        "maps",
+        "metrics",
+        "network",
+        "outputs",
+        "pipeline",
+        "population",
+        "regions",
+        "report",
+        "runner",
+        "siting",
+        "snapping",
+        "static_map",
+        "verdicts",
+    }
+)
+
+if TYPE_CHECKING:
+    from . import (
+        audit,
+        classify,
+        engine,
+        equity,
+        export,
+        isochrones,
+        labels,
+        maps,
+        metrics,
+        network,
+        outputs,
+        pipeline,
+        population,
+        regions,
+        report,
+        runner,
+        siting,
+        snapping,
+        static_map,
+        verdicts,
+    )
+
+
+def __getattr__(name: str) -> object:
+    if name in _MODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULES})
+
 
 __version__ = "0.1.0"
 

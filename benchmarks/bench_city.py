@@ -198,7 +198,7 @@ def _stages(root: Path, *, baseline: bool) -> dict[str, Any]:
     out["audit_s"] = time.perf_counter() - t0
     # assess: residents, snapping, searches, isochrones, each plan's solve
     timer = _Timer()
-    timer.wrap(reading_circle, "estimate_population", "residents")
+    timer.wrap(reading_circle.assessment, "estimate_population", "residents")
     timer.wrap(snapping, "snap", "snap")
     timer.wrap(engine.Router, "nearest", "searches")
     timer.wrap(engine.Router, "pairs_within", "searches")

@@ -660,7 +660,7 @@ def assess(
     )
     plans: dict[str, siting.Plan] = {}
     site_rows: list[dict[str, Any]] = []
-    iso_after = []
+    drawn: list[tuple[float, str, siting.Plan, np.ndarray, pd.Index]] = []
     if no_data and not len(cands):
         log.warning("no reading place and no candidate site in the data: no siting plan")
     planned = tgts if len(cands) or not no_data else ()
@@ -774,19 +774,27 @@ def assess(
                 )
         if chosen is not None:
             ids = fac_ids.append(pd.Index(chosen.sites))
-            t_after = scenario.node_times(ids, limit_s=limit_s)
-            src = _sources(both.loc[ids])
-            poly = isochrones.polygons(
-                net, t_after, limits_min=[minutes], buffer_m=buffer_m, sources=src
-            )
-            iso_after.append(
-                poly.reset_index().assign(
-                    scenario=f"{chosen.method}_{key}",
-                    method=chosen.method,
-                    target=target,
-                    new_sites=len(chosen.sites),
-                )
-            )
+            drawn.append((target, key, chosen, scenario.node_times(ids, limit_s=limit_s), ids))
+
+    # the walk areas after each target's recommended plan, drawn side by side (GEOS
+    # leaves Python's lock while it works)
+    def after_area(item: tuple[float, str, siting.Plan, np.ndarray, pd.Index]) -> gpd.GeoDataFrame:
+        target, key, chosen, t_after, ids = item
+        poly = isochrones.polygons(
+            net, t_after, limits_min=[minutes], buffer_m=buffer_m, sources=_sources(both.loc[ids])
+        )
+        return poly.reset_index().assign(
+            scenario=f"{chosen.method}_{key}",
+            method=chosen.method,
+            target=target,
+            new_sites=len(chosen.sites),
+        )
+
+    if len(drawn) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(drawn), os.cpu_count() or 1)) as areas_pool:
+            iso_after = list(areas_pool.map(after_area, drawn))
+    else:
+        iso_after = [after_area(item) for item in drawn]
     summary = pd.DataFrame.from_dict(rows, orient="index")
     summary.index.name = "scenario"
     summary.insert(0, "minutes", float(minutes))
