@@ -482,7 +482,7 @@ def apply_registries(
         p = Path(entry["file"])
         return p if p.is_absolute() else region.raw_dir_of(unit) / p
 
-    options = ("datum", "kind", "columns", "encoding", "sheet")
+    options = registry.READ_OPTIONS
     for entry in entries.get("facilities", ()):
         res = registry.read_facilities(
             path_of(entry),

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import classify, engine, network, origins, regions
-from ._errors import AccessibilityError, DataSourceError, ValidationError
+from . import network, regions
+from ._errors import AccessibilityError, ValidationError
+from .parameters import check as check_parameters
 from .settings import PROGRESS_ENV, inside_root, settings
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,20 @@ def declared_parameters(notebook: str) -> list[str]:
 
 
 def validate(notebook: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Check parameters before a kernel starts; return them with defaults filled in."""
+    """Check parameters before a kernel starts; return them as the notebook gets them.
+
+    The notebook must exist, each name must be in its ``parameters`` cell, and each
+    value must be of the type and range the notebook takes
+    (:mod:`accessibility.parameters`); the region file is read and checked, its
+    per-mode speed overrides against ``rules/speeds.yml`` and its registry files
+    against their encodings.
+
+    Raises
+    ------
+    ValidationError, DataSourceError, UnknownRegionError
+        In one line naming the notebook, parameter or file, the value and what is
+        allowed.
+    """
     if notebook not in notebooks():
         msg = f"unknown notebook {notebook!r}; available: {', '.join(notebooks())}"
         raise ValidationError(msg)
@@ -112,33 +126,31 @@ def validate(notebook: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
             f"its parameters: {', '.join(declared)}"
         )
         raise ValidationError(msg)
-    if "mode" in params:
-        network.mode_rules(str(params["mode"]))
-    if "thresholds_min" in params:
-        params["thresholds_min"] = engine.check_thresholds(params["thresholds_min"])
-    for g in params.get("kinds", []) or []:
-        classify.parse_group(g)
-    bad_levels = sorted(set(params.get("origin_levels", []) or []) - set(classify.LEVELS))
-    if bad_levels:
-        msg = f"unknown origin levels {bad_levels}; choose from {', '.join(classify.LEVELS)}"
-        raise ValidationError(msg)
-    if params.get("origins") is not None:
-        origins.check_spec(params["origins"])
-    grid_m = params.get("grid_m")
-    if grid_m is not None and not (
-        isinstance(grid_m, (int, float)) and not isinstance(grid_m, bool) and grid_m > 0
-    ):
-        msg = f"grid_m must be a positive number of metres, got {grid_m!r}"
-        raise ValidationError(msg)
-    osm_file = params.get("osm_file")
-    if osm_file is not None and not Path(str(osm_file)).is_file():
-        msg = f"--osm-file {osm_file} does not exist"
-        raise DataSourceError(msg)
-    if params.get("lang", "zh") not in ("zh", "en"):
-        msg = f"lang must be 'zh' or 'en', got {params.get('lang')!r}"
-        raise ValidationError(msg)
-    params["region"] = region.name
+    check_region(region)
+    values = {k: v for k, v in params.items() if k != "region"}
+    params = {**check_parameters(notebook, values, region=region), "region": region.name}
     return params
+
+
+def check_region(region: regions.Region) -> None:
+    """What a run reads from the region file beyond :func:`accessibility.regions.load`:
+    the modes of its speed overrides, and that its registry files decode."""
+    where = f"region file {region.config_path}"
+    for mode, speeds in region.speed_overrides.items():
+        try:
+            network.mode_rules(mode, overrides=speeds)
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: speed_overrides: {exc}") from None
+    if not region.registries:
+        return
+    from .sources import registry
+
+    folders = {region.raw_dir_of(u) for u in region.units} | {region.raw_dir}
+    for entries in region.registries.values():
+        for entry in entries:
+            name = Path(str(entry["file"])).expanduser()
+            for path in {name} if name.is_absolute() else {f / name for f in folders}:
+                registry.check_file(path, entry, where=where)
 
 
 def run(

@@ -289,7 +289,7 @@ def test_origins_parameters_are_checked_before_a_kernel_starts() -> None:
         assert params["origins"] == "grid"
         with pytest.raises(ValidationError, match="origins must be one of"):
             runner.validate(nb, {"region": "sample", "origins": "villagez"})
-        with pytest.raises(ValidationError, match="grid_m must be a positive"):
+        with pytest.raises(ValidationError, match=r"grid_m of .*: -1 is not allowed; it takes a number of metres > 0"):
             runner.validate(nb, {"region": "sample", "grid_m": -1})
 
 
