@@ -1396,10 +1396,22 @@ def merge(
         raise ValidationError(msg)
     shared = osm.index.intersection(registry.index)
     if len(shared):
-        msg = (
-            f"ids {list(shared[:5])} are used by both OSM and registry facilities; "
-            "give the registry its own ids (or leave its id column empty)"
+        earlier = (
+            osm.loc[shared, "source"].eq("registry").to_numpy()
+            if "source" in osm.columns
+            else np.zeros(len(shared), dtype=bool)
         )
+        if earlier.all():
+            msg = (
+                f"ids {list(shared[:5])} of this registry are already used by registry "
+                "facilities merged before it (another registry file?); give each registry "
+                "file its own ids (or leave its id column empty)"
+            )
+        else:
+            msg = (
+                f"ids {list(shared[~earlier][:5])} are used by both OSM and registry "
+                "facilities; give the registry its own ids (or leave its id column empty)"
+            )
         raise ValidationError(msg)
 
     out_crs = osm.crs if osm.crs is not None else registry.crs
