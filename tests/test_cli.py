@@ -387,3 +387,18 @@ def test_units_that_need_a_silent_overpass_server_are_not_started(tmp_path: Path
         info.value
     )
     assert not (tmp_path / "runs").exists()
+
+
+def test_thresholds_of_any_size_reach_every_output(tmp_path: Path) -> None:
+    """Limits that ``:g`` writes with an exponent (1e9) or many decimals round-trip."""
+    args = ["--root", str(tmp_path), "-q", "run", "--region", "sample", "--kinds", "bus"]
+    assert cli.main([*args, "--thresholds", "0.001,2.5,1e9"]) == 0
+    tables = tmp_path / "data" / "processed" / "sample"
+    villages = gpd.read_file(tables / "facility_access.gpkg", layer="villages")
+    assert {"bus_n0.001", "bus_n2.5", "bus_n1000000000"} <= set(villages.columns)
+    header = (tables / "facility_access_summary.csv").read_text("utf-8-sig").splitlines()[0]
+    assert "1000000000分钟内人口占比" in header and "0.001分钟内村庄占比" in header
+    figures = json.loads((tables / "facility_access_figures.json").read_text("utf-8"))["figures"]
+    coverage = next(f for f in figures if f["key"] == "bus_coverage")
+    assert coverage["value"] == 1.0  # every village reaches a stop within 1e9 minutes
+    assert "1000000000" in coverage["label_en"]
