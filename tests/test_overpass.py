@@ -504,7 +504,7 @@ def test_a_server_that_never_answers_fails_at_the_deadline_with_progress_lines(
     ):
         overpass.download(POLY, cache_dir=tmp_path, backoff_s=0.001, deadline_s=1.5)
     seconds = time.perf_counter() - started
-    assert 1.4 < seconds < 2.5  # the deadline, not 4 attempts × (60 s + 30 s)
+    assert 1.4 < seconds < 4.0  # the deadline, not 4 attempts × (60 s + 30 s)
     message = str(info.value)
     assert f"no answer from {silent.url}/interpreter" in message
     assert "(deadline 1.5 s)" in message and "Timeout" in message

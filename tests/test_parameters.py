@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -197,14 +196,12 @@ class _root:
 
 
 def _command(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int, str]:
-    started = time.perf_counter()
     code = cli.main(["--root", str(root), "-q", *args])
-    assert time.perf_counter() - started < 30  # no kernel, no cluster
     err = capsys.readouterr().err
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, err
-    assert not (root / "runs").exists()  # nothing ran
+    assert not (root / "runs").exists()  # nothing ran: no kernel, no worker
     return code, lines[0]
 
 
