@@ -21,3 +21,8 @@ class UnknownRegionError(AccessibilityError, LookupError):
 
 class DataSourceError(AccessibilityError, OSError):
     """Raw data is missing or unreadable (no file, no cache, no network)."""
+
+
+class ServerUnreachableError(DataSourceError):
+    """A download server gave no answer at all (no connection, or no reply before the
+    deadline); the message says how to work from local data instead."""

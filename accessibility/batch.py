@@ -27,7 +27,13 @@ How
   whose last run failed).
 * **Order.** The first task of each unit runs alone (it downloads, clips or generates
   the unit's data once); the unit's other notebooks follow it and read the caches.
-  Units run side by side.
+  Units run side by side. A task goes to the cluster only when a worker is free, so
+  a task not submitted has not started.
+* **A silent Overpass server.** Once a run fails because the Overpass server gave no
+  answer (``error_type`` ``ServerUnreachableError``), the tasks not started yet that
+  would download from it (source ``overpass``, no ``osm_file``) are not started:
+  each is recorded as failed with ``error_type`` :data:`NOT_RUN` and an error saying
+  how to work from a local extract. Runs under way finish at their own deadline.
 * **Isolation.** Each task runs in a Dask worker (one thread) that starts a kernel; any
   failure — an error in a cell, a dead kernel, a cell over ``timeout_s``, a worker
   lost — is recorded in that task's manifest, and the others go on. The manifest is
@@ -40,7 +46,8 @@ How
 
 Tests: ``tests/test_batch.py`` — several synthetic counties on a two-worker local
 cluster: outputs and manifests complete; a corrupt unit fails alone; a killed batch,
-rerun, finishes only what was missing; ``scheduler=`` against a test-started cluster.
+rerun, finishes only what was missing; ``scheduler=`` against a test-started cluster;
+a unit the Overpass server gives no answer starts no other unit that needs it.
 """
 
 from __future__ import annotations
@@ -60,7 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, regions, runner
-from ._errors import ValidationError
+from ._errors import ServerUnreachableError, ValidationError
 from .export import read_verdicts, read_warnings
 from .settings import settings
 
@@ -86,6 +93,9 @@ STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 STATUS_RUNNING = "running"
 STATUS_MISSING = "missing"
+#: ``error_type`` of a run not started because the Overpass server gave an earlier
+#: run no answer (its status is ``failed``).
+NOT_RUN = "not_run_without_overpass"
 
 
 @dataclass(frozen=True, eq=False)
@@ -387,6 +397,7 @@ def base_manifest(task: Task, root: Path | None = None) -> dict[str, Any]:
         "notebook": task.notebook,
         "status": STATUS_MISSING,
         "error": None,
+        "error_type": None,
         "failed_cell": None,
         "executed_notebook": rel(task.executed_path(root)),
         "log": rel(task.log_path(root)),
@@ -549,16 +560,18 @@ def _execute(task: Task, root: Path, timeout_s: float | None, attempt: int) -> d
                 timeout_s=timeout_s,
                 log_output=True,
             )
-            status, error, cell = STATUS_OK, None, None
+            status, error, cell, kind = STATUS_OK, None, None, None
         except runner.NotebookFailed as exc:
-            status, error, cell = STATUS_FAILED, str(exc), exc.cell_index
+            status, error, cell, kind = STATUS_FAILED, str(exc), exc.cell_index, exc.ename
         except Exception as exc:  # anything else must not take the batch down either
             status, error, cell = STATUS_FAILED, f"{type(exc).__name__}: {exc}", None
+            kind = type(exc).__name__
         if error:
             logging.getLogger(__name__).error("%s", error)
     manifest.update(
         status=status,
         error=error,
+        error_type=kind,
         failed_cell=cell,
         finished=_now(),
         seconds=round(time.perf_counter() - t0, 3),
@@ -585,6 +598,24 @@ def _execute(task: Task, root: Path, timeout_s: float | None, attempt: int) -> d
             verdicts=[],
         )
     _write_json_atomic(path, manifest)
+    return manifest
+
+
+def _not_run(task: Task, root: Path, attempt: int, first: Task) -> dict[str, Any]:
+    """Manifest of a task not started because the Overpass server gave ``first`` no answer."""
+    reg = regions.load(task.region)
+    manifest = base_manifest(task, root)
+    reason = runner.not_run_without_overpass(task.notebook, reg, task.unit)
+    manifest.update(
+        status=STATUS_FAILED,
+        error=f"{reason} (no answer for {first.label}; its log: {first.log_path(root)})",
+        error_type=NOT_RUN,
+        finished=_now(),
+        attempt=attempt,
+        executed_notebook=None,  # no kernel started: an older copy is not this run's
+        log=None,
+    )
+    _write_json_atomic(task.manifest_path(root), manifest)
     return manifest
 
 
@@ -745,7 +776,8 @@ def run(
             for done in _submit_all(client, todo, root, timeout_s, attempts, reg.name, show):
                 task, manifest = done
                 manifests[task] = manifest
-                ran.append(task.label)
+                if manifest.get("error_type") != NOT_RUN:
+                    ran.append(task.label)
                 # the page follows the batch: each finished run appears as it ends
                 _index_quietly(reg, [manifests[t] for t in page], root, live=True)
     report_manifests = [manifests[t] for t in tasks]
@@ -787,13 +819,21 @@ def _submit_all(
     name: str,
     show: bool,
 ) -> Iterator[tuple[Task, dict[str, Any]]]:
-    """Submit the first task of each unit, then the unit's others once it is done."""
+    """Run the first task of each unit, then the unit's others once it is done.
+
+    Tasks go to the cluster only when a worker is free (one per worker), so a task
+    not submitted has not started. Once a run fails because the Overpass server gave
+    no answer (``error_type`` ``ServerUnreachableError``), the tasks not started yet
+    that would download from it are not started: each is recorded as failed with
+    ``error_type`` :data:`NOT_RUN` and a message saying how to use a local extract.
+    """
     from distributed import as_completed
     from tqdm.auto import tqdm
 
     by_unit: dict[str | None, list[Task]] = {}
     for task in todo:
         by_unit.setdefault(task.unit, []).append(task)
+    regions_of = {task.region: regions.load(task.region) for task in todo}
 
     def submit(task: Task) -> Any:
         return client.submit(
@@ -807,14 +847,31 @@ def _submit_all(
             retries=0,
         )
 
+    ready = [tasks[0] for tasks in by_unit.values()]
     pending: dict[str, Task] = {}
     queue = as_completed(with_results=False)
-    for tasks in by_unit.values():
-        fut = submit(tasks[0])
-        pending[fut.key] = tasks[0]
-        queue.add(fut)
+
+    def fill() -> None:
+        free = max(1, len(client.nthreads())) - len(pending)
+        while ready and free > 0:
+            task = ready.pop(0)
+            fut = submit(task)
+            pending[fut.key] = task
+            queue.add(fut)
+            free -= 1
+
     bar = tqdm(total=len(todo), desc=f"batch {name}", unit="run", disable=not show)
     failed = 0
+    no_answer: Task | None = None  # the first run the Overpass server gave no answer
+
+    def done(task: Task, manifest: dict[str, Any]) -> tuple[Task, dict[str, Any]]:
+        nonlocal failed
+        failed += manifest.get("status") != STATUS_OK
+        bar.set_postfix_str(f"{task.label}: {manifest.get('status')}; failed so far {failed}")
+        bar.update(1)
+        return task, manifest
+
+    fill()
     try:
         for fut in queue:
             task = pending.pop(fut.key)
@@ -833,16 +890,29 @@ def _submit_all(
                         "error": str(exc),
                     }
             if task is by_unit[task.unit][0]:
-                for follower in by_unit[task.unit][1:]:
-                    nxt = submit(follower)
-                    pending[nxt.key] = follower
-                    queue.add(nxt)
-            failed += manifest.get("status") != STATUS_OK
-            bar.set_postfix_str(f"{task.label}: {manifest.get('status')}; failed so far {failed}")
-            bar.update(1)
-            yield task, manifest
+                ready.extend(by_unit[task.unit][1:])
+            if no_answer is None and manifest.get("error_type") == ServerUnreachableError.__name__:
+                no_answer = task
+                log.error(
+                    "%s: the Overpass server gave no answer; runs not started yet that "
+                    "download from it are not started",
+                    task.label,
+                )
+            yield done(task, manifest)
+            if no_answer is not None:
+                for other in [t for t in ready if _uses_overpass(regions_of[t.region], t)]:
+                    ready.remove(other)
+                    # a unit's first task not run: its other notebooks are not run either
+                    unit = by_unit[other.unit]
+                    for t in unit if other is unit[0] else [other]:
+                        yield done(t, _not_run(t, root, attempts[t], no_answer))
+            fill()
     finally:
         bar.close()
+
+
+def _uses_overpass(reg: regions.Region, task: Task) -> bool:
+    return runner.uses_overpass(reg, task.unit, task.parameters)
 
 
 def _index_quietly(

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from . import export, regions, runner
 from ._errors import AccessibilityError, ValidationError
-from .settings import settings
+from .settings import OVERPASS_DEADLINE_ENV, check_seconds, settings
 
 
 def _thresholds(text: str) -> list[float]:
@@ -26,6 +27,13 @@ def _thresholds(text: str) -> list[float]:
     except ValueError:
         msg = f"--thresholds takes minutes separated by commas, e.g. 15,30; got {text!r}"
         raise argparse.ArgumentTypeError(msg) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        return check_seconds(text, "--overpass-deadline")
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _data_options(p: argparse.ArgumentParser) -> None:
@@ -38,6 +46,13 @@ def _data_options(p: argparse.ArgumentParser) -> None:
         "--offline", action="store_true", help="never download: use cached data or --osm-file"
     )
     p.add_argument("--lang", choices=("zh", "en"), help="language of map labels (default zh)")
+    p.add_argument(
+        "--overpass-deadline",
+        type=_seconds,
+        metavar="SECONDS",
+        help="seconds an Overpass query may go unanswered, retries included (default 180); "
+        "once the server gives no answer, the units after it that need it are not started",
+    )
     p.add_argument(
         "-p",
         "--parameter",
@@ -104,7 +119,8 @@ def _batch(args: argparse.Namespace) -> int:
     for m in report.manifests:
         if m.get("status") == batch.STATUS_FAILED:
             print(f"  failed: {m.get('unit') or args.region}/{m['notebook']}: {m.get('error')}")
-            print(f"          log: {m.get('log')}  notebook: {m.get('executed_notebook')}")
+            if m.get("log") or m.get("executed_notebook"):
+                print(f"          log: {m.get('log')}  notebook: {m.get('executed_notebook')}")
         elif m.get("warnings"):
             where = f"{m.get('unit') or args.region}/{m['notebook']}"
             _print_warnings(where, m["warnings"])
@@ -198,12 +214,20 @@ def _run(args: argparse.Namespace) -> int:
             msg = f"with --notebook all only the common options apply; drop {', '.join(extra)}"
             raise ValidationError(msg)
     results, failures = [], []
+    overpass_down = False  # the Overpass server gave no answer to an earlier notebook
     for name in names:
         try:
-            results += runner.run(name, region=args.region, unit=args.unit, parameters=params)
+            results += runner.run(
+                name,
+                region=args.region,
+                unit=args.unit,
+                parameters=params,
+                skip_overpass=overpass_down,
+            )
         except runner.NotebookFailed as exc:
             if len(names) == 1:
                 raise
+            overpass_down = overpass_down or exc.unreachable
             failures.append(str(exc))
             print(f"error: {exc}", file=sys.stderr)
     print(
@@ -240,6 +264,22 @@ def main(argv: list[str] | None = None) -> int:
         settings.root = args.root
     if args.quiet:
         settings.progress = False
+    saved_deadline = os.environ.get(OVERPASS_DEADLINE_ENV)
+    if getattr(args, "overpass_deadline", None) is not None:
+        settings.overpass_deadline_s = args.overpass_deadline
+        # kernels and local batch workers are other processes: they read it from here
+        os.environ[OVERPASS_DEADLINE_ENV] = str(args.overpass_deadline)
+    try:
+        return _command(args)
+    finally:
+        if saved_deadline is None:
+            os.environ.pop(OVERPASS_DEADLINE_ENV, None)
+        else:
+            os.environ[OVERPASS_DEADLINE_ENV] = saved_deadline
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run the parsed command; errors become one line on standard error and a status."""
     try:
         if args.command == "run":
             return _run(args)

@@ -42,6 +42,7 @@ against scipy and against dense per-facility searches, and their memory.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -472,6 +473,52 @@ def group_key(group: str) -> str:
     return group.replace(":", "_")
 
 
+#: What :func:`limit_text` writes: digits, with a decimal part when there is one.
+LIMIT_PATTERN = r"\d+(?:\.\d+)?"
+_SHARE_COLUMN = re.compile(
+    rf"(?P<side>within|beyond)_(?P<t>{LIMIT_PATTERN})_(?P<what>share|pop_share)"
+)
+
+
+def limit_text(minutes: float) -> str:
+    """A time limit in minutes as column names write it: plain decimals, never an exponent.
+
+    ``15`` → ``"15"``, ``2.5`` → ``"2.5"``, ``1e9`` → ``"1000000000"``, ``0.001`` →
+    ``"0.001"``: the shortest such text that reads back as the same number, so
+    ``float(limit_text(t)) == t`` for every finite ``t`` ≥ 0.
+    """
+    return str(np.format_float_positional(float(minutes), trim="-"))
+
+
+def count_column(key: str, limit: float) -> str:
+    """Column of the facilities of a group within ``limit`` minutes: ``bus_n15``."""
+    return f"{key}_n{limit_text(limit)}"
+
+
+def share_column(side: str, limit: float, *, population: bool = False) -> str:
+    """Column of a share of origins within (or beyond) ``limit`` minutes.
+
+    ``share_column("within", 15)`` → ``"within_15_share"``;
+    ``share_column("beyond", 30, population=True)`` → ``"beyond_30_pop_share"``.
+    :func:`parse_share_column` reads such a name back.
+    """
+    if side not in ("within", "beyond"):
+        msg = f"side must be 'within' or 'beyond', got {side!r}"
+        raise ValidationError(msg)
+    return f"{side}_{limit_text(limit)}_{'pop_share' if population else 'share'}"
+
+
+def parse_share_column(name: str) -> tuple[str, str, bool] | None:
+    """``"within_2.5_pop_share"`` → ``("within", "2.5", True)``; ``None`` for other names.
+
+    The limit is returned as written (``float`` of it is the limit in minutes).
+    """
+    match = _SHARE_COLUMN.fullmatch(str(name))
+    if match is None:
+        return None
+    return match.group("side"), match.group("t"), match.group("what") == "pop_share"
+
+
 def check_thresholds(thresholds_min: Sequence[float]) -> list[float]:
     """Validate travel-time thresholds in minutes (finite, > 0) and return them sorted, without repeats."""
     msg = f"thresholds must be one or more finite, positive (> 0 minutes) numbers, e.g. [15, 30]; got {thresholds_min!r}"
@@ -541,5 +588,5 @@ def access(
         columns[f"{key}_flag"] = near["flag"].to_numpy()
         counts = router.count_within([t * 60.0 for t in thresholds], ids)
         for t, col in zip(thresholds, counts.columns):
-            columns[f"{key}_n{t:g}"] = counts[col].to_numpy()
+            columns[count_column(key, t)] = counts[col].to_numpy()
     return pd.DataFrame(columns, index=router.origins.index)

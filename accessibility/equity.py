@@ -38,7 +38,7 @@ from scipy.spatial import cKDTree
 
 from . import snapping
 from ._errors import ValidationError
-from .engine import Router, check_thresholds
+from .engine import Router, check_thresholds, share_column
 from .network import Network
 
 log = logging.getLogger(__name__)
@@ -340,8 +340,8 @@ def by_area(
         total_pop = people[known].sum()
         for limit in limits:
             beyond = times > limit  # inf is beyond every limit
-            out[f"beyond_{limit:g}_share"] = float(beyond.mean())
-            out[f"beyond_{limit:g}_pop_share"] = (
+            out[share_column("beyond", limit)] = float(beyond.mean())
+            out[share_column("beyond", limit, population=True)] = (
                 float(people[known & beyond].sum() / total_pop) if total_pop > 0 else np.nan
             )
         rk = reach & known
@@ -362,7 +362,7 @@ def by_area(
     codes, labels = pd.factorize(groups, use_na_sentinel=False)
     rows = {label: row(codes == i) for i, label in enumerate(labels)}
     out = pd.DataFrame.from_dict(rows, orient="index")
-    last = f"beyond_{limits[-1]:g}_pop_share"
+    last = share_column("beyond", limits[-1], population=True)
     out = out.sort_values([last, "villages"], ascending=[False, False], kind="stable")
     no_gini = out.index[out["gini"].isna()].tolist()
     if no_gini:

@@ -43,7 +43,7 @@ import shapely
 
 from ._errors import ValidationError
 from .classify import KINDS, TIERS
-from .engine import group_key
+from .engine import LIMIT_PATTERN, group_key, parse_share_column
 from .labels import LANGS, group_label, keys, label
 
 log = logging.getLogger(__name__)
@@ -265,7 +265,6 @@ _TEMPLATE_KEYS: Final[frozenset[str]] = frozenset(
         "group_n",
     }
 )
-_WITHIN = re.compile(r"within_(?P<t>\d+(?:\.\d+)?)_(?P<what>share|pop_share)")
 
 
 @functools.cache
@@ -284,7 +283,7 @@ def _split_group_column(name: str) -> tuple[str, str, str | None] | None:
         rest = name[len(prefix) + 1 :]
         if rest in {"time_min", "facility", "facility_name", "flag", "beyond_buffer"}:
             return group, f"group_{rest}", None
-        count = re.fullmatch(r"n(\d+(?:\.\d+)?)", rest)
+        count = re.fullmatch(rf"n({LIMIT_PATTERN})", rest)
         if count:
             return group, "group_n", count.group(1)
     return None
@@ -315,9 +314,10 @@ def column_header(name: str, *, lang: str = "zh") -> str:
         raise ValidationError(msg)
     if name in keys("column") and name not in _TEMPLATE_KEYS:
         return label(f"column.{name}", lang=lang)
-    within = _WITHIN.fullmatch(name)
-    if within:
-        return label(f"column.within_{within.group('what')}", lang=lang).format(t=within.group("t"))
+    share = parse_share_column(name)
+    if share is not None and share[0] == "within":
+        what = "pop_share" if share[2] else "share"
+        return label(f"column.within_{what}", lang=lang).format(t=share[1])
     split = _split_group_column(name)
     if split is not None:
         group, key, t = split

@@ -24,7 +24,6 @@ Tests: ``tests/test_metrics.py`` — arithmetic on a hand-made table;
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,12 +31,10 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ValidationError
-from .engine import check_thresholds, group_key
+from .engine import check_thresholds, group_key, limit_text, parse_share_column, share_column
 from .export import figure
 from .labels import group_label, label
 from .report import Notes
-
-_WITHIN_POP = re.compile(r"within_(?P<t>\d+(?:\.\d+)?)_pop_share")
 
 #: ``status`` of a group in :func:`summary`.
 STATUS_OK = "ok"
@@ -107,11 +104,11 @@ def summary(
         }
         for limit in thresholds:
             inside = np.where(np.isnan(t), False, t <= limit)
-            row[f"within_{limit:g}_share"] = (
+            row[share_column("within", limit)] = (
                 float(inside.mean()) if t.size and not empty else np.nan
             )
             total = pop[known].sum()
-            row[f"within_{limit:g}_pop_share"] = (
+            row[share_column("within", limit, population=True)] = (
                 float(pop[known & inside].sum() / total) if total > 0 and not empty else np.nan
             )
         row["no_facility"] = empty
@@ -152,24 +149,28 @@ def key_figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
     list of dict
         Figures for :func:`accessibility.export.write_figures`.
     """
-    found = [m for m in (_WITHIN_POP.fullmatch(str(c)) for c in summary.columns) if m]
-    if not found:
+    limits = [
+        float(parsed[1])
+        for parsed in map(parse_share_column, summary.columns)
+        if parsed is not None and parsed[0] == "within" and parsed[2]
+    ]
+    if not limits:
         msg = "the summary has no within_<T>_pop_share column; make it with metrics.summary"
         raise ValidationError(msg)
-    top = max(found, key=lambda m: float(m.group("t"))).group("t")
+    top = limit_text(max(limits))
     out = []
     for group, row in summary.iterrows():
         key = group_key(str(group))
         names = tuple(group_label(str(group), lang=lang) for lang in ("zh", "en"))
         no_data = row.get("status") == STATUS_NO_DATA or bool(row.get("no_facility", False))
         status = STATUS_NO_DATA if no_data else None
-        share = float(row[f"within_{top}_share"])
+        share = float(row[share_column("within", float(top))])
         origins = int(row["origins"])
         beyond = round(origins * (1.0 - share)) if np.isfinite(share) else None
         out.append(
             figure(
                 f"{key}_coverage",
-                row[f"within_{top}_pop_share"],
+                row[share_column("within", float(top), population=True)],
                 "percent",
                 label_key="figure.coverage",
                 status=status,

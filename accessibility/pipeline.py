@@ -482,7 +482,8 @@ def apply_registries(
         p = Path(entry["file"])
         return p if p.is_absolute() else region.raw_dir_of(unit) / p
 
-    options = ("datum", "kind", "columns", "encoding", "sheet")
+    options = registry.READ_OPTIONS
+    read_from: dict[Any, Path] = {}  # facility id → the registry file it came from
     for entry in entries.get("facilities", ()):
         res = registry.read_facilities(
             path_of(entry),
@@ -490,6 +491,7 @@ def apply_registries(
             report_dir=out_dir,
             **{k: entry[k] for k in options if k in entry},
         )
+        _check_registry_ids(res.table.index, path_of(entry), read_from)
         facilities, matches = registry.merge(
             facilities,
             res.table,
@@ -516,6 +518,22 @@ def apply_registries(
             raise ValidationError(msg)
         origins = table.loc[table["level"].isin(list(origin_levels))].copy()
     return facilities, origins
+
+
+def _check_registry_ids(ids: pd.Index, path: Path, read_from: dict[Any, Path]) -> None:
+    """Refuse facility ids an earlier registry file of the region already used, naming
+    both files; remember this file's ids in ``read_from``."""
+    clash = [i for i in ids if i in read_from]
+    if clash:
+        first = read_from[clash[0]]
+        both = [i for i in clash if read_from[i] == first]
+        msg = (
+            f"facility ids {both[:5]} are used in two registry files, {first} and {path}; "
+            "give each file ids of its own (or leave a file's id column empty: its rows "
+            "then get ids of the form reg:<file name>:<row>)"
+        )
+        raise ValidationError(msg)
+    read_from.update(dict.fromkeys(ids, path))
 
 
 def load_osm(

@@ -271,11 +271,15 @@ def load(name: str) -> Region:
         check_source_spec(data["source"], where=f"region file {path}", strict=False)
     if data.get("boundary"):
         check_boundary_spec(data["boundary"], where=str(path))
-    buffer_m = float(data.get("buffer_m", 2000.0))
-    max_snap_m = float(data.get("max_snap_m", settings.max_snap_m))
+    buffer_m = _metres(data, "buffer_m", 2000.0, path)
+    max_snap_m = _metres(data, "max_snap_m", settings.max_snap_m, path)
     if buffer_m < 0 or max_snap_m <= 0:
-        msg = f"region file {path}: buffer_m must be ≥ 0 and max_snap_m > 0"
+        msg = f"region file {path}: buffer_m must be ≥ 0 and max_snap_m > 0 metres; got {buffer_m:g} and {max_snap_m:g}"
         raise ValidationError(msg)
+    if not isinstance(data.get("synthetic", False), bool):
+        msg = f"region file {path}: synthetic must be true or false, got {data['synthetic']!r}"
+        raise ValidationError(msg)
+    _check_speed_overrides(data.get("speed_overrides"), path)
     if "name" in data and str(data["name"]) != path.stem:
         msg = (
             f"region file {path} says name: {data['name']}, but a region is named after its file; "
@@ -300,6 +304,39 @@ def load(name: str) -> Region:
         official=check_official(data.get("official"), where=f"region file {path}"),
         claims=check_claims(data.get("claims"), where=f"region file {path}"),
     )
+
+
+def _metres(data: dict[str, Any], key: str, default: float, path: Path) -> float:
+    """A distance in metres from a region file: a finite number (``default`` when absent)."""
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        msg = (
+            f"region file {path}: {key} must be a number of metres, e.g. {default:g}; got {value!r}"
+        )
+        raise ValidationError(msg)
+    return float(value)
+
+
+def _check_speed_overrides(data: Any, path: Path) -> None:
+    """``speed_overrides: {mode: {highway class: km/h or 0/null}}``; the modes are
+    checked against ``rules/speeds.yml`` where a run starts (:mod:`accessibility.runner`)."""
+    example = "speed_overrides: {ebike: {primary: 25}}"
+    if data is None:
+        return
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        msg = f"region file {path}: speed_overrides maps modes to km/h per highway class, e.g. {example}; got {data!r}"
+        raise ValidationError(msg)
+    for mode, speeds in data.items():
+        for highway, kmh in speeds.items():
+            if kmh is None:
+                continue
+            number = isinstance(kmh, (int, float)) and not isinstance(kmh, bool)
+            if not number or not math.isfinite(kmh) or kmh < 0:
+                msg = (
+                    f"region file {path}: speed_overrides.{mode}.{highway} must be km/h ≥ 0 "
+                    f"(0 or null closes the class), e.g. {example}; got {kmh!r}"
+                )
+                raise ValidationError(msg)
 
 
 def _origins_spec(data: Any, path: Path) -> dict[str, Any]:
@@ -461,15 +498,16 @@ def _registries(data: Any, path: Path) -> dict[str, tuple[dict[str, Any], ...]]:
     if not isinstance(data, dict) or set(data) - {"facilities", "villages"}:
         msg = f"{path}: 'registries' takes 'facilities' and/or 'villages' lists, got {data!r}"
         raise ValidationError(msg)
+    from .sources import registry  # its options and their allowed values live there
+
     out: dict[str, tuple[dict[str, Any], ...]] = {}
     for what, entries in data.items():
         entries = entries or []
-        if not isinstance(entries, list) or not all(
-            isinstance(e, dict) and e.get("file") for e in entries
-        ):
-            msg = f"{path}: every registries.{what} entry needs a file, e.g. {{file: schools.csv, datum: gcj02}}"
+        if not isinstance(entries, list):
+            msg = f"{path}: registries.{what} must be a list of entries like {{file: schools.csv, datum: gcj02}}"
             raise ValidationError(msg)
-        out[what] = tuple(dict(e) for e in entries)
+        where = f"region file {path}"
+        out[what] = tuple(registry.check_entry(e, what=what, where=where) for e in entries)
     return out
 
 

@@ -19,9 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import classify, engine, network, origins, regions
-from ._errors import AccessibilityError, DataSourceError, ValidationError
-from .settings import PROGRESS_ENV, inside_root, settings
+from . import network, regions
+from ._errors import AccessibilityError, ServerUnreachableError, ValidationError
+from .parameters import check as check_parameters
+from .settings import (
+    OVERPASS_DEADLINE_ENV,
+    OVERPASS_URL_ENV,
+    PROGRESS_ENV,
+    inside_root,
+    settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +49,27 @@ class NotebookFailed(AccessibilityError, RuntimeError):
         timed out or could not start.
     executed
         The executed copy (up to the failing cell).
+    ename
+        Name of the exception the failing cell raised (``None`` when no cell raised).
+    unreachable
+        A download server gave no answer (:class:`ServerUnreachableError`) in this
+        run or in one of the runs this failure stands for.
     """
 
     def __init__(
-        self, msg: str, *, cell_index: int | None = None, executed: Path | None = None
+        self,
+        msg: str,
+        *,
+        cell_index: int | None = None,
+        executed: Path | None = None,
+        ename: str | None = None,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(msg)
         self.cell_index = cell_index
         self.executed = executed
+        self.ename = ename
+        self.unreachable = unreachable or ename == ServerUnreachableError.__name__
 
 
 @dataclass(frozen=True)
@@ -91,7 +111,20 @@ def declared_parameters(notebook: str) -> list[str]:
 
 
 def validate(notebook: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Check parameters before a kernel starts; return them with defaults filled in."""
+    """Check parameters before a kernel starts; return them as the notebook gets them.
+
+    The notebook must exist, each name must be in its ``parameters`` cell, and each
+    value must be of the type and range the notebook takes
+    (:mod:`accessibility.parameters`); the region file is read and checked, its
+    per-mode speed overrides against ``rules/speeds.yml`` and its registry files
+    against their encodings.
+
+    Raises
+    ------
+    ValidationError, DataSourceError, UnknownRegionError
+        In one line naming the notebook, parameter or file, the value and what is
+        allowed.
+    """
     if notebook not in notebooks():
         msg = f"unknown notebook {notebook!r}; available: {', '.join(notebooks())}"
         raise ValidationError(msg)
@@ -112,33 +145,31 @@ def validate(notebook: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
             f"its parameters: {', '.join(declared)}"
         )
         raise ValidationError(msg)
-    if "mode" in params:
-        network.mode_rules(str(params["mode"]))
-    if "thresholds_min" in params:
-        params["thresholds_min"] = engine.check_thresholds(params["thresholds_min"])
-    for g in params.get("kinds", []) or []:
-        classify.parse_group(g)
-    bad_levels = sorted(set(params.get("origin_levels", []) or []) - set(classify.LEVELS))
-    if bad_levels:
-        msg = f"unknown origin levels {bad_levels}; choose from {', '.join(classify.LEVELS)}"
-        raise ValidationError(msg)
-    if params.get("origins") is not None:
-        origins.check_spec(params["origins"])
-    grid_m = params.get("grid_m")
-    if grid_m is not None and not (
-        isinstance(grid_m, (int, float)) and not isinstance(grid_m, bool) and grid_m > 0
-    ):
-        msg = f"grid_m must be a positive number of metres, got {grid_m!r}"
-        raise ValidationError(msg)
-    osm_file = params.get("osm_file")
-    if osm_file is not None and not Path(str(osm_file)).is_file():
-        msg = f"--osm-file {osm_file} does not exist"
-        raise DataSourceError(msg)
-    if params.get("lang", "zh") not in ("zh", "en"):
-        msg = f"lang must be 'zh' or 'en', got {params.get('lang')!r}"
-        raise ValidationError(msg)
-    params["region"] = region.name
+    check_region(region)
+    values = {k: v for k, v in params.items() if k != "region"}
+    params = {**check_parameters(notebook, values, region=region), "region": region.name}
     return params
+
+
+def check_region(region: regions.Region) -> None:
+    """What a run reads from the region file beyond :func:`accessibility.regions.load`:
+    the modes of its speed overrides, and that its registry files decode."""
+    where = f"region file {region.config_path}"
+    for mode, speeds in region.speed_overrides.items():
+        try:
+            network.mode_rules(mode, overrides=speeds)
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: speed_overrides: {exc}") from None
+    if not region.registries:
+        return
+    from .sources import registry
+
+    folders = {region.raw_dir_of(u) for u in region.units} | {region.raw_dir}
+    for entries in region.registries.values():
+        for entry in entries:
+            name = Path(str(entry["file"])).expanduser()
+            for path in {name} if name.is_absolute() else {f / name for f in folders}:
+                registry.check_file(path, entry, where=where)
 
 
 def run(
@@ -148,6 +179,7 @@ def run(
     unit: str | None = None,
     parameters: Mapping[str, Any] | None = None,
     progress: bool | None = None,
+    skip_overpass: bool = False,
 ) -> list[RunResult]:
     """Execute a notebook for a region with papermill: once, or once per unit.
 
@@ -165,6 +197,11 @@ def run(
         ``kinds``, ``lang``, ``osm_file``…). ``root`` is always the current project root.
     progress
         Show papermill's cell progress bar; default ``settings.progress``.
+    skip_overpass
+        Start no unit that downloads from Overpass (:func:`uses_overpass`): the
+        server gave no answer earlier in the same command. Such units are failures
+        that say so. Whatever this says, once a unit fails because the Overpass
+        server gave no answer, the later units that need it are not started either.
 
     Returns
     -------
@@ -175,7 +212,8 @@ def run(
     ------
     NotebookFailed
         After all units ran, if any failed; the message lists each failure and its
-        executed copy. The other units' outputs are complete.
+        executed copy. The other units' outputs are complete. ``unreachable`` is
+        true when the Overpass server gave no answer.
     """
     params = validate(notebook, {**(parameters or {}), "region": region})
     reg = regions.load(params["region"])
@@ -186,16 +224,44 @@ def run(
     else:
         units = [None]
     results, failures = [], []
+    down = skip_overpass
     for code in units:
+        if down and uses_overpass(reg, code, params):
+            failures.append(not_run_without_overpass(notebook, reg, code))
+            log.error("%s", failures[-1])
+            continue
         try:
             results.append(_run_one(notebook, reg.name, code, params, progress))
         except NotebookFailed as exc:
             failures.append(str(exc))
             log.error("%s", exc)
+            down = down or exc.unreachable
     if failures:
         done = f"; {len(results)} of {len(units)} runs succeeded" if len(units) > 1 else ""
-        raise NotebookFailed("\n".join(failures) + done)
+        raise NotebookFailed("\n".join(failures) + done, unreachable=down)
     return results
+
+
+def uses_overpass(region: regions.Region, unit: str | None, params: Mapping[str, Any]) -> bool:
+    """Whether a run of a unit downloads from Overpass: its source is ``overpass`` and no
+    ``osm_file`` is given. (A run whose download is cached would not need the server;
+    that is not known before it starts.)"""
+    if params.get("osm_file"):
+        return False
+    the_unit = region.unit(unit) if unit is not None else None
+    return region.source_of(the_unit).get("kind") == "overpass"
+
+
+def not_run_without_overpass(notebook: str, region: regions.Region, unit: str | None) -> str:
+    """Why a run was not started: the Overpass server gave no answer to an earlier one."""
+    what = f"region {region.name}" + (f" unit {unit}" if unit is not None else "")
+    return (
+        f"{notebook} not run for {what}: the Overpass server gave no answer to an earlier "
+        "run of this command (see its error), and this one would download from it too. "
+        "Work from a local extract instead: --osm-file henan-latest.osm.pbf, or source: "
+        f"{{kind: osm_file, path: henan-latest.osm.pbf}} in {region.config_path}; or "
+        "run again once the server answers"
+    )
 
 
 def _run_one(
@@ -227,9 +293,15 @@ def _run_one(
     show = settings.progress if progress is None else progress
     what = f"region {region}" + (f" unit {unit}" if unit is not None else "")
     log.info("running %s for %s -> %s", source.name, what, out)
-    # the kernel inherits the environment: no progress bars in the executed copy
-    saved = os.environ.get(PROGRESS_ENV)
-    os.environ[PROGRESS_ENV] = "0"
+    # the kernel inherits the environment: no progress bars in the executed copy, and
+    # this process's Overpass deadline and endpoint when they were set here
+    env = {PROGRESS_ENV: "0"}
+    if settings.overpass_deadline_s is not None:
+        env[OVERPASS_DEADLINE_ENV] = str(settings.overpass_deadline)
+    if settings.overpass_url:
+        env[OVERPASS_URL_ENV] = settings.overpass_url
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     try:
         pm.execute_notebook(
             str(source),
@@ -243,22 +315,58 @@ def _run_one(
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             execution_timeout=timeout_s,
             log_output=log_output,
+            # download progress is shown as it comes (a batch logs every line anyway)
+            stderr_file=None if log_output else _DownloadLines(),
         )
     except pm.PapermillExecutionError as exc:
         msg = f"{notebook} failed for {what} in cell {exc.cell_index}: {exc.ename}: {exc.evalue} (see {out})"
-        raise NotebookFailed(msg, cell_index=exc.cell_index, executed=out) from None
+        raise NotebookFailed(
+            msg, cell_index=exc.cell_index, executed=out, ename=exc.ename
+        ) from None
     except (
         Exception
     ) as exc:  # a dead kernel, a cell over the time limit, a kernel that never started
         msg = f"{notebook} failed for {what}: {type(exc).__name__}: {exc} (see {out})"
         raise NotebookFailed(msg, executed=out) from exc
     finally:
-        if saved is None:
-            os.environ.pop(PROGRESS_ENV, None)
-        else:
-            os.environ[PROGRESS_ENV] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return RunResult(
         notebook=out,
         map_html=settings.maps_dir / sub / f"{notebook}.html",
         tables=settings.data_processed / sub,
     )
+
+
+class _DownloadLines:
+    """A kernel's standard error, of which the lines of the download modules are
+    logged again here: a run that waits for a server says so as it waits.
+
+    The notebooks log as ``LEVEL logger: message``; lines of other loggers, and
+    anything else a cell writes, stay in the executed copy only.
+    """
+
+    LOGGERS = ("accessibility.sources.overpass",)
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._forward(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def _forward(self, line: str) -> None:
+        level, _, rest = line.partition(" ")
+        name, sep, message = rest.partition(": ")
+        number = logging.getLevelName(level)
+        if sep and name in self.LOGGERS and isinstance(number, int):
+            logging.getLogger(name).log(number, "%s", message)

@@ -13,15 +13,21 @@ Progress bars come from :func:`progress_bar`: text bars in a terminal, widget ba
 a notebook that can draw them, and none in a notebook run unattended (the runner sets
 ``ACCESSIBILITY_PROGRESS=0`` for the kernels it starts, so an executed copy holds no
 bar and no tqdm warning).
+
+The Overpass deadline and endpoint follow the same pattern as the root: the value set
+here, else the environment (``ACCESSIBILITY_OVERPASS_DEADLINE_S``,
+``ACCESSIBILITY_OVERPASS_URL``), else the default. The runner passes values set here to
+the kernels it starts through those variables.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,6 +35,13 @@ from ._errors import ValidationError
 
 #: Environment variable that turns progress bars off ("0") in processes it is set for.
 PROGRESS_ENV = "ACCESSIBILITY_PROGRESS"
+#: Environment variable giving :attr:`Settings.overpass_deadline_s` to processes
+#: (kernels, batch workers) that do not share this one's settings.
+OVERPASS_DEADLINE_ENV = "ACCESSIBILITY_OVERPASS_DEADLINE_S"
+#: Environment variable giving :attr:`Settings.overpass_url` to other processes.
+OVERPASS_URL_ENV = "ACCESSIBILITY_OVERPASS_URL"
+#: Seconds an Overpass query may go unanswered, retries and waits included (default).
+DEFAULT_OVERPASS_DEADLINE_S = 180.0
 
 
 def _find_root(start: Path) -> Path:
@@ -55,12 +68,35 @@ class Settings:
     walk_speed_kmh
         Speed of the straight off-network leg between a point and its snapped
         position on the network, in km/h, whatever the travel mode.
+    overpass_deadline_s
+        Seconds an Overpass query (a boundary, a region's data, one tile of a large
+        area) may take before it fails, retries and waits included; ``None`` means
+        the ``ACCESSIBILITY_OVERPASS_DEADLINE_S`` environment variable, else
+        :data:`DEFAULT_OVERPASS_DEADLINE_S` (see :attr:`overpass_deadline`). A
+        download that is receiving data is not cut.
+    overpass_url
+        Overpass API base URL (``…/api``); ``None`` means the
+        ``ACCESSIBILITY_OVERPASS_URL`` environment variable, else
+        ``osmnx.settings.overpass_url``.
     """
 
     root: Path | None = None
     progress: bool = True
     max_snap_m: float = 300.0
     walk_speed_kmh: float = 4.5
+    overpass_deadline_s: float | None = None
+    overpass_url: str | None = None
+
+    @property
+    def overpass_deadline(self) -> float:
+        """The Overpass deadline in force, seconds (see :attr:`overpass_deadline_s`)."""
+        if self.overpass_deadline_s is not None:
+            value: object = self.overpass_deadline_s
+            where = "settings.overpass_deadline_s"
+        else:
+            value = os.environ.get(OVERPASS_DEADLINE_ENV) or DEFAULT_OVERPASS_DEADLINE_S
+            where = f"environment variable {OVERPASS_DEADLINE_ENV}"
+        return check_seconds(value, where)
 
     @property
     def project_root(self) -> Path:
@@ -120,6 +156,18 @@ def check_path_part(value: object, what: str, where: str) -> str:
     return text
 
 
+def check_seconds(value: object, where: str) -> float:
+    """A duration in seconds: a finite number > 0 (text such as ``"60"`` is read)."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not math.isfinite(seconds) or seconds <= 0:
+        msg = f"{where} must be a number of seconds > 0, e.g. 180; got {value!r}"
+        raise ValidationError(msg)
+    return seconds
+
+
 def inside_root(path: Path | str) -> Path:
     """``path`` made absolute and normalised, after checking it stays under the project root.
 
@@ -176,7 +224,8 @@ def configure(**values: object) -> Settings:
     """
     for name, value in values.items():
         if name.startswith("_") or not hasattr(settings, name):
-            msg = f"unknown setting {name!r}; known: root, progress, max_snap_m, walk_speed_kmh"
+            known = ", ".join(f.name for f in fields(Settings))
+            msg = f"unknown setting {name!r}; known: {known}"
             raise AttributeError(msg)
         setattr(settings, name, value)
     return settings

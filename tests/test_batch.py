@@ -51,6 +51,9 @@ if unit in control.get("corrupt", []):
     raise ValueError(f"corrupt input for unit {unit}: control.json marks it")
 if unit in control.get("crash", []):
     os.kill(os.getpid(), 9)
+if unit in control.get("unreachable", []):
+    from accessibility._errors import ServerUnreachableError
+    raise ServerUnreachableError(f"Overpass download failed: no answer for unit {unit}")
 maps = base / "maps" / region / unit
 maps.mkdir(parents=True, exist_ok=True)
 (maps / "NAME.html").write_text(f"<p>{unit} {lang}</p>", encoding="utf-8")
@@ -295,6 +298,45 @@ def test_a_change_during_a_run_reruns_it_next_time(project: Path) -> None:
     assert again.ran == ["test/100001/alpha"]
 
 
+def test_no_answer_from_overpass_starts_no_further_unit_that_needs_it(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _control(project, unreachable=[UNITS[0]])
+    report = batch.run("test", jobs=1)
+    by_key = {f"{m['unit']}/{m['notebook']}": m for m in report.manifests}
+    first = by_key[f"{UNITS[0]}/alpha"]
+    assert first["status"] == "failed" and first["error_type"] == "ServerUnreachableError"
+    assert report.ran == [f"test/{UNITS[0]}/alpha"]  # one kernel, one wait
+    not_run = {k for k, m in by_key.items() if m["error_type"] == batch.NOT_RUN}
+    assert not_run == set(by_key) - {f"{UNITS[0]}/alpha"}
+    for key in not_run:
+        m = by_key[key]
+        assert m["status"] == "failed" and m["executed_notebook"] is None
+        assert "the Overpass server gave no answer to an earlier run" in m["error"]
+        assert "--osm-file henan-latest.osm.pbf" in m["error"]
+        assert "source: {kind: osm_file, path: henan-latest.osm.pbf}" in m["error"]
+        assert f"no answer for test/{UNITS[0]}/alpha" in m["error"]
+        unit, nb = key.split("/")
+        assert not (project / "runs" / "test" / unit / f"{nb}.ipynb").exists()
+    assert report.exit_code == 8
+    # the command says it, one line per run not started
+    code = cli.main(
+        ["--root", str(project), "-q", "batch", "test", "--jobs", "1", "--retry-failed"]
+    )
+    out = capsys.readouterr().out
+    assert code == 8 and "batch test: 1 run" in out
+    assert out.count("not run for region test unit") == 7
+
+    # with a local extract no unit needs the server: they all run, one fails alone
+    extract = project / "local.osm"
+    extract.write_text("<osm/>", encoding="utf-8")
+    report = batch.run("test", jobs=1, parameters={"osm_file": str(extract)})
+    assert {k for k, v in _status(report).items() if v == "failed"} == {
+        f"{UNITS[0]}/alpha",
+        f"{UNITS[0]}/beta",
+    }
+
+
 def test_cli_batch_exit_code_counts_failures(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -367,7 +409,9 @@ def test_batch_of_sample_counties(tmp_path: Path) -> None:
         table = page.split('<table id="verdicts">')[1].split("</table>")[0]
         for m in report.manifests:
             assert [v["claim"] for v in m["verdicts"]] == [
-                "county_libraries", "township_cultural_stations", "village_cultural_centres"
+                "county_libraries",
+                "township_cultural_stations",
+                "village_cultural_centres",
             ]
             row = table.split(f'<tr data-unit="{m["unit"]}">')[1].split("</tr>")[0]
             for v in m["verdicts"]:

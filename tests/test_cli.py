@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -289,7 +290,10 @@ def test_origins_parameters_are_checked_before_a_kernel_starts() -> None:
         assert params["origins"] == "grid"
         with pytest.raises(ValidationError, match="origins must be one of"):
             runner.validate(nb, {"region": "sample", "origins": "villagez"})
-        with pytest.raises(ValidationError, match="grid_m must be a positive"):
+        with pytest.raises(
+            ValidationError,
+            match=r"grid_m of .*: -1 is not allowed; it takes a number of metres > 0",
+        ):
             runner.validate(nb, {"region": "sample", "grid_m": -1})
 
 
@@ -310,3 +314,87 @@ def test_skipped_sections_are_printed_one_per_line(capsys: pytest.CaptureFixture
         capsys.readouterr().out
         == "  skipped in x/services (1):\n    - Township road links: skipped\n"
     )
+
+
+def test_a_silent_overpass_server_fails_one_unit_at_the_deadline_and_no_other_waits(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two units downloading from an Overpass server that accepts and never answers."""
+    import logging
+
+    from .silent_server import Silent
+
+    silent = Silent()
+    url = silent.url
+    monkeypatch.setenv("ACCESSIBILITY_OVERPASS_URL", url)  # inherited by the kernel
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "127.0.0.1,localhost")
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "online.yml").write_text(
+        "label_zh: 在线\nlabel_en: Online\nsource: {kind: overpass}\nbuffer_m: 500\nunits:\n"
+        '  - {code: "1", name: 西县, boundary: {bbox: [113.80, 34.00, 113.82, 34.02]}}\n'
+        '  - {code: "2", name: 东县, boundary: {bbox: [113.82, 34.00, 113.84, 34.02]}}\n',
+        encoding="utf-8",
+    )
+    args = ["--root", str(tmp_path), "run", "--region", "online", "--kinds", "bus"]
+    try:
+        with caplog.at_level(logging.INFO, logger="accessibility.sources.overpass"):
+            code = cli.main([*args, "--overpass-deadline", "3"])
+    finally:
+        silent.stop()
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "ServerUnreachableError" in err and f"no answer from {url}/interpreter" in err
+    assert "(deadline 3 s)" in err and "--osm-file henan-latest.osm.pbf" in err
+    # the second unit did not start a kernel, so it did not wait
+    assert "facility_access not run for region online unit 2" in err
+    assert not (tmp_path / "runs" / "online" / "2" / "facility_access.ipynb").exists()
+    assert len(silent.connections) <= 2  # the first unit's status page and query only
+    # the kernel's download lines were shown by the command as they came
+    said = [r.getMessage() for r in caplog.records if r.name == "accessibility.sources.overpass"]
+    assert any("gives up after 3 s" in line for line in said)
+    assert "ACCESSIBILITY_OVERPASS_DEADLINE_S" not in os.environ  # set for the command only
+
+
+def test_units_that_need_a_silent_overpass_server_are_not_started(tmp_path: Path) -> None:
+    """After an earlier notebook got no answer, the units downloading from Overpass wait for nothing."""
+    from accessibility import runner
+
+    settings.root = tmp_path
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "mixed.yml").write_text(
+        "label_zh: 混合\nlabel_en: Mixed\nsource: {kind: overpass}\nunits:\n"
+        '  - {code: "1", name: 在线县, boundary: {bbox: [113.80, 34.00, 113.82, 34.02]}}\n'
+        '  - {code: "2", name: 本地县, boundary: {bbox: [113.82, 34.00, 113.84, 34.02]},'
+        " source: {kind: osm_file, path: none.osm}}\n",
+        encoding="utf-8",
+    )
+    region = runner.regions.load("mixed")
+    assert runner.uses_overpass(region, "1", {}) and not runner.uses_overpass(region, "2", {})
+    assert not runner.uses_overpass(region, "1", {"osm_file": "/data/henan.osm.pbf"})
+    with pytest.raises(runner.NotebookFailed) as info:
+        runner.run("facility_access", region="mixed", unit="1", skip_overpass=True)
+    assert info.value.unreachable
+    assert "facility_access not run for region mixed unit 1" in str(info.value)
+    assert f"source: {{kind: osm_file, path: henan-latest.osm.pbf}} in {region.config_path}" in str(
+        info.value
+    )
+    assert not (tmp_path / "runs").exists()
+
+
+def test_thresholds_of_any_size_reach_every_output(tmp_path: Path) -> None:
+    """Limits that ``:g`` writes with an exponent (1e9) or many decimals round-trip."""
+    args = ["--root", str(tmp_path), "-q", "run", "--region", "sample", "--kinds", "bus"]
+    assert cli.main([*args, "--thresholds", "0.001,2.5,1e9"]) == 0
+    tables = tmp_path / "data" / "processed" / "sample"
+    villages = gpd.read_file(tables / "facility_access.gpkg", layer="villages")
+    assert {"bus_n0.001", "bus_n2.5", "bus_n1000000000"} <= set(villages.columns)
+    header = (tables / "facility_access_summary.csv").read_text("utf-8-sig").splitlines()[0]
+    assert "1000000000分钟内人口占比" in header and "0.001分钟内村庄占比" in header
+    figures = json.loads((tables / "facility_access_figures.json").read_text("utf-8"))["figures"]
+    coverage = next(f for f in figures if f["key"] == "bus_coverage")
+    assert coverage["value"] == 1.0  # every village reaches a stop within 1e9 minutes
+    assert "1000000000" in coverage["label_en"]

@@ -370,7 +370,9 @@ def test_clip_outside_the_extract(tmp_path: Path) -> None:
     far = shapely.box(100.0, 30.0, 100.1, 30.1)
     with pytest.raises(
         DataSourceError,
-        match=r"outside the extract .*\(113\.9500, 33\.9500, 114\.3500, 34\.2500\)",
+        match=r"the region is outside the extract: the polygon with bounds \(100\.0000, 30\.0000, "
+        r"100\.1000, 30\.1000\) \(lon/lat\) does not meet the bounding box "
+        r"\(113\.9500, 33\.9500, 114\.3500, 34\.2500\)",
     ):
         extract.clip(COUNTY_OSM, far, tmp_path / "out.osm.pbf")
     assert list(tmp_path.iterdir()) == []  # nothing written
@@ -386,6 +388,48 @@ def test_clip_outside_an_extract_without_bbox(tmp_path: Path) -> None:
     )
     with pytest.raises(DataSourceError, match="header gives no bounding box"):
         extract.clip(src, shapely.box(100.0, 30.0, 100.1, 30.1), tmp_path / "out.osm.pbf")
+
+
+def test_clip_with_no_data_inside_the_extracts_bounds(tmp_path: Path) -> None:
+    # inside the header's box (113.95–114.35, 33.95–34.25), away from every node
+    empty_corner = shapely.box(114.25, 33.96, 114.34, 34.0)
+    with pytest.raises(
+        DataSourceError,
+        match=r"no node of .*county\.osm lies inside the polygon with bounds .*, although it is within "
+        r"the extract's bounding box \(113\.9500, 33\.9500, 114\.3500, 34\.2500\): the "
+        r"extract has no data there",
+    ):
+        extract.clip(COUNTY_OSM, empty_corner, tmp_path / "out.osm.pbf")
+
+
+def test_clip_of_a_file_without_any_road(tmp_path: Path) -> None:
+    src = tmp_path / "pois.osm"
+    text = COUNTY_OSM.read_text(encoding="utf-8")
+    for highway in (
+        'k="highway" v="primary"',
+        'k="highway" v="residential"',
+        'k="highway" v="tertiary"',
+    ):
+        text = text.replace(highway, 'k="note" v="not a road"')
+    src.write_text(text, encoding="utf-8")
+    with pytest.raises(
+        DataSourceError,
+        match=r"pois\.osm holds no road at all \(no way tagged highway anywhere in the file; \d+ of its nodes lie inside",
+    ) as info:
+        extract.clip(src, shapely.box(114.0, 34.0, 114.1, 34.1), tmp_path / "out.osm.pbf")
+    assert "outside" not in str(info.value)
+
+
+def test_clip_where_the_extract_has_roads_but_not_here(tmp_path: Path) -> None:
+    # the south edge of the town's boundary (nodes 9 and 10 of way 4), no road near
+    town = shapely.box(114.005, 34.005, 114.035, 34.015)
+    with pytest.raises(
+        DataSourceError,
+        match=r"county\.osm has roads, but none inside the polygon with bounds .*: \d+ nodes and 1 ways lie "
+        r"inside, none tagged highway",
+    ) as info:
+        extract.clip(COUNTY_OSM, town, tmp_path / "out.osm.pbf")
+    assert "outside" not in str(info.value)
 
 
 def test_clip_refuses_to_overwrite(tmp_path: Path, county_polygon: shapely.Geometry) -> None:

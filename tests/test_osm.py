@@ -127,8 +127,17 @@ def test_missing_and_empty_files(tmp_path) -> None:
     empty.write_text(
         '<?xml version="1.0"?><osm version="0.6"><node id="1" lat="34" lon="114"/></osm>'
     )
-    with pytest.raises(DataSourceError, match="no highway ways"):
+    with pytest.raises(DataSourceError, match=r"holds no road at all \(no way tagged highway\)"):
         osm.read(empty)
+
+
+def test_roads_elsewhere_are_told_from_no_roads_at_all() -> None:
+    far = shapely.box(100.0, 30.0, 100.1, 30.1)
+    with pytest.raises(
+        DataSourceError,
+        match=r"has roads, but none inside the clip area \(bounds 100\.0000, 30\.0000",
+    ):
+        osm.read(DATA / "tagging.osm", clip=far)
 
 
 def test_access_and_level_tags_are_read(tmp_path) -> None:

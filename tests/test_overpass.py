@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Iterator
@@ -27,8 +29,10 @@ import shapely
 from osmnx import settings as ox_settings
 from shapely import affinity
 
-from accessibility._errors import DataSourceError, ValidationError
+from accessibility._errors import DataSourceError, ServerUnreachableError, ValidationError
 from accessibility.sources import osm, overpass
+
+from .silent_server import Silent
 
 DATA = Path(__file__).parent / "data" / "overpass"
 RESPONSE = (DATA / "response.osm").read_bytes()
@@ -387,8 +391,32 @@ def test_429_then_200_obeys_retry_after(
 
 def test_retry_after_is_capped(server: StandIn, waits: list[float], tmp_path: Path) -> None:
     server.replies.append(Reply(503, b"busy", {"Retry-After": "86400"}))
-    overpass.download(POLY, cache_dir=tmp_path, backoff_s=0.001)
+    overpass.download(POLY, cache_dir=tmp_path, backoff_s=0.001, deadline_s=1000)
     assert waits == [overpass.MAX_WAIT_S]
+
+
+def test_a_wait_past_the_deadline_fails_at_once(
+    server: StandIn, waits: list[float], tmp_path: Path
+) -> None:
+    server.replies.append(Reply(503, b"busy", {"Retry-After": "120"}))
+    with pytest.raises(
+        DataSourceError, match=r"a retry in 120\.0 s would come after the deadline"
+    ) as info:
+        overpass.download(POLY, cache_dir=tmp_path, deadline_s=60)
+    # the server answered: busy, not unreachable
+    assert not isinstance(info.value, ServerUnreachableError)
+    assert waits == [] and len(server.posts) == 1
+
+
+def test_a_server_that_answers_errors_is_not_called_unreachable(
+    server: StandIn, waits: list[float], tmp_path: Path
+) -> None:
+    server.default = Reply(504, b"gateway timeout")
+    with pytest.raises(
+        DataSourceError, match=r"4 attempt\(s\) in \d+ s \(deadline 180 s\)"
+    ) as info:
+        overpass.download(POLY, cache_dir=tmp_path, backoff_s=0.001)
+    assert not isinstance(info.value, ServerUnreachableError)
 
 
 def test_truncated_response_is_never_cached(
@@ -441,13 +469,82 @@ def test_no_network_and_no_cache_says_how_to_work_offline(
     with pytest.raises(DataSourceError, match="--osm-file") as info:
         overpass.download(POLY, cache_dir=tmp_path, retries=1, backoff_s=0.001)
     message = str(info.value)
-    assert "download failed" in message
+    assert isinstance(info.value, ServerUnreachableError)  # refused: no answer at all
+    assert "download failed" in message and "no answer from" in message
     assert "ConnectionError" in message
     assert str(expected) in message
     assert ".osm.pbf" in message and "geofabrik" in message.lower()
     assert server.url in message
     assert waits == [0.001]
     assert not expected.exists()
+
+
+@pytest.fixture
+def silent(waits: list[float]) -> Iterator[Silent]:
+    stand_in = Silent()
+    ox_settings.overpass_url = stand_in.url
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.mark.parametrize("rate_limit", [True, False])
+def test_a_server_that_never_answers_fails_at_the_deadline_with_progress_lines(
+    silent: Silent,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    rate_limit: bool,
+) -> None:
+    ox_settings.overpass_rate_limit = rate_limit
+    monkeypatch.setattr(overpass, "PROGRESS_EVERY_S", 0.4)
+    started = time.perf_counter()
+    with (
+        caplog.at_level(logging.INFO, logger="accessibility.sources.overpass"),
+        pytest.raises(ServerUnreachableError) as info,
+    ):
+        overpass.download(POLY, cache_dir=tmp_path, backoff_s=0.001, deadline_s=1.5)
+    seconds = time.perf_counter() - started
+    assert 1.4 < seconds < 4.0  # the deadline, not 4 attempts × (60 s + 30 s)
+    message = str(info.value)
+    assert f"no answer from {silent.url}/interpreter" in message
+    assert "(deadline 1.5 s)" in message and "Timeout" in message
+    assert "--osm-file henan-latest.osm.pbf" in message
+    assert "source: {kind: osm_file, path: henan-latest.osm.pbf}` in the region file" in message
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("gives up after 1.5 s" in line for line in lines)  # said before waiting
+    assert any("still waiting for whole polygon" in line for line in lines)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_deadline_comes_from_the_settings(
+    silent: Silent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessibility.settings import OVERPASS_DEADLINE_ENV, settings
+
+    ox_settings.overpass_rate_limit = False
+    monkeypatch.setenv(OVERPASS_DEADLINE_ENV, "0.5")
+    with pytest.raises(ServerUnreachableError, match=r"\(deadline 0\.5 s\)"):
+        overpass.find_boundaries(names=["示例县"], cache_dir=tmp_path)
+    settings.overpass_deadline_s = 0.3  # the setting wins over the environment
+    with pytest.raises(ServerUnreachableError, match=r"\(deadline 0\.3 s\)"):
+        overpass.download(POLY, cache_dir=tmp_path)
+    monkeypatch.setenv(OVERPASS_DEADLINE_ENV, "soon")
+    settings.overpass_deadline_s = None
+    with pytest.raises(
+        ValidationError, match="ACCESSIBILITY_OVERPASS_DEADLINE_S must be a number of seconds > 0"
+    ):
+        overpass.download(POLY, cache_dir=tmp_path)
+
+
+def test_the_endpoint_can_come_from_the_environment(
+    server: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessibility.settings import OVERPASS_URL_ENV
+
+    monkeypatch.setenv(OVERPASS_URL_ENV, server.url)
+    ox_settings.overpass_url = "http://127.0.0.1:9/api"  # the environment wins over osmnx
+    assert overpass.download(POLY, cache_dir=tmp_path).read_bytes() == RESPONSE
+    assert len(server.posts) == 1
 
 
 def test_offline_without_cache_fails_without_a_request(server: StandIn, tmp_path: Path) -> None:

@@ -244,6 +244,39 @@ def test_repeated_village_ids_across_registries_are_refused(tmp_path) -> None:
         pipeline.prepare("twovil", mode="walk", progress=False)
 
 
+def test_facility_ids_shared_by_two_registry_files_name_both_files(tmp_path) -> None:
+    settings.root = tmp_path
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "twofac.yml").write_text(
+        "label_zh: 两表\nlabel_en: Two lists\nsynthetic: true\n"
+        "source: {kind: sample, seed: 2023}\nboundary: {file: boundary.geojson}\n"
+        "registries:\n  facilities:\n    - {file: schools.csv, kind: school}\n"
+        "    - {file: clinics.csv, kind: health}\n",
+        encoding="utf-8",
+    )
+    from accessibility.sources import sample
+
+    raw = tmp_path / "data" / "raw" / "twofac"
+    files = sample.generate(raw, seed=2023)
+    import json
+
+    w, s, e, n = json.loads(files.meta.read_text("utf-8"))["bbox"]
+    x, y = (w + e) / 2, (s + n) / 2
+    (raw / "schools.csv").write_text(
+        f"编码,名称,类型,经度,纬度\n7,甲小学,小学,{x},{y}\n", encoding="utf-8"
+    )
+    (raw / "clinics.csv").write_text(
+        f"编码,名称,类型,经度,纬度\n7,乙卫生室,卫生室,{x + 0.01},{y}\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        ValidationError,
+        match=r"facility ids \['7'\] are used in two registry files, .*schools\.csv and "
+        r".*clinics\.csv; give each file ids of its own",
+    ) as info:
+        pipeline.prepare("twofac", mode="walk", progress=False)
+    assert "OSM" not in str(info.value)
+
+
 @pytest.fixture(scope="module")
 def samples_root(tmp_path_factory):
     """A project root where the built-in region ``samples`` (two generated counties) lives."""

@@ -588,6 +588,13 @@ def test_merge_validation(osm, reg) -> None:
         registry.merge(osm, reg, crs=TEST_CRS, min_similarity=1.5)
     with pytest.raises(ValidationError, match=r"ids \['n1'\] are used by both"):
         registry.merge(osm, reg.rename(index={"r1": "n1"}), crs=TEST_CRS)
+    # a second registry sharing ids with one merged before: not blamed on OSM
+    merged, _ = registry.merge(osm, reg, crs=TEST_CRS)
+    with pytest.raises(
+        ValidationError, match=r"ids \['r1'\] of this registry are already used by registry"
+    ) as info:
+        registry.merge(merged, reg.iloc[:1], crs=TEST_CRS)
+    assert "OSM" not in str(info.value)
     with pytest.raises(ValidationError, match="osm facilities have no CRS"):
         registry.merge(osm.set_crs(None, allow_override=True), reg, crs=TEST_CRS)
 

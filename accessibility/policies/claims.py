@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..engine import share_column
 from ..labels import label
 from ..verdicts import Measure
 
@@ -183,7 +184,8 @@ def services(
     evidence, worst = [], []
     if clinics is not None and "health:county_hospital" in clinics.summary.index:
         limit = max(clinics.meta["limits_min"])
-        share = clinics.summary.loc["health:county_hospital", f"within_{limit:g}_pop_share"]
+        column = share_column("within", limit, population=True)
+        share = clinics.summary.loc["health:county_hospital", column]
         if pd.notna(share):
             evidence.append(
                 _both(

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -255,8 +254,8 @@ def bus_access(study_walk: StudyLike, *, limit_min: float = 15.0) -> ServiceChec
         "stops": len(select(study_walk.facilities, "bus")),
         "served": int(served.sum()),
         "unserved": int((~served).sum()),
-        "served_share": float(base[f"within_{t_limit:g}_share"]),
-        "served_pop_share": float(base[f"within_{t_limit:g}_pop_share"]),
+        "served_share": float(base[engine.share_column("within", t_limit)]),
+        "served_pop_share": float(base[engine.share_column("within", t_limit, population=True)]),
         "unserved_population": float(pop[~served].sum()),
         "unreachable": int(base["unreachable"]),
         "median_min": base["median_min"],
@@ -437,7 +436,8 @@ def _claim_rows(
                 text = label("services_measure.pop_within", lang=lang).format(
                     limit=f"{limit:g}", mode=label(f"mode.{clinics.meta['mode']}", lang=lang)
                 )
-                value = float(clinics.summary.loc[group, f"within_{limit:g}_pop_share"])
+                column = engine.share_column("within", limit, population=True)
+                value = float(clinics.summary.loc[group, column])
                 status = (
                     metrics.STATUS_NO_DATA if clinics.summary.loc[group, "no_facility"] else "ok"
                 )
@@ -505,8 +505,6 @@ def key_figures(
 
 
 # --------------------------------------------------------------------------- Excel
-
-_BEYOND = re.compile(r"beyond_(?P<t>\d+(?:\.\d+)?)_(?P<what>share|pop_share)")
 
 
 def excel_tables(
@@ -602,8 +600,8 @@ def excel_headers(sheets: Mapping[str, pd.DataFrame], *, lang: str = "zh") -> di
     out = {c: label(f"services_col.{c}", lang=lang) for c in keys("services_col")}
     for frame in sheets.values():
         for col in frame.columns:
-            match = _BEYOND.fullmatch(str(col))
-            if match:
-                key = "beyond_share" if match.group("what") == "share" else "beyond_pop_share"
-                out[col] = label(f"equity_ui.{key}", lang=lang).format(limit=match.group("t"))
+            share = engine.parse_share_column(str(col))
+            if share is not None and share[0] == "beyond":
+                key = "beyond_pop_share" if share[2] else "beyond_share"
+                out[col] = label(f"equity_ui.{key}", lang=lang).format(limit=share[1])
     return out

@@ -200,8 +200,10 @@ def clip(
     ------
     DataSourceError
         If ``src`` is missing or unreadable, or if nothing of the polygon with a
-        ``highway`` tag is in the extract (the region is outside it; the message
-        gives the extract's bounding box from its header when it has one).
+        ``highway`` tag is in the extract. The message says which: the region lies
+        outside the extract's bounding box (given from its header when it has one),
+        the extract has no data inside the polygon, the file has no road at all, or
+        its roads all lie elsewhere.
     ValidationError
         If ``polygon`` is not a non-empty, valid (Multi)Polygon in degrees, or
         ``out`` exists and ``overwrite`` is false.
@@ -255,18 +257,7 @@ def clip(
         raise DataSourceError(msg) from exc
 
     if stats.highways == 0:
-        box = _header_box(src)
-        where = (
-            f"the extract's header gives its bounding box as {_fmt_bounds(box)} (lon/lat)"
-            if box is not None
-            else "the extract's header gives no bounding box"
-        )
-        msg = (
-            f"the polygon (bounds {_fmt_bounds(polygon.bounds)}, lon/lat) holds no highway "
-            f"way of {src}: the region is outside the extract ({where}). Use an extract "
-            "that covers the region, or check that the polygon is in WGS-84 lon/lat order."
-        )
-        raise DataSourceError(msg)
+        raise DataSourceError(_no_roads_message(src, polygon, stats))
 
     # pass 3: write the kept objects, C++ end to end
     t0 = time.perf_counter()
@@ -586,6 +577,55 @@ def _check_values(name: str, values: Sequence[str]) -> set[str]:
 
 def _fmt_bounds(bounds: Sequence[float]) -> str:
     return "(" + ", ".join(f"{v:.4f}" for v in bounds) + ")"
+
+
+def _no_roads_message(src: Path, polygon: shapely.Geometry, stats: ClipStats) -> str:
+    """Why a clip holds no road: the region is outside the extract, the extract has no
+    data there, it has no roads at all, or its roads all lie elsewhere."""
+    area = f"the polygon with bounds {_fmt_bounds(polygon.bounds)} (lon/lat)"
+    box = _header_box(src)
+    if stats.nodes_inside == 0:
+        if box is None:
+            return (
+                f"no node of {src} lies inside {area}: the region is outside the extract "
+                "(the extract's header gives no bounding box). Use an extract that covers "
+                "the region, or check that the polygon is in WGS-84 lon/lat order."
+            )
+        if not polygon.intersects(shapely.box(*box)):
+            return (
+                f"the region is outside the extract: {area} does not meet the bounding box "
+                f"{_fmt_bounds(box)} (lon/lat) that the header of {src} gives. Use an extract "
+                "that covers the region, or check that the polygon is in WGS-84 lon/lat order."
+            )
+        return (
+            f"no node of {src} lies inside {area}, although it is within the extract's "
+            f"bounding box {_fmt_bounds(box)}: the extract has no data there (cut to "
+            "another area, or filtered). Use an extract that covers the region."
+        )
+    if not _has_highway(src):
+        return (
+            f"{src} holds no road at all (no way tagged highway anywhere in the file; "
+            f"{stats.nodes_inside} of its nodes lie inside {area}): it is not a full "
+            "OpenStreetMap extract (an export of points of interest, buildings or "
+            "boundaries?). Use a full extract such as a provincial .osm.pbf."
+        )
+    return (
+        f"{src} has roads, but none inside {area}: {stats.nodes_inside} nodes and "
+        f"{stats.ways} ways lie inside, none tagged highway. Check the region's boundary "
+        "(is it the right area?), or use an extract whose roads cover it."
+    )
+
+
+def _has_highway(src: Path) -> bool:
+    """Whether any way of the file has a ``highway`` tag (stops at the first)."""
+    try:
+        processor = osmium.FileProcessor(str(src), osmium.osm.WAY)
+        for _ in processor.with_filter(osmium.filter.KeyFilter("highway")):
+            return True
+    except RuntimeError as exc:
+        msg = f"cannot read OSM file {src}: {exc}"
+        raise DataSourceError(msg) from exc
+    return False
 
 
 def _header_box(src: Path) -> tuple[float, float, float, float] | None:

@@ -404,6 +404,7 @@ def _parse(path: Path, *, clip: shapely.Geometry | None, fingerprint: str) -> Os
     buildings_gdf = _frame(buildings, ["id", "building", "levels", "name"])
     landuse_gdf = _frame(landuse, ["id", "landuse", "name"])
 
+    roads_in_file = not segments.empty
     if clip is not None:
         nodes, segments = _clip_roads(nodes, segments, clip)
         places_gdf = places_gdf.loc[places_gdf.within(clip)]
@@ -411,8 +412,18 @@ def _parse(path: Path, *, clip: shapely.Geometry | None, fingerprint: str) -> Os
         buildings_gdf = buildings_gdf.loc[buildings_gdf.intersects(clip)]
         landuse_gdf = landuse_gdf.loc[landuse_gdf.intersects(clip)]
 
+    if segments.empty and not roads_in_file:
+        msg = (
+            f"{path} holds no road at all (no way tagged highway): it is not a full "
+            "OpenStreetMap extract; use one with roads, e.g. a provincial .osm.pbf"
+        )
+        raise DataSourceError(msg)
     if segments.empty:
-        msg = f"{path} holds no highway ways{' inside the clip area' if clip is not None else ''}; is it the right file or region?"
+        msg = (
+            f"{path} has roads, but none inside the clip area (bounds "
+            f"{', '.join(f'{v:.4f}' for v in clip.bounds)}, lon/lat); is the region's "
+            "boundary the right area, and does the file cover it?"
+        )
         raise DataSourceError(msg)
     log.info(
         "read %s: %d road segments, %d places, %d candidate facilities, %d buildings",

@@ -13,7 +13,9 @@ Out: the path of an OSM XML file that :func:`accessibility.sources.osm.read` rea
 
 Configuration lives where osmnx users already set it, in :mod:`osmnx.settings`:
 ``overpass_url`` (the API base, e.g. ``"https://overpass-api.de/api"``; requests go
-to ``<base>/interpreter``), ``requests_timeout`` (seconds, also the query's
+to ``<base>/interpreter``; ``settings.overpass_url`` or the environment variable
+``ACCESSIBILITY_OVERPASS_URL`` name another, which kernels started by the runner
+inherit), ``requests_timeout`` (seconds, also the query's
 ``[timeout:…]``), ``overpass_settings`` (extra query settings such as
 ``[date:"2024-01-01T00:00:00Z"]``; the output format is always forced to XML),
 ``overpass_memory`` (``[maxsize:…]``), ``overpass_rate_limit`` (ask
@@ -36,8 +38,17 @@ SHA-256, the data's ``osm_base`` time).
 Failures. Connection errors, timeouts, HTTP 429/500/502/503/504, runtime-error
 remarks and truncated responses are retried with exponential backoff (a
 ``Retry-After`` header is obeyed, up to :data:`MAX_WAIT_S`); any other HTTP status
-fails at once. With neither network nor cache, :class:`DataSourceError` says what
-failed, where the cache would be and how to work offline with ``--osm-file``.
+fails at once. Each query (a boundary, a region's data, one tile) has a deadline,
+``settings.overpass_deadline`` (180 s unless set; ``--overpass-deadline`` on the
+command line): connection and read timeouts, backoff and slot waits are cut to what
+is left, a retry or wait that would end after it is not begun, and a line is logged
+every :data:`PROGRESS_EVERY_S` seconds while a query waits. A download that is
+receiving data is not cut. When no attempt got any answer (refused or timed-out
+connections, a status page or query left unanswered) the error is
+:class:`ServerUnreachableError`, which the runner and the batch read as "do not start
+the other units that need this server"; a server that answered but failed raises
+:class:`DataSourceError`. Either says what failed, where the cache would be and how to
+work from a local extract (``--osm-file`` or ``source: {kind: osm_file, ...}``).
 
 Large polygons. Above :data:`MAX_QUERY_AREA_KM2` the polygon is cut along a grid of
 cells of at most that area; each piece is downloaded and cached on its own (under
@@ -47,7 +58,8 @@ each sorted by id, every element once. Memory is bounded by one tile: each tile 
 sorted on its own, then the sorted tiles are merged as streams.
 
 Tests: ``tests/test_overpass.py`` — a local stand-in HTTP server replays recorded
-responses from ``tests/data/overpass/``; no test touches the network.
+responses from ``tests/data/overpass/``, and one that never answers checks the
+deadline and the progress lines; no test touches the network.
 """
 
 from __future__ import annotations
@@ -63,6 +75,7 @@ import os
 import re
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -78,9 +91,9 @@ import shapely
 from osmnx import settings as ox_settings
 from tqdm import tqdm
 
-from .._errors import DataSourceError, ValidationError
+from .._errors import DataSourceError, ServerUnreachableError, ValidationError
 from .._validate import check_degrees
-from ..settings import settings
+from ..settings import OVERPASS_URL_ENV, check_seconds, settings
 from . import osm
 
 log = logging.getLogger(__name__)
@@ -97,6 +110,8 @@ MAX_WAIT_S = 300.0
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 #: Seconds allowed to open a connection (the read timeout is the query timeout plus a margin).
 CONNECT_TIMEOUT_S = 30.0
+#: Seconds between two progress lines while a query waits for its answer.
+PROGRESS_EVERY_S = 15.0
 #: Sub-folder of the cache folder that keeps the tiles of large polygons.
 TILE_DIR = "overpass_tiles"
 
@@ -288,6 +303,7 @@ def download(
     backoff_s: float = 2.0,
     timeout_s: int | None = None,
     offline: bool = False,
+    deadline_s: float | None = None,
 ) -> Path:
     """Download the OSM data inside a polygon from Overpass, or reuse the cached file.
 
@@ -315,6 +331,12 @@ def download(
         this plus a margin. ``None`` means ``osmnx.settings.requests_timeout``.
     offline
         Never touch the network: return the cached file or raise.
+    deadline_s
+        Seconds the query (each tile's, for a large polygon) may take, retries and
+        waits included, before it fails; ``None`` means
+        ``settings.overpass_deadline`` (180 s unless set). Connection and read
+        timeouts, backoff and slot waits are cut to what is left; a download that
+        is receiving data is not cut.
 
     Returns
     -------
@@ -326,9 +348,13 @@ def download(
     ------
     ValidationError
         On an invalid polygon or option.
+    ServerUnreachableError
+        When the server gave no answer at all before the deadline (refused or timed
+        out connections, no reply to the query); a :class:`DataSourceError`. The
+        message says how to work from a local extract instead.
     DataSourceError
-        When the data is neither cached nor downloadable (no network, server
-        errors after every retry, ``offline=True`` without cache, a rejected
+        When the data is neither cached nor downloadable (server errors after every
+        retry or at the deadline, ``offline=True`` without cache, a rejected
         query); the message says how to work offline with ``--osm-file``.
     """
     geom = _validated_polygon(polygon)
@@ -340,6 +366,7 @@ def download(
         raise ValidationError(msg)
     if timeout_s is None:
         timeout_s = max(1, math.ceil(float(ox_settings.requests_timeout)))
+    deadline = _deadline(deadline_s)
     query = build_query(geom, timeout_s=timeout_s)
     cache_dir = Path(cache_dir)
     target = cache_dir / f"overpass_{cache_key(query)}.osm"
@@ -359,6 +386,7 @@ def download(
         retries=retries,
         backoff_s=float(backoff_s),
         timeout_s=timeout_s,
+        deadline_s=deadline,
     )
     tile_paths: list[Path] = []
     try:
@@ -439,6 +467,7 @@ def find_boundaries(
     retries: int = 3,
     backoff_s: float = 2.0,
     offline: bool = False,
+    deadline_s: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Administrative boundary polygons downloaded from Overpass (cached like :func:`download`).
 
@@ -446,6 +475,8 @@ def find_boundaries(
     ``cache_dir / "overpass_<key>.osm"`` and assembled into polygons by
     :func:`accessibility.sources.extract.find_boundaries`, the same code that finds
     boundaries in a local extract.
+
+    ``deadline_s`` and the errors are those of :func:`download`.
 
     Returns
     -------
@@ -455,6 +486,7 @@ def find_boundaries(
     """
     from . import extract
 
+    deadline = _deadline(deadline_s)
     timeout_s = max(1, math.ceil(float(ox_settings.requests_timeout)))
     query = boundary_query(names=names, admin_levels=admin_levels, refs=refs, timeout_s=timeout_s)
     cache_dir = Path(cache_dir)
@@ -472,6 +504,7 @@ def find_boundaries(
             retries=retries,
             backoff_s=float(backoff_s),
             timeout_s=timeout_s,
+            deadline_s=deadline,
         )
         try:
             fetch(query, target, label="boundary")
@@ -481,6 +514,10 @@ def find_boundaries(
 
 
 def _endpoint(url: str | None) -> str:
+    """The interpreter URL: ``url``, else ``settings.overpass_url``, else the
+    ``ACCESSIBILITY_OVERPASS_URL`` environment variable, else osmnx's setting."""
+    if url is None:
+        url = settings.overpass_url or os.environ.get(OVERPASS_URL_ENV) or None
     base = str(ox_settings.overpass_url if url is None else url).strip().rstrip("/")
     if not base:
         msg = (
@@ -490,26 +527,93 @@ def _endpoint(url: str | None) -> str:
     return base if base.endswith("/interpreter") else base + "/interpreter"
 
 
+def _deadline(deadline_s: float | None) -> float:
+    if deadline_s is None:
+        return settings.overpass_deadline
+    return check_seconds(deadline_s, "deadline_s")
+
+
 def _no_data(reason: str, target: Path, endpoint: str) -> str:
     return (
         f"Overpass download failed: {reason}. No cached copy exists at {target}. "
         "To work without network, read a local OSM extract instead: "
-        "`accessibility run --region <name> --osm-file henan-latest.osm.pbf`, where the "
-        "file is a provincial (or national) .osm.pbf extract, e.g. from Geofabrik's China "
-        "extracts (https://download.geofabrik.de/asia/china.html) or a mirror of them; it "
-        "is clipped to the region boundary. To retry online, check the network and the "
-        f"Overpass endpoint {endpoint} (set osmnx.settings.overpass_url to use another "
-        "instance, e.g. 'https://overpass.kumi.systems/api'), then run again; whatever was "
-        "already downloaded is kept."
+        "`accessibility run --region <name> --osm-file henan-latest.osm.pbf`, or "
+        "`source: {kind: osm_file, path: henan-latest.osm.pbf}` in the region file (the "
+        "path relative to data/raw/<region>/), where the file is a provincial (or "
+        "national) .osm.pbf extract, e.g. from Geofabrik's China extracts "
+        "(https://download.geofabrik.de/asia/china.html) or a mirror of them; it is "
+        "clipped to the region boundary. To retry online, check the network and the "
+        f"Overpass endpoint {endpoint} (the environment variable {OVERPASS_URL_ENV} or "
+        "osmnx.settings.overpass_url names another instance, e.g. "
+        "'https://overpass.kumi.systems/api'; --overpass-deadline SECONDS waits longer), "
+        "then run again; whatever was already downloaded is kept."
     )
 
 
 class _Retry(Exception):
-    """A failed attempt worth repeating."""
+    """A failed attempt worth repeating.
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    ``answered``: the server answered (an HTTP status, part of a body), so it is
+    reachable though it failed this time.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, answered: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.answered = answered
+
+
+class _OutOfTime(Exception):
+    """The next step (a retry, a wait for a slot) would end after the deadline.
+
+    ``answered``: the server answered on the way (its status page named the wait).
+    """
+
+    def __init__(self, message: str, *, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
+
+
+class _Progress:
+    """Log a line every :data:`PROGRESS_EVERY_S` seconds while a query waits or downloads.
+
+    ``receiving`` is set once the answer has begun to arrive.
+    """
+
+    def __init__(self, label: str, endpoint: str, started: float, end: float) -> None:
+        self.label, self.endpoint, self.started, self.end = label, endpoint, started, end
+        self.receiving = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="overpass-progress")
+
+    def _run(self) -> None:
+        while not self._stop.wait(PROGRESS_EVERY_S):
+            now = time.monotonic()
+            if self.receiving:
+                log.info(
+                    "Overpass: receiving %s from %s: %.0f s so far",
+                    self.label,
+                    self.endpoint,
+                    now - self.started,
+                )
+                continue
+            log.info(
+                "Overpass: still waiting for %s from %s: %.0f s so far, gives up in %.0f s",
+                self.label,
+                self.endpoint,
+                now - self.started,
+                max(0.0, self.end - now),
+            )
+
+    def __enter__(self) -> _Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 @dataclass
@@ -525,6 +629,7 @@ class _Fetcher:
     retries: int
     backoff_s: float
     timeout_s: int
+    deadline_s: float
     _session: requests.Session | None = None
 
     def close(self) -> None:
@@ -553,41 +658,83 @@ class _Fetcher:
         return kwargs
 
     def __call__(self, query: str, dest: Path, *, label: str) -> None:
+        """Fetch one query into ``dest``, within :attr:`deadline_s` seconds.
+
+        Raises :class:`ServerUnreachableError` when no attempt got an answer from the
+        server, :class:`DataSourceError` when it answered but failed every time.
+        """
         attempts = self.retries + 1
+        started = time.monotonic()
+        end = started + self.deadline_s
         last_error = ""
         retry_after: float | None = None
-        for attempt in range(1, attempts + 1):
-            if attempt > 1:
-                wait = _retry_wait(attempt - 1, self.backoff_s, retry_after)
-                log.warning(
-                    "Overpass: %s; retrying in %.1f s (attempt %d of %d)",
-                    last_error,
-                    wait,
-                    attempt,
-                    attempts,
-                )
-                _sleep(wait)
-            self._wait_for_slot()
-            log.info(
-                "Overpass: POST %s (%s, attempt %d/%d, query %s bytes)",
-                self.endpoint,
-                label,
-                attempt,
-                attempts,
-                f"{len(query.encode()):,}",
-            )
-            try:
-                self._attempt(query, dest)
-            except _Retry as exc:
-                last_error, retry_after = str(exc), exc.retry_after
-                continue
-            return
-        reason = f"{attempts} attempt(s) at {self.endpoint} failed; last error: {last_error}"
+        answered = False
+        made = 0
+        log.info(
+            "Overpass: asking %s for %s (up to %d attempts; gives up after %g s)",
+            self.endpoint,
+            label,
+            attempts,
+            self.deadline_s,
+        )
+        try:
+            for attempt in range(1, attempts + 1):
+                if attempt > 1:
+                    wait = _retry_wait(attempt - 1, self.backoff_s, retry_after)
+                    left = end - time.monotonic()
+                    if wait >= left:
+                        raise _OutOfTime(
+                            f"a retry in {wait:.1f} s would come after the deadline "
+                            f"({max(left, 0.0):.0f} s left)"
+                        )
+                    log.warning(
+                        "Overpass: %s; retrying in %.1f s (attempt %d of %d, gives up in %.0f s)",
+                        last_error,
+                        wait,
+                        attempt,
+                        attempts,
+                        left,
+                    )
+                    _sleep(wait)
+                if end - time.monotonic() <= 0:
+                    raise _OutOfTime("the deadline passed")
+                made += 1
+                try:
+                    with _Progress(label, self.endpoint, started, end) as progress:
+                        self._wait_for_slot(end)
+                        log.info(
+                            "Overpass: POST %s (%s, attempt %d/%d, query %s bytes)",
+                            self.endpoint,
+                            label,
+                            attempt,
+                            attempts,
+                            f"{len(query.encode()):,}",
+                        )
+                        self._attempt(query, dest, end, progress)
+                except _Retry as exc:
+                    last_error, retry_after = str(exc), exc.retry_after
+                    answered = answered or exc.answered
+                    continue
+                return
+        except _OutOfTime as exc:
+            last_error = f"{last_error}; {exc}" if last_error else str(exc)
+            answered = answered or exc.answered
+        seconds = time.monotonic() - started
+        tried = f"{made} attempt(s) in {seconds:.0f} s (deadline {self.deadline_s:g} s)"
+        if not answered:
+            reason = f"no answer from {self.endpoint}: {tried}; last error: {last_error}"
+            log.error("Overpass: %s", reason)
+            raise ServerUnreachableError(_no_data(reason, self.target, self.endpoint))
+        reason = f"{tried} at {self.endpoint} failed; last error: {last_error}"
         raise DataSourceError(_no_data(reason, self.target, self.endpoint))
 
-    def _attempt(self, query: str, dest: Path) -> None:
+    def _attempt(self, query: str, dest: Path, end: float, progress: _Progress) -> None:
         started = time.monotonic()
-        timeout = (min(CONNECT_TIMEOUT_S, float(self.timeout_s)), self.timeout_s + _READ_MARGIN_S)
+        left = max(end - started, 0.001)  # connecting and each read: at most what is left
+        timeout = (
+            min(CONNECT_TIMEOUT_S, float(self.timeout_s), left),
+            min(self.timeout_s + _READ_MARGIN_S, left),
+        )
         tmp = _tmp_name(dest)
         try:
             try:
@@ -603,11 +750,13 @@ class _Fetcher:
                 reason = f"cannot send the request to {self.endpoint}: {exc}"
                 raise DataSourceError(_no_data(reason, self.target, self.endpoint)) from exc
             with response:
+                progress.receiving = True
                 status = response.status_code
                 if status in RETRY_STATUS:
                     raise _Retry(
                         f"HTTP {status} {response.reason}",
                         retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+                        answered=True,
                     )
                 if status != 200:
                     reason = (
@@ -625,7 +774,8 @@ class _Fetcher:
                             size += len(chunk)
                 except requests.RequestException as exc:
                     raise _Retry(
-                        f"connection lost during the download ({size:,} bytes saved): {exc}"
+                        f"connection lost during the download ({size:,} bytes saved): {exc}",
+                        answered=True,
                     ) from exc
             seconds = time.monotonic() - started
             log.info(
@@ -635,7 +785,13 @@ class _Fetcher:
                 seconds,
                 self.endpoint,
             )
-            osm_base = _check_osm_xml(tmp, size=size, endpoint=self.endpoint, target=self.target)
+            try:
+                osm_base = _check_osm_xml(
+                    tmp, size=size, endpoint=self.endpoint, target=self.target
+                )
+            except _Retry as exc:  # an answer came, incomplete or with an error remark
+                exc.answered = True
+                raise
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
@@ -652,21 +808,34 @@ class _Fetcher:
         )
         log.info("Overpass: cached %s (%s bytes)", dest, f"{size:,}")
 
-    def _wait_for_slot(self) -> None:
-        """Ask ``<base>/status`` how long until a query slot is free, and wait that long."""
+    def _wait_for_slot(self, end: float) -> None:
+        """Ask ``<base>/status`` how long until a query slot is free, and wait that long.
+
+        No answer from the status page counts as a failed attempt (the server is
+        not reached); a wait that would end after the deadline stops the query.
+        """
         if not ox_settings.overpass_rate_limit:
             return
         status_url = self.endpoint.rsplit("/", 1)[0] + "/status"
+        left = max(end - time.monotonic(), 0.001)
         try:
-            kwargs = self._request_kwargs(timeout=(CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S))
+            kwargs = self._request_kwargs(
+                timeout=(min(CONNECT_TIMEOUT_S, left), min(CONNECT_TIMEOUT_S, left))
+            )
             with self.session.get(status_url, **kwargs) as response:
                 text = response.text if response.status_code == 200 else ""
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _Retry(f"no answer from {status_url}: {type(exc).__name__}: {exc}") from exc
         except requests.RequestException as exc:
             log.debug("Overpass: no status from %s (%s)", status_url, exc)
             return
         pause = _slot_pause(text)
         if pause > 0:
             pause = min(pause, MAX_WAIT_S)
+            left = end - time.monotonic()
+            if pause >= left:
+                msg = f"the next free query slot at {status_url} is {pause:.0f} s away, after the deadline"
+                raise _OutOfTime(msg, answered=True)
             log.info("Overpass: waiting %.0f s for a free slot at %s", pause, status_url)
             _sleep(pause)
 
