@@ -13,16 +13,23 @@ Out
     ``data/processed/<region>[/<unit>]/``: ``<nb>.gpkg`` (the layers and a
     ``verdicts`` table), ``<nb>.xlsx`` (the verdicts first, then the tables and the
     notes), ``<nb>_summary.csv``, ``<nb>_verdicts.csv`` and ``<nb>_figures.json``
-    (figures, warnings, verdicts). The figures and verdicts are written first, so
-    that a failure further on still leaves the run's answer behind.
+    (figures, warnings, verdicts). All of them are written into staging folders
+    beside those (``.<nb>.staging-*``, on the same file systems) and moved into
+    place together once every one is written: a run that fails on the way leaves
+    the previous run's files as they were — never a new map beside old tables —
+    and its own partial files are removed.
 Tests
-    The notebook runs (``tests/test_notebooks.py`` and the batch tests) check every
-    file; ``tests/test_outputs.py`` checks the order and contents on a small run.
+    The notebook runs (the notebook tests and the batch tests) check every file;
+    ``tests/test_outputs.py`` checks a run's files, and that a failure at each step
+    leaves the previous run's files untouched and no staging folder behind.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,40 +136,87 @@ def publish(
     dict
         ``map``, ``png``, ``gpkg``, ``xlsx``, ``csv``, ``verdicts_csv``, ``figures`` → path.
     """
-    processed, maps_dir = study.processed_dir, study.maps_dir
-    paths: dict[str, Path] = {}
-    verdict_table = verdicts_mod.table(verdicts, lang=lang)
-    paths["figures"] = export.write_figures(
-        processed / f"{name}_figures.json",
-        figures,
-        warnings=notes,
-        verdicts=verdicts_mod.to_records(verdicts),
-    )
-    paths["verdicts_csv"] = export.write_csv(
-        processed / f"{name}_verdicts.csv", verdict_table, lang=lang, translate_values=False
-    )
-    verdicts_mod.add_panel(fmap, verdicts, lang=lang)
-    paths["map"] = maps.save_html(fmap, maps_dir / f"{name}.html")
-    paths["gpkg"] = export.write_geopackage(
-        processed / f"{name}.gpkg", {**layers, "verdicts": _verdict_layer(verdicts)}
-    )
-    paths["csv"] = export.write_csv(
-        processed / f"{name}_summary.csv", summary, lang=lang, headers=headers
-    )
-    paths["xlsx"] = export.write_excel(
-        processed / f"{name}.xlsx",
-        {"verdicts": verdict_table, **sheets, **notes.sheets(lang)},
-        lang=lang,
-        headers=headers,
-    )
-    if png is not None:
-        from . import static_map
-
-        paths["png"] = static_map.render_png(
-            **png,
-            verdict=verdicts_mod.png_lines(verdicts, lang=lang),
-            path=maps_dir / f"{name}.png",
+    processed, maps_dir = Path(study.processed_dir), Path(study.maps_dir)
+    # everything is written beside its place first, then moved into place together:
+    # a run that fails leaves the previous run's files as they were, never a mix
+    with _Staging(processed, maps_dir, name) as stage:
+        data, pics = stage.dirs
+        verdict_table = verdicts_mod.table(verdicts, lang=lang)
+        export.write_figures(
+            data / f"{name}_figures.json",
+            figures,
+            warnings=notes,
+            verdicts=verdicts_mod.to_records(verdicts),
         )
+        export.write_csv(
+            data / f"{name}_verdicts.csv", verdict_table, lang=lang, translate_values=False
+        )
+        verdicts_mod.add_panel(fmap, verdicts, lang=lang)
+        maps.save_html(fmap, pics / f"{name}.html")
+        export.write_geopackage(
+            data / f"{name}.gpkg", {**layers, "verdicts": _verdict_layer(verdicts)}
+        )
+        export.write_csv(data / f"{name}_summary.csv", summary, lang=lang, headers=headers)
+        export.write_excel(
+            data / f"{name}.xlsx",
+            {"verdicts": verdict_table, **sheets, **notes.sheets(lang)},
+            lang=lang,
+            headers=headers,
+        )
+        if png is not None:
+            from . import static_map
+
+            static_map.render_png(
+                **png,
+                verdict=verdicts_mod.png_lines(verdicts, lang=lang),
+                path=pics / f"{name}.png",
+            )
+        moved = stage.commit()
+    keys = {
+        f"{name}_figures.json": "figures",
+        f"{name}_verdicts.csv": "verdicts_csv",
+        f"{name}.html": "map",
+        f"{name}.gpkg": "gpkg",
+        f"{name}_summary.csv": "csv",
+        f"{name}.xlsx": "xlsx",
+        f"{name}.png": "png",
+    }
+    paths = {keys[path.name]: path for path in moved}
     for key, path in paths.items():
         log.debug("%s: %s", key, path)
     return paths
+
+
+class _Staging:
+    """Folders beside ``processed`` and ``maps_dir`` (same file systems) whose files are
+    moved into place together by :meth:`commit`; on leaving, whatever is left (a
+    failed run's files) is removed."""
+
+    def __init__(self, processed: Path, maps_dir: Path, name: str) -> None:
+        self.targets = (processed, maps_dir)
+        self.name = name
+        self.dirs: tuple[Path, Path] = (processed, maps_dir)
+
+    def __enter__(self) -> _Staging:
+        made = []
+        for target in self.targets:
+            target.mkdir(parents=True, exist_ok=True)
+            made.append(Path(tempfile.mkdtemp(prefix=f".{self.name}.staging-", dir=target)))
+        self.dirs = (made[0], made[1])
+        return self
+
+    def commit(self) -> list[Path]:
+        """Move every staged file into its place (each move atomic); the final paths."""
+        moved = []
+        for staged, target in zip(self.dirs, self.targets):
+            for path in sorted(staged.iterdir()):
+                final = target / path.name
+                os.replace(path, final)
+                moved.append(final)
+        return moved
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        for staged in self.dirs:
+            if kind is not None and any(staged.iterdir()):
+                log.info("the failed run's outputs in %s are not kept", staged)
+            shutil.rmtree(staged, ignore_errors=True)
