@@ -17,34 +17,6 @@ from typing import TYPE_CHECKING
 
 from .settings import configure, settings
 
-#: Submodules, imported on first use (``acc.pipeline``…): the command line starts
-#: without loading the map and table libraries it does not need.
-_MODULES = frozenset(
-    {
-        "audit",
-        "classify",
-        "engine",
-        "equity",
-        "export",
-        "isochrones",
-        "labels",
-        "maps",
-        "metrics",
-        "network",
-        "outputs",
-        "parameters",
-        "pipeline",
-        "population",
-        "regions",
-        "report",
-        "runner",
-        "siting",
-        "snapping",
-        "static_map",
-        "verdicts",
-    }
-)
-
 if TYPE_CHECKING:
     from . import (
         audit,
@@ -111,3 +83,7 @@ __all__ = [
     "static_map",
     "verdicts",
 ]
+
+#: Submodules, imported on first use (``acc.pipeline``…): the command line starts
+#: without loading the map and table libraries it does not need.
+_MODULES = frozenset(__all__) - {"configure", "settings"}

@@ -214,16 +214,16 @@ def _stages(root: Path, *, baseline: bool) -> dict[str, Any]:
         return timed_exact(coverage, weights, **kw)
 
     siting.exact = keep_inputs
+    assess_kw: dict[str, Any] = dict(
+        minutes=minutes,
+        kinds=["reading"],
+        population="auto",
+        targets=[0.95, 1.0],
+        claim_target=acc.verdicts.target_for(study, "reading_circle"),
+    )
     try:
         t0 = time.perf_counter()
-        result = reading_circle.assess(
-            study,
-            minutes=minutes,
-            kinds=["reading"],
-            population="auto",
-            targets=[0.95, 1.0],
-            claim_target=acc.verdicts.target_for(study, "reading_circle"),
-        )
+        result = reading_circle.assess(study, **assess_kw)
         out["assess_s"] = time.perf_counter() - t0
     finally:
         siting.exact = timed_exact
@@ -303,15 +303,7 @@ def _stages(root: Path, *, baseline: bool) -> dict[str, Any]:
         out["baseline_exact"] = _baseline_exact(inputs)
         # the same assessment without merging residents for the searches and models
         t0 = time.perf_counter()
-        plain = reading_circle.assess(
-            study,
-            minutes=minutes,
-            kinds=["reading"],
-            population="auto",
-            targets=[0.95, 1.0],
-            claim_target=acc.verdicts.target_for(study, "reading_circle"),
-            merge_m=None,
-        )
+        plain = reading_circle.assess(study, **assess_kw, merge_m=None)
         out["unmerged"] = {
             "assess_s": time.perf_counter() - t0,
             "demand_points": int(plain.meta["demand_points"]),
