@@ -453,6 +453,23 @@ def _now() -> str:
 
 
 # --------------------------------------------------------------------------- one task
+def descendants_rss(pid: int | None) -> int:
+    """Resident memory (bytes) of all descendants of process ``pid`` (``None``: this
+    process) together, the process itself not counted; 0 when it has ended."""
+    import psutil
+
+    total = 0
+    try:
+        for child in psutil.Process(pid).children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        pass
+    return total
+
+
 class _PeakMemory:
     """Peak resident memory (MB) of this process's children (the kernel), sampled."""
 
@@ -463,20 +480,8 @@ class _PeakMemory:
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
-        import psutil
-
-        me = psutil.Process()
         while not self._stop.is_set():
-            total = 0
-            try:
-                for child in me.children(recursive=True):
-                    try:
-                        total += child.memory_info().rss
-                    except psutil.Error:
-                        pass
-            except psutil.Error:
-                pass
-            self.peak_mb = max(self.peak_mb, total / 2**20)
+            self.peak_mb = max(self.peak_mb, descendants_rss(None) / 2**20)
             self._stop.wait(self.every_s)
 
     def __enter__(self) -> _PeakMemory:

@@ -110,27 +110,15 @@ def _run_notebook(root: Path) -> dict[str, Any]:
 def _sample_tree(proc: subprocess.Popen[str]) -> float | None:
     """Largest sum of RSS of ``proc``'s descendants (not ``proc`` itself) until it ends, MB."""
     try:
-        import psutil
+        import psutil  # noqa: F401  (the batch's sampler needs it)
     except ImportError:
         proc.wait()
         return None
+    from accessibility.batch import descendants_rss
+
     peak = 0
-    try:
-        me = psutil.Process(proc.pid)
-    except psutil.Error:
-        proc.wait()
-        return None
     while proc.poll() is None:
-        total = 0
-        try:
-            for child in me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:
-                    pass
-        except psutil.Error:
-            pass
-        peak = max(peak, total)
+        peak = max(peak, descendants_rss(proc.pid))
         time.sleep(0.1)
     return peak / 2**20
 
