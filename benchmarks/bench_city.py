@@ -253,7 +253,7 @@ def _stages(root: Path, *, baseline: bool) -> dict[str, Any]:
             png=dict(
                 places=residents, facilities=reading_places, group="reading",
                 thresholds_min=[minutes], title=title, lang=lang,
-                subtitle=acc.labels.label("reading_ui.png_subtitle", lang=lang),
+                subtitle=reading_circle.png_subtitle(residents, lang=lang),
                 roads=acc.maps.main_roads(study.network), synthetic=study.region.synthetic,
             ),
         )  # fmt: skip

@@ -396,6 +396,25 @@ def test_sample_county_coverage_and_plans(sample) -> None:
     assert res.by_area["population"].sum() == pytest.approx(cur["population"])
 
 
+def test_the_png_draws_many_residents_merged_per_cell_and_says_so(sample, grid) -> None:
+    _, res = sample
+    assert len(res.population) > reading_circle.AGGREGATE_ABOVE
+    cells, _ = reading_circle.static_map_layers(res)
+    assert cells.attrs["cell_m"] == reading_circle.DEFAULT_CELL_M
+    assert len(cells) < len(res.population) / 2
+    assert cells["population"].sum() == pytest.approx(res.population["population"].sum())
+    # a cell is covered or not as a whole: its time stays on its side of the limit
+    assert (cells.loc[cells["covered"], "reading_time_min"] <= 15).all()
+    assert (cells.loc[~cells["covered"], "reading_time_min"].dropna() > 15).all()
+    assert "200米网格合并" in reading_circle.png_subtitle(cells)
+    few = reading_circle.assess(grid, population=homes(), targets=[1.0], areas=None)
+    points, _ = reading_circle.static_map_layers(few)
+    assert points.attrs["cell_m"] is None and len(points) == len(homes())
+    assert reading_circle.png_subtitle(points, lang="en") == (
+        "Residence points by walk to the nearest reading place"
+    )
+
+
 def test_sample_exact_plans_equal_a_cold_solve_without_a_time_limit(sample) -> None:
     """The sample county's siting models, solved as ``assess`` solves them (greedy start,
     reduced model, two stages, a time limit) against scipy's own HiGHS interface, cold

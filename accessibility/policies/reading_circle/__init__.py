@@ -91,7 +91,7 @@ from .assessment import (
     assess,
     walk_speed_overrides,
 )
-from .tables import excel_headers, excel_tables, key_figures, labelled, static_map_layers
+from .tables import excel_headers, excel_tables, key_figures, labelled
 from .web_map import (
     AGGREGATE_ABOVE,
     AREA_DETAIL_DEG,
@@ -99,7 +99,9 @@ from .web_map import (
     DEFAULT_CELL_M,
     filled,
     map,
+    png_subtitle,
     resident_cells,
+    static_map_layers,
 )
 
 __all__ = [
@@ -119,6 +121,7 @@ __all__ = [
     "key_figures",
     "labelled",
     "map",
+    "png_subtitle",
     "resident_cells",
     "static_map_layers",
     "walk_speed_overrides",

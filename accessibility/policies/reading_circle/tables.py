@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from ..._errors import ValidationError
 from ...export import figure
@@ -256,25 +254,6 @@ def excel_tables(result: Assessment, *, lang: str = "zh") -> dict[str, pd.DataFr
 def excel_headers(*, lang: str = "zh") -> dict[str, str]:
     """Column name → header in ``lang`` for the sheets of :func:`excel_tables`."""
     return {c: label(f"reading_col.{c}", lang=lang) for c in _label_keys("reading_col")}
-
-
-def static_map_layers(
-    result: Assessment, *, margin_m: float = 1_500.0
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Residence points and reading places for :func:`accessibility.static_map.render_png`.
-
-    Use with ``group="reading"``: the walk time to the nearest reading place is
-    copied to ``reading_time_min`` (the column the PNG map colours by), and only the
-    reading places within ``margin_m`` metres of the residents' extent are kept, so
-    the map shows the area the residents live in (as :func:`map` does), not the
-    whole region.
-    """
-    pts = result.population.assign(reading_time_min=result.population["time_min"].astype(float))
-    crs = pts.estimate_utm_crs()
-    window = shapely.box(*pts.geometry.to_crs(crs).total_bounds).buffer(margin_m)
-    fac = result.facilities
-    inside = fac.geometry.to_crs(crs).intersects(window).to_numpy()
-    return pts, fac.loc[inside]
 
 
 def _label_keys(section: str) -> list[str]:

@@ -656,3 +656,38 @@ def map(
     pad = 0.003  # degrees, so that a single point is not drawn at the maximum zoom
     m.fit_bounds([[south - pad, west - pad], [north + pad, east + pad]])
     return m
+
+
+def static_map_layers(
+    result: Assessment, *, margin_m: float = 1_500.0
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Residence points and reading places for :func:`accessibility.static_map.render_png`.
+
+    Use with ``group="reading"``: the walk time to the nearest reading place is
+    copied to ``reading_time_min`` (the column the PNG map colours by), and only the
+    reading places within ``margin_m`` metres of the residents' extent are kept, so
+    the map shows the area the residents live in (as :func:`map` does), not the
+    whole region. Above :data:`AGGREGATE_ABOVE` residence points (a city's
+    buildings) they are merged per :data:`DEFAULT_CELL_M` cell and coverage state
+    (:func:`resident_cells`), as on the web map.
+    """
+    pts = result.population
+    cell_m = DEFAULT_CELL_M if len(pts) > AGGREGATE_ABOVE else None
+    if cell_m is not None:
+        pts = resident_cells(pts, cell_m)
+    pts = pts.assign(reading_time_min=pts["time_min"].astype(float))
+    pts.attrs["cell_m"] = cell_m
+    crs = pts.estimate_utm_crs()
+    window = shapely.box(*pts.geometry.to_crs(crs).total_bounds).buffer(margin_m)
+    fac = result.facilities
+    inside = fac.geometry.to_crs(crs).intersects(window).to_numpy()
+    return pts, fac.loc[inside]
+
+
+def png_subtitle(residents: gpd.GeoDataFrame, *, lang: str = "zh") -> str:
+    """The PNG's subtitle for the residents of :func:`static_map_layers`: it says when
+    they are drawn merged per cell."""
+    cell_m = residents.attrs.get("cell_m")
+    if cell_m is None:
+        return label("reading_ui.png_subtitle", lang=lang)
+    return label("reading_ui.png_subtitle_cells", lang=lang).format(cell_m=f"{cell_m:g}")
