@@ -25,8 +25,8 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-import yaml
 
+from . import _yaml
 from ._errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class _Rule:
 
 
 def _load(file: str) -> dict[str, Any]:
-    return yaml.safe_load(resources.files("accessibility.rules").joinpath(file).read_text("utf-8"))
+    return _yaml.load(resources.files("accessibility.rules").joinpath(file).read_text("utf-8"))
 
 
 def _compile(raw: list[dict[str, Any]]) -> tuple[_Rule, ...]:

@@ -33,9 +33,9 @@ import logging
 from importlib import resources
 from typing import Final
 
-import yaml
-
 from accessibility._errors import ValidationError
+
+from . import _yaml
 
 __all__ = ["LANGS", "group_label", "keys", "label"]
 
@@ -59,7 +59,7 @@ def _table() -> dict[str, dict[str, dict[str, str]]]:
     names = ["labels.yml", *extra]
     table: dict[str, dict[str, dict[str, str]]] = {}
     for file in names:
-        raw = yaml.safe_load(folder.joinpath(file).read_text("utf-8"))
+        raw = _yaml.load(folder.joinpath(file).read_text("utf-8"))
         if not isinstance(raw, dict):
             msg = f"accessibility/rules/{file} must map sections (kind, tier, ...) to entries"
             raise TypeError(msg)

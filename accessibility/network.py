@@ -45,10 +45,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyproj
-import yaml
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from . import _yaml
 from ._errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ _GEOD = pyproj.Geod(ellps="WGS84")
 @cache
 def _speed_rules() -> dict[str, dict[str, Any]]:
     text = resources.files("accessibility.rules").joinpath("speeds.yml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return _yaml.load(text)
 
 
 def modes() -> list[str]:

@@ -613,10 +613,10 @@ def reliability_rules() -> dict[str, Any]:
     """The limits of :func:`reliability` (``rules/population.yml``)."""
     from importlib import resources
 
-    import yaml
+    from . import _yaml
 
     text = resources.files("accessibility.rules").joinpath("population.yml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return _yaml.load(text)
 
 
 def _fallback_mask(points: pd.DataFrame) -> np.ndarray:

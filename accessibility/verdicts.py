@@ -42,8 +42,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
-import yaml
 
+from . import _yaml
 from ._errors import ValidationError
 from .labels import label
 
@@ -223,7 +223,7 @@ def _claim(key: str, raw: Mapping[str, Any]) -> Claim:
 @functools.cache
 def _rules() -> dict[str, Any]:
     text = resources.files("accessibility.rules").joinpath("claims.yml").read_text("utf-8")
-    raw = yaml.safe_load(text) or {}
+    raw = _yaml.load(text) or {}
     return {
         "min_completeness": float(raw.get("min_completeness", 0.5)),
         "official": {

@@ -50,11 +50,10 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-import yaml
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
-from .. import network, snapping
+from .. import _yaml, network, snapping
 from .._errors import ValidationError
 from ..labels import label
 from ..report import Notes
@@ -82,7 +81,7 @@ RULES: tuple[str, ...] = ("default", "strict")
 def road_class_rules() -> dict[str, Any]:
     """The road-class table of ``rules/road_classes.yml`` (``rank``, ``links``, ``china_grades``)."""
     text = resources.files("accessibility.rules").joinpath("road_classes.yml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return _yaml.load(text)
 
 
 def osm_class(min_class: str) -> str:
@@ -176,7 +175,7 @@ class Tolerance:
 @functools.cache
 def _rules() -> dict[str, dict[str, Any]]:
     text = resources.files("accessibility.rules").joinpath("road_links.yml").read_text("utf-8")
-    return dict(yaml.safe_load(text)["rules"])
+    return dict(_yaml.load(text)["rules"])
 
 
 def tolerance(name: str = "default") -> Tolerance:

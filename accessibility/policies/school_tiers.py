@@ -52,10 +52,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
-import yaml
 from scipy.spatial import cKDTree
 
-from .. import classify, engine, network, pipeline
+from .. import _yaml, classify, engine, network, pipeline
 from .._errors import ValidationError
 from ..export import figure
 from ..labels import label
@@ -257,7 +256,7 @@ def _default_text() -> str:
 
 @functools.cache
 def _default_rules() -> TierRules:
-    return _parse(yaml.safe_load(_default_text()))
+    return _parse(_yaml.load(_default_text()))
 
 
 def load_rules(
@@ -291,7 +290,7 @@ def load_rules(
     """
     if overrides is None and not modes and not limits_min:
         return _default_rules()
-    raw: dict[str, Any] = yaml.safe_load(_default_text())
+    raw: dict[str, Any] = _yaml.load(_default_text())
     if overrides is not None:
         if not isinstance(overrides, Mapping):
             msg = f"tier rule overrides must be a dict shaped like rules/tiers.yml, got {type(overrides).__name__}"
