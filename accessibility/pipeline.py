@@ -44,6 +44,7 @@ from scipy.sparse.csgraph import connected_components
 from . import classify, dedup, engine, export, network, regions, snapping
 from . import origins as origin_choice
 from ._errors import DataSourceError, ValidationError
+from ._validate import check_metric_crs
 from .settings import inside_root, progress_bar, settings
 from .sources import osm
 
@@ -798,20 +799,6 @@ def _keep_nodes(net: network.Network, keep: np.ndarray) -> network.Network:
     return part
 
 
-def _check_metric_crs(crs: str) -> None:
-    import pyproj
-
-    try:
-        parsed = pyproj.CRS.from_user_input(crs)
-    except pyproj.exceptions.CRSError as exc:
-        msg = f"crs {crs!r} is not a coordinate reference system; pass e.g. 'EPSG:32649'"
-        raise ValidationError(msg) from exc
-    units = {axis.unit_name for axis in parsed.axis_info}
-    if not parsed.is_projected or units != {"metre"}:
-        msg = f"crs {crs!r} must be projected in metres (e.g. a UTM zone such as 'EPSG:32649')"
-        raise ValidationError(msg)
-
-
 def prepare(
     region: str | regions.Region,
     *,
@@ -883,7 +870,7 @@ def prepare(
         msg = f"--osm-file {osm_file} does not exist"
         raise DataSourceError(msg)
     if crs is not None:
-        _check_metric_crs(crs)
+        check_metric_crs(crs)
     max_snap_m = reg.max_snap_m if max_snap_m is None else float(max_snap_m)
     show = settings.progress if progress is None else progress
     out_dir = reg.processed_dir / the_unit.code if the_unit is not None else reg.processed_dir
