@@ -4,8 +4,9 @@ Modules, in the order data flows through them::
 
     settings -> regions -> sources (sample, osm) -> classify -> network -> snapping
              -> engine -> metrics, audit, equity, population, isochrones, siting
-             -> policies/ -> verdicts -> maps, static_map, export -> outputs;
-    pipeline and runner/cli drive them.
+             -> policies/ -> verdicts -> maps, static_map, export, convert -> outputs;
+    pipeline and runner/cli drive them; convert turns osmnx graphs into road data and
+    networks into osmnx graphs.
 
 Call sites read ``acc.network.build(...)``, ``acc.engine.access(...)`` and so on.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from . import (
     audit,
     classify,
+    convert,
     engine,
     equity,
     export,
@@ -42,6 +44,7 @@ __all__ = [
     "audit",
     "classify",
     "configure",
+    "convert",
     "engine",
     "equity",
     "export",
