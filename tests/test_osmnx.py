@@ -24,10 +24,12 @@ import osmnx as ox
 import pandas as pd
 import pytest
 import shapely
+import yaml
 from scipy.sparse.csgraph import dijkstra
 
-from accessibility import classify, convert, engine, network, regions, snapping
+from accessibility import classify, convert, engine, network, pipeline, regions, snapping
 from accessibility._errors import ValidationError
+from accessibility.settings import settings
 from accessibility.sources import osm
 
 from .conftest import TEST_CRS, X0, Y0, lonlat
@@ -162,6 +164,44 @@ def test_default_simplification_spreads_tags_and_says_so(town, caplog) -> None:
     ref_net = network.build(town.roads, mode="walk", crs=town.crs)
     ours, ref = town.nearest(ours_net, "school"), town.nearest(ref_net, "school")
     assert np.median(np.abs(ours["time_s"] / ref["time_s"] - 1.0)) < 0.01
+
+
+def _region(root: Path, name: str) -> None:
+    parts, bbox, buffer_m = AREAS[name]
+    (root / "regions").mkdir(parents=True, exist_ok=True)
+    spec = {
+        "label_zh": f"实测 {name}",
+        "label_en": f"Real extract {name}",
+        "source": {"kind": "osm_file", "path": str(_file(*parts))},
+        "boundary": {"bbox": bbox},
+        "buffer_m": buffer_m,
+        "max_snap_m": 200,
+    }
+    (root / "regions" / f"{name}.yml").write_text(yaml.safe_dump(spec, allow_unicode=True), "utf-8")
+
+
+def test_prepare_with_an_osmnx_graph(town, tmp_path: Path) -> None:
+    """``prepare(region, graph=G)``: the graph's roads, cut to the region's area, give the
+    times of the region's own roads within 1 %; places and facilities are the region's."""
+    _region(tmp_path, "town")
+    points = tmp_path / "origins.gpkg"
+    town.origins.to_file(points)
+    old = settings.root
+    settings.root = tmp_path
+    try:
+        ref = pipeline.prepare("town", mode="walk", origins=str(points))
+        ours = pipeline.prepare("town", mode="walk", origins=str(points), graph=town.graph_by_tag)
+    finally:
+        settings.root = old
+    assert ref.meta["roads_source"] == "osm" and ours.meta["roads_source"] == "osmnx_graph"
+    assert ours.meta["roads_graph"]["geometry_points"] > 0 and "roads_graph" not in ref.meta
+    assert ours.facilities.index.equals(ref.facilities.index)
+    assert ours.roads is not None and (ours.roads.nodes.index < 0).any()  # geometry points
+    for group in ("school", "bus"):
+        a = ours.access([group], thresholds_min=[15])[f"{group}_time_min"]
+        b = ref.access([group], thresholds_min=[15])[f"{group}_time_min"]
+        assert np.isfinite(b).all()
+        np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0.01)
 
 
 def _route_time(graph: nx.MultiDiGraph, route: list[int]) -> float:
