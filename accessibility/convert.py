@@ -30,7 +30,8 @@ How
   a twin (its twin removed, say by a truncation) stays one-way in its own direction.
   The mode's rules then decide as for a file: walkers ignore one-way streets.
 - **Geometry.** The points of an edge's ``geometry`` between its end nodes become
-  nodes of their own, with negative ids below every id of the graph, so that the
+  nodes of their own, with negative ids below every id of the graph (numbered in the
+  order of the graph's edges, so not comparable between two graphs), so that the
   segments follow the road and snapping projects a point onto the curve, not onto
   the chord between the end nodes. The edge's ``length`` is shared among its pieces
   in proportion to their geodesic lengths, so the road keeps osmnx's length (without
