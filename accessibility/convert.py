@@ -487,6 +487,115 @@ def _segments(
     return segments, counts
 
 
+@dataclass
+class _Pieces:
+    """Every segment cut at the points of its geometry."""
+
+    u: np.ndarray  # node ids of the pieces' ends (int64)
+    v: np.ndarray
+    of: np.ndarray  # the segment each piece belongs to
+    new_ids: np.ndarray  # the nodes made for the points, and their x/y in the graph's CRS
+    new_xy: np.ndarray
+
+
+def _cut(segments: list[_Segment], first_id: int) -> _Pieces:
+    """Cut segments at the points of their geometries, numbering new nodes down from ``first_id``."""
+    new_ids: list[int] = []
+    new_xy: list[tuple[float, float]] = []
+    piece_u: list[int] = []
+    piece_v: list[int] = []
+    piece_of: list[int] = []
+    next_id = first_id
+    for k, seg in enumerate(segments):
+        chain = [seg.u]
+        for point in seg.inner:
+            new_ids.append(next_id)
+            new_xy.append(point)
+            chain.append(next_id)
+            next_id -= 1
+        chain.append(seg.v)
+        piece_u.extend(chain[:-1])
+        piece_v.extend(chain[1:])
+        piece_of.extend([k] * (len(chain) - 1))
+    return _Pieces(
+        u=np.asarray(piece_u, dtype=np.int64),
+        v=np.asarray(piece_v, dtype=np.int64),
+        of=np.asarray(piece_of, dtype=np.int64),
+        new_ids=np.asarray(new_ids, dtype=np.int64),
+        new_xy=np.asarray(new_xy, dtype=float).reshape(-1, 2),
+    )
+
+
+def _node_table(
+    ids: np.ndarray, x: np.ndarray, y: np.ndarray, pieces: _Pieces, crs: pyproj.CRS
+) -> pd.DataFrame:
+    """The pieces' nodes in WGS-84 degrees: the graph's nodes they use, then the new ones."""
+    used = np.unique(np.concatenate([pieces.u, pieces.v]))
+    used = used[np.isin(used, ids)]
+    position = pd.Index(ids).get_indexer(used)
+    to_wgs = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs.transform(
+        np.concatenate([x[position], pieces.new_xy[:, 0]]),
+        np.concatenate([y[position], pieces.new_xy[:, 1]]),
+    )
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        msg = (
+            f"some graph coordinates cannot be turned from {crs.name} into longitude/latitude; "
+            "is graph.graph['crs'] the CRS of x/y?"
+        )
+        raise ValidationError(msg)
+    node_id = np.concatenate([used, pieces.new_ids])
+    return pd.DataFrame({"lon": lon, "lat": lat}, index=pd.Index(node_id, name="id"))
+
+
+def _piece_lengths(segments: list[_Segment], pieces: _Pieces, nodes: pd.DataFrame) -> np.ndarray:
+    """Metres per piece: its segment's length shared by the pieces' geodesic lengths
+    (NaN where the segment has no length: the reader's geodesic then)."""
+    a = nodes.index.get_indexer(pieces.u)
+    b = nodes.index.get_indexer(pieces.v)
+    lon, lat = nodes["lon"].to_numpy(), nodes["lat"].to_numpy()
+    _, _, geodesic = _GEOD.inv(lon[a], lat[a], lon[b], lat[b])
+    geodesic = np.asarray(geodesic, dtype=float)
+    of = pieces.of
+    total = np.bincount(of, weights=geodesic, minlength=len(segments))[of]
+    count = np.bincount(of, minlength=len(segments))[of]
+    share = np.where(total > 0, geodesic / np.where(total > 0, total, 1.0), 1.0 / count)
+    return np.array([s.length for s in segments], dtype=float)[of] * share
+
+
+def _segment_table(segments: list[_Segment], pieces: _Pieces, length: np.ndarray) -> pd.DataFrame:
+    """The reader's segment table, one row per piece."""
+    tags = [segments[k].tags for k in pieces.of.tolist()]
+    return pd.DataFrame(
+        {
+            "way": np.array([t.way for t in tags], dtype=np.int64),
+            "u": pieces.u,
+            "v": pieces.v,
+            "highway": [t.highway for t in tags],
+            "oneway": np.array([segments[k].oneway for k in pieces.of.tolist()], dtype=np.int8),
+            "maxspeed": np.array([t.maxspeed for t in tags], dtype=float),
+            "exempt": [t.exempt for t in tags],
+            "access": [t.access for t in tags],
+            "raised": np.array([t.raised for t in tags], dtype=bool),
+            "length_m": length,
+        }
+    )
+
+
+def _way_names(segments: list[_Segment], kept: pd.Series) -> pd.DataFrame:
+    """``name`` and ``ref`` by way id, for the named ways among ``kept``."""
+    names = {
+        (s.tags.way, s.tags.name, s.tags.ref)
+        for s in segments
+        if s.tags.way >= 0 and (s.tags.name or s.tags.ref)
+    }
+    ways = pd.DataFrame(sorted(names), columns=["way", "name", "ref"]).astype({"way": np.int64})
+    ways = ways.drop_duplicates("way").set_index("way")
+    return ways.loc[ways.index.isin(kept.unique())]
+
+
 def _read(graph: nx.MultiDiGraph, clip: shapely.Geometry | None) -> tuple[RoadData, pyproj.CRS]:
     _check_graph(graph)
     ids, x, y = _node_arrays(graph)
@@ -501,85 +610,19 @@ def _read(graph: nx.MultiDiGraph, clip: shapely.Geometry | None) -> tuple[RoadDa
             "from OSM highways (ox.graph_from_place / ox.graph_from_xml), not from other ways"
         )
         raise ValidationError(msg)
-
-    # every piece of every segment, new nodes for the points of geometries
-    next_id = min(int(ids.min()), 0) - 1
-    new_ids: list[int] = []
-    new_xy: list[tuple[float, float]] = []
-    piece_u: list[int] = []
-    piece_v: list[int] = []
-    piece_of: list[int] = []
-    for k, seg in enumerate(segments):
-        chain = [seg.u]
-        for point in seg.inner:
-            new_ids.append(next_id)
-            new_xy.append(point)
-            chain.append(next_id)
-            next_id -= 1
-        chain.append(seg.v)
-        piece_u.extend(chain[:-1])
-        piece_v.extend(chain[1:])
-        piece_of.extend([k] * (len(chain) - 1))
-
-    used = np.unique(np.concatenate([[s.u for s in segments], [s.v for s in segments]]))
-    position = pd.Index(ids).get_indexer(used)
-    node_id = np.concatenate([used, np.asarray(new_ids, dtype=np.int64)])
-    extra = np.asarray(new_xy, dtype=float).reshape(-1, 2)
-    to_wgs = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    lon, lat = to_wgs.transform(
-        np.concatenate([x[position], extra[:, 0]]), np.concatenate([y[position], extra[:, 1]])
-    )
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
-    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
-        msg = f"some graph coordinates cannot be turned from {crs.name} into longitude/latitude; is graph.graph['crs'] the CRS of x/y?"
-        raise ValidationError(msg)
-    nodes = pd.DataFrame({"lon": lon, "lat": lat}, index=pd.Index(node_id, name="id"))
-
-    # lengths: each segment's length shared among its pieces by their geodesic lengths
-    where = pd.Index(node_id)
-    a = where.get_indexer(np.asarray(piece_u, dtype=np.int64))
-    b = where.get_indexer(np.asarray(piece_v, dtype=np.int64))
-    _, _, geodesic = _GEOD.inv(lon[a], lat[a], lon[b], lat[b])
-    geodesic = np.asarray(geodesic, dtype=float)
-    of = np.asarray(piece_of, dtype=np.int64)
-    total = np.bincount(of, weights=geodesic, minlength=len(segments))
-    pieces = np.bincount(of, minlength=len(segments))
-    share = np.where(
-        total[of] > 0, geodesic / np.where(total[of] > 0, total[of], 1.0), 1.0 / pieces[of]
-    )
-    length = np.array([s.length for s in segments], dtype=float)[of] * share
-
-    tags = [segments[k].tags for k in piece_of]
-    table = pd.DataFrame(
-        {
-            "way": np.array([t.way for t in tags], dtype=np.int64),
-            "u": np.asarray(piece_u, dtype=np.int64),
-            "v": np.asarray(piece_v, dtype=np.int64),
-            "highway": [t.highway for t in tags],
-            "oneway": np.array([segments[k].oneway for k in piece_of], dtype=np.int8),
-            "maxspeed": np.array([t.maxspeed for t in tags], dtype=float),
-            "exempt": [t.exempt for t in tags],
-            "access": [t.access for t in tags],
-            "raised": np.array([t.raised for t in tags], dtype=bool),
-            "length_m": length,
-        }
-    )
+    pieces = _cut(segments, first_id=min(int(ids.min()), 0) - 1)
+    nodes = _node_table(ids, x, y, pieces, crs)
+    table = _segment_table(segments, pieces, _piece_lengths(segments, pieces, nodes))
     if clip is not None:
         nodes, table = osm.clip_roads(nodes, table, clip)
         if table.empty:
             msg = "no road of the graph lies inside the clip area; does the graph cover the region?"
             raise ValidationError(msg)
-    names = {
-        (s.tags.way, s.tags.name, s.tags.ref)
-        for s in segments
-        if s.tags.way >= 0 and (s.tags.name or s.tags.ref)
-    }
-    ways = pd.DataFrame(sorted(names), columns=["way", "name", "ref"]).astype({"way": np.int64})
-    ways = ways.drop_duplicates("way").set_index("way")
-    ways = ways.loc[ways.index.isin(table["way"].unique())]
-    counts["geometry_points"] = len(new_ids)
-    return RoadData(nodes=nodes, segments=table, meta=counts, ways=ways), crs
+    counts["geometry_points"] = int(pieces.new_ids.size)
+    roads = RoadData(
+        nodes=nodes, segments=table, meta=counts, ways=_way_names(segments, table["way"])
+    )
+    return roads, crs
 
 
 def roads_from_osmnx(graph: nx.MultiDiGraph, *, clip: shapely.Geometry | None = None) -> RoadData:
