@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from . import (
         audit,
         classify,
+        convert,
         engine,
         equity,
         export,
@@ -62,6 +63,7 @@ __all__ = [
     "audit",
     "classify",
     "configure",
+    "convert",
     "engine",
     "equity",
     "export",

@@ -7,7 +7,8 @@ In:  :class:`RoadData` — the road part of an OSM read (see :mod:`accessibility
      of consecutive nodes of a ``highway=*`` way (``u``, ``v``, ``highway``, ``oneway``,
      ``maxspeed``, ``exempt``).
 Out: :class:`Network` — for one travel mode, the directed edges that mode may use
-     (one per segment and allowed direction), their length in metres (geodesic) and
+     (one per segment and allowed direction), their length in metres (geodesic, or
+     the source's own measure when it gives one: ``length_m``) and
      travel time in seconds (speed per ``highway`` class from ``rules/speeds.yml``;
      a way closed to the mode by its access tags, per the mode's ``access_tags``
      precedence there, is left out in both directions),
@@ -120,7 +121,11 @@ class RoadData:
         the way from one-way rules for some modes, e.g. ``oneway:bicycle=no``);
         optional: ``access`` (str: ";"-joined ``key=value`` access tags, e.g.
         ``access=private;foot=yes``, see ``access_tags`` in ``rules/speeds.yml``),
-        ``raised`` (bool: a tunnel, bridge, covered way or layer other than 0).
+        ``raised`` (bool: a tunnel, bridge, covered way or layer other than 0),
+        ``length_m`` (float, metres: the segment's length when the source measured
+        it along a curve the two nodes do not show, e.g. an osmnx edge's ``length``
+        spread over its geometry; NaN, or no column, means the geodesic distance
+        between the two nodes).
     fingerprint
         A string that changes whenever the content changes (e.g. a hash of the
         source file and the clip); it keys network caches.
@@ -180,7 +185,8 @@ class Network:
     u, v
         Edge tail and head node index (int32).
     length_m
-        Geodesic edge length, metres.
+        Edge length, metres: geodesic between the two nodes, or the segment's
+        ``length_m`` in the road data when given.
     time_s
         Edge travel time for this mode, seconds.
     highway
@@ -629,6 +635,10 @@ def build(
     lat = nodes.loc[osm_ids, "lat"].to_numpy(dtype=float)
     _, _, length = _GEOD.inv(lon[a], lat[a], lon[b], lat[b])
     length = np.asarray(length, dtype=float)
+    if "length_m" in seg.columns:  # measured by the source (e.g. along an osmnx geometry)
+        given = seg["length_m"].to_numpy(dtype=float)
+        measured = np.isfinite(given) & (given >= 0)
+        length[measured] = given[measured]
 
     # one code per highway class: per-class lookups, not one Python object per segment
     hw_code, classes_index = pd.factorize(seg["highway"], sort=True)

@@ -13,6 +13,9 @@ Steps: raw data (the sample generator writes ``data/raw/sample/``; a real region
      buffered boundary → :mod:`accessibility.classify` → :mod:`accessibility.dedup`
      (one place mapped twice counts once) → :mod:`accessibility.network`
      → :mod:`accessibility.snapping` → :class:`accessibility.engine.Router`.
+     An osmnx graph (``graph=``) replaces the roads of the OSM data
+     (:func:`accessibility.convert.roads_from_osmnx`), cut to the same area; places
+     and facilities still come from the region's source.
 Units: a unit with a data source of its own reads (or generates) it in
      ``data/raw/<region>/<code>/`` (:func:`generate_samples` makes every generated
      one). A unit of a region split by unit on shared data (:func:`is_split`) gets an
@@ -33,7 +36,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -41,11 +44,15 @@ import pandas as pd
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from . import classify, dedup, engine, export, network, regions, snapping
+from . import classify, convert, dedup, engine, export, network, regions, snapping
 from . import origins as origin_choice
 from ._errors import DataSourceError, ValidationError
+from ._validate import check_metric_crs
 from .settings import inside_root, progress_bar, settings
 from .sources import osm
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
@@ -819,20 +826,6 @@ def _keep_nodes(net: network.Network, keep: np.ndarray) -> network.Network:
     return part
 
 
-def _check_metric_crs(crs: str) -> None:
-    import pyproj
-
-    try:
-        parsed = pyproj.CRS.from_user_input(crs)
-    except pyproj.exceptions.CRSError as exc:
-        msg = f"crs {crs!r} is not a coordinate reference system; pass e.g. 'EPSG:32649'"
-        raise ValidationError(msg) from exc
-    units = {axis.unit_name for axis in parsed.axis_info}
-    if not parsed.is_projected or units != {"metre"}:
-        msg = f"crs {crs!r} must be projected in metres (e.g. a UTM zone such as 'EPSG:32649')"
-        raise ValidationError(msg)
-
-
 def prepare(
     region: str | regions.Region,
     *,
@@ -846,6 +839,7 @@ def prepare(
     max_snap_m: float | None = None,
     speed_overrides: dict[str, float] | None = None,
     crs: str | None = None,
+    graph: nx.MultiDiGraph | None = None,
     progress: bool | None = None,
 ) -> Study:
     """Prepare a region (or one of its units) for access computations with one travel mode.
@@ -890,6 +884,15 @@ def prepare(
         in the same CRS: pass the region's CRS to compare a unit with the whole
         region when they lie in different zones (the difference is the ratio of
         the zones' scale factors, below 0.2 % of the off-network legs).
+    graph
+        An osmnx graph (``ox.graph_from_place``, ``ox.graph_from_xml``,
+        ``ox.io.load_graphml``…) whose roads replace those of the region's OSM data:
+        read by :func:`accessibility.convert.roads_from_osmnx` (its ``length``,
+        ``oneway``, ``highway``, ``maxspeed``, access tags and edge geometries), cut
+        to the boundary plus ``buffer_m`` as the region's own roads are, and built
+        with the mode's rules. Places, buildings and facilities still come from the
+        region's source. ``meta["roads_source"]`` says which roads were used and
+        ``meta["roads_graph"]`` what the conversion counted.
     progress
         Show a progress bar; default ``settings.progress``.
     """
@@ -904,7 +907,7 @@ def prepare(
         msg = f"--osm-file {osm_file} does not exist"
         raise DataSourceError(msg)
     if crs is not None:
-        _check_metric_crs(crs)
+        check_metric_crs(crs)
     max_snap_m = reg.max_snap_m if max_snap_m is None else float(max_snap_m)
     show = settings.progress if progress is None else progress
     out_dir = reg.processed_dir / the_unit.code if the_unit is not None else reg.processed_dir
@@ -929,7 +932,9 @@ def prepare(
     clip = boundary.to_crs(crs).buffer(reg.buffer_m).to_crs(4326).iloc[0]
 
     step(1)
+    graph_roads = None if graph is None else convert.roads_from_osmnx(graph, clip=clip)
     data = load_osm(reg, clip, unit=the_unit, osm_file=osm_file, offline=offline)
+    roads = data.roads if graph_roads is None else graph_roads
 
     step(2)
     places = classify.places(data.places, county_seat=the_unit.seat if the_unit is not None else "")
@@ -967,11 +972,11 @@ def prepare(
     overrides = {**reg.speed_overrides.get(mode, {}), **(speed_overrides or {})} or None
     if is_split(reg, the_unit):
         net = open_network(
-            data.roads, clip, mode=mode, crs=crs, cache_dir=out_dir, speed_overrides=overrides
+            roads, clip, mode=mode, crs=crs, cache_dir=out_dir, speed_overrides=overrides
         )
     else:
         net = network.load_or_build(
-            data.roads, mode=mode, crs=crs, cache_dir=out_dir, speed_overrides=overrides
+            roads, mode=mode, crs=crs, cache_dir=out_dir, speed_overrides=overrides
         )
     v_max = max_speed_kmh(mode, speed_overrides=overrides)
     exact_s = exact_horizon_s(reg.buffer_m, v_max_kmh=v_max)
@@ -1007,6 +1012,7 @@ def prepare(
         "crs": crs,
         "osm_source": str(osm_file) if osm_file is not None else source.get("kind"),
         "osm_fingerprint": data.fingerprint,
+        "roads_source": "osm" if graph_roads is None else "osmnx_graph",
         "osm_file_name": getattr(data, "source_name", ""),
         "osm_date": getattr(data, "source_date", None),
         "osm_date_source": getattr(data, "source_date_kind", ""),
@@ -1027,6 +1033,8 @@ def prepare(
         "v_max_kmh": v_max,
         "exact_within_min": exact_s / 60.0,
     }
+    if graph_roads is not None:
+        meta["roads_graph"] = dict(graph_roads.meta)  # what the conversion counted
     raster = reg.population_raster(the_unit)  # resolved now, while the project root is set
     if raster is not None:
         meta["population_raster"] = str(raster)
@@ -1048,5 +1056,5 @@ def prepare(
         meta=meta,
         exact_within_s=exact_s,
         duplicates=duplicates,
-        roads=data.roads,
+        roads=roads,
     )

@@ -40,8 +40,8 @@ import scipy
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
+from accessibility import convert, snapping
 from accessibility import network as network_mod
-from accessibility import snapping
 from accessibility.engine import Router
 from accessibility.network import Network, RoadData
 
@@ -433,23 +433,8 @@ def bench_cache_load(name: str, net: Network, tmp: Path) -> dict[str, Any]:
     )
     del loaded
 
-    log.info("[%s] cache: building the osmnx-style MultiDiGraph", name)
-    g = nx.MultiDiGraph(crs=net.crs)
-    g.add_nodes_from(
-        (int(i), {"x": float(x), "y": float(y)})
-        for i, x, y in zip(net.node_id.tolist(), net.x.tolist(), net.y.tolist())
-    )
-    hw = np.asarray(net.highway_classes, dtype=object)[net.highway].tolist()
-    g.add_edges_from(
-        (a, b, {"length": length, "travel_time": t, "highway": h})
-        for a, b, length, t, h in zip(
-            net.node_id[net.u].tolist(),
-            net.node_id[net.v].tolist(),
-            net.length_m.tolist(),
-            net.time_s.tolist(),
-            hw,
-        )
-    )
+    log.info("[%s] cache: the network as an osmnx MultiDiGraph (convert.to_osmnx)", name)
+    g = convert.to_osmnx(net)
     graphml = tmp / "network.graphml"
     reader = "osmnx.io.load_graphml"
     try:

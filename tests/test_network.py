@@ -47,6 +47,20 @@ def test_speeds_and_lengths_per_mode() -> None:
     np.testing.assert_allclose(car.time_s[hw == "tertiary"], 1000 / (35 / 3.6), rtol=2e-3)
 
 
+def test_measured_lengths_replace_the_geodesic_where_given() -> None:
+    """A ``length_m`` column (a road measured along a curve) sets the edges' length and
+    time; NaN rows keep the geodesic distance between the nodes."""
+    roads = make_roads(SQUARE, SQUARE_WAYS)
+    plain = network.build(roads, mode="walk", crs=TEST_CRS)
+    roads.segments["length_m"] = np.nan
+    roads.segments.loc[roads.segments["highway"] == "tertiary", "length_m"] = 1500.0
+    walk = network.build(roads, mode="walk", crs=TEST_CRS)
+    hw = np.asarray(walk.highway_classes)[walk.highway]
+    np.testing.assert_allclose(walk.length_m[hw == "tertiary"], 1500.0)
+    np.testing.assert_allclose(walk.time_s[hw == "tertiary"], 1500.0 / (4.5 / 3.6))
+    np.testing.assert_array_equal(walk.length_m[hw != "tertiary"], plain.length_m[hw != "tertiary"])
+
+
 def test_largest_component_kept_and_drop_counted() -> None:
     roads = make_roads(SQUARE, SQUARE_WAYS)
     car = network.build(roads, mode="car", crs=TEST_CRS)

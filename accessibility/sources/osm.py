@@ -406,7 +406,7 @@ def _parse(path: Path, *, clip: shapely.Geometry | None, fingerprint: str) -> Os
 
     roads_in_file = not segments.empty
     if clip is not None:
-        nodes, segments = _clip_roads(nodes, segments, clip)
+        nodes, segments = clip_roads(nodes, segments, clip)
         places_gdf = places_gdf.loc[places_gdf.within(clip)]
         pois_gdf = pois_gdf.loc[pois_gdf.within(clip)]
         buildings_gdf = buildings_gdf.loc[buildings_gdf.intersects(clip)]
@@ -539,9 +539,24 @@ def _frame(rows: list[dict[str, object]], columns: list[str]) -> gpd.GeoDataFram
     return gdf
 
 
-def _clip_roads(
+def clip_roads(
     nodes: pd.DataFrame, segments: pd.DataFrame, clip: shapely.Geometry
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep the road segments with at least one end inside ``clip``, and their nodes.
+
+    Parameters
+    ----------
+    nodes, segments
+        The tables of :class:`~accessibility.network.RoadData` (``lon``/``lat`` in
+        WGS-84 degrees; ``u``, ``v`` node ids).
+    clip
+        Polygon in WGS-84 degrees.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        The nodes the kept segments use, and the kept segments (index reset).
+    """
     inside = pd.Series(
         shapely.contains_xy(clip, nodes["lon"].to_numpy(), nodes["lat"].to_numpy()),
         index=nodes.index,
