@@ -92,8 +92,7 @@ import shapely
 from . import network, regions
 from ._errors import ValidationError
 from ._validate import check_degrees, check_metric_crs
-from .network import Network, RoadData
-from .policies.road_links import road_class_rules
+from .network import Network, RoadData, road_class_rules
 from .sources import osm
 
 log = logging.getLogger(__name__)

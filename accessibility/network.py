@@ -68,6 +68,13 @@ def _speed_rules() -> dict[str, dict[str, Any]]:
     return _yaml.load(text)
 
 
+@cache
+def road_class_rules() -> dict[str, Any]:
+    """The road-class table of ``rules/road_classes.yml`` (``rank``, ``links``, ``china_grades``)."""
+    text = resources.files("accessibility.rules").joinpath("road_classes.yml").read_text("utf-8")
+    return _yaml.load(text)
+
+
 def modes() -> list[str]:
     """Return the names of the travel modes defined in ``rules/speeds.yml``."""
     return list(_speed_rules())

@@ -240,3 +240,21 @@ def test_a_damaged_cached_read_is_read_again_and_replaced(tmp_path, caplog) -> N
     assert "cannot use the cached read" in caplog.text
     _same(again, osm.read(DATA / "tagging.osm"))
     assert kept.read_bytes() != b"not a pickle"
+
+
+def test_a_file_unreadable_even_once_sorted_says_so_once(tmp_path) -> None:
+    """Negative way ids in an order the sorted copy keeps: one clear error, no loop."""
+    path = tmp_path / "negative.osm"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
+        '<node id="1" lat="34.0" lon="114.0"/><node id="2" lat="34.0" lon="114.01"/>'
+        '<node id="3" lat="34.01" lon="114.01"/>\n'
+        '<way id="-5"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/></way>\n'
+        '<way id="-3"><nd ref="2"/><nd ref="3"/><tag k="highway" v="residential"/></way>\n'
+        "</osm>\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        DataSourceError, match=f"cannot read OSM file {path}, not even a sorted copy"
+    ):
+        osm.read(path)

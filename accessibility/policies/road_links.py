@@ -56,6 +56,7 @@ from scipy.sparse.csgraph import dijkstra
 from .. import _yaml, network, snapping
 from .._errors import ValidationError
 from ..labels import label
+from ..network import road_class_rules
 from ..report import Notes
 from ._check import ServiceCheck
 
@@ -75,13 +76,6 @@ RULES: tuple[str, ...] = ("default", "strict")
 
 
 # --------------------------------------------------------------------------- road classes
-
-
-@functools.cache
-def road_class_rules() -> dict[str, Any]:
-    """The road-class table of ``rules/road_classes.yml`` (``rank``, ``links``, ``china_grades``)."""
-    text = resources.files("accessibility.rules").joinpath("road_classes.yml").read_text("utf-8")
-    return _yaml.load(text)
 
 
 def osm_class(min_class: str) -> str:

@@ -270,8 +270,15 @@ def _write_cache(data: OsmData, path: Path) -> None:
         log.warning("cannot keep what was read in %s: %s", path, exc)
 
 
-def _parse(path: Path, *, clip: shapely.Geometry | None, fingerprint: str) -> OsmData:
-    """Parse ``path`` with pyosmium (see :func:`read`)."""
+def _parse(
+    path: Path,
+    *,
+    clip: shapely.Geometry | None,
+    fingerprint: str,
+    sorted_from: Path | None = None,
+) -> OsmData:
+    """Parse ``path`` with pyosmium (see :func:`read`); ``sorted_from``: the file
+    ``path`` is a sorted copy of (an order error then is final)."""
 
     seg_rows: list[tuple[int, int, int, str, int, float, str, str, bool]] = []
     way_names: dict[int, tuple[str, str]] = {}
@@ -361,11 +368,14 @@ def _parse(path: Path, *, clip: shapely.Geometry | None, fingerprint: str) -> Os
                     if _is_poi(tags):
                         pois.append(_poi_row("w", obj.id, lon, lat, tags))
     except RuntimeError as exc:  # libosmium reports corrupt input this way
-        if sorting.is_order_error(exc):  # readable once sorted: read a sorted copy
+        if sorting.is_order_error(exc) and sorted_from is None:  # read a sorted copy
             with tempfile.TemporaryDirectory() as tmp:
-                sorted_copy = sorting.sort_file(path, Path(tmp) / "sorted.osm.pbf")
-                return _parse(sorted_copy, clip=clip, fingerprint=fingerprint)
-        msg = f"cannot read OSM file {path}: {exc}"
+                copy = sorting.sort_file(path, Path(tmp) / "sorted.osm.pbf")
+                return _parse(copy, clip=clip, fingerprint=fingerprint, sorted_from=path)
+        if sorted_from is not None:
+            msg = f"cannot read OSM file {sorted_from}, not even a sorted copy of it: {exc}"
+        else:
+            msg = f"cannot read OSM file {path}: {exc}"
         raise DataSourceError(msg) from exc
 
     nodes = pd.DataFrame(
