@@ -554,7 +554,7 @@ def exact(
         )
         # 2. the tie-break: the most residents covered by that many sites, from the plan
         # improved one exchange at a time, in the time left for it
-        improved = _exchange(model, w_group, fewest)
+        improved = _exchange(model, w_group, fewest, until=t0 + float(time_limit_s))
         left = min(tie_s, float(time_limit_s) - (time.perf_counter() - t0))
         tie = _tie_break(model, w_group, scale, improved, best=best - p.before, time_s=left)
         chosen_local = tie["sites"]
@@ -562,7 +562,7 @@ def exact(
         meta["solver_status"] = solved["status"]
         meta.update({k: v for k, v in tie.items() if k != "sites"})
     else:
-        improved = _exchange(model, w_group, start)
+        improved = _exchange(model, w_group, start, until=t0 + float(time_limit_s) / 2)
         solved = _solve(model, w_group / scale, improved, k=int(n_sites or 0),
                         time_limit_s=float(time_limit_s))  # fmt: skip
         if solved["x"] is None:
@@ -617,13 +617,16 @@ def _covered_by(model: sparse.csr_matrix, sites: np.ndarray) -> np.ndarray:
     return np.asarray(model[np.asarray(sites, dtype=np.int64)].sum(axis=0)).ravel()
 
 
-def _exchange(model: sparse.csr_matrix, w: np.ndarray, sites: np.ndarray) -> np.ndarray:
+def _exchange(
+    model: sparse.csr_matrix, w: np.ndarray, sites: np.ndarray, *, until: float = np.inf
+) -> np.ndarray:
     """Improve the weight ``sites`` cover by exchanging one site for another at a time.
 
     Each round makes the best single exchange (a site out, a site not chosen in) over
     all pairs — for each chosen site one product of ``model`` with the weight only it
-    covers — until none adds more than rounding. The number of sites never changes and
-    the weight covered only grows; the result is a local optimum, nothing more.
+    covers — until none adds more than rounding, or the clock
+    (:func:`time.perf_counter`) passes ``until``. The number of sites never changes
+    and the weight covered only grows; the result is a local optimum, nothing more.
     """
     chosen = np.array(sorted(int(s) for s in sites), dtype=np.int64)
     if not len(chosen) or len(chosen) >= model.shape[0]:
@@ -631,6 +634,8 @@ def _exchange(model: sparse.csr_matrix, w: np.ndarray, sites: np.ndarray) -> np.
     count = _covered_by(model, chosen)
     tol = 1e-12 * max(float(w.sum()), 1.0)
     for _ in range(10 * model.shape[0]):
+        if time.perf_counter() > until:
+            break
         best_gain, best_pair = tol, None
         for pos, j in enumerate(chosen):
             cols = model.indices[model.indptr[j] : model.indptr[j + 1]]
