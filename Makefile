@@ -4,6 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 REGION ?= sample
+# make lab: no PORT = a browser opens; PORT=8899 = headless on that port (a server, reached
+# through an SSH tunnel); IP = the address it listens on (headless default 127.0.0.1).
+PORT ?=
+IP   ?=
 # Debian packages outside pip: headless Chromium (browser tests, map screenshots) and a
 # font with Chinese characters (Chinese labels on PNG maps and screenshots).
 SYSTEM_PACKAGES := chromium fonts-noto-cjk
@@ -15,7 +19,8 @@ help:
 	@echo "make batch    every notebook for every unit of REGION (default sample), resumable; see docs/batch.md"
 	@echo "make test     run the whole test suite (offline)"
 	@echo "make lint     check the code style (ruff)"
-	@echo "make lab      open JupyterLab on notebooks/ with the project's kernel"
+	@echo "make lab      open JupyterLab on notebooks/ with the project's kernel (a browser opens)"
+	@echo "make lab PORT=8899 [IP=0.0.0.0]  the same headless, for a server: prints the URL with its token"
 	@echo "make bench    run the benchmarks (prints ratios; not part of the tests)"
 	@echo "make browser  install Debian's headless Chromium and Chinese fonts (browser tests, PNG maps); needs root"
 
@@ -42,9 +47,10 @@ test: setup
 lint: $(STAMP)
 	$(BIN)/ruff check accessibility tests benchmarks
 
+# The launcher registers the notebooks' kernel only when missing or bound to another
+# Python, and adds --allow-root only as root (see accessibility/lab.py).
 lab: $(STAMP)
-	$(BIN)/python -m ipykernel install --sys-prefix --name accessibility --display-name "Python (accessibility)"
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/python -m accessibility.lab $(if $(PORT),--port '$(PORT)') $(if $(IP),--ip '$(IP)')
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py

@@ -26,3 +26,8 @@ class DataSourceError(AccessibilityError, OSError):
 class ServerUnreachableError(DataSourceError):
     """A download server gave no answer at all (no connection, or no reply before the
     deadline); the message says how to work from local data instead."""
+
+
+class LabError(AccessibilityError, RuntimeError):
+    """JupyterLab cannot start as asked (a port in use, an address not of this machine,
+    a kernel Jupyter would take from another environment); the message says what to change."""

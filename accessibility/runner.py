@@ -23,6 +23,7 @@ from . import network, regions
 from ._errors import AccessibilityError, ServerUnreachableError, ValidationError
 from .parameters import check as check_parameters
 from .settings import (
+    KERNEL_NAME,
     OVERPASS_DEADLINE_ENV,
     OVERPASS_URL_ENV,
     PROGRESS_ENV,
@@ -309,7 +310,7 @@ def _run_one(
             parameters=params,
             progress_bar=show,
             cwd=str(root),
-            kernel_name="python3",
+            kernel_name=KERNEL_NAME,
             # the kernel's own log (shutdown noise) would drown the run's messages;
             # errors in cells are reported by papermill and kept in the executed copy
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],

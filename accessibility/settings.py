@@ -42,6 +42,9 @@ OVERPASS_DEADLINE_ENV = "ACCESSIBILITY_OVERPASS_DEADLINE_S"
 OVERPASS_URL_ENV = "ACCESSIBILITY_OVERPASS_URL"
 #: Seconds an Overpass query may go unanswered, retries and waits included (default).
 DEFAULT_OVERPASS_DEADLINE_S = 180.0
+#: The Jupyter kernel every notebook names in its metadata: the runner starts it and
+#: ``make lab`` (:mod:`accessibility.lab`) registers it for this environment's Python.
+KERNEL_NAME: Final = "python3"
 
 
 def _find_root(start: Path) -> Path:
