@@ -14,11 +14,25 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import export, regions, runner
 from ._errors import AccessibilityError, ValidationError
-from .settings import OVERPASS_DEADLINE_ENV, check_seconds, settings
+from .settings import (
+    OVERPASS_DEADLINE_ENV,
+    OVERPASS_REGION_DEADLINE_ENV,
+    check_seconds,
+    settings,
+)
+
+#: Command-line options in seconds: option → (setting, environment variable). The
+#: setting is set for this process, the variable for the kernels and local batch
+#: workers it starts (other processes), and restored when the command ends.
+_SECONDS_OPTIONS = {
+    "--overpass-deadline": ("overpass_deadline_s", OVERPASS_DEADLINE_ENV),
+    "--overpass-region-deadline": ("overpass_region_deadline_s", OVERPASS_REGION_DEADLINE_ENV),
+}
 
 
 def _thresholds(text: str) -> list[float]:
@@ -29,11 +43,16 @@ def _thresholds(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(msg) from None
 
 
-def _seconds(text: str) -> float:
-    try:
-        return check_seconds(text, "--overpass-deadline")
-    except ValidationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _seconds(option: str) -> Callable[[str], float]:
+    """An argparse type reading ``option``'s value as seconds > 0."""
+
+    def read(text: str) -> float:
+        try:
+            return check_seconds(text, option)
+        except ValidationError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return read
 
 
 def _data_options(p: argparse.ArgumentParser) -> None:
@@ -48,10 +67,17 @@ def _data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", choices=("zh", "en"), help="language of map labels (default zh)")
     p.add_argument(
         "--overpass-deadline",
-        type=_seconds,
+        type=_seconds("--overpass-deadline"),
         metavar="SECONDS",
         help="seconds an Overpass query may go unanswered, retries included (default 180); "
         "once the server gives no answer, the units after it that need it are not started",
+    )
+    p.add_argument(
+        "--overpass-region-deadline",
+        type=_seconds("--overpass-region-deadline"),
+        metavar="SECONDS",
+        help="seconds all the Overpass queries of one unit (boundary, data, tiles) may take "
+        "together; cached answers cost nothing (default 900)",
     )
     p.add_argument(
         "-p",
@@ -264,18 +290,21 @@ def main(argv: list[str] | None = None) -> int:
         settings.root = args.root
     if args.quiet:
         settings.progress = False
-    saved_deadline = os.environ.get(OVERPASS_DEADLINE_ENV)
-    if getattr(args, "overpass_deadline", None) is not None:
-        settings.overpass_deadline_s = args.overpass_deadline
-        # kernels and local batch workers are other processes: they read it from here
-        os.environ[OVERPASS_DEADLINE_ENV] = str(args.overpass_deadline)
+    saved = {env: os.environ.get(env) for _, env in _SECONDS_OPTIONS.values()}
+    for option, (name, env) in _SECONDS_OPTIONS.items():
+        value = getattr(args, option.lstrip("-").replace("-", "_"), None)
+        if value is not None:
+            setattr(settings, name, value)
+            # kernels and local batch workers are other processes: they read it from here
+            os.environ[env] = str(value)
     try:
         return _command(args)
     finally:
-        if saved_deadline is None:
-            os.environ.pop(OVERPASS_DEADLINE_ENV, None)
-        else:
-            os.environ[OVERPASS_DEADLINE_ENV] = saved_deadline
+        for env, before in saved.items():
+            if before is None:
+                os.environ.pop(env, None)
+            else:
+                os.environ[env] = before
 
 
 def _command(args: argparse.Namespace) -> int:

@@ -13,6 +13,8 @@ Steps: raw data (the sample generator writes ``data/raw/sample/``; a real region
      buffered boundary → :mod:`accessibility.classify` → :mod:`accessibility.dedup`
      (one place mapped twice counts once) → :mod:`accessibility.network`
      → :mod:`accessibility.snapping` → :class:`accessibility.engine.Router`.
+     The Overpass queries of the boundary and the data share one total
+     (:func:`accessibility.sources.overpass.region_budget`).
      An osmnx graph (``graph=``) replaces the roads of the OSM data
      (:func:`accessibility.convert.roads_from_osmnx`), cut to the same area; places
      and facilities still come from the region's source.
@@ -29,6 +31,7 @@ Tests: ``tests/test_pipeline.py`` on the sample county; ``tests/test_split.py`` 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -456,6 +459,29 @@ def _osm_boundary(
     cache.parent.mkdir(parents=True, exist_ok=True)
     export.write_geojson(cache, polygon)
     return polygon
+
+
+def _overpass_total(
+    region: regions.Region,
+    unit: regions.Unit | None,
+    *,
+    osm_file: Path | str | None,
+    offline: bool,
+) -> contextlib.AbstractContextManager[object]:
+    """The total for the Overpass queries that prepare ``unit`` (or the whole region):
+    :func:`accessibility.sources.overpass.region_budget`, when its boundary or its data
+    may be downloaded from Overpass; else nothing (and the download module is not
+    imported)."""
+    if osm_file is not None or offline:
+        return contextlib.nullcontext()
+    if region.source_of(unit).get("kind") != "overpass" and "osm" not in boundary_spec(
+        region, unit
+    ):
+        return contextlib.nullcontext()
+    from .sources import overpass
+
+    name = f"region {region.name}" + (f" unit {unit.code} ({unit.name})" if unit else "")
+    return overpass.region_budget(name=name)
 
 
 def apply_registries(
@@ -925,15 +951,17 @@ def prepare(
     if osm_file is None and source.get("kind") == "osm_file":
         osm_file = _region_osm_file(reg, the_unit)  # its own extract, for boundaries and data
 
-    step(0)
-    boundary = study_area(reg, the_unit, osm_file=osm_file, offline=offline)
-    if crs is None:
-        crs = regions.metric_crs(boundary.iloc[0])
-    clip = boundary.to_crs(crs).buffer(reg.buffer_m).to_crs(4326).iloc[0]
+    # the boundary's and the data's Overpass queries share one total
+    with _overpass_total(reg, the_unit, osm_file=osm_file, offline=offline):
+        step(0)
+        boundary = study_area(reg, the_unit, osm_file=osm_file, offline=offline)
+        if crs is None:
+            crs = regions.metric_crs(boundary.iloc[0])
+        clip = boundary.to_crs(crs).buffer(reg.buffer_m).to_crs(4326).iloc[0]
 
-    step(1)
-    graph_roads = None if graph is None else convert.roads_from_osmnx(graph, clip=clip)
-    data = load_osm(reg, clip, unit=the_unit, osm_file=osm_file, offline=offline)
+        step(1)
+        graph_roads = None if graph is None else convert.roads_from_osmnx(graph, clip=clip)
+        data = load_osm(reg, clip, unit=the_unit, osm_file=osm_file, offline=offline)
     roads = data.roads if graph_roads is None else graph_roads
 
     step(2)

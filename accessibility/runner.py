@@ -25,6 +25,7 @@ from .parameters import check as check_parameters
 from .settings import (
     KERNEL_NAME,
     OVERPASS_DEADLINE_ENV,
+    OVERPASS_REGION_DEADLINE_ENV,
     OVERPASS_URL_ENV,
     PROGRESS_ENV,
     inside_root,
@@ -295,10 +296,12 @@ def _run_one(
     what = f"region {region}" + (f" unit {unit}" if unit is not None else "")
     log.info("running %s for %s -> %s", source.name, what, out)
     # the kernel inherits the environment: no progress bars in the executed copy, and
-    # this process's Overpass deadline and endpoint when they were set here
+    # this process's Overpass deadlines and endpoint when they were set here
     env = {PROGRESS_ENV: "0"}
     if settings.overpass_deadline_s is not None:
         env[OVERPASS_DEADLINE_ENV] = str(settings.overpass_deadline)
+    if settings.overpass_region_deadline_s is not None:
+        env[OVERPASS_REGION_DEADLINE_ENV] = str(settings.overpass_region_deadline)
     if settings.overpass_url:
         env[OVERPASS_URL_ENV] = settings.overpass_url
     saved = {name: os.environ.get(name) for name in env}

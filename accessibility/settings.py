@@ -14,8 +14,9 @@ a notebook that can draw them, and none in a notebook run unattended (the runner
 ``ACCESSIBILITY_PROGRESS=0`` for the kernels it starts, so an executed copy holds no
 bar and no tqdm warning).
 
-The Overpass deadline and endpoint follow the same pattern as the root: the value set
-here, else the environment (``ACCESSIBILITY_OVERPASS_DEADLINE_S``,
+The Overpass deadlines (per query and per region) and endpoint follow the same pattern
+as the root: the value set here, else the environment
+(``ACCESSIBILITY_OVERPASS_DEADLINE_S``, ``ACCESSIBILITY_OVERPASS_REGION_DEADLINE_S``,
 ``ACCESSIBILITY_OVERPASS_URL``), else the default. The runner passes values set here to
 the kernels it starts through those variables.
 """
@@ -38,10 +39,14 @@ PROGRESS_ENV = "ACCESSIBILITY_PROGRESS"
 #: Environment variable giving :attr:`Settings.overpass_deadline_s` to processes
 #: (kernels, batch workers) that do not share this one's settings.
 OVERPASS_DEADLINE_ENV = "ACCESSIBILITY_OVERPASS_DEADLINE_S"
+#: Environment variable giving :attr:`Settings.overpass_region_deadline_s` to other processes.
+OVERPASS_REGION_DEADLINE_ENV = "ACCESSIBILITY_OVERPASS_REGION_DEADLINE_S"
 #: Environment variable giving :attr:`Settings.overpass_url` to other processes.
 OVERPASS_URL_ENV = "ACCESSIBILITY_OVERPASS_URL"
 #: Seconds an Overpass query may go unanswered, retries and waits included (default).
 DEFAULT_OVERPASS_DEADLINE_S = 180.0
+#: Seconds all the Overpass queries made to prepare one region or unit may take together.
+DEFAULT_OVERPASS_REGION_DEADLINE_S = 900.0
 #: The Jupyter kernel every notebook names in its metadata: the runner starts it and
 #: ``make lab`` (:mod:`accessibility.lab`) registers it for this environment's Python.
 KERNEL_NAME: Final = "python3"
@@ -77,6 +82,14 @@ class Settings:
         the ``ACCESSIBILITY_OVERPASS_DEADLINE_S`` environment variable, else
         :data:`DEFAULT_OVERPASS_DEADLINE_S` (see :attr:`overpass_deadline`). A
         download that is receiving data is not cut.
+    overpass_region_deadline_s
+        Seconds all the Overpass queries made while preparing one region or unit
+        (its boundary, its data, every tile) may take together; cached answers cost
+        nothing. Each query's deadline is the smaller of :attr:`overpass_deadline`
+        and what is left of this total. ``None`` means the
+        ``ACCESSIBILITY_OVERPASS_REGION_DEADLINE_S`` environment variable, else
+        :data:`DEFAULT_OVERPASS_REGION_DEADLINE_S` (see
+        :attr:`overpass_region_deadline`).
     overpass_url
         Overpass API base URL (``…/api``); ``None`` means the
         ``ACCESSIBILITY_OVERPASS_URL`` environment variable, else
@@ -88,18 +101,29 @@ class Settings:
     max_snap_m: float = 300.0
     walk_speed_kmh: float = 4.5
     overpass_deadline_s: float | None = None
+    overpass_region_deadline_s: float | None = None
     overpass_url: str | None = None
 
     @property
     def overpass_deadline(self) -> float:
         """The Overpass deadline in force, seconds (see :attr:`overpass_deadline_s`)."""
-        if self.overpass_deadline_s is not None:
-            value: object = self.overpass_deadline_s
-            where = "settings.overpass_deadline_s"
-        else:
-            value = os.environ.get(OVERPASS_DEADLINE_ENV) or DEFAULT_OVERPASS_DEADLINE_S
-            where = f"environment variable {OVERPASS_DEADLINE_ENV}"
-        return check_seconds(value, where)
+        return _seconds_setting(
+            self.overpass_deadline_s,
+            "overpass_deadline_s",
+            OVERPASS_DEADLINE_ENV,
+            DEFAULT_OVERPASS_DEADLINE_S,
+        )
+
+    @property
+    def overpass_region_deadline(self) -> float:
+        """The total for a region's Overpass queries in force, seconds (see
+        :attr:`overpass_region_deadline_s`)."""
+        return _seconds_setting(
+            self.overpass_region_deadline_s,
+            "overpass_region_deadline_s",
+            OVERPASS_REGION_DEADLINE_ENV,
+            DEFAULT_OVERPASS_REGION_DEADLINE_S,
+        )
 
     @property
     def project_root(self) -> Path:
@@ -169,6 +193,14 @@ def check_seconds(value: object, where: str) -> float:
         msg = f"{where} must be a number of seconds > 0, e.g. 180; got {value!r}"
         raise ValidationError(msg)
     return seconds
+
+
+def _seconds_setting(value: object, name: str, env: str, default: float) -> float:
+    """A duration setting: the value set, else the environment variable ``env``, else
+    ``default``; checked by :func:`check_seconds`, naming where a bad value came from."""
+    if value is not None:
+        return check_seconds(value, f"settings.{name}")
+    return check_seconds(os.environ.get(env) or default, f"environment variable {env}")
 
 
 def inside_root(path: Path | str) -> Path:

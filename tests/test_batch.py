@@ -47,6 +47,7 @@ base = pathlib.Path(root)
 control_file = base / "data" / "raw" / region / "control.json"
 control = json.loads(control_file.read_text(encoding="utf-8")) if control_file.exists() else {}
 time.sleep(control.get("sleep", {}).get(unit, 0))
+print("overpass deadlines:", *(os.environ.get(f"ACCESSIBILITY_OVERPASS_{name}_S") for name in ("DEADLINE", "REGION_DEADLINE")))
 if unit in control.get("corrupt", []):
     raise ValueError(f"corrupt input for unit {unit}: control.json marks it")
 if unit in control.get("crash", []):
@@ -335,6 +336,20 @@ def test_no_answer_from_overpass_starts_no_further_unit_that_needs_it(
         f"{UNITS[0]}/alpha",
         f"{UNITS[0]}/beta",
     }
+
+
+def test_the_overpass_deadlines_on_the_command_line_reach_the_kernels(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The options reach the kernels of the local workers, for the command only."""
+    args = ["--root", str(project), "-q", "batch", "test", "--notebooks", "alpha"]
+    args += ["--units", UNITS[0], "--jobs", "1"]
+    code = cli.main([*args, "--overpass-deadline", "30", "--overpass-region-deadline", "42"])
+    assert code == 0, capsys.readouterr()
+    (task,) = batch.plan("test", ["alpha"], units=[UNITS[0]])
+    log = (project / batch.read_manifest(task)["log"]).read_text(encoding="utf-8")
+    assert "overpass deadlines: 30.0 42.0" in log
+    assert "ACCESSIBILITY_OVERPASS_REGION_DEADLINE_S" not in os.environ
 
 
 def test_cli_batch_exit_code_counts_failures(

@@ -398,3 +398,74 @@ def test_thresholds_of_any_size_reach_every_output(tmp_path: Path) -> None:
     coverage = next(f for f in figures if f["key"] == "bus_coverage")
     assert coverage["value"] == 1.0  # every village reaches a stop within 1e9 minutes
     assert "1000000000" in coverage["label_en"]
+
+
+@pytest.mark.parametrize("where", ["option", "environment"])
+def test_the_region_total_reaches_the_kernel_and_stops_the_unit(
+    where: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--overpass-region-deadline (or its environment variable) cuts a unit's queries
+    short of the per-query deadline (180 s), in the kernel that runs the unit."""
+    import logging
+
+    from accessibility.settings import OVERPASS_REGION_DEADLINE_ENV
+
+    from .silent_server import Silent
+
+    silent = Silent()
+    monkeypatch.setenv("ACCESSIBILITY_OVERPASS_URL", silent.url)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "127.0.0.1,localhost")
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "online.yml").write_text(
+        "label_zh: 在线\nlabel_en: Online\nsource: {kind: overpass}\nbuffer_m: 500\nunits:\n"
+        '  - {code: "1", name: 西县, boundary: {bbox: [113.80, 34.00, 113.82, 34.02]}}\n',
+        encoding="utf-8",
+    )
+    args = ["--root", str(tmp_path), "run", "--region", "online", "--kinds", "bus"]
+    if where == "option":
+        args += ["--overpass-region-deadline", "2"]
+    else:
+        monkeypatch.setenv(OVERPASS_REGION_DEADLINE_ENV, "2")
+    try:
+        with caplog.at_level(logging.INFO, logger="accessibility.sources.overpass"):
+            code = cli.main(args)
+    finally:
+        silent.stop()
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "ServerUnreachableError" in err
+    assert (
+        "Overpass download stopped: the queries for region online unit 1 (西县) used up their "
+        "total of 2 s: " in err
+    )
+    assert "--overpass-region-deadline SECONDS" in err and "--osm-file henan-latest.osm.pbf" in err
+    said = [r.getMessage() for r in caplog.records if r.name == "accessibility.sources.overpass"]
+    assert any(
+        "gives up after 2 s; 2 s left of the 2 s total for region online unit 1" in line
+        for line in said
+    )
+    if where == "option":  # set for the command only
+        assert OVERPASS_REGION_DEADLINE_ENV not in os.environ
+
+
+@pytest.mark.parametrize("command", ["run", "batch"])
+@pytest.mark.parametrize("value", ["0", "-5", "soon"])
+def test_a_bad_region_total_on_the_command_line_is_one_line_and_status_2(
+    command: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["run", "--region", "sample"] if command == "run" else ["batch", "sample"]
+    with pytest.raises(SystemExit) as info:
+        cli.main([*args, f"--overpass-region-deadline={value}"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if "error" in line]
+    assert line == (
+        f"accessibility {command}: error: argument --overpass-region-deadline: "
+        f"--overpass-region-deadline must be a number of seconds > 0, e.g. 180; got '{value}'"
+    )
+    assert err.endswith(line + "\n")

@@ -59,12 +59,14 @@ _OX_NAMES = (
 
 @dataclass
 class Reply:
-    """One scripted answer; ``declared_length`` > len(body) makes the server hang up early."""
+    """One scripted answer; ``declared_length`` > len(body) makes the server hang up early;
+    ``delay_s`` is how long the server thinks before it answers."""
 
     status: int = 200
     body: bytes = RESPONSE
     headers: dict[str, str] = field(default_factory=dict)
     declared_length: int | None = None
+    delay_s: float = 0.0
 
 
 @dataclass
@@ -113,14 +115,18 @@ class StandIn:
                     reply = stand_in.replies.popleft() if stand_in.replies else stand_in.default
                 if self.path != "/api/interpreter":
                     reply = Reply(404, b"not found")
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/osm3s+xml")
+                time.sleep(reply.delay_s)
                 length = reply.declared_length or len(reply.body)
-                self.send_header("Content-Length", str(length))
-                for key, value in reply.headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(reply.body)
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "application/osm3s+xml")
+                    self.send_header("Content-Length", str(length))
+                    for key, value in reply.headers.items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client gave up waiting (a deadline cut it off)
                 if length > len(reply.body):
                     self.close_connection = True
 
@@ -608,3 +614,213 @@ def test_a_failing_tile_keeps_the_tiles_already_downloaded(server: StandIn, tmp_
     server.requests.clear()
     overpass.download(LARGE, cache_dir=tmp_path)
     assert len(server.posts) == 2  # only the missing tiles
+
+
+# --------------------------------------------------------------------------- region total
+
+#: How long the slow stand-in thinks about each query, and a region total that lets it
+#: answer two queries and cuts the third off halfway (margins of 0.25 s either way).
+SLOW_S = 0.5
+TOTAL_S = 1.25
+
+
+def _tile_paths(polygon: shapely.Geometry, cache_dir: Path) -> list[Path]:
+    """The cache files of the tiles of ``polygon``, in the order they are downloaded."""
+    return [
+        cache_dir
+        / overpass.TILE_DIR
+        / f"overpass_{overpass.cache_key(overpass.build_query(tile, timeout_s=60))}.osm"
+        for tile in overpass._tiles(polygon, overpass.MAX_QUERY_AREA_KM2)
+    ]
+
+
+def test_a_region_total_stops_slow_tiles_and_says_how_to_go_on(
+    server: StandIn, tmp_path: Path
+) -> None:
+    from accessibility.settings import settings
+
+    ox_settings.overpass_rate_limit = False
+    server.default = Reply(delay_s=SLOW_S)
+    assert settings.overpass_deadline == 180  # each tile alone is far inside its deadline
+    started = time.perf_counter()
+    with (
+        overpass.region_budget(TOTAL_S, name="region slow unit 1 (慢县)") as budget,
+        pytest.raises(DataSourceError) as info,
+    ):
+        overpass.download(LARGE, cache_dir=tmp_path)
+    seconds = time.perf_counter() - started
+    assert seconds < TOTAL_S + 1.0  # not 4 × 0.5 s, let alone 180 s
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "Overpass download stopped: the queries for region slow unit 1 (慢县) used up their "
+        "total of 1.25 s: "
+    )
+    assert "2 queries answered and 0 read from the cache before tile 3/4 was cut off" in message
+    assert f"The answers downloaded stay in {tmp_path}, so a rerun asks only" in message
+    assert "--overpass-region-deadline SECONDS" in message
+    assert "ACCESSIBILITY_OVERPASS_REGION_DEADLINE_S" in message
+    assert "--osm-file henan-latest.osm.pbf" in message
+    assert "`source: {kind: osm_file, path: henan-latest.osm.pbf}` in the region file" in message
+    # the server answered two tiles: slow, not unreachable
+    assert not isinstance(info.value, ServerUnreachableError)
+    assert (budget.answered, budget.cached, budget.reached) == (2, 0, True)
+    assert TOTAL_S - 0.1 < budget.spent_s < TOTAL_S + 0.5
+    # the tiles answered in time are kept; nothing was merged
+    assert [p.is_file() for p in _tile_paths(LARGE, tmp_path)] == [True, True, False, False]
+    assert not overpass.cache_path(LARGE, cache_dir=tmp_path).exists()
+    assert len(server.posts) == 3
+
+
+def test_cached_answers_cost_nothing_against_the_total(server: StandIn, tmp_path: Path) -> None:
+    ox_settings.overpass_rate_limit = False
+    overpass.download(LARGE, cache_dir=tmp_path)  # every tile cached, answered at once
+    tiles = _tile_paths(LARGE, tmp_path)
+    merged = overpass.cache_path(LARGE, cache_dir=tmp_path)
+    merged.unlink()
+    tiles[2].unlink()
+    tiles[3].unlink()
+    server.requests.clear()
+    server.default = Reply(delay_s=SLOW_S)
+
+    # two tiles cached and two slow ones: the total of 0.75 s is enough for one of them
+    with (
+        overpass.region_budget(0.75, name="region slow") as budget,
+        pytest.raises(DataSourceError, match="used up their total of 0.75 s") as info,
+    ):
+        overpass.download(LARGE, cache_dir=tmp_path)
+    assert "1 query answered and 2 read from the cache before tile 4/4 was cut off" in str(
+        info.value
+    )
+    assert (budget.answered, budget.cached) == (1, 2)
+    assert 0.65 < budget.spent_s < 1.25
+
+    # three cached: the last one fits
+    with overpass.region_budget(0.75, name="region slow") as budget:
+        assert overpass.download(LARGE, cache_dir=tmp_path) == merged
+    assert (budget.answered, budget.cached) == (1, 3)
+    assert SLOW_S - 0.1 < budget.spent_s < 0.75
+
+    # everything cached: nothing spent, however small the total
+    server.requests.clear()
+    with overpass.region_budget(0.001, name="region slow") as budget:
+        overpass.download(LARGE, cache_dir=tmp_path)
+    assert (budget.answered, budget.cached, budget.spent_s) == (0, 1, 0.0)
+    merged.unlink()
+    with overpass.region_budget(0.001, name="region slow") as budget:
+        overpass.download(LARGE, cache_dir=tmp_path)  # merged again from the cached tiles
+    assert (budget.answered, budget.cached, budget.spent_s) == (0, 4, 0.0)
+    assert server.requests == []
+
+
+def test_the_smaller_of_the_query_deadline_and_the_total_is_in_force(
+    silent: Silent,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The boundary and the data share the total; a server that answered none of them is
+    unreachable, and the progress lines say what is left of the total."""
+    ox_settings.overpass_rate_limit = False
+    monkeypatch.setattr(overpass, "PROGRESS_EVERY_S", 0.3)
+    with (
+        caplog.at_level(logging.INFO, logger="accessibility.sources.overpass"),
+        overpass.region_budget(1.5, name="region quiet") as budget,
+    ):
+        # the query's own deadline is the smaller: the usual message
+        with pytest.raises(ServerUnreachableError, match=r"\(deadline 0\.6 s\)") as first:
+            overpass.find_boundaries(names=["示例县"], cache_dir=tmp_path, deadline_s=0.6)
+        assert "used up" not in str(first.value)
+        # what is left of the total (about 0.9 s) is the smaller for the next query
+        started = time.perf_counter()
+        with pytest.raises(ServerUnreachableError) as info:
+            overpass.download(POLY, cache_dir=tmp_path, deadline_s=100)
+        seconds = time.perf_counter() - started
+    assert seconds < 0.9 + 1.0  # not 100 s
+    message = str(info.value)
+    assert message.startswith(
+        "Overpass download stopped: the queries for region quiet used up their total of 1.5 s: "
+    )
+    assert "0 queries answered and 0 read from the cache before whole polygon was cut off" in (
+        message
+    )
+    assert "--overpass-region-deadline" in message and "--osm-file" in message
+    assert "answers downloaded stay" not in message  # there are none
+    assert budget.spent_s > 1.4 and not budget.reached
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("gives up after 0.6 s; 1.5 s left of the 1.5 s total" in line for line in lines)
+    assert any(
+        "still waiting for whole polygon" in line
+        and "left of the 1.5 s total for region quiet" in line
+        for line in lines
+    )
+
+
+def test_each_region_budget_starts_afresh_and_ends_with_its_block(
+    server: StandIn, tmp_path: Path
+) -> None:
+    with overpass.region_budget(5, name="region a") as budget:
+        budget.spent_s = 6.0  # e.g. a download that was receiving data overran it
+        with pytest.raises(DataSourceError, match="region a used up their total of 5 s") as info:
+            overpass.download(POLY, cache_dir=tmp_path)
+        assert not isinstance(info.value, ServerUnreachableError)
+        assert server.requests == []  # failed at once
+        with overpass.region_budget(5, name="region b") as inner:  # replaces it until it ends
+            assert overpass._BUDGET.get() is inner
+        assert overpass._BUDGET.get() is budget
+    assert overpass._BUDGET.get() is None
+    with overpass.region_budget(5, name="region c") as budget:
+        assert overpass.download(POLY, cache_dir=tmp_path).read_bytes() == RESPONSE
+    assert (budget.answered, budget.cached, budget.reached) == (1, 0, True)
+    assert overpass._BUDGET.get() is None
+
+
+def test_the_region_total_comes_from_the_settings(
+    silent: Silent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessibility.settings import OVERPASS_REGION_DEADLINE_ENV, settings
+
+    ox_settings.overpass_rate_limit = False
+    assert settings.overpass_region_deadline == 900
+    # outside region_budget, a call has a total of its own
+    monkeypatch.setenv(OVERPASS_REGION_DEADLINE_ENV, "0.5")
+    with pytest.raises(
+        ServerUnreachableError, match=r"the boundary lookup overpass_\w+\.osm used up .* 0\.5 s"
+    ):
+        overpass.find_boundaries(names=["示例县"], cache_dir=tmp_path)
+    settings.overpass_region_deadline_s = 0.3  # the setting wins over the environment
+    with pytest.raises(ServerUnreachableError, match=r"used up their total of 0\.3 s"):
+        overpass.download(POLY, cache_dir=tmp_path)
+    with (
+        overpass.region_budget(name="region x") as budget,
+        pytest.raises(ServerUnreachableError, match="region x used up their total of 0.3 s"),
+    ):
+        overpass.download(POLY, cache_dir=tmp_path)
+    assert budget.total_s == 0.3
+
+
+@pytest.mark.parametrize("value", [0, -5, "soon", float("nan"), True])
+def test_a_bad_region_total_is_refused(
+    value: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessibility.settings import OVERPASS_REGION_DEADLINE_ENV, settings
+
+    with (
+        pytest.raises(ValidationError, match="seconds must be a number of seconds > 0"),
+        overpass.region_budget(value, name="region x"),  # type: ignore[arg-type]
+    ):
+        pass
+    monkeypatch.setenv(OVERPASS_REGION_DEADLINE_ENV, str(value))
+    with pytest.raises(
+        ValidationError,
+        match="environment variable ACCESSIBILITY_OVERPASS_REGION_DEADLINE_S must be a number",
+    ):
+        overpass.download(POLY, cache_dir=tmp_path)
+    settings.overpass_region_deadline_s = value  # type: ignore[assignment]
+    with (
+        pytest.raises(
+            ValidationError, match="settings.overpass_region_deadline_s must be a number"
+        ),
+        overpass.region_budget(name="region x"),
+    ):
+        pass

@@ -440,3 +440,49 @@ def test_a_boundary_cut_by_the_extract_is_not_called_a_wrong_name(tmp_path) -> N
     assert str(region.config_path) in text and "file: x.geojson" in text and "bbox" in text
     with pytest.raises(DataSourceError, match="no administrative boundary named"):
         pipeline._osm_boundary(region, {"name": "无此县"}, osm_file=path, offline=True)
+
+
+def test_the_overpass_queries_of_each_unit_share_one_total(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prepare opens a fresh total per call: a silent server stops each unit at it."""
+    import time
+
+    from accessibility._errors import ServerUnreachableError
+    from accessibility.settings import OVERPASS_REGION_DEADLINE_ENV, OVERPASS_URL_ENV
+    from accessibility.sources import overpass
+
+    from .silent_server import Silent
+
+    silent = Silent()
+    monkeypatch.setenv(OVERPASS_URL_ENV, silent.url)
+    monkeypatch.setenv(OVERPASS_REGION_DEADLINE_ENV, "0.6")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "127.0.0.1,localhost")
+    settings.root = tmp_path
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "online.yml").write_text(
+        "label_zh: 在线\nlabel_en: Online\nsource: {kind: overpass}\nunits:\n"
+        '  - {code: "1", name: 西县}\n'  # the boundary is looked up on Overpass too
+        '  - {code: "2", name: 东县, boundary: {bbox: [113.82, 34.00, 113.84, 34.02]}}\n',
+        encoding="utf-8",
+    )
+    try:
+        for unit, name in (("1", "西县"), ("2", "东县")):
+            started = time.perf_counter()
+            with pytest.raises(ServerUnreachableError) as info:
+                pipeline.prepare("online", unit=unit, progress=False)
+            seconds = time.perf_counter() - started
+            message = str(info.value)
+            assert message.startswith(
+                f"Overpass download stopped: the queries for region online unit {unit} "
+                f"({name}) used up their total of 0.6 s: "
+            )
+            assert "0 queries answered and 0 read from the cache" in message
+            assert 0.5 < seconds < 0.6 + 5.0  # the total, not the query's 180 s
+            assert overpass._BUDGET.get() is None  # not carried over to the next unit
+        # offline, or from a local extract, nothing is asked of Overpass
+        with pytest.raises(DataSourceError, match="offline=True"):
+            pipeline.prepare("online", unit="1", offline=True, progress=False)
+    finally:
+        silent.stop()

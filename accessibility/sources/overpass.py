@@ -50,6 +50,22 @@ the other units that need this server"; a server that answered but failed raises
 :class:`DataSourceError`. Either says what failed, where the cache would be and how to
 work from a local extract (``--osm-file`` or ``source: {kind: osm_file, ...}``).
 
+Region total. All the queries made while one region or unit is prepared (its
+boundary, its data, every tile) share a total, ``settings.overpass_region_deadline``
+(900 s unless set; ``--overpass-region-deadline`` on the command line):
+:func:`accessibility.pipeline.prepare` opens :func:`region_budget` around the boundary
+and the data, and each query's deadline is the smaller of its own and what is left of
+the total. The total counts the time queries spend waiting, retrying and receiving;
+cached answers, reading them and merging tiles cost nothing. When it runs out, the
+query in progress stops and the unit fails with one message naming the region or unit,
+the seconds spent, the queries answered and read from the cache, and how to go on
+(a larger total, or a local extract); tiles already downloaded stay cached. It is a
+:class:`ServerUnreachableError` only when the server answered none of the region's
+queries. A download that is receiving data is not cut, so it may overrun the total;
+the next query then fails at once. Outside :func:`region_budget` each call of
+:func:`download` or :func:`find_boundaries` has a total of its own. The progress lines
+say what is left of the total.
+
 Large polygons. Above :data:`MAX_QUERY_AREA_KM2` the polygon is cut along a grid of
 cells of at most that area; each piece is downloaded and cached on its own (under
 ``cache_dir / "overpass_tiles"``, so an interrupted run resumes), then the pieces are
@@ -58,12 +74,15 @@ each sorted by id, every element once. Memory is bounded by one tile: each tile 
 sorted on its own, then the sorted tiles are merged as streams.
 
 Tests: ``tests/test_overpass.py`` — a local stand-in HTTP server replays recorded
-responses from ``tests/data/overpass/``, and one that never answers checks the
-deadline and the progress lines; no test touches the network.
+responses from ``tests/data/overpass/`` (slowly, for the region total), and one that
+never answers checks the deadline, the region total and the progress lines; no test
+touches the network.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import email.utils
 import hashlib
@@ -93,7 +112,12 @@ from tqdm import tqdm
 
 from .._errors import DataSourceError, ServerUnreachableError, ValidationError
 from .._validate import check_degrees
-from ..settings import OVERPASS_URL_ENV, check_seconds, settings
+from ..settings import (
+    OVERPASS_REGION_DEADLINE_ENV,
+    OVERPASS_URL_ENV,
+    check_seconds,
+    settings,
+)
 from . import osm
 
 log = logging.getLogger(__name__)
@@ -139,6 +163,130 @@ def _filters() -> tuple[str, ...]:
         *(f'nwr["{key}"]' for key in osm.POI_KEYS),
         'node["highway"="bus_stop"]',
     )
+
+
+# --------------------------------------------------------------------------- region total
+
+
+@dataclass
+class RegionBudget:
+    """The time all the Overpass queries made for one region or unit may still take.
+
+    Attributes
+    ----------
+    name
+        What is being prepared, for messages (e.g. ``"region xuchang unit 411024"``).
+    total_s
+        Seconds the queries may take together.
+    spent_s
+        Seconds spent so far on queries sent to the server (waiting, retrying,
+        receiving); reading cached answers and merging tiles are not counted.
+    answered
+        Queries answered completely (and cached).
+    cached
+        Answers read from the cache (they cost nothing).
+    reached
+        Whether the server gave any answer (an HTTP status, a status page) to a query
+        made within this total.
+    """
+
+    name: str
+    total_s: float
+    spent_s: float = 0.0
+    answered: int = 0
+    cached: int = 0
+    reached: bool = False
+
+    @property
+    def left_s(self) -> float:
+        """Seconds left of the total (negative once a download overran it)."""
+        return self.total_s - self.spent_s
+
+    def summary(self, label: str) -> str:
+        """One sentence: the total ran out while query ``label`` was under way."""
+        return (
+            f"Overpass download stopped: the queries for {self.name} used up their total "
+            f"of {self.total_s:g} s: {self.spent_s:.1f} s spent, {self.answered} "
+            f"quer{'y' if self.answered == 1 else 'ies'} answered and {self.cached} read "
+            f"from the cache before {label} was cut off"
+        )
+
+    def used_up(self, label: str, *, cache_dir: Path) -> str:
+        """The message of a query (``label``) stopped because the total ran out: what
+        happened and how to go on."""
+        kept = (
+            f" The answers downloaded stay in {cache_dir}, so a rerun asks only for the rest."
+            if self.answered
+            else ""
+        )
+        return (
+            f"{self.summary(label)}.{kept} To go on, allow more time "
+            "(--overpass-region-deadline SECONDS on `run` or `batch`, or the environment "
+            f"variable {OVERPASS_REGION_DEADLINE_ENV}), or read a local OSM extract "
+            f"instead: {_LOCAL_EXTRACT}"
+        )
+
+
+_BUDGET: contextvars.ContextVar[RegionBudget | None] = contextvars.ContextVar(
+    "overpass_region_budget", default=None
+)
+
+
+@contextlib.contextmanager
+def region_budget(seconds: float | None = None, *, name: str) -> Iterator[RegionBudget]:
+    """Let the Overpass queries made inside the ``with`` block take ``seconds`` in all.
+
+    Every query of :func:`download` and :func:`find_boundaries` made inside the block
+    (a boundary, a region's data, each tile) draws on one total: its own deadline
+    becomes the smaller of the per-query deadline and what is left of the total, and
+    once the total is used up the query fails with a :class:`DataSourceError` that
+    names ``name``, the seconds spent and the queries done, and says how to go on
+    (:class:`ServerUnreachableError` when the server answered none of the block's
+    queries). Cached answers cost nothing. A download that is receiving data is not
+    cut, so the total can be overrun by it; the next query then fails at once.
+
+    Each block starts a fresh total; a block inside another replaces it until it ends.
+    Outside any block, each call of :func:`download` or :func:`find_boundaries` has a
+    total of its own.
+
+    Parameters
+    ----------
+    seconds
+        The total, in seconds; ``None`` means ``settings.overpass_region_deadline``
+        (900 s unless set).
+    name
+        What is being prepared, named in messages, e.g. ``"region xuchang unit 411024"``.
+
+    Yields
+    ------
+    RegionBudget
+        The total and what has been spent of it.
+
+    Raises
+    ------
+    ValidationError
+        When ``seconds`` (or the setting) is not a number of seconds > 0.
+    """
+    total = (
+        settings.overpass_region_deadline if seconds is None else check_seconds(seconds, "seconds")
+    )
+    budget = RegionBudget(name=name, total_s=total)
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
+
+@contextlib.contextmanager
+def _budget(name: str) -> Iterator[RegionBudget]:
+    """The region's total in force, else one for this call alone."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        yield budget
+        return
+    with region_budget(name=name) as own:
+        yield own
 
 
 # --------------------------------------------------------------------------- query
@@ -334,7 +482,9 @@ def download(
     deadline_s
         Seconds the query (each tile's, for a large polygon) may take, retries and
         waits included, before it fails; ``None`` means
-        ``settings.overpass_deadline`` (180 s unless set). Connection and read
+        ``settings.overpass_deadline`` (180 s unless set). What is left of the
+        region's total (:func:`region_budget`; outside one, a total for this call,
+        ``settings.overpass_region_deadline``) cuts it further. Connection and read
         timeouts, backoff and slot waits are cut to what is left; a download that
         is receiving data is not cut.
 
@@ -354,8 +504,9 @@ def download(
         message says how to work from a local extract instead.
     DataSourceError
         When the data is neither cached nor downloadable (server errors after every
-        retry or at the deadline, ``offline=True`` without cache, a rejected
-        query); the message says how to work offline with ``--osm-file``.
+        retry or at the deadline, the region's total used up, ``offline=True``
+        without cache, a rejected query); the message says how to work offline with
+        ``--osm-file``.
     """
     geom = _validated_polygon(polygon)
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
@@ -371,57 +522,73 @@ def download(
     cache_dir = Path(cache_dir)
     target = cache_dir / f"overpass_{cache_key(query)}.osm"
     endpoint = _endpoint(url)
-    if target.is_file():
-        log.info(
-            "Overpass: using the cached download %s (%s bytes)",
-            target,
-            f"{target.stat().st_size:,}",
-        )
-        return target
-
-    tiles = _tiles(geom, MAX_QUERY_AREA_KM2)
-    fetch = _Fetcher(
-        endpoint=endpoint,
-        target=target,
-        retries=retries,
-        backoff_s=float(backoff_s),
-        timeout_s=timeout_s,
-        deadline_s=deadline,
-    )
-    tile_paths: list[Path] = []
-    try:
-        if len(tiles) == 1:
-            if offline:
-                raise DataSourceError(
-                    _no_data("offline=True and nothing is cached", target, endpoint)
-                )
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            fetch(query, target, label="whole polygon")
+    with _budget(f"the download of {target.name}") as budget:
+        if target.is_file():
+            budget.cached += 1
+            log.info(
+                "Overpass: using the cached download %s (%s bytes)",
+                target,
+                f"{target.stat().st_size:,}",
+            )
             return target
-
-        log.info(
-            "Overpass: the polygon covers %s km² (> %s km²); downloading it as %d tiles",
-            f"{_area_km2(geom):,.0f}",
-            f"{MAX_QUERY_AREA_KM2:,.0f}",
-            len(tiles),
+        fetch = _Fetcher(
+            endpoint=endpoint,
+            target=target,
+            retries=retries,
+            backoff_s=float(backoff_s),
+            timeout_s=timeout_s,
+            deadline_s=deadline,
+            budget=budget,
         )
-        with tqdm(tiles, desc="Overpass tiles", unit="tile", disable=not settings.progress) as bar:
-            for number, tile in enumerate(bar, start=1):
-                tile_query = build_query(tile, timeout_s=timeout_s)
-                tile_path = cache_dir / TILE_DIR / f"overpass_{cache_key(tile_query)}.osm"
-                if tile_path.is_file():
-                    log.info("Overpass: tile %d/%d cached at %s", number, len(tiles), tile_path)
-                elif offline:
-                    reason = f"offline=True and tile {number} of {len(tiles)} is not cached ({tile_path})"
-                    raise DataSourceError(_no_data(reason, target, endpoint))
-                else:
-                    tile_path.parent.mkdir(parents=True, exist_ok=True)
-                    fetch(tile_query, tile_path, label=f"tile {number}/{len(tiles)}")
-                tile_paths.append(tile_path)
-    finally:
-        fetch.close()
-    _merge(tile_paths, target, query=query, endpoint=endpoint)
+        try:
+            tile_paths = _fetch_polygon(geom, query, fetch, offline=offline)
+        finally:
+            fetch.close()
+    if tile_paths:
+        _merge(tile_paths, target, query=query, endpoint=endpoint)
     return target
+
+
+def _fetch_polygon(
+    geom: shapely.Geometry, query: str, fetch: _Fetcher, *, offline: bool
+) -> list[Path]:
+    """Fetch ``query`` (for ``geom``) into ``fetch.target``, or its tiles into
+    :data:`TILE_DIR` when ``geom`` is large; return the tiles to merge (none for one
+    query)."""
+    target, endpoint, timeout_s = fetch.target, fetch.endpoint, fetch.timeout_s
+    cache_dir = target.parent
+    tiles = _tiles(geom, MAX_QUERY_AREA_KM2)
+    tile_paths: list[Path] = []
+    if len(tiles) == 1:
+        if offline:
+            raise DataSourceError(_no_data("offline=True and nothing is cached", target, endpoint))
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fetch(query, target, label="whole polygon")
+        return tile_paths
+
+    log.info(
+        "Overpass: the polygon covers %s km² (> %s km²); downloading it as %d tiles",
+        f"{_area_km2(geom):,.0f}",
+        f"{MAX_QUERY_AREA_KM2:,.0f}",
+        len(tiles),
+    )
+    with tqdm(tiles, desc="Overpass tiles", unit="tile", disable=not settings.progress) as bar:
+        for number, tile in enumerate(bar, start=1):
+            tile_query = build_query(tile, timeout_s=timeout_s)
+            tile_path = cache_dir / TILE_DIR / f"overpass_{cache_key(tile_query)}.osm"
+            if tile_path.is_file():
+                fetch.budget.cached += 1
+                log.info("Overpass: tile %d/%d cached at %s", number, len(tiles), tile_path)
+            elif offline:
+                reason = (
+                    f"offline=True and tile {number} of {len(tiles)} is not cached ({tile_path})"
+                )
+                raise DataSourceError(_no_data(reason, target, endpoint))
+            else:
+                tile_path.parent.mkdir(parents=True, exist_ok=True)
+                fetch(tile_query, tile_path, label=f"tile {number}/{len(tiles)}")
+            tile_paths.append(tile_path)
+    return tile_paths
 
 
 def boundary_query(
@@ -492,24 +659,28 @@ def find_boundaries(
     cache_dir = Path(cache_dir)
     target = cache_dir / f"overpass_{cache_key(query)}.osm"
     endpoint = _endpoint(url)
-    if not target.is_file():
-        if offline:
-            raise DataSourceError(
-                _no_data("offline=True and the boundary is not cached", target, endpoint)
+    with _budget(f"the boundary lookup {target.name}") as budget:
+        if target.is_file():
+            budget.cached += 1
+        else:
+            if offline:
+                raise DataSourceError(
+                    _no_data("offline=True and the boundary is not cached", target, endpoint)
+                )
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            fetch = _Fetcher(
+                endpoint=endpoint,
+                target=target,
+                retries=retries,
+                backoff_s=float(backoff_s),
+                timeout_s=timeout_s,
+                deadline_s=deadline,
+                budget=budget,
             )
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        fetch = _Fetcher(
-            endpoint=endpoint,
-            target=target,
-            retries=retries,
-            backoff_s=float(backoff_s),
-            timeout_s=timeout_s,
-            deadline_s=deadline,
-        )
-        try:
-            fetch(query, target, label="boundary")
-        finally:
-            fetch.close()
+            try:
+                fetch(query, target, label="boundary")
+            finally:
+                fetch.close()
     return extract.find_boundaries(target, names=names, admin_levels=admin_levels, refs=refs)
 
 
@@ -533,16 +704,22 @@ def _deadline(deadline_s: float | None) -> float:
     return check_seconds(deadline_s, "deadline_s")
 
 
+#: How to work from a local extract instead, in the message of every failed download.
+_LOCAL_EXTRACT = (
+    "`accessibility run --region <name> --osm-file henan-latest.osm.pbf`, or "
+    "`source: {kind: osm_file, path: henan-latest.osm.pbf}` in the region file (the "
+    "path relative to data/raw/<region>/), where the file is a provincial (or "
+    "national) .osm.pbf extract, e.g. from Geofabrik's China extracts "
+    "(https://download.geofabrik.de/asia/china.html) or a mirror of them; it is "
+    "clipped to the region boundary."
+)
+
+
 def _no_data(reason: str, target: Path, endpoint: str) -> str:
     return (
         f"Overpass download failed: {reason}. No cached copy exists at {target}. "
-        "To work without network, read a local OSM extract instead: "
-        "`accessibility run --region <name> --osm-file henan-latest.osm.pbf`, or "
-        "`source: {kind: osm_file, path: henan-latest.osm.pbf}` in the region file (the "
-        "path relative to data/raw/<region>/), where the file is a provincial (or "
-        "national) .osm.pbf extract, e.g. from Geofabrik's China extracts "
-        "(https://download.geofabrik.de/asia/china.html) or a mirror of them; it is "
-        "clipped to the region boundary. To retry online, check the network and the "
+        f"To work without network, read a local OSM extract instead: {_LOCAL_EXTRACT} "
+        "To retry online, check the network and the "
         f"Overpass endpoint {endpoint} (the environment variable {OVERPASS_URL_ENV} or "
         "osmnx.settings.overpass_url names another instance, e.g. "
         "'https://overpass.kumi.systems/api'; --overpass-deadline SECONDS waits longer), "
@@ -582,8 +759,11 @@ class _Progress:
     ``receiving`` is set once the answer has begun to arrive.
     """
 
-    def __init__(self, label: str, endpoint: str, started: float, end: float) -> None:
+    def __init__(
+        self, label: str, endpoint: str, started: float, end: float, budget: RegionBudget
+    ) -> None:
         self.label, self.endpoint, self.started, self.end = label, endpoint, started, end
+        self.budget = budget
         self.receiving = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="overpass-progress")
@@ -600,11 +780,12 @@ class _Progress:
                 )
                 continue
             log.info(
-                "Overpass: still waiting for %s from %s: %.0f s so far, gives up in %.0f s",
+                "Overpass: still waiting for %s from %s: %.0f s so far, gives up in %s s (%s)",
                 self.label,
                 self.endpoint,
                 now - self.started,
-                max(0.0, self.end - now),
+                _s(max(0.0, self.end - now)),
+                _total_left(self.budget, now - self.started),
             )
 
     def __enter__(self) -> _Progress:
@@ -630,6 +811,7 @@ class _Fetcher:
     backoff_s: float
     timeout_s: int
     deadline_s: float
+    budget: RegionBudget
     _session: requests.Session | None = None
 
     def close(self) -> None:
@@ -658,24 +840,35 @@ class _Fetcher:
         return kwargs
 
     def __call__(self, query: str, dest: Path, *, label: str) -> None:
-        """Fetch one query into ``dest``, within :attr:`deadline_s` seconds.
+        """Fetch one query into ``dest``, within :attr:`deadline_s` seconds and what is
+        left of the region's total (:attr:`budget`).
 
         Raises :class:`ServerUnreachableError` when no attempt got an answer from the
-        server, :class:`DataSourceError` when it answered but failed every time.
+        server, :class:`DataSourceError` when it answered but failed every time; when
+        the region's total ran out, either (unreachable only if no query of the region
+        got an answer) with the message of :meth:`RegionBudget.used_up`.
         """
+        budget = self.budget
+        total_left = budget.left_s
+        if total_left <= 0:  # a download that overran the total came before
+            raise DataSourceError(budget.used_up(label, cache_dir=self.target.parent))
+        seconds = min(self.deadline_s, total_left)
+        by_total = total_left < self.deadline_s
         attempts = self.retries + 1
         started = time.monotonic()
-        end = started + self.deadline_s
+        end = started + seconds
         last_error = ""
         retry_after: float | None = None
         answered = False
+        out_of_time = False
         made = 0
         log.info(
-            "Overpass: asking %s for %s (up to %d attempts; gives up after %g s)",
+            "Overpass: asking %s for %s (up to %d attempts; gives up after %s s; %s)",
             self.endpoint,
             label,
             attempts,
-            self.deadline_s,
+            _s(seconds),
+            _total_left(budget, 0.0),
         )
         try:
             for attempt in range(1, attempts + 1):
@@ -700,7 +893,7 @@ class _Fetcher:
                     raise _OutOfTime("the deadline passed")
                 made += 1
                 try:
-                    with _Progress(label, self.endpoint, started, end) as progress:
+                    with _Progress(label, self.endpoint, started, end, budget) as progress:
                         self._wait_for_slot(end)
                         log.info(
                             "Overpass: POST %s (%s, attempt %d/%d, query %s bytes)",
@@ -715,10 +908,22 @@ class _Fetcher:
                     last_error, retry_after = str(exc), exc.retry_after
                     answered = answered or exc.answered
                     continue
+                budget.answered += 1
+                budget.reached = True
                 return
         except _OutOfTime as exc:
             last_error = f"{last_error}; {exc}" if last_error else str(exc)
             answered = answered or exc.answered
+            out_of_time = True
+        finally:
+            budget.spent_s += time.monotonic() - started
+        budget.reached = budget.reached or answered
+        if by_total and (out_of_time or budget.left_s <= 0):
+            log.error("%s", budget.summary(label))
+            reason = budget.used_up(label, cache_dir=self.target.parent)
+            if not budget.reached:
+                raise ServerUnreachableError(reason)
+            raise DataSourceError(reason)
         seconds = time.monotonic() - started
         tried = f"{made} attempt(s) in {seconds:.0f} s (deadline {self.deadline_s:g} s)"
         if not answered:
@@ -838,6 +1043,17 @@ class _Fetcher:
                 raise _OutOfTime(msg, answered=True)
             log.info("Overpass: waiting %.0f s for a free slot at %s", pause, status_url)
             _sleep(pause)
+
+
+def _total_left(budget: RegionBudget, running_s: float) -> str:
+    """What is left of the region's total while a query has run ``running_s`` seconds."""
+    left = max(0.0, budget.left_s - running_s)
+    return f"{_s(left)} s left of the {budget.total_s:g} s total for {budget.name}"
+
+
+def _s(seconds: float) -> str:
+    """Seconds as a short number: 900, 1.25, 59.8."""
+    return f"{seconds:g}" if seconds == round(seconds, 2) else f"{seconds:.1f}"
 
 
 def _retry_wait(retry: int, backoff_s: float, retry_after: float | None) -> float:
