@@ -274,6 +274,7 @@ def _stages(root: Path, *, baseline: bool) -> dict[str, Any]:
         key: {
             "sites": len(plan.sites),
             "share_after": plan.share_after,
+            "share": float(result.summary.loc[key, "share"]),
             "status": plan.status,
             **{
                 k: plan.meta.get(k)
@@ -463,6 +464,14 @@ def _table(record: dict[str, Any]) -> str:
                 f"(unmerged run: {um['demand_points']:,}, assess {um['assess_s']:.1f} s)",
             )
         )
+        for key, plan in st["plans"].items():
+            rows.append(
+                (
+                    f"    {key}: the model (merged) / every resident",
+                    f"{plan['share_after']:.4%} / {plan['share']:.4%} "
+                    f"({100 * (plan['share_after'] - plan['share']):+.3f} points)",
+                )
+            )
         for key, plan in um["plans"].items():
             rows.append(
                 (
