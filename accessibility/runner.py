@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,9 +106,27 @@ COMMON_PARAMETERS = (
 )
 
 
+def _papermill() -> Any:
+    """papermill, imported without jsonschema's optional IRI-syntax checker.
+
+    That checker (``rfc3987_syntax``, pulled in by Jupyter's dependencies) builds a
+    grammar when imported: 0.9 s of every run's start, for a format no notebook
+    uses. It is hidden from that one import only; later imports find it as usual.
+    """
+    if "papermill" not in sys.modules and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # an ImportError
+        try:
+            import papermill  # noqa: F401  (bound below, once loaded)
+        finally:
+            del sys.modules["rfc3987_syntax"]
+    import papermill as pm
+
+    return pm
+
+
 def declared_parameters(notebook: str) -> list[str]:
     """Names in the ``parameters`` cell of ``notebooks/<notebook>.ipynb``."""
-    import papermill as pm
+    pm = _papermill()
 
     return list(pm.inspect_notebook(str(notebooks_dir() / f"{notebook}.ipynb")))
 
@@ -281,7 +300,7 @@ def _run_one(
     ``timeout_s`` limits each cell (seconds); ``log_output`` sends the cells' output
     to the ``papermill`` logger (the batch runner writes it to the run's log file).
     """
-    import papermill as pm
+    pm = _papermill()
 
     root = settings.project_root
     params = {**params, "root": str(root), "unit": unit}
