@@ -368,7 +368,9 @@ def check_boundary_spec(spec: dict[str, Any], *, where: str) -> dict[str, Any]:
     - ``{file: boundary.geojson}`` — a polygon file (GeoJSON, GeoPackage…), relative to
       the region's raw folder;
     - ``{osm: {name: 鄢陵县, admin_level: "6"}}`` — an administrative boundary looked up
-      in the OSM extract (or downloaded); ``names`` (a list), ``ref`` also accepted;
+      in the OSM extract (or downloaded); ``names`` (a list), ``ref`` also accepted,
+      and ``relation`` (the relation's id, besides a name or ref) to tell apart two
+      units of the same name;
     - ``{circle: {lon: 113.85, lat: 34.03, radius_m: 8000}}``;
     - ``{bbox: [west, south, east, north]}`` (degrees);
 
@@ -399,6 +401,15 @@ def check_boundary_spec(spec: dict[str, Any], *, where: str) -> dict[str, Any]:
             "bbox": "{bbox: [113.7, 33.9, 114.0, 34.1]}",
         }
         msg = f"{where}: boundary {kind!r} is malformed ({value!r}); write it like {examples[kind]}"
+        raise ValidationError(msg)
+    relation = value.get("relation") if kind == "osm" else None
+    if relation is not None and (
+        isinstance(relation, bool) or not isinstance(relation, int) or relation <= 0
+    ):
+        msg = (
+            f"{where}: boundary osm relation must be the relation's id, a whole number > 0, "
+            f'e.g. {{osm: {{name: 鄢陵县, admin_level: "6", relation: 3078386}}}}; got {relation!r}'
+        )
         raise ValidationError(msg)
     if float(spec.get("expand_m", 0)) < 0:
         msg = f"{where}: expand_m must be ≥ 0 metres"
