@@ -2,6 +2,9 @@
 
 ``accessibility run --region sample`` executes the facility-access notebook for a
 region; ``accessibility regions`` lists the configured regions;
+``accessibility regions from-extract EXTRACT --parent 河南省 --level 6 --name henan``
+writes ``regions/henan.yml`` with every county-level unit of the province found in
+the extract;
 ``accessibility sample`` (re)generates the synthetic sample county. Errors in the
 input print one line saying what to fix and exit with status 2; a failing notebook
 exits with status 1 and names the executed copy to open.
@@ -213,7 +216,31 @@ def _parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="rewrite maps/<region>/index.html from the run manifests")
     index.add_argument("region", help="region name")
 
-    sub.add_parser("regions", help="list configured regions")
+    listing = sub.add_parser("regions", help="list configured regions")
+    regions_sub = listing.add_subparsers(dest="regions_command")
+    made = regions_sub.add_parser(
+        "from-extract",
+        help="write regions/<name>.yml with every unit of a level inside a parent boundary",
+        description=(
+            "Finds the parent boundary (e.g. a province) and every administrative unit of "
+            "--level inside it in an OSM extract, and writes a region file listing them; "
+            "units whose boundary is incomplete in the extract are reported and left out."
+        ),
+    )
+    made.add_argument("extract", type=Path, help="OSM extract (.osm.pbf) holding the boundaries")
+    made.add_argument(
+        "--parent", required=True, help="the parent's name (e.g. 河南省) or relation id"
+    )
+    made.add_argument(
+        "--parent-level", default="4", help="admin_level of the parent (default 4, a province)"
+    )
+    made.add_argument(
+        "--level", default="6", help="admin_level of the units (default 6, county-level)"
+    )
+    made.add_argument(
+        "--name", required=True, help="region name: the file regions/<name>.yml (e.g. henan)"
+    )
+    made.add_argument("--force", action="store_true", help="replace an existing region file")
     sample = sub.add_parser(
         "sample", help="generate the synthetic sample county under data/raw/sample/"
     )
@@ -277,6 +304,34 @@ def _print_warnings(where: str, warnings: list[dict[str, str]]) -> None:
         print(f"    - {w.get('en') or w.get('zh')}")
 
 
+def _regions_from_extract(args: argparse.Namespace) -> int:
+    """Write a region file from an extract and print what it holds and what it left out."""
+    region, found = regions.from_extract(
+        args.extract,
+        parent=args.parent,
+        parent_level=args.parent_level,
+        level=args.level,
+        name=args.name,
+        force=args.force,
+    )
+    parent = found.parent
+    print(
+        f"{region.config_path}: {len(region.units)} admin_level {found.level} units inside "
+        f"{parent['name']} (relation {parent['osm_id']}, admin_level {parent['admin_level']}); "
+        f"{found.outside} outside it"
+    )
+    uncoded = [u for u in region.units if u.code == f"r{u.boundary['osm']['relation']}"]
+    if uncoded:
+        print(f"  without a code in OSM ({len(uncoded)}, coded r<relation id>; replace by hand):")
+        for u in uncoded:
+            print(f"    - {u.code} {u.name}")
+    if found.left_out:
+        print(f"  left out ({len(found.left_out)}):")
+        for r in found.left_out:
+            print(f"    - r{r['osm_id']} {r['name']}: {r['reason']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``accessibility`` console script."""
     args = _parser().parse_args(argv)
@@ -324,6 +379,8 @@ def _command(args: argparse.Namespace) -> int:
             )
             print(f"index: {path}")
             return 0
+        if args.command == "regions" and args.regions_command == "from-extract":
+            return _regions_from_extract(args)
         if args.command == "regions":
             for name in regions.available():
                 r = regions.load(name)

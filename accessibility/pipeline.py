@@ -404,6 +404,7 @@ def _osm_boundary(
     names = [str(n) for n in ([query["name"]] if "name" in query else query.get("names", []))]
     levels = [str(query["admin_level"])] if "admin_level" in query else []
     refs = [str(query["ref"])] if "ref" in query else []
+    relations = [int(query["relation"])] if "relation" in query else []
     # the boundary depends on where it is looked up: the extract (its identity) or Overpass
     if osm_file is not None:
         from .sources import extract
@@ -411,9 +412,8 @@ def _osm_boundary(
         where_key = extract.source_identity(osm_file)
     else:
         where_key = "overpass"
-    key = hashlib.sha256(
-        json.dumps([names, levels, refs, where_key], ensure_ascii=False).encode()
-    ).hexdigest()[:12]
+    criteria = [names, levels, refs, where_key] + ([relations] if relations else [])
+    key = hashlib.sha256(json.dumps(criteria, ensure_ascii=False).encode()).hexdigest()[:12]
     own = unit is not None and bool(unit.source)
     base = region.processed_dir / unit.code if own else region.processed_dir
     cache = base / "boundaries" / f"boundary_{key}.geojson"
@@ -422,7 +422,9 @@ def _osm_boundary(
     if osm_file is not None:
         from .sources import extract
 
-        found = extract.find_boundaries(Path(osm_file), names=names, admin_levels=levels, refs=refs)
+        found = extract.find_boundaries(
+            Path(osm_file), names=names, admin_levels=levels, refs=refs, relations=relations
+        )
         where = f"the extract {osm_file}"
     else:
         from .sources import overpass
@@ -435,6 +437,10 @@ def _osm_boundary(
             offline=offline,
         )
         where = "OpenStreetMap (Overpass)"
+        if relations:  # Overpass is asked by name; the relation id picks among namesakes
+            incomplete = found.attrs.get("incomplete", [])
+            found = found[found["osm_id"].isin(relations)]
+            found.attrs["incomplete"] = [r for r in incomplete if r["osm_id"] in relations]
     if found.empty and found.attrs.get("incomplete"):
         from .sources import extract
 
@@ -443,8 +449,9 @@ def _osm_boundary(
         )
         raise DataSourceError(msg)
     if found.empty:
+        which = f"{names or refs}" + (f" with relation id {relations[0]}" if relations else "")
         msg = (
-            f"no administrative boundary named {names or refs} (admin_level {levels or 'any'}) in {where}; "
+            f"no administrative boundary named {which} (admin_level {levels or 'any'}) in {where}; "
             f"check the name in {region.config_path}, or give the boundary as a file: boundary: {{file: x.geojson}}"
         )
         raise DataSourceError(msg)

@@ -14,16 +14,21 @@ Out: a :class:`Region`: names (Chinese and English), whether it is synthetic, it
      hard-coded EPSG code (Xuchang straddles zones 49N and 50N). A region may name
      a population raster (``population: {raster: worldpop.tif}``, see
      :func:`check_population_spec`).
-Tests: ``tests/test_regions.py``.
+     :func:`from_extract` writes a region file listing every unit of one admin level
+     inside a parent boundary (e.g. the counties of a province) found in an extract
+     (:mod:`accessibility.sources.province`).
+Tests: ``tests/test_regions.py``, ``tests/test_province_regions.py``.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import secrets
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shapely
 import yaml
@@ -31,6 +36,9 @@ import yaml
 from ._errors import UnknownRegionError, ValidationError
 from ._validate import check_degrees
 from .settings import check_path_part, inside_root, settings
+
+if TYPE_CHECKING:
+    from .sources.province import ProvinceUnits
 
 BOUNDARY_KINDS = ("file", "osm", "circle", "bbox")
 
@@ -368,7 +376,9 @@ def check_boundary_spec(spec: dict[str, Any], *, where: str) -> dict[str, Any]:
     - ``{file: boundary.geojson}`` — a polygon file (GeoJSON, GeoPackage…), relative to
       the region's raw folder;
     - ``{osm: {name: 鄢陵县, admin_level: "6"}}`` — an administrative boundary looked up
-      in the OSM extract (or downloaded); ``names`` (a list), ``ref`` also accepted;
+      in the OSM extract (or downloaded); ``names`` (a list), ``ref`` also accepted,
+      and ``relation`` (the relation's id, besides a name or ref) to tell apart two
+      units of the same name;
     - ``{circle: {lon: 113.85, lat: 34.03, radius_m: 8000}}``;
     - ``{bbox: [west, south, east, north]}`` (degrees);
 
@@ -399,6 +409,15 @@ def check_boundary_spec(spec: dict[str, Any], *, where: str) -> dict[str, Any]:
             "bbox": "{bbox: [113.7, 33.9, 114.0, 34.1]}",
         }
         msg = f"{where}: boundary {kind!r} is malformed ({value!r}); write it like {examples[kind]}"
+        raise ValidationError(msg)
+    relation = value.get("relation") if kind == "osm" else None
+    if relation is not None and (
+        isinstance(relation, bool) or not isinstance(relation, int) or relation <= 0
+    ):
+        msg = (
+            f"{where}: boundary osm relation must be the relation's id, a whole number > 0, "
+            f'e.g. {{osm: {{name: 鄢陵县, admin_level: "6", relation: 3078386}}}}; got {relation!r}'
+        )
         raise ValidationError(msg)
     if float(spec.get("expand_m", 0)) < 0:
         msg = f"{where}: expand_m must be ≥ 0 metres"
@@ -597,3 +616,140 @@ def metric_crs(boundary: shapely.Geometry) -> str:
     lon, lat = float(c.x), float(c.y)
     zone = min(math.floor((lon + 180) / 6) + 1, 60)
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+
+
+# ------------------------------------------------------------ region files from an extract
+
+#: Buffer written into a region file made by :func:`from_extract`, metres.
+FROM_EXTRACT_BUFFER_M = 2000
+
+
+def from_extract(
+    src: Path | str,
+    *,
+    parent: str,
+    name: str,
+    level: str = "6",
+    parent_level: str = "4",
+    force: bool = False,
+) -> tuple[Region, ProvinceUnits]:
+    """Write ``regions/<name>.yml`` listing every unit of ``level`` inside ``parent``.
+
+    The units are those of :func:`accessibility.sources.province.find_units` (sorted by
+    code, then name); each gets its name, English name (when OSM has ``name:en``), code
+    and a boundary looked up by name, level and relation id in the extract
+    (``{osm: {name: 鄢陵县, admin_level: "6", relation: 3078386}}``), so that each unit
+    is cut from the same extract. A unit whose OSM tags hold no usable code gets
+    ``r<relation id>`` (a code is a folder name), to be replaced by hand; units left
+    out are listed, with the reason, in comments at the top of the file. The region's
+    source is the extract (``{kind: osm_file, path: ...}``: relative when the extract
+    lies in ``data/raw/<name>/``, else absolute) and its boundary the parent's.
+
+    Parameters
+    ----------
+    src
+        OSM extract holding the parent and its units (see ``find_units``).
+    parent, parent_level, level
+        As :func:`accessibility.sources.province.find_units`.
+    name
+        The region's name: the file's name, and its folder under ``data/``, ``maps/``.
+    force
+        Replace an existing ``regions/<name>.yml``.
+
+    Returns
+    -------
+    tuple
+        The region as read back from the written file, and what was found.
+
+    Raises
+    ------
+    ValidationError
+        ``name`` is not a folder name, the file exists and ``force`` is false, the
+        parent is unknown or ambiguous, or no unit lies inside it.
+    DataSourceError
+        The extract is missing or unreadable, or the parent's boundary is incomplete.
+    """
+    from .sources import province
+
+    check_path_part(name, "region name", "--name")
+    path = settings.regions_dir / f"{name}.yml"
+    if path.exists() and not force:
+        msg = f"{path} exists; pass --force to replace it, or choose another --name"
+        raise ValidationError(msg)
+    src = Path(src).expanduser().resolve()
+    found = province.find_units(src, parent=parent, parent_level=parent_level, level=level)
+    if found.units.empty:
+        msg = (
+            f"no admin_level {found.level} unit with a complete boundary lies inside "
+            f"{found.parent['name']} (r{found.parent['osm_id']}) in {src}; "
+            "check --level (6: county-level units), or use an extract that covers them"
+        )
+        raise ValidationError(msg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{secrets.token_hex(4)}.{path.name}.part")
+    try:
+        tmp.write_text(_region_text(found, src=src, name=name), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return load(name), found
+
+
+def _region_text(found: ProvinceUnits, *, src: Path, name: str) -> str:
+    """The YAML text of a region file for ``found`` (see :func:`from_extract`)."""
+    parent = found.parent
+    raw = (settings.data_raw / name).resolve()
+    source_path = str(src.relative_to(raw)) if src.is_relative_to(raw.resolve()) else str(src)
+    codes = [str(c) for c in found.units["code"]]
+    doubled = {c for c in codes if c and codes.count(c) > 1}
+    units = []
+    placeholders = []
+    for row in found.units.itertuples():
+        code = str(row.code)
+        if not code or code in doubled:
+            placeholders.append(f"r{row.osm_id} {row.name}" + (f" (code {code} twice)" if code else ""))
+            code = f"r{row.osm_id}"
+        unit: dict[str, Any] = {"code": code, "name": row.name}
+        if row.name_en:
+            unit["name_en"] = row.name_en
+        unit["boundary"] = {
+            "osm": {"name": row.name, "admin_level": found.level, "relation": int(row.osm_id)}
+        }
+        units.append(unit)
+    data = {
+        "label_zh": parent["name"],
+        "label_en": parent["name_en"] or parent["name"],
+        "synthetic": False,
+        "source": {"kind": "osm_file", "path": source_path},
+        "boundary": {
+            "osm": {
+                "name": parent["name"],
+                "admin_level": parent["admin_level"],
+                "relation": parent["osm_id"],
+            }
+        },
+        "buffer_m": FROM_EXTRACT_BUFFER_M,
+        "units": units,
+    }
+    head = [
+        f"# {parent['name']} (relation {parent['osm_id']}, admin_level {parent['admin_level']}): "
+        f"its {len(units)} admin_level {found.level} units",
+        f"# found in {src.name}, written by `accessibility regions from-extract`.",
+        "# Each unit's boundary is its OSM relation in the extract; replace any with a file",
+        f"# of your own: boundary: {{file: x.geojson}} (relative to data/raw/{name}/).",
+    ]
+    if placeholders:
+        head += [
+            "#",
+            f"# {len(placeholders)} unit(s) have no usable code in OSM and are coded r<relation id>;",
+            "# replace it with the GB/T 2260 code (codes name folders under data/, maps/, runs/):",
+            *(f"#   {p}" for p in placeholders),
+        ]
+    if found.left_out:
+        head += [
+            "#",
+            f"# Left out ({len(found.left_out)}): add them by hand, or use an extract that covers them:",
+            *(f"#   r{r['osm_id']} {r['name']}: {r['reason']}" for r in found.left_out),
+        ]
+    body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=None, width=100)
+    return "\n".join(head) + "\n" + body

@@ -349,6 +349,7 @@ def find_boundaries(
     names: Sequence[str] = (),
     admin_levels: Sequence[str] = (),
     refs: Sequence[str] = (),
+    relations: Sequence[int] = (),
 ) -> gpd.GeoDataFrame:
     """Return administrative boundary polygons found in an OSM extract.
 
@@ -361,7 +362,9 @@ def find_boundaries(
     - ``admin_levels``: ``admin_level`` (``"6"`` is a county in China);
     - ``refs``: an administrative code in ``ref``, ``gb:code``, ``ref:gb``,
       ``admin_code``, ``ISO3166-2``, or any key starting ``ref:`` or ending
-      ``:code``/``_code`` (e.g. ``"411024"``).
+      ``:code``/``_code`` (e.g. ``"411024"``);
+    - ``relations``: the relation's id (e.g. ``[3078386]``), which tells apart two
+      units of the same name.
 
     Each matching relation's outer and inner member ways are assembled into a
     MultiPolygon by libosmium. Streaming: one read of the relations, one of the
@@ -372,7 +375,7 @@ def find_boundaries(
     ----------
     src
         OSM extract (``.osm.pbf``, ``.osm``, ...), sorted by type then id.
-    names, admin_levels, refs
+    names, admin_levels, refs, relations
         Values to match (see above).
 
     Returns
@@ -400,6 +403,7 @@ def find_boundaries(
     want_levels = _check_values("admin_levels", admin_levels)
     want_refs = _check_values("refs", refs)
     want_names_en = {n.casefold() for n in want_names}
+    want_relations = _check_ids("relations", relations)
 
     rows: dict[int, dict[str, object]] = {}
     member_ways: dict[int, list[int]] = {}
@@ -415,6 +419,8 @@ def find_boundaries(
         admin = osmium.filter.TagFilter(("boundary", "administrative"))
         processor = osmium.FileProcessor(str(src), osmium.osm.RELATION)
         for rel in processor.with_filter(admin).with_filter(manager.first_pass_handler()):
+            if want_relations and rel.id not in want_relations:
+                continue
             tags = {t.k: t.v for t in rel.tags}
             if want_names and not _name_matches(tags, want_names, want_names_en):
                 continue
@@ -478,11 +484,12 @@ def find_boundaries(
         )
     if not rows:
         log.warning(
-            "no boundary=administrative relation in %s matches names=%s admin_levels=%s refs=%s",
+            "no boundary=administrative relation in %s matches names=%s admin_levels=%s refs=%s relations=%s",
             src.name,
             list(want_names),
             list(want_levels),
             list(want_refs),
+            sorted(want_relations),
         )
     kept = [i for i in rows if i in geoms]
     columns = ["osm_id", "name", "name_en", "admin_level", "ref", "tags"]
@@ -503,6 +510,21 @@ def _ways_present(src: Path, tracker: osmium.IdTracker) -> set[int]:
         raise DataSourceError(msg) from exc
 
 
+def incomplete_reason(record: dict[str, object]) -> str:
+    """Why one boundary relation of ``find_boundaries(...).attrs["incomplete"]`` could not
+    be assembled, e.g. "but 1 of its 4 member ways is missing: ..."."""
+    missing, ways = record["ways_missing"], record["ways"]
+    if missing:
+        return (
+            f"but {missing} of its {ways} member ways {'is' if missing == 1 else 'are'} missing: "
+            "the extract was cut inside the boundary, so its ring cannot close"
+        )
+    return (
+        f"with all {ways} member ways, but its rings do not close (nodes of those ways are "
+        "missing from the extract, or the relation is broken in OpenStreetMap)"
+    )
+
+
 def incomplete_message(
     incomplete: Sequence[dict[str, object]], *, where: str, config: object
 ) -> str:
@@ -511,20 +533,11 @@ def incomplete_message(
     ``incomplete`` is ``find_boundaries(...).attrs["incomplete"]``; ``where`` names the
     extract, ``config`` the region file the boundary is set in.
     """
-    parts = []
-    for r in incomplete:
-        head = f"boundary relation {r['osm_id']} {r['name']} (admin_level {r['admin_level'] or '?'}) was found in {where}"
-        if r["ways_missing"]:
-            parts.append(
-                f"{head} but {r['ways_missing']} of its {r['ways']} member ways "
-                f"{'is' if r['ways_missing'] == 1 else 'are'} missing: "
-                "the extract was cut inside the boundary, so its ring cannot close"
-            )
-        else:
-            parts.append(
-                f"{head} with all {r['ways']} member ways, but its rings do not close (nodes of "
-                "those ways are missing from the extract, or the relation is broken in OpenStreetMap)"
-            )
+    parts = [
+        f"boundary relation {r['osm_id']} {r['name']} (admin_level {r['admin_level'] or '?'}) "
+        f"was found in {where} {incomplete_reason(r)}"
+        for r in incomplete
+    ]
     return (
         "; ".join(parts)
         + ". The name is right: use an extract that covers the whole unit (e.g. its province), "
@@ -573,6 +586,19 @@ def _check_values(name: str, values: Sequence[str]) -> set[str]:
         msg = f"{name} must be a list of strings, e.g. {name}=[{values!r}], not a single string"
         raise ValidationError(msg)
     return {str(v).strip() for v in values}
+
+
+def _check_ids(name: str, values: Sequence[int]) -> set[int]:
+    if isinstance(values, (str, int)):
+        msg = f"{name} must be a list of relation ids, e.g. {name}=[{values!r}], not a single value"
+        raise ValidationError(msg)
+    ids = set()
+    for v in values:
+        if isinstance(v, bool) or not str(v).strip().isdigit() or int(v) <= 0:
+            msg = f"{name}: {v!r} is not a relation id (a whole number > 0, e.g. 3078386)"
+            raise ValidationError(msg)
+        ids.add(int(v))
+    return ids
 
 
 def _fmt_bounds(bounds: Sequence[float]) -> str:

@@ -1,0 +1,203 @@
+"""Region files written from an extract: every unit of a level inside a parent boundary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import shapely
+import yaml
+
+from accessibility import cli, pipeline, regions
+from accessibility._errors import ValidationError
+from accessibility.settings import settings
+from accessibility.sources import extract, province
+
+from . import province as generated
+
+
+@pytest.fixture(scope="module")
+def extract_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("province")
+    return generated.write_province(folder / "province.osm.pbf")
+
+
+def _listed(region: regions.Region) -> list[tuple[str, str, str, int]]:
+    """(code or "", name, English name, relation id) of the units, "" for a placeholder code."""
+    out = []
+    for u in region.units:
+        relation = int(u.boundary["osm"]["relation"])
+        code = "" if u.code == f"r{relation}" else u.code
+        out.append((code, u.name, u.name_en, relation))
+    return out
+
+
+def test_find_units_lists_the_units_inside_the_parent(extract_file: Path) -> None:
+    found = province.find_units(extract_file, parent="测试省", parent_level="4", level="6")
+    assert found.parent["osm_id"] == generated.PARENT_ID
+    got = list(
+        zip(
+            found.units["code"],
+            found.units["name"],
+            found.units["name_en"],
+            found.units["osm_id"],
+            strict=True,
+        )
+    )
+    assert got == generated.EXPECTED
+    # each unit's polygon is its grid cell, wholly inside the parent
+    for row in found.units.itertuples():
+        (i, j), _, _ = generated.UNITS[row.osm_id]
+        assert row.geometry.symmetric_difference(generated.cell(i, j)).area < 1e-12
+        assert row.share_inside == pytest.approx(1.0)
+    # outside: the complete neighbour sharing the border and the incomplete one beyond it
+    assert found.outside == 2
+    assert generated.OUTSIDE_ID not in set(found.units["osm_id"])
+    left = {r["osm_id"]: r for r in found.left_out}
+    assert sorted(left) == [generated.INCOMPLETE_ID, generated.NAMELESS_ID]
+    assert generated.OUTSIDE_INCOMPLETE_ID not in left
+    assert left[generated.INCOMPLETE_ID]["name"] == "残县"
+    assert "1 of its 4 member ways is missing" in left[generated.INCOMPLETE_ID]["reason"]
+    assert "no name" in left[generated.NAMELESS_ID]["reason"]
+
+
+def test_find_units_by_relation_id_and_english_name(extract_file: Path) -> None:
+    by_id = province.find_units(extract_file, parent=str(generated.PARENT_ID))
+    by_en = province.find_units(extract_file, parent="test province")
+    assert (
+        list(by_id.units["osm_id"])
+        == list(by_en.units["osm_id"])
+        == [e[3] for e in generated.EXPECTED]
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (
+            {"parent": "河南省"},
+            r"no admin_level 4 boundary named '河南省'.*测试省 \(r1\), 邻省 \(r2\)",
+        ),
+        ({"parent": "测试省", "parent_level": "5"}, "admin_level 5 boundaries there: none"),
+        ({"parent": "测试省", "level": "4"}, "both 4"),
+        ({"parent": "测试省", "level": "six"}, "--level must be an OSM admin_level"),
+    ],
+)
+def test_find_units_refuses_bad_input(
+    extract_file: Path, kwargs: dict[str, str], match: str
+) -> None:
+    with pytest.raises(ValidationError, match=match):
+        province.find_units(extract_file, **kwargs)
+
+
+def test_unit_code_prefers_a_gb_code() -> None:
+    assert province.unit_code({"ref": "CN-HA", "china_admin_code": "410101"}) == (
+        "410101",
+        "china_admin_code",
+    )
+    assert province.unit_code({"ref:gb": "410102000000"}) == ("410102", "ref:gb")
+    assert province.unit_code({"ref": "HA 01"}) == ("", "")
+    assert province.unit_code({"name": "一县"}) == ("", "")
+
+
+def test_region_file_loads_and_a_unit_boundary_resolves(extract_file: Path, tmp_path: Path) -> None:
+    settings.root = tmp_path
+    region, _ = regions.from_extract(extract_file, parent="测试省", name="testprov")
+    path = tmp_path / "regions" / "testprov.yml"
+    assert region.config_path == path
+    assert regions.load("testprov").units == region.units
+    assert _listed(region) == generated.EXPECTED
+    assert [u.code for u in region.units][-2:] == ["r107", "r104"]  # no code in OSM
+    assert region.label_zh == "测试省" and region.label_en == "Test Province"
+    assert region.source == {"kind": "osm_file", "path": str(extract_file.resolve())}
+    assert region.boundary == {"osm": {"name": "测试省", "admin_level": "4", "relation": 1}}
+    text = path.read_text("utf-8")
+    head = [line for line in text.splitlines() if line.startswith("#")]
+    assert any("r110 残县" in line and "1 of its 4 member ways is missing" in line for line in head)
+    assert not any("外" in line for line in head)  # units outside are not mentioned
+    assert "残县" not in [u["name"] for u in yaml.safe_load(text)["units"]]
+    # the boundary the pipeline cuts a unit by is that unit's cell
+    unit = region.unit("410106")
+    polygon = pipeline.study_area(region, unit, osm_file=extract_file).iloc[0]
+    assert polygon.symmetric_difference(generated.cell(2, 1)).area < 1e-12
+    assert shapely.equals(
+        pipeline.study_area(region, None, osm_file=extract_file).iloc[0],
+        shapely.box(113.0, 33.0, 113.4, 33.4),
+    )
+
+
+def test_region_file_source_is_relative_inside_the_raw_folder(
+    extract_file: Path, tmp_path: Path
+) -> None:
+    settings.root = tmp_path
+    raw = tmp_path / "data" / "raw" / "testprov"
+    raw.mkdir(parents=True)
+    local = raw / "province.osm.pbf"
+    local.write_bytes(extract_file.read_bytes())
+    region, _ = regions.from_extract(local, parent="测试省", name="testprov")
+    assert region.source == {"kind": "osm_file", "path": "province.osm.pbf"}
+    assert pipeline._region_osm_file(region, region.units[0]) == local
+
+
+def test_a_boundary_relation_id_tells_namesakes_apart(extract_file: Path) -> None:
+    found = extract.find_boundaries(extract_file, admin_levels=["6"], relations=[104, 105])
+    assert list(found["osm_id"]) == [104, 105]
+    with pytest.raises(ValidationError, match="relation id"):
+        extract.find_boundaries(extract_file, relations=["r104"])
+    with pytest.raises(ValidationError, match="relation must be the relation's id"):
+        regions.check_boundary_spec({"osm": {"name": "四县", "relation": "104"}}, where="x")
+
+
+def test_cli_writes_the_region_file(
+    extract_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "--root",
+        str(tmp_path),
+        "-q",
+        "regions",
+        "from-extract",
+        str(extract_file),
+        "--parent",
+        "测试省",
+        "--name",
+        "testprov",
+    ]
+    assert cli.main([*argv, "--level", "6", "--parent-level", "4"]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "regions" / "testprov.yml").is_file()
+    assert "9 admin_level 6 units inside 测试省 (relation 1" in out
+    assert (
+        "r110 残县: its boundary relation is in province.osm.pbf but 1 of its 4 member ways is missing"
+        in out
+    )
+    assert "r113 (no name)" in out and "外县" not in out
+    # an existing file is kept without --force
+    before = (tmp_path / "regions" / "testprov.yml").read_text("utf-8")
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "exists; pass --force" in err
+    assert cli.main([*argv, "--force"]) == 0
+    assert (tmp_path / "regions" / "testprov.yml").read_text("utf-8") == before
+
+
+def test_cli_unknown_parent_names_the_boundaries_at_that_level(
+    extract_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "--root",
+        str(tmp_path),
+        "-q",
+        "regions",
+        "from-extract",
+        str(extract_file),
+        "--parent",
+        "河南省",
+        "--name",
+        "henan",
+    ]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "no admin_level 4 boundary named '河南省'" in err and "测试省 (r1), 邻省 (r2)" in err
+    assert not (tmp_path / "regions" / "henan.yml").exists()
