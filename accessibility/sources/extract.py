@@ -319,9 +319,14 @@ def clip_cached(src: Path | str, polygon: shapely.Geometry, cache_dir: Path | st
 
 def cache_key(src: Path | str, polygon: shapely.Geometry) -> str:
     """Return the :func:`clip_cached` key of a source file and a polygon (16 hex digits)."""
+    return _cache_key(source_identity(src), polygon)
+
+
+def _cache_key(identity: str, polygon: shapely.Geometry) -> str:
+    """:func:`cache_key` from a :func:`source_identity` already computed (one per many clips)."""
     h = hashlib.sha256()
     h.update(f"extract.clip v{CLIP_VERSION}\n".encode())
-    h.update(source_identity(src).encode())
+    h.update(identity.encode())
     h.update(shapely.to_wkb(shapely.normalize(polygon)))
     return h.hexdigest()[:16]
 
@@ -1067,14 +1072,7 @@ def _add_nodes(keep: osmium.IdTracker, ids: list[int]) -> None:
 def _write_kept(src: Path, keep: osmium.IdTracker, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{secrets.token_hex(4)}.part.{out.name}")
-    source_header = osmium.FileProcessor(str(src), osmium.osm.NOTHING).header
-    header = osmium.io.Header()
-    header.set("generator", "accessibility.sources.extract.clip")
-    if source_header.get("sorting", "") == "Type_then_ID":
-        header.set("sorting", "Type_then_ID")
-    for key in DATE_HEADER_KEYS:  # the clip dates its data as the extract did
-        if source_header.get(key, ""):
-            header.set(key, source_header.get(key))
+    header = _clip_header(src)
     try:
         with (
             tqdm(
@@ -1093,6 +1091,19 @@ def _write_kept(src: Path, keep: osmium.IdTracker, out: Path) -> None:
         raise DataSourceError(msg) from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _clip_header(src: Path) -> osmium.io.Header:
+    """The header of a clip of ``src``: generator, sorting and the extract's date keys."""
+    source_header = osmium.FileProcessor(str(src), osmium.osm.NOTHING).header
+    header = osmium.io.Header()
+    header.set("generator", "accessibility.sources.extract.clip")
+    if source_header.get("sorting", "") == "Type_then_ID":
+        header.set("sorting", "Type_then_ID")
+    for key in DATE_HEADER_KEYS:  # the clip dates its data as the extract did
+        if source_header.get(key, ""):
+            header.set(key, source_header.get(key))
+    return header
 
 
 # ------------------------------------------------------------------ boundaries
