@@ -56,7 +56,9 @@ ways' node ids (C++), then assembles only those areas, keeping node locations on
 for the boundary nodes. Memory is bounded by the boundaries, not by the file.
 
 :func:`clip_cached` keys the clip by the source file's identity and the polygon, so a
-re-run reuses it (raw is read-only, derived is cached).
+re-run reuses it (raw is read-only, derived is cached). Many units of one extract:
+:func:`accessibility.sources.clip_many.clip_many` (one read per pass for all units,
+same files under the same names).
 
 Tests: ``tests/test_extract.py``. Benchmark: ``benchmarks/bench_extract.py``.
 """
