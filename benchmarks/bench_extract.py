@@ -9,6 +9,13 @@ Usage::
 
     .venv/bin/python benchmarks/bench_extract.py [--tiles 10000] [--seeds 6] [--quick]
         [--no-baseline] [--workdir /tmp/accessibility-bench-extract]
+        [--many N [--many-single K]]
+
+``--many N`` clips the first N tiles (each + 2 km): K of them one by one with
+``extract.clip`` (the mean is extrapolated to N), all N with
+``clip_many.clip_many`` in one pass, a rerun of it (nothing to clip), and, when
+osmium-tool is installed, ``osmium extract --config --strategy complete_ways`` on
+the same K units; results in ``benchmarks/results/extract_many.json``.
 
 Each measurement runs in a fresh child process (so that its peak RSS is its own).
 Prints a table on stdout, progress on stderr, and writes the numbers to
@@ -44,7 +51,7 @@ log = logging.getLogger("bench_extract")
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "extract.json"
 #: Bump when the generated province changes for the same options.
-PROVINCE_VERSION = "4"
+PROVINCE_VERSION = "5"
 #: Real OSM ids (2026): nodes up to about 1.3e10, ways 1.4e9, relations 2e7.
 NODE_ID_RANGE = 12_500_000_000
 WAY_ID_RANGE = 1_400_000_000
@@ -317,6 +324,9 @@ def build_province(path: Path, *, tiles: int, n_seeds: int, work: Path) -> dict[
         "centre_tile": centre,
         "centre_name": tile_name(centre)[0],
         "centre_boundary_wkt": shapely.to_wkt(layout.boundary(centre), rounding_precision=7),
+        # enough to rebuild any tile's boundary (``tile_boundary``) for --many
+        "seed_boundaries_wkt": [shapely.to_wkt(s.boundary, rounding_precision=7) for s in seeds],
+        "shifts": [list(layout.shift(k)) for k in range(tiles)],
         "build_s": time.perf_counter() - t0,
     }
     path.with_suffix(".json").write_text(
@@ -347,7 +357,11 @@ def ensure_province(path: Path, *, tiles: int, n_seeds: int) -> dict[str, Any]:
 
 def clip_polygon(meta: dict[str, Any]) -> shapely.Geometry:
     """The centre county's boundary buffered by BUFFER_M metres (in UTM 50N), WGS-84."""
-    boundary = shapely.from_wkt(meta["centre_boundary_wkt"])
+    return buffered(shapely.from_wkt(meta["centre_boundary_wkt"]))
+
+
+def buffered(boundary: shapely.Geometry) -> shapely.Geometry:
+    """``boundary`` (WGS-84) buffered by BUFFER_M metres in UTM 50N, back in WGS-84."""
     to_utm = pyproj.Transformer.from_crs(4326, 32650, always_xy=True)
     to_wgs = pyproj.Transformer.from_crs(32650, 4326, always_xy=True)
 
@@ -357,6 +371,18 @@ def clip_polygon(meta: dict[str, Any]) -> shapely.Geometry:
     return shapely.transform(
         shapely.transform(boundary, project(to_utm)).buffer(BUFFER_M), project(to_wgs)
     )
+
+
+def tile_boundary(meta: dict[str, Any], k: int) -> shapely.Geometry:
+    """Tile ``k``'s county boundary (WGS-84), from the seed boundaries and the shifts."""
+    seed = shapely.from_wkt(meta["seed_boundaries_wkt"][k % meta["seeds"]])
+    dx, dy = meta["shifts"][k]
+    return shapely.transform(seed, lambda c: c + np.array([dx, dy]) / 1e7)
+
+
+def many_polygons(meta: dict[str, Any], n: int) -> dict[str, shapely.Geometry]:
+    """The first ``n`` tiles' boundaries, each buffered by BUFFER_M metres (UTM 50N)."""
+    return {tile_name(k)[0]: buffered(tile_boundary(meta, k)) for k in range(n)}
 
 
 # -------------------------------------------------------------- measurements
@@ -376,6 +402,98 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def child_many(
+    task: str, src: Path, meta: dict[str, Any], workdir: Path, n: int, k: int
+) -> dict[str, Any]:
+    """One measurement of ``--many``: ``n`` units, the first ``k`` of them one by one."""
+    import shutil
+
+    from accessibility.sources import clip_many, extract
+
+    polygons = many_polygons(meta, n)
+    result: dict[str, Any] = {"task": task, "units": n}
+    rss_before = _peak_rss_mb()
+    t0 = time.perf_counter()
+    if task == "many-single":
+        folder = workdir / "many-single"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        times = []
+        for name in list(polygons)[:k]:
+            t = time.perf_counter()
+            extract.clip(src, polygons[name], folder / f"{name}.osm.pbf")
+            times.append(time.perf_counter() - t)
+        result.update(units=k, per_unit_s=times)
+    elif task in ("many-onepass", "many-rerun"):
+        folder = workdir / "many-onepass"
+        if task == "many-onepass":
+            shutil.rmtree(folder, ignore_errors=True)
+        outs = clip_many.clip_many(src, polygons, folder)
+        st = clip_many.last_stats
+        result.update(
+            clipped=len(st.clipped),
+            reused=len(st.reused),
+            passes_s=st.seconds,
+            pairs=st.pairs,
+            out_bytes=sum(p.stat().st_size for p in outs.values()),
+            files={name: str(path) for name, path in outs.items()},
+        )
+    elif task == "many-osmium":
+        folder = workdir / "many-osmium"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        extracts = []
+        # osmium-tool keeps id sets per extract: 150 units at once were killed for memory
+        # (2 cores, 23 GB), so it gets the same first K units as the one-by-one clips
+        for i, (name, poly) in enumerate(list(polygons.items())[:k]):
+            gj = folder / f"unit{i}.geojson"
+            gj.write_text(
+                json.dumps(
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": json.loads(shapely.to_geojson(poly)),
+                    }
+                ),
+                encoding="utf-8",
+            )
+            extracts.append(
+                {
+                    "output": f"{name}.osm.pbf",
+                    "polygon": {"file_name": str(gj), "file_type": "geojson"},
+                }
+            )
+        config = folder / "config.json"
+        config.write_text(
+            json.dumps({"directory": str(folder), "extracts": extracts}, ensure_ascii=False),
+            encoding="utf-8",
+        )
+        t0 = time.perf_counter()  # the files above are not part of the time
+        subprocess.run(
+            [
+                "osmium",
+                "extract",
+                "--config",
+                str(config),
+                "--strategy",
+                "complete_ways",
+                "--overwrite",
+                "--no-progress",
+                str(src),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        result.update(osmium_peak_rss_mb=children, units=k)
+    else:
+        raise SystemExit(f"unknown task {task}")
+    result["seconds"] = time.perf_counter() - t0
+    result["rss_before_mb"] = rss_before
+    result["peak_rss_mb"] = max(_peak_rss_mb(), result.get("osmium_peak_rss_mb", 0.0))
+    return result
+
+
 def child(task: str, src: Path, meta_path: Path, workdir: Path) -> dict[str, Any]:
     """Run one measurement in this (fresh) process and return its numbers."""
     from accessibility.settings import settings
@@ -383,6 +501,9 @@ def child(task: str, src: Path, meta_path: Path, workdir: Path) -> dict[str, Any
 
     settings.progress = False
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if task.startswith("many-"):
+        n, k = (int(v) for v in os.environ["BENCH_EXTRACT_MANY"].split(","))
+        return child_many(task, src, meta, workdir, n, k)
     polygon = clip_polygon(meta)
     rss_before = _peak_rss_mb()
     out = workdir / "clip_centre.osm.pbf"
@@ -428,8 +549,11 @@ def child(task: str, src: Path, meta_path: Path, workdir: Path) -> dict[str, Any
     return result
 
 
-def run_child(task: str, src: Path, meta_path: Path, workdir: Path) -> dict[str, Any]:
+def run_child(
+    task: str, src: Path, meta_path: Path, workdir: Path, many: tuple[int, int] = (0, 0)
+) -> dict[str, Any]:
     print(f"running {task} ...", file=sys.stderr)
+    env = dict(os.environ, BENCH_EXTRACT_MANY=f"{many[0]},{many[1]}")
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -440,7 +564,7 @@ def run_child(task: str, src: Path, meta_path: Path, workdir: Path) -> dict[str,
         "--workdir",
         str(workdir),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
         raise SystemExit(f"{task} failed")
@@ -488,6 +612,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="200 tiles, for a smoke run")
     parser.add_argument("--no-baseline", action="store_true", help="skip the pyosmium-scan clip")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/accessibility-bench-extract"))
+    parser.add_argument(
+        "--many",
+        type=int,
+        default=0,
+        help="N: clip the first N tiles one by one, in one pass, and with osmium-tool",
+    )
+    parser.add_argument(
+        "--many-single",
+        type=int,
+        default=10,
+        help="of the N, how many to clip one by one (default 10)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--src", type=Path, help=argparse.SUPPRESS)
@@ -502,6 +638,8 @@ def main(argv: list[str] | None = None) -> int:
     tiles = 200 if args.quick else args.tiles
     src = args.workdir / f"province_{tiles}x{args.seeds}.osm.pbf"
     meta = ensure_province(src, tiles=tiles, n_seeds=args.seeds)
+    if args.many:
+        return main_many(args, src, meta, tiles)
     tasks = ["libosmium-read", "clip", "read-clip", "find_boundaries"]
     if not args.no_baseline:
         tasks.insert(2, "clip-pyosmium-scan")
@@ -521,6 +659,94 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"\nresults in {args.output}")
+    return 0
+
+
+def _ids(path: Path) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {"n": set(), "w": set(), "r": set()}
+    for obj in osmium.FileProcessor(str(path)):
+        out[obj.type_str()].add(obj.id)
+    return out
+
+
+def main_many(args: argparse.Namespace, src: Path, meta: dict[str, Any], tiles: int) -> int:
+    """``--many N``: N units one by one (the first K, extrapolated), in one pass, with osmium-tool."""
+    import shutil
+
+    n = min(args.many, tiles)
+    k = min(args.many_single, n)
+    many = (n, k)
+    meta_path = src.with_suffix(".json")
+    rows = [
+        run_child(t, src, meta_path, args.workdir, many)
+        for t in ("many-single", "many-onepass", "many-rerun")
+    ]
+    if shutil.which("osmium"):
+        rows.append(run_child("many-osmium", src, meta_path, args.workdir, many))
+    else:
+        print("osmium-tool not installed: `osmium extract --config` not measured", file=sys.stderr)
+    single, onepass = rows[0], rows[1]
+    mean_single = sum(single["per_unit_s"]) / len(single["per_unit_s"])
+    # the same ids: the K single clips against their one-pass files; osmium-tool's files too
+    files = onepass["files"]
+    names = list(files)
+    same = sum(
+        _ids(args.workdir / "many-single" / f"{name}.osm.pbf") == _ids(Path(files[name]))
+        for name in names[:k]
+    )
+    osmium_diff: dict[str, int] = {"n": 0, "w": 0, "r": 0}
+    if len(rows) > 3:
+        for name in names[:k]:
+            a, b = _ids(args.workdir / "many-osmium" / f"{name}.osm.pbf"), _ids(Path(files[name]))
+            for t in osmium_diff:
+                osmium_diff[t] += len(a[t] ^ b[t])
+    c = meta["counts"]
+    print(
+        f"\nsynthetic province: {meta['size_bytes'] / 1e6:,.0f} MB, {c['nodes']:,} nodes, "
+        f"{c['ways']:,} ways, {c['relations']:,} relations; {tiles} tiles; node ids up to "
+        f"{meta['max_node_id']:,}. Units: the first {n} tiles, each + {BUFFER_M:.0f} m\n"
+    )
+    print("| how | units | time (s) | peak RSS (MB) | notes |")
+    print("|---|---:|---:|---:|---|")
+    print(
+        f"| clip, one by one | {k} of {n} | {sum(single['per_unit_s']):,.1f} | {single['peak_rss_mb']:,.0f} | "
+        f"{mean_single:.2f} s per unit; × {n} units ≈ {mean_single * n:,.0f} s |"
+    )
+    p = onepass["passes_s"]
+    print(
+        f"| clip_many, one pass | {n} | {onepass['seconds']:,.1f} | {onepass['peak_rss_mb']:,.0f} | "
+        f"nodes {p['nodes']:.1f} s, ways+relations {p['ways']:.1f} s, write {p['write']:.1f} s; "
+        f"{onepass['pairs']:,} (node, unit) pairs; = {onepass['seconds'] / mean_single:.1f} single clips; "
+        f"{same} of {k} units checked: same ids as clip |"
+    )
+    rerun = rows[2]
+    print(
+        f"| clip_many, rerun | {n} | {rerun['seconds']:,.2f} | {rerun['peak_rss_mb']:,.0f} | "
+        f"{rerun['clipped']} clipped, {rerun['reused']} reused |"
+    )
+    if len(rows) > 3:
+        o = rows[3]
+        print(
+            f"| osmium extract --config, complete_ways | {k} of {n} | {o['seconds']:,.1f} | {o['peak_rss_mb']:,.0f} | "
+            f"= {o['seconds'] / mean_single:.1f} single clips for {k} units; ids differing from clip_many over {k} units: "
+            f"{osmium_diff['n']} nodes, {osmium_diff['w']} ways, {osmium_diff['r']} relations |"
+        )
+    out = args.output.with_name("extract_many.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for r in rows:
+        r.pop("files", None)
+    out.write_text(
+        json.dumps(
+            {
+                "date": dt.date.today().isoformat(),
+                "province": {x: meta[x] for x in ("size_bytes", "counts", "tiles")},
+                "rows": rows,
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    print(f"\nresults in {out}")
     return 0
 
 

@@ -56,7 +56,9 @@ ways' node ids (C++), then assembles only those areas, keeping node locations on
 for the boundary nodes. Memory is bounded by the boundaries, not by the file.
 
 :func:`clip_cached` keys the clip by the source file's identity and the polygon, so a
-re-run reuses it (raw is read-only, derived is cached).
+re-run reuses it (raw is read-only, derived is cached). Many units of one extract:
+:func:`accessibility.sources.clip_many.clip_many` (one read per pass for all units,
+same files under the same names).
 
 Tests: ``tests/test_extract.py``. Benchmark: ``benchmarks/bench_extract.py``.
 """
@@ -319,9 +321,14 @@ def clip_cached(src: Path | str, polygon: shapely.Geometry, cache_dir: Path | st
 
 def cache_key(src: Path | str, polygon: shapely.Geometry) -> str:
     """Return the :func:`clip_cached` key of a source file and a polygon (16 hex digits)."""
+    return _cache_key(source_identity(src), polygon)
+
+
+def _cache_key(identity: str, polygon: shapely.Geometry) -> str:
+    """:func:`cache_key` from a :func:`source_identity` already computed (one per many clips)."""
     h = hashlib.sha256()
     h.update(f"extract.clip v{CLIP_VERSION}\n".encode())
-    h.update(source_identity(src).encode())
+    h.update(identity.encode())
     h.update(shapely.to_wkb(shapely.normalize(polygon)))
     return h.hexdigest()[:16]
 
@@ -1093,14 +1100,7 @@ def _add_nodes(keep: osmium.IdTracker, ids: list[int]) -> None:
 def _write_kept(src: Path, keep: osmium.IdTracker, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{secrets.token_hex(4)}.part.{out.name}")
-    source_header = osmium.FileProcessor(str(src), osmium.osm.NOTHING).header
-    header = osmium.io.Header()
-    header.set("generator", "accessibility.sources.extract.clip")
-    if source_header.get("sorting", "") == "Type_then_ID":
-        header.set("sorting", "Type_then_ID")
-    for key in DATE_HEADER_KEYS:  # the clip dates its data as the extract did
-        if source_header.get(key, ""):
-            header.set(key, source_header.get(key))
+    header = _clip_header(src)
     try:
         with (
             tqdm(
@@ -1119,6 +1119,19 @@ def _write_kept(src: Path, keep: osmium.IdTracker, out: Path) -> None:
         raise DataSourceError(msg) from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _clip_header(src: Path) -> osmium.io.Header:
+    """The header of a clip of ``src``: generator, sorting and the extract's date keys."""
+    source_header = osmium.FileProcessor(str(src), osmium.osm.NOTHING).header
+    header = osmium.io.Header()
+    header.set("generator", "accessibility.sources.extract.clip")
+    if source_header.get("sorting", "") == "Type_then_ID":
+        header.set("sorting", "Type_then_ID")
+    for key in DATE_HEADER_KEYS:  # the clip dates its data as the extract did
+        if source_header.get(key, ""):
+            header.set(key, source_header.get(key))
+    return header
 
 
 # ------------------------------------------------------------------ boundaries

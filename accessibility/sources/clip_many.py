@@ -1,0 +1,590 @@
+"""Clipping every unit of a province out of its extract in one read per pass.
+
+Design
+------
+In:  a local OSM extract (``.osm.pbf`` or anything pyosmium reads, sorted by type then
+     id) and a mapping of unit names to polygons in WGS-84 degrees (each polygon
+     already buffered as the unit needs it).
+Out: one ``.osm.pbf`` per unit in ``out_dir``, named as
+     :func:`accessibility.sources.extract.clip_cached` names it
+     (``clip_<key>.osm.pbf``), each holding exactly what
+     :func:`~accessibility.sources.extract.clip` writes for that polygon: the same
+     nodes, ways and relations, copied unchanged in the source's order.
+
+How: :func:`clip_many` reads the extract three times, whatever the number of units:
+
+1. **nodes** — the numpy PBF decoder of :mod:`~accessibility.sources.extract` (or
+   pyosmium for other files) hands over the nodes in the units' joint bounding box.
+   A grid over that box (about 2,000 cells per unit) says for each cell which units
+   cover it whole (its nodes belong to them without a test) and which cross it (its
+   nodes are tested with :func:`shapely.intersects_xy`, unit by unit, on the cell's
+   nodes only). Each (node, unit) pair is kept as one int64 key ``id × n_units + unit``.
+2. **ways and relations** — every way reaches Python (pyosmium); its node ids are
+   looked up in batches (:func:`numpy.searchsorted`) among the nodes inside, giving
+   the units that keep it whole, and its nodes are added to those units once the
+   ways are over. Relations are kept per unit when a member node or way is kept, or
+   (at any depth, in any order) a member relation is: the same rules as ``clip``.
+3. **write** — one read; each kept object is added to the writer of each unit that
+   keeps it (a walk over the sorted keys, since the file and the keys are both in id
+   order). Each output goes to a temporary file renamed into place once complete.
+
+Memory: no :class:`osmium.IdTracker` (one per unit would cost up to 1.5 GiB each with
+today's node ids). The bound is 8 bytes per kept (object, unit) pair — the nodes
+inside each unit plus the nodes of its ways, about 8 bytes × the province's nodes ×
+(1 + the share in two units' buffers) — plus a batch of ways (≤ :data:`WAY_BATCH`
+node refs) and one writer buffer (:data:`WRITER_BUFFER` bytes) per unit being
+written. ``benchmarks/README.md`` ("All units in one pass") measures it: 150 units
+of a 17 MB file (2.7 M nodes, ids up to 1.25e10) peak at 0.5 GB with 2.1 M pairs,
+where each single ``clip`` peaks at 1.8 GB.
+
+Cache: a unit whose file already exists in ``out_dir`` is not clipped again, so a
+rerun on an unchanged extract reads nothing but the ends of the extract (its
+identity); ``clip_cached`` of one unit finds the file ``clip_many`` wrote and
+vice versa.
+
+Tests: ``tests/test_clip_many.py``. Benchmark: ``benchmarks/bench_extract.py --many N``.
+"""
+
+from __future__ import annotations
+
+import logging
+import lzma
+import math
+import os
+import secrets
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import osmium
+import shapely
+from tqdm.auto import tqdm
+
+from .._errors import DataSourceError, ValidationError
+from ..settings import settings
+from . import extract
+
+log = logging.getLogger(__name__)
+
+#: Node refs of ways gathered before one vectorised lookup (pass 2).
+WAY_BATCH = 1 << 20
+#: Candidate nodes gathered before the grid assigns them to units (pass 1).
+NODE_BATCH = 1 << 20
+#: Buffer of each unit's writer in pass 3, bytes (libosmium's default is 4 MiB).
+WRITER_BUFFER = 1 << 20
+#: Grid cells per unit in pass 1 (cells whose units cover them whole need no test).
+CELLS_PER_UNIT = 2000
+_MAX_CELLS = 1 << 22
+
+
+@dataclass
+class ClipManyStats:
+    """What the last :func:`clip_many` did; read by tests and the benchmark.
+
+    Attributes
+    ----------
+    clipped, reused
+        Unit names clipped by this call, and those whose cached file was reused.
+    nodes_scanned
+        Nodes looked at in pass 1.
+    pairs
+        Kept (node, unit) pairs after pass 2 (the memory the node sets take is 8 bytes each).
+    seconds
+        Wall time of each pass, in seconds.
+    """
+
+    clipped: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    nodes_scanned: int = 0
+    pairs: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+#: Statistics of the most recent :func:`clip_many` in this process.
+last_stats = ClipManyStats()
+
+
+def clip_many(
+    src: Path | str,
+    polygons: Mapping[str, shapely.Geometry],
+    out_dir: Path | str,
+) -> dict[str, Path]:
+    """Clip every unit's polygon out of an extract, reading it once per pass.
+
+    Each unit's file holds what ``extract.clip(src, polygon, out)`` writes (see its
+    rules: nodes inside, ways with a node inside kept whole, relations with a kept
+    member, members outside not added). Files already in ``out_dir`` under the
+    unit's :func:`~accessibility.sources.extract.cache_key` are reused.
+
+    Parameters
+    ----------
+    src
+        The extract (``.osm.pbf`` fast path; ``.osm`` etc. through pyosmium), sorted
+        by type then id.
+    polygons
+        Unit name → Polygon or MultiPolygon in WGS-84 lon/lat degrees, buffer included.
+    out_dir
+        Folder of the clips (created if missing), e.g. ``data/processed/<region>/``.
+
+    Returns
+    -------
+    dict[str, Path]
+        Unit name → its clip, for every unit, in the order of ``polygons``.
+
+    Raises
+    ------
+    DataSourceError
+        If ``src`` is missing or unreadable, or if some unit has no road in the
+        extract: the other units are written first, then the error names each failed
+        unit with the reason ``clip`` would give (outside the extract, no data there,
+        no roads).
+    ValidationError
+        If ``polygons`` is empty, or a polygon is not a valid (Multi)Polygon in degrees
+        (the message names the unit).
+    """
+    global last_stats
+    src = extract._check_src(src)
+    if not polygons:
+        msg = "clip_many needs at least one unit polygon (name → polygon in WGS-84 degrees)"
+        raise ValidationError(msg)
+    checked: dict[str, shapely.Geometry] = {}
+    for name, polygon in polygons.items():
+        try:
+            checked[name] = extract._check_polygon(polygon)
+        except ValidationError as exc:
+            msg = f"unit {name!r}: {exc}"
+            raise ValidationError(msg) from exc
+    out_dir = Path(out_dir)
+    identity = extract.source_identity(src)
+    outs = {
+        name: out_dir / f"clip_{extract._cache_key(identity, poly)}.osm.pbf"
+        for name, poly in checked.items()
+    }
+    stats = ClipManyStats()
+    todo = [name for name in checked if not outs[name].is_file()]
+    stats.reused = [name for name in checked if name not in todo]
+    last_stats = stats
+    if stats.reused:
+        log.info("%d of %d clips reused from %s", len(stats.reused), len(checked), out_dir)
+    if not todo:
+        return outs
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    log.info("clipping %d units out of %s in one pass", len(todo), src.name)
+    units = [checked[name] for name in todo]
+    try:
+        t0 = time.perf_counter()
+        inside = _pass_nodes(src, units, stats)
+        stats.seconds["nodes"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        kept = _pass_ways_relations(src, len(units), inside)
+        stats.seconds["ways"] = time.perf_counter() - t0
+    except RuntimeError as exc:
+        msg = f"cannot read OSM file {src}: {exc}"
+        raise DataSourceError(msg) from exc
+    stats.pairs = kept.nodes.size
+    failed = [i for i in range(len(units)) if kept.highways[i] == 0]
+    good = [i for i in range(len(units)) if kept.highways[i] > 0]
+    t0 = time.perf_counter()
+    if good:
+        _write(src, kept, {i: outs[todo[i]] for i in good})
+    stats.seconds["write"] = time.perf_counter() - t0
+    stats.seconds["total"] = time.perf_counter() - started
+    stats.clipped = [todo[i] for i in good]
+    log.info(
+        "%d clips written to %s in %.1f s (nodes %.1f s, ways and relations %.1f s, write %.1f s)",
+        len(good),
+        out_dir,
+        stats.seconds["total"],
+        stats.seconds["nodes"],
+        stats.seconds["ways"],
+        stats.seconds["write"],
+    )
+    if failed:
+        reasons = []
+        for i in failed:
+            unit_stats = extract.ClipStats(
+                nodes_inside=int(kept.inside_counts[i]), ways=int(kept.way_counts[i])
+            )
+            reasons.append(
+                f"unit {todo[i]!r}: {extract._no_roads_message(src, units[i], unit_stats)}"
+            )
+        msg = (
+            f"{len(failed)} of {len(units)} units have no road in {src.name} (the other "
+            "clips are written): " + " | ".join(reasons)
+        )
+        raise DataSourceError(msg)
+    return outs
+
+
+# ----------------------------------------------------------------- pass 1: nodes
+
+
+class _UnitGrid:
+    """Which units a node belongs to, by a grid of cells over the units' joint box.
+
+    Coordinates are libosmium's int 1e-7 degrees; cell ``(i, j)`` is the closed box
+    from ``x0 + i·w`` to ``x0 + (i+1)·w`` (and likewise in y), so a node in a cell that
+    a unit covers whole is inside that unit, and a node in a cell a unit does not
+    meet is outside it.
+    """
+
+    def __init__(self, units: list[shapely.Geometry]) -> None:
+        self.units = units
+        bounds = np.array([u.bounds for u in units])
+        p = extract._COORD_PRECISION
+        self.box = (
+            math.floor(bounds[:, 0].min() * p),
+            math.floor(bounds[:, 1].min() * p),
+            math.ceil(bounds[:, 2].max() * p),
+            math.ceil(bounds[:, 3].max() * p),
+        )
+        x0, y0, x1, y1 = self.box
+        cells = min(_MAX_CELLS, CELLS_PER_UNIT * len(units))
+        area = max(1, (x1 - x0 + 1) * (y1 - y0 + 1))
+        self.w = max(1, math.ceil(math.sqrt(area / cells)))
+        self.nx = (x1 - x0) // self.w + 1
+        self.ny = (y1 - y0) // self.w + 1
+        cell_list: list[np.ndarray] = []
+        unit_list: list[np.ndarray] = []
+        full_list: list[np.ndarray] = []
+        for u, poly in enumerate(units):
+            bx0, by0, bx1, by1 = poly.bounds
+            i0, j0 = self._cell_xy(math.floor(bx0 * p), math.floor(by0 * p))
+            i1, j1 = self._cell_xy(math.ceil(bx1 * p), math.ceil(by1 * p))
+            ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1))
+            ii, jj = ii.ravel(), jj.ravel()
+            boxes = shapely.box(
+                (x0 + ii * self.w) / p,
+                (y0 + jj * self.w) / p,
+                (x0 + (ii + 1) * self.w) / p,
+                (y0 + (jj + 1) * self.w) / p,
+            )
+            meets = shapely.intersects(poly, boxes)
+            full = shapely.covers(poly, boxes[meets])
+            cell_list.append((jj * self.nx + ii)[meets])
+            unit_list.append(np.full(int(meets.sum()), u, np.int64))
+            full_list.append(full)
+        cell = np.concatenate(cell_list)
+        order = np.argsort(cell, kind="stable")
+        self.pair_unit = np.concatenate(unit_list)[order]
+        self.pair_full = np.concatenate(full_list)[order]
+        counts = np.bincount(cell, minlength=self.nx * self.ny)
+        self.start = np.zeros(counts.size + 1, np.int64)
+        np.cumsum(counts, out=self.start[1:])
+
+    def _cell_xy(self, x: int, y: int) -> tuple[int, int]:
+        x0, y0, _, _ = self.box
+        i = min(max((x - x0) // self.w, 0), self.nx - 1)
+        j = min(max((y - y0) // self.w, 0), self.ny - 1)
+        return i, j
+
+    def assign(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index of the node, unit) of every node inside a unit (or on its edge)."""
+        x0, y0, x1, y1 = self.box
+        ok = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+        idx = np.flatnonzero(ok)
+        cell = ((y[idx] - y0) // self.w) * self.nx + (x[idx] - x0) // self.w
+        first = self.start[cell]
+        counts = self.start[cell + 1] - first
+        point = np.repeat(idx, counts)
+        ends = np.cumsum(counts)
+        pair = np.repeat(first - (ends - counts), counts) + np.arange(ends[-1] if ends.size else 0)
+        unit = self.pair_unit[pair]
+        inside = self.pair_full[pair].copy()
+        test = np.flatnonzero(~inside)
+        if test.size:
+            by_unit = test[np.argsort(unit[test], kind="stable")]
+            units_sorted = unit[by_unit]
+            cuts = np.flatnonzero(np.diff(units_sorted)) + 1
+            p = extract._COORD_PRECISION
+            for part in np.split(by_unit, cuts):
+                poly = self.units[int(unit[part[0]])]
+                pts = point[part]
+                inside[part] = shapely.intersects_xy(poly, x[pts] / p, y[pts] / p)
+        return point[inside], unit[inside]
+
+
+def _pass_nodes(src: Path, units: list[shapely.Geometry], stats: ClipManyStats) -> np.ndarray:
+    """Sorted keys ``node id × n + unit`` of the nodes inside each unit (or on its edge)."""
+    grid = _UnitGrid(units)
+    n = len(units)
+    keys: list[np.ndarray] = []
+    pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    held = 0
+
+    def flush() -> None:
+        nonlocal held
+        if not pending:
+            return
+        ids = np.concatenate([p[0] for p in pending])
+        x = np.concatenate([p[1] for p in pending])
+        y = np.concatenate([p[2] for p in pending])
+        pending.clear()
+        held = 0
+        point, unit = grid.assign(x, y)
+        keys.append(ids[point] * n + unit)
+
+    def add(ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+        nonlocal held
+        pending.append((ids, x, y))
+        held += ids.size
+        if held >= NODE_BATCH:
+            flush()
+
+    scanned = None
+    if extract._is_pbf(src):
+        try:
+            scanned = extract._scan_pbf_nodes(src, grid.box, add)
+        except extract._UnsupportedPbf as exc:
+            log.info("%s: %s; scanning nodes with pyosmium instead", src.name, exc)
+            keys.clear()
+            pending.clear()
+            held = 0
+        except (IndexError, ValueError, OverflowError, zlib.error, lzma.LZMAError) as exc:
+            msg = f"cannot read OSM file {src}: corrupt PBF data ({type(exc).__name__}: {exc})"
+            raise DataSourceError(msg) from exc
+    if scanned is None:
+        scanned = extract._scan_osmium_nodes(src, grid.box, add)
+    flush()
+    stats.nodes_scanned = scanned
+    inside = np.unique(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
+    log.info("pass 1/3: %d nodes scanned, %d (node, unit) pairs inside", scanned, inside.size)
+    return inside
+
+
+# ------------------------------------------------- pass 2: ways, relations
+
+
+@dataclass
+class _Kept:
+    """Sorted keys ``id × n + unit`` of what each unit keeps, and counts per unit."""
+
+    n: int
+    nodes: np.ndarray
+    ways: np.ndarray
+    relations: np.ndarray
+    inside_counts: np.ndarray
+    way_counts: np.ndarray
+    highways: np.ndarray
+
+
+def _split(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted keys → unique ids, start of each id's units, units (CSR)."""
+    ids = keys // n
+    uniq, first = np.unique(ids, return_index=True)
+    start = np.append(first, ids.size).astype(np.int64)
+    return uniq, start, keys % n
+
+
+def _units_of(
+    refs: np.ndarray, table: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(index into ``refs``, unit) for every unit holding each ref."""
+    uniq, start, units = table
+    pos = np.searchsorted(uniq, refs)
+    pos_c = np.minimum(pos, max(uniq.size - 1, 0))
+    hit = (pos < uniq.size) & (uniq[pos_c] == refs) if uniq.size else np.zeros(refs.size, bool)
+    idx = np.flatnonzero(hit)
+    first = start[pos_c[idx]]
+    counts = start[pos_c[idx] + 1] - first
+    ends = np.cumsum(counts)
+    total = int(ends[-1]) if ends.size else 0
+    pair = np.repeat(first - (ends - counts), counts) + np.arange(total)
+    return np.repeat(idx, counts), units[pair]
+
+
+def _pass_ways_relations(src: Path, n: int, inside: np.ndarray) -> _Kept:
+    """Ways with a node inside each unit (kept whole), their nodes, and relations."""
+    table = _split(inside, n)
+    way_keys: list[np.ndarray] = []
+    node_keys: list[np.ndarray] = [inside]
+    way_counts = np.zeros(n, np.int64)
+    highways = np.zeros(n, np.int64)
+    ids: list[int] = []
+    lens: list[int] = []
+    refs: list[int] = []
+    hw: list[bool] = []
+
+    def flush() -> None:
+        if not ids:
+            return
+        way_ids = np.asarray(ids, np.int64)
+        lengths = np.asarray(lens, np.int64)
+        ref_arr = np.asarray(refs, np.int64)
+        is_hw = np.asarray(hw, bool)
+        ids.clear()
+        lens.clear()
+        refs.clear()
+        hw.clear()
+        way_of_ref = np.repeat(np.arange(way_ids.size), lengths)
+        ref_idx, unit = _units_of(ref_arr, table)
+        pairs = np.unique(way_of_ref[ref_idx] * n + unit)
+        w, u = pairs // n, pairs % n
+        way_keys.append(way_ids[w] * n + u)
+        way_counts[:] += np.bincount(u, minlength=n)
+        highways[:] += np.bincount(u[is_hw[w]], minlength=n)
+        # the nodes of each kept way, for each unit keeping it
+        offsets = np.zeros(way_ids.size + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        counts = lengths[w]
+        ends = np.cumsum(counts)
+        total = int(ends[-1]) if ends.size else 0
+        pos = np.repeat(offsets[w] - (ends - counts), counts) + np.arange(total)
+        node_keys.append(np.unique(ref_arr[pos] * n + np.repeat(u, counts)))
+
+    relations: list[tuple[int, list[tuple[str, int]]]] = []
+    ways_done = False
+    with tqdm(
+        desc=f"clip_many: ways and relations of {src.name}",
+        unit=" objects",
+        unit_scale=True,
+        disable=not settings.progress,
+    ) as bar:
+        processor = osmium.FileProcessor(str(src), osmium.osm.WAY | osmium.osm.RELATION)
+        for count, obj in enumerate(processor, 1):
+            if not count & 0xFFFF:
+                bar.update(0x10000)
+            if obj.is_way():
+                if ways_done:
+                    msg = (
+                        f"{src} is not sorted (way w{obj.id} after a relation); sort it first, "
+                        "e.g. `osmium sort` (ways must come before relations)"
+                    )
+                    raise DataSourceError(msg)
+                way_refs = [nd.ref for nd in obj.nodes]
+                ids.append(obj.id)
+                lens.append(len(way_refs))
+                refs.extend(way_refs)
+                hw.append("highway" in obj.tags)
+                if len(refs) >= WAY_BATCH:
+                    flush()
+                continue
+            ways_done = True
+            relations.append((obj.id, [(m.type, m.ref) for m in obj.members]))
+    flush()
+    nodes = np.unique(np.concatenate(node_keys))
+    ways = np.sort(np.concatenate(way_keys)) if way_keys else np.zeros(0, np.int64)
+    rels = _relations(relations, n, nodes, ways)
+    return _Kept(
+        n=n,
+        nodes=nodes,
+        ways=ways,
+        relations=rels,
+        inside_counts=np.bincount(inside % n, minlength=n),
+        way_counts=way_counts,
+        highways=highways,
+    )
+
+
+def _relations(
+    relations: list[tuple[int, list[tuple[str, int]]]],
+    n: int,
+    nodes: np.ndarray,
+    ways: np.ndarray,
+) -> np.ndarray:
+    """Keys of the relations each unit keeps: a kept member node or way, or a kept
+    member relation at any depth (a fixed point, as ``clip``'s waiting list gives)."""
+    kept: dict[int, set[int]] = {}
+    children: list[tuple[int, list[int]]] = []
+    tables = {"n": _split(nodes, n), "w": _split(ways, n)}
+    for kind, table in tables.items():
+        rel_of: list[int] = []
+        refs: list[int] = []
+        for rel_id, members in relations:
+            for mtype, ref in members:
+                if mtype == kind:
+                    rel_of.append(rel_id)
+                    refs.append(ref)
+        if not refs:
+            continue
+        idx, units = _units_of(np.asarray(refs, np.int64), table)
+        rel_arr = np.asarray(rel_of, np.int64)[idx]
+        for rel_id, unit in zip(rel_arr.tolist(), units.tolist()):
+            kept.setdefault(rel_id, set()).add(unit)
+    for rel_id, members in relations:
+        sub = [ref for mtype, ref in members if mtype == "r"]
+        if sub:
+            children.append((rel_id, sub))
+    changed = True
+    while changed:
+        changed = False
+        for rel_id, sub in children:
+            have = kept.setdefault(rel_id, set())
+            for child in sub:
+                extra = kept.get(child, set()) - have
+                if extra:
+                    have |= extra
+                    changed = True
+    keys = [rel_id * n + u for rel_id, units in kept.items() for u in units]
+    return np.unique(np.asarray(keys, np.int64))
+
+
+# ----------------------------------------------------------------- pass 3: write
+
+
+def _write(src: Path, kept: _Kept, outs: dict[int, Path]) -> None:
+    """Write each unit's kept objects to its file, in one read of the source."""
+    n = kept.n
+    header = extract._clip_header(src)
+    tmps = {u: out.with_name(f".{secrets.token_hex(4)}.part.{out.name}") for u, out in outs.items()}
+    writers: dict[int, osmium.SimpleWriter] = {}
+    tables = {
+        "n": _split(kept.nodes, n),
+        "w": _split(kept.ways, n),
+        "r": _split(kept.relations, n),
+    }
+    try:
+        for u, tmp in tmps.items():
+            writers[u] = osmium.SimpleWriter(
+                str(tmp), bufsz=WRITER_BUFFER, header=header, overwrite=True
+            )
+        with tqdm(
+            desc=f"clip_many: writing {len(outs)} clips",
+            unit=" objects",
+            unit_scale=True,
+            disable=not settings.progress,
+        ) as bar:
+            kind = ""
+            uniq = start = units = np.zeros(0, np.int64)
+            i = 0
+            nxt = math.inf
+            for count, obj in enumerate(osmium.FileProcessor(str(src)), 1):
+                if not count & 0xFFFF:
+                    bar.update(0x10000)
+                t = obj.type_str()
+                if t != kind:
+                    kind = t
+                    uniq, start, units = tables[t]
+                    i = 0
+                    nxt = int(uniq[0]) if uniq.size else math.inf
+                oid = obj.id
+                while nxt < oid:
+                    i += 1
+                    nxt = int(uniq[i]) if i < uniq.size else math.inf
+                if nxt != oid:
+                    continue
+                for u in units[start[i] : start[i + 1]].tolist():
+                    w = writers.get(u)
+                    if w is not None:
+                        w.add(obj)
+        for w in writers.values():
+            w.close()
+        for u, out in outs.items():
+            os.replace(tmps[u], out)
+    except RuntimeError as exc:
+        msg = (
+            f"cannot clip {src} into {len(outs)} files in {next(iter(outs.values())).parent}: {exc}"
+        )
+        raise DataSourceError(msg) from exc
+    finally:
+        for w in writers.values():
+            try:
+                w.close()
+            except RuntimeError:
+                pass
+        for tmp in tmps.values():
+            tmp.unlink(missing_ok=True)
