@@ -500,7 +500,10 @@ def judge(
     )
     if measure.estimate:
         zh, en = measure.estimate
-        verdict.evidence.insert(0, {"zh": f"估算：{zh}", "en": f"Estimate: {en}"})
+        # the reason may already say it is an estimate ("估算：居住用地推算"): said once
+        zh = zh if zh.startswith("估算") else f"估算：{zh}"
+        en = en[:1].upper() + en[1:] if en.lower().startswith("estimate") else f"Estimate: {en}"
+        verdict.evidence.insert(0, {"zh": zh, "en": en})
     return verdict
 
 

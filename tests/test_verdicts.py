@@ -158,7 +158,19 @@ def test_an_estimate_keeps_its_verdict_and_says_it_is_unsure():
     m = Measure("reading_circle", 0.82, facilities=40, estimate=("由用地推算", "from land use"))
     v = verdicts.judge(m, data=DATA)
     assert v.state == "not_met" and v.sure == "low"
-    assert v.evidence[0]["zh"].startswith("估算")
+    assert v.evidence[0] == {"zh": "估算：由用地推算", "en": "Estimate: from land use"}
+    # a reason that says "estimate" itself is not prefixed twice
+    said = verdicts.judge(
+        Measure(
+            "reading_circle", 0.82, facilities=40,
+            estimate=("估算：居住用地推算", "estimate from residential land use"),
+        ),
+        data=DATA,
+    )  # fmt: skip
+    assert said.evidence[0] == {
+        "zh": "估算：居住用地推算",
+        "en": "Estimate from residential land use",
+    }
     points = verdicts.judge(
         Measure("reading_circle", 0.82, facilities=40, facts={"population": False}), data=DATA
     )
