@@ -77,6 +77,9 @@ log = logging.getLogger(__name__)
 MANIFEST_FORMAT = 1
 #: Memory a county run may need (GB); the default number of local workers respects it.
 MEMORY_PER_RUN_GB = 2.0
+#: Fewest units without a cached clip of one extract that a batch clips in one pass
+#: before its runs start (:func:`clip_ahead`); one unit is clipped by its own run.
+PRECLIP_MIN_UNITS = 2
 #: Environment of every kernel: numeric libraries use one thread each.
 ONE_THREAD = {
     name: "1"
@@ -699,6 +702,7 @@ def run(
     retry_failed: bool = False,
     timeout_s: float | None = None,
     progress: bool | None = None,
+    preclip: bool = True,
 ) -> BatchReport:
     """Run a batch (see the module docstring) and write its index page.
 
@@ -725,6 +729,9 @@ def run(
         Limit per notebook cell, seconds (``None``: no limit).
     progress
         Progress bar over runs; default ``settings.progress``.
+    preclip
+        Clip the units' areas out of a local extract in one pass before the runs
+        start (:func:`clip_ahead`); ``False``: each run clips its own.
 
     Returns
     -------
@@ -774,6 +781,8 @@ def run(
     page = list(shown.values())
     ran: list[str] = []
     n_jobs = jobs or default_jobs()
+    if todo and preclip:
+        clip_ahead(reg, todo)
     if todo:
         show = settings.progress if progress is None else progress
         attempts = {t: int(manifests[t].get("attempt") or 0) + 1 for t in todo}
@@ -813,6 +822,85 @@ def run(
         },
     )
     return BatchReport(report_manifests, ran, skipped, failed, index, seconds)
+
+
+def clip_ahead(reg: regions.Region, todo: Sequence[Task]) -> list[str]:
+    """Clip the areas of the units about to run out of their local extract in one pass.
+
+    Each unit's clip polygon is computed as its run computes it
+    (:func:`accessibility.pipeline.clip_area`, never downloading a boundary), and
+    when at least :data:`PRECLIP_MIN_UNITS` units reading the same extract have no
+    cached clip yet, :func:`accessibility.sources.clip_many.clip_many` writes them
+    all into the region's clip cache, where each run's
+    :func:`~accessibility.sources.extract.clip_cached` finds its own. Nothing here
+    stops the batch: a unit whose area cannot be found, or any error of the pass, is
+    logged as a warning and the runs clip what is missing as they would without it.
+
+    Returns
+    -------
+    list of str
+        The units (codes; ``""`` for a region run as a whole) clipped now.
+    """
+    from . import pipeline
+    from .sources import clip_many as many
+    from .sources import extract
+
+    areas: dict[Path, dict[str, tuple[Any, Path]]] = {}
+    seen: set[str | None] = set()
+    for task in todo:
+        if task.unit in seen:
+            continue
+        seen.add(task.unit)
+        unit = reg.unit(task.unit) if task.unit is not None else None
+        label = task.sub.as_posix()
+        try:
+            src = pipeline.local_extract(reg, unit, osm_file=task.parameters.get("osm_file"))
+            if src is None:
+                continue
+            # offline: a boundary the extract does not hold is left to the run
+            _, clip, _ = pipeline.clip_area(reg, unit, osm_file=src, offline=True)
+            cached = pipeline.clips_dir(reg) / f"clip_{extract.cache_key(src, clip)}.osm.pbf"
+            if cached.is_file():
+                continue
+        except Exception as exc:
+            log.warning(
+                "%s: its clip area was not found before the runs (%s: %s); its run clips it",
+                label,
+                type(exc).__name__,
+                exc,
+            )
+            continue
+        areas.setdefault(src, {})[task.unit or ""] = (clip, cached)
+    clipped: list[str] = []
+    for src, units in areas.items():
+        if len(units) < PRECLIP_MIN_UNITS:
+            continue
+        polygons = {code: clip for code, (clip, _) in units.items()}
+        t0 = time.perf_counter()
+        try:
+            many.clip_many(src, polygons, pipeline.clips_dir(reg))
+        except Exception as exc:
+            log.warning(
+                "clipping %d units of %s out of %s in one pass failed (%s: %s); each run "
+                "clips its own",
+                len(polygons),
+                reg.name,
+                src.name,
+                type(exc).__name__,
+                exc,
+            )
+        # what was written, also when the pass failed for some units after writing the others
+        done = [code for code, (_, cached) in units.items() if cached.is_file()]
+        clipped += done
+        if done:
+            log.info(
+                "%d units of %s clipped out of %s in one pass in %.1f s",
+                len(done),
+                reg.name,
+                src.name,
+                time.perf_counter() - t0,
+            )
+    return clipped
 
 
 def _submit_all(

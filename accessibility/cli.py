@@ -139,6 +139,7 @@ def _batch(args: argparse.Namespace) -> int:
         force=args.force,
         retry_failed=args.retry_failed,
         timeout_s=args.timeout,
+        preclip=not args.no_preclip,
     )
     ok = sum(m.get("status") == batch.STATUS_OK for m in report.manifests)
     print(
@@ -210,6 +211,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     batch.add_argument(
         "--timeout", type=float, help="seconds a notebook cell may take before the run fails"
+    )
+    batch.add_argument(
+        "--no-preclip",
+        action="store_true",
+        help="let each run clip its unit out of the local extract (default: the units "
+        "missing a clip are clipped together in one pass before the runs start)",
     )
     _data_options(batch)
 

@@ -393,6 +393,42 @@ def study_area(
     return gpd.GeoSeries([polygon.iloc[0]], crs=4326)
 
 
+def clip_area(
+    region: regions.Region,
+    unit: regions.Unit | None = None,
+    *,
+    osm_file: Path | str | None = None,
+    offline: bool = False,
+    crs: str | None = None,
+) -> tuple[gpd.GeoSeries, shapely.Geometry, str]:
+    """The area whose OSM data a region or unit reads: its boundary plus ``buffer_m``.
+
+    :func:`prepare` reads :func:`load_osm` inside this polygon, and a batch clips it
+    ahead of the kernels (:mod:`accessibility.batch`), so both must compute it here.
+
+    Parameters
+    ----------
+    region, unit
+        As in :func:`study_area` (``osm_file`` is where OSM boundaries are looked up;
+        :func:`prepare` passes the region's own extract when its source is one).
+    crs
+        Metric CRS (metres) the buffer is drawn in; default the UTM zone of the
+        boundary's centroid (:func:`accessibility.regions.metric_crs`).
+
+    Returns
+    -------
+    tuple
+        The boundary (WGS-84 GeoSeries, one row), the clip polygon (WGS-84 degrees:
+        the boundary buffered by the region's ``buffer_m`` metres in ``crs``) and the
+        CRS used.
+    """
+    boundary = study_area(region, unit, osm_file=osm_file, offline=offline)
+    if crs is None:
+        crs = regions.metric_crs(boundary.iloc[0])
+    clip = boundary.to_crs(crs).buffer(region.buffer_m).to_crs(4326).iloc[0]
+    return boundary, clip, crs
+
+
 def _osm_boundary(
     region: regions.Region,
     query: dict[str, Any],
@@ -576,6 +612,33 @@ def _check_registry_ids(ids: pd.Index, path: Path, read_from: dict[Any, Path]) -
     read_from.update(dict.fromkeys(ids, path))
 
 
+def local_extract(
+    region: regions.Region, unit: regions.Unit | None = None, *, osm_file: Path | str | None = None
+) -> Path | None:
+    """The local extract :func:`load_osm` clips for a region or unit, or ``None``.
+
+    ``osm_file`` when given, else the region's (or the unit's) own ``osm_file``
+    source; ``None`` for a generated or downloaded source.
+
+    Raises
+    ------
+    DataSourceError
+        If the extract does not exist (the message says where to put it).
+    """
+    if osm_file is None and region.source_of(unit).get("kind") != "osm_file":
+        return None
+    src = Path(osm_file) if osm_file is not None else _region_osm_file(region, unit)
+    if not src.is_file():
+        msg = f"--osm-file {src} does not exist"
+        raise DataSourceError(msg)
+    return src
+
+
+def clips_dir(region: regions.Region) -> Path:
+    """Folder of a region's clips of its extract (:func:`accessibility.sources.extract.clip_cached`)."""
+    return region.processed_dir / "extracts"
+
+
 def load_osm(
     region: regions.Region,
     clip: shapely.Geometry,
@@ -600,14 +663,11 @@ def load_osm(
     object of what was read (a lower bound); the generated sample has none.
     """
     kind = region.source_of(unit).get("kind")
-    if osm_file is not None or kind == "osm_file":
+    src = local_extract(region, unit, osm_file=osm_file)
+    if src is not None:
         from .sources import extract
 
-        src = Path(osm_file) if osm_file is not None else _region_osm_file(region, unit)
-        if not src.is_file():
-            msg = f"--osm-file {src} does not exist"
-            raise DataSourceError(msg)
-        path = extract.clip_cached(src, clip, region.processed_dir / "extracts")
+        path = extract.clip_cached(src, clip, clips_dir(region))
     elif kind == "sample":
         path, _ = _sample_files(region, unit)
     elif kind == "overpass":
@@ -621,7 +681,7 @@ def load_osm(
         raise ValidationError(msg)
     kept = region.processed_dir / "osm"
     data = osm.read(path, clip=clip, cache_dir=kept)
-    dated = src if osm_file is not None or kind == "osm_file" else path
+    dated = src if src is not None else path
     if kind == "sample" and osm_file is None:
         data.source_date, data.source_date_kind = None, ""
     else:
@@ -961,10 +1021,7 @@ def prepare(
     # the boundary's and the data's Overpass queries share one total
     with _overpass_total(reg, the_unit, osm_file=osm_file, offline=offline):
         step(0)
-        boundary = study_area(reg, the_unit, osm_file=osm_file, offline=offline)
-        if crs is None:
-            crs = regions.metric_crs(boundary.iloc[0])
-        clip = boundary.to_crs(crs).buffer(reg.buffer_m).to_crs(4326).iloc[0]
+        boundary, clip, crs = clip_area(reg, the_unit, osm_file=osm_file, offline=offline, crs=crs)
 
         step(1)
         graph_roads = None if graph is None else convert.roads_from_osmnx(graph, clip=clip)
