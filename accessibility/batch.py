@@ -25,6 +25,11 @@ How
   digest and whose outputs are all present with the recorded sizes and hashes is
   skipped (``force=True`` runs it anyway; ``retry_failed=True`` runs only the tasks
   whose last run failed).
+* **Clips ahead.** Units of a local extract (source ``osm_file`` or an ``osm_file``
+  parameter) whose clip is not cached are clipped together in one pass before the
+  runs start (:func:`clip_ahead`), when there are at least two; each run's
+  ``clip_cached`` then finds its own. A failure there only costs the time: the runs
+  clip what is missing, as before.
 * **Order.** The first task of each unit runs alone (it downloads, clips or generates
   the unit's data once); the unit's other notebooks follow it and read the caches.
   Units run side by side. A task goes to the cluster only when a worker is free, so
@@ -48,6 +53,7 @@ Tests: ``tests/test_batch.py`` — several synthetic counties on a two-worker lo
 cluster: outputs and manifests complete; a corrupt unit fails alone; a killed batch,
 rerun, finishes only what was missing; ``scheduler=`` against a test-started cluster;
 a unit the Overpass server gives no answer starts no other unit that needs it.
+``tests/test_batch_preclip.py`` — the clips made ahead in one pass.
 """
 
 from __future__ import annotations
