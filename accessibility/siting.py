@@ -67,7 +67,7 @@ from scipy import sparse
 
 from ._errors import ValidationError
 
-__all__ = ["DEFAULT_MAX_VARS", "Plan", "exact", "greedy", "plan_table"]
+__all__ = ["DEFAULT_MAX_VARS", "ModelTooLargeError", "Plan", "exact", "greedy", "plan_table"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,14 @@ DEFAULT_TIME_LIMIT_S: Final[float] = 10.0
 #: Weight below which a difference is treated as rounding (relative to the total).
 _REL_TOL: Final[float] = 1e-9
 _STDOUT_LOCK = threading.Lock()
+
+
+class ModelTooLargeError(ValidationError):
+    """The exact model, once reduced, has more variables than ``max_vars`` allows."""
+
+    def __init__(self, msg: str, *, variables: int) -> None:
+        super().__init__(msg)
+        self.variables = variables
 
 
 @dataclass(frozen=True)
@@ -512,7 +520,7 @@ def exact(
             f"the exact model would have {n_x + n_y} variables (> max_vars={max_vars}); "
             "use siting.greedy(...), thin the candidates (a coarser grid), or raise max_vars"
         )
-        raise ValidationError(msg)
+        raise ModelTooLargeError(msg, variables=n_x + n_y)
     best = _best(p)
     if target is not None:
         need = _need(p, target)

@@ -183,13 +183,8 @@ def test_user_candidates_and_an_unreachable_target(grid) -> None:
 def test_merged_residents_keep_coverage_within_a_tenth_of_a_point(grid) -> None:
     """Residents merged for the siting searches and models (10 m along and off the
     street): today's coverage is unchanged and every plan's within 0.1 point."""
-    rng = np.random.default_rng(3)
     n = 3000
-    street = rng.integers(0, 2, n)
-    xs = rng.uniform(0, 3000, n)
-    ys = street * 500 + rng.choice([-1, 1], n) * rng.uniform(2, 30, n)
-    people = make_points({f"h{i}": (x, y) for i, (x, y) in enumerate(zip(xs, ys))})
-    people["population"] = rng.integers(1, 60, n).astype(float)
+    people = _street_residents(n)
     kw = dict(population=people, targets=[0.6, 0.95, 1.0], areas=None)
     merged = reading_circle.assess(grid, merge_m=10.0, **kw)
     plain = reading_circle.assess(grid, merge_m=None, **kw)
@@ -206,6 +201,55 @@ def test_merged_residents_keep_coverage_within_a_tenth_of_a_point(grid) -> None:
     )
     with pytest.raises(ValidationError, match="merge_m must be a positive"):
         reading_circle.assess(grid, merge_m=-1.0, **kw)
+
+
+def _street_residents(n: int = 3000, seed: int = 3) -> gpd.GeoDataFrame:
+    """``n`` residents along both streets of the ladder, 2–30 m off them."""
+    rng = np.random.default_rng(seed)
+    street = rng.integers(0, 2, n)
+    xs = rng.uniform(0, 3000, n)
+    ys = street * 500 + rng.choice([-1, 1], n) * rng.uniform(2, 30, n)
+    people = make_points({f"h{i}": (x, y) for i, (x, y) in enumerate(zip(xs, ys))})
+    people["population"] = rng.integers(1, 60, n).astype(float)
+    return people
+
+
+def test_a_model_too_large_is_solved_on_thinned_candidates_and_says_so(grid, caplog) -> None:
+    people = _street_residents()
+    full = reading_circle.assess(grid, population=people, targets=[0.95], areas=None)
+    size = full.plans["exact_95"].meta["variables"]
+    with caplog.at_level("WARNING"):
+        res = reading_circle.assess(
+            grid, population=people, targets=[0.95], areas=None, exact_max_vars=size - 1
+        )
+    row = res.summary.loc["exact_95"]
+    plan = res.plans["exact_95"]
+    assert row["approx_grid_m"] == plan.meta["approximation_grid_m"] > 200
+    assert plan.meta["variables"] <= size - 1 and bool(row["reached"])
+    # solved on fewer candidates, thinned from the same ones
+    assert plan.meta["candidates"] < full.plans["exact_95"].meta["candidates"]
+    assert all(str(site).startswith("new_") for site in plan.sites)
+    assert "an approximation" in caplog.text
+    # the tables, the workbook and the map name it
+    words = f"近似整数规划选址（候选点按{row['approx_grid_m']:g}米网格抽稀）"
+    assert words in reading_circle.labelled(res.summary, lang="zh").index[2]
+    page = maps.render_html(reading_circle.map(res, lang="zh"))
+    assert words in page
+    assert np.isnan(full.summary.loc["exact_95", "approx_grid_m"])
+    # too large even on the coarsest grid: skipped, as before
+    none = reading_circle.assess(
+        grid, population=people, targets=[0.95], areas=None, exact_max_vars=3
+    )
+    assert none.summary.loc["exact_95", "status"] == "skipped" and "exact_95" not in none.plans
+
+
+def test_thinned_keeps_one_candidate_per_cell_nearest_its_centre() -> None:
+    from accessibility.policies.reading_circle.assessment import _thinned
+
+    pts = make_points({"a": (10, 10), "b": (90, 90), "c": (60, 40), "d": (150, 50), "e": (260, 10)})
+    # 200 m cells: a to d share the first, b nearest its centre (100, 100); e is alone
+    assert list(pts.index[_thinned(pts, TEST_CRS, 200.0)]) == ["b", "e"]
+    assert list(pts.index[_thinned(pts, TEST_CRS, 20.0)]) == list(pts.index)
 
 
 def test_tables_and_map(grid) -> None:

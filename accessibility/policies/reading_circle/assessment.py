@@ -36,6 +36,10 @@ EXACT_TIE_BREAK_S: Final[float] = 1.0
 #: Residents merged for the siting searches and models within this many metres along
 #: a street and from it (a walk differs by under 16 s at 4.5 km/h); see ``assess``.
 MERGE_M: Final[float] = 10.0
+#: A model too large for ``exact_max_vars`` is solved on the candidates thinned to a
+#: grid this many times coarser (one per cell, nearest its centre), the first that fits
+#: — a stated approximation — before the exact plan is skipped.
+APPROX_GRID_FACTORS: Final[tuple[int, ...]] = (2, 4, 8, 16)
 #: Default targets: 95 % and every resident.
 DEFAULT_TARGETS: Final[tuple[float, ...]] = (0.95, 1.0)
 
@@ -436,6 +440,18 @@ def _residents(study: Study, population: Any) -> tuple[gpd.GeoDataFrame, np.ndar
     return pop, weights
 
 
+def _thinned(cands: gpd.GeoDataFrame, crs: str, cell_m: float) -> np.ndarray:
+    """Positions (into ``cands``) of one candidate per ``cell_m`` cell, the one nearest
+    the cell's centre (ties: the first), in ``cands``' order."""
+    xy = cands.geometry.to_crs(crs)
+    x, y = xy.x.to_numpy(), xy.y.to_numpy()
+    cx, cy = np.floor(x / cell_m), np.floor(y / cell_m)
+    d = np.hypot(x - (cx + 0.5) * cell_m, y - (cy + 0.5) * cell_m)
+    frame = pd.DataFrame({"cx": cx, "cy": cy, "d": d, "pos": np.arange(len(cands))})
+    pick = frame.sort_values(["cx", "cy", "d", "pos"]).drop_duplicates(["cx", "cy"])
+    return np.sort(pick["pos"].to_numpy(np.int64))
+
+
 def _candidate_sites(
     study: Study, candidates: Any, gaps: gpd.GeoDataFrame, *, grid_m: float, max_candidates: int
 ) -> gpd.GeoDataFrame:
@@ -669,20 +685,39 @@ def assess(
     # while the walk areas of today are drawn
     pool = ThreadPoolExecutor(max_workers=max(1, min(len(planned), os.cpu_count() or 1)))
     try:
-        solving = {
-            target: pool.submit(
-                siting.exact,
-                coverage,
-                d_weights,
-                candidate_ids=cand_ids,
+        def exact_plan(target: float) -> siting.Plan:
+            """The exact plan; a model above ``exact_max_vars`` is solved on candidates
+            thinned to a coarser grid (a stated approximation) until it fits."""
+            kw: dict[str, Any] = dict(
                 covered=d_covered,
                 target=target,
                 max_vars=exact_max_vars,
                 time_limit_s=exact_time_limit_s,
                 tie_break_s=min(EXACT_TIE_BREAK_S, exact_time_limit_s),
             )
-            for target in planned
-        }
+            try:
+                return siting.exact(coverage, d_weights, candidate_ids=cand_ids, **kw)
+            except siting.ModelTooLargeError as exc:
+                too_large: ValidationError = exc
+            for factor in APPROX_GRID_FACTORS:
+                rows = _thinned(cands.loc[cand_ids], crs, grid_m * factor)
+                try:
+                    plan = siting.exact(
+                        coverage[rows], d_weights, candidate_ids=cand_ids[rows], **kw
+                    )
+                except siting.ModelTooLargeError as exc:
+                    too_large = exc
+                    continue
+                log.warning(
+                    "exact plan for target %g: %s; solved on %d of %d candidates (one per "
+                    "%g m cell) instead, an approximation",
+                    target, too_large, len(rows), len(cand_ids), grid_m * factor,
+                )  # fmt: skip
+                plan.meta["approximation_grid_m"] = grid_m * factor
+                return plan
+            raise too_large
+
+        solving = {target: pool.submit(exact_plan, target) for target in planned}
         node_t = router.node_times(limit_s=limit_s)
         iso = isochrones.polygons(
             net, node_t, limits_min=[minutes], buffer_m=buffer_m, sources=_sources(fac_snap)
@@ -757,6 +792,8 @@ def assess(
                 "coverage_gap": float(plan.meta.get("coverage_gap", np.nan))
                 if method == "exact"
                 else np.nan,
+                # an exact plan on candidates thinned to this grid: a stated approximation
+                "approx_grid_m": float(plan.meta.get("approximation_grid_m", np.nan)),
                 "sites": ";".join(str(s) for s in plan.sites),
             }
             for step, r in plan.steps.iterrows():

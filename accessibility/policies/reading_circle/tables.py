@@ -26,6 +26,9 @@ def _method_text(row: pd.Series | dict[str, Any], lang: str) -> str:
     """A plan's method in words, with how good it is proven to be (greedy, optimal, or
     within the gap HiGHS proved)."""
     method = str(row["method"])
+    grid = row.get("approx_grid_m", np.nan)
+    if method == "exact" and grid is not None and np.isfinite(float(grid)):
+        return label("reading_ui.method_exact_approx", lang=lang).format(grid_m=f"{float(grid):g}")
     if method == "exact" and row.get("proof") == "gap":
         return label("reading_ui.method_exact_gap", lang=lang).format(
             gap=f"{float(row['optimality_gap']):.1%}"
@@ -40,6 +43,7 @@ def _plan_row(result: Assessment, key: str) -> dict[str, Any]:
         "method": row["method"],
         "proof": row.get("proof", ""),
         "optimality_gap": row.get("optimality_gap", np.nan),
+        "approx_grid_m": row.get("approx_grid_m", np.nan),
     }
 
 
