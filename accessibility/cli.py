@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import export, regions, runner
-from ._errors import AccessibilityError, ValidationError
+from ._errors import AccessibilityError, UnknownRegionError, ValidationError
 from .settings import (
     OVERPASS_DEADLINE_ENV,
     OVERPASS_REGION_DEADLINE_ENV,
@@ -191,7 +191,9 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Runs each notebook once per unit on a local Dask cluster (or --scheduler). "
             "Skips runs whose inputs and outputs are unchanged; exit status = number of "
-            "failed runs (0: all ok; capped at 100); 101: the batch could not start."
+            "failed runs (0: all ok; capped at 100); 2 (one error line, nothing run): a "
+            "value, name or option not allowed, as for any command; 101: the batch could "
+            "not start."
         ),
     )
     batch.add_argument("region", help="region name (see `accessibility regions`)")
@@ -404,7 +406,10 @@ def _command(args: argparse.Namespace) -> int:
         return 1
     except AccessibilityError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 101 if args.command == "batch" else 2
+        # input refused before anything ran: 2 for every command (as argparse's own
+        # errors); a batch that could not start for another cause: 101
+        refused = isinstance(exc, (ValidationError, UnknownRegionError))
+        return 2 if refused or args.command != "batch" else 101
     except Exception as exc:
         if args.command != "batch":
             raise

@@ -363,9 +363,9 @@ def test_cli_batch_exit_code_counts_failures(
     # the page still lists every notebook of the region, also those outside this batch
     page = (project / "maps" / "test" / "index.html").read_text(encoding="utf-8")
     assert "beta" in page and "alpha" in page
-    assert cli.main(["--root", str(project), "-q", "batch", "test", "--notebooks", "nope"]) == 101
+    assert cli.main(["--root", str(project), "-q", "batch", "test", "--notebooks", "nope"]) == 2
     assert "unknown notebook" in capsys.readouterr().err
-    assert cli.main(["--root", str(project), "-q", "batch", "test", "-p", "unit=1"]) == 101
+    assert cli.main(["--root", str(project), "-q", "batch", "test", "-p", "unit=1"]) == 2
     assert "cannot be given as notebook parameters" in capsys.readouterr().err
     with pytest.raises(batch.ValidationError, match="root cannot be given"):
         batch.plan("test", parameters={"root": "/elsewhere"})

@@ -1,8 +1,8 @@
 """Every value checked before a kernel starts: notebook parameters and region-file options.
 
-A bad value stops ``accessibility run`` with exit status 2 and ``accessibility batch``
-with 101 (its statuses 1–100 count failed runs), in one line that names the parameter
-or file, the value and what is allowed, before any kernel or worker starts.
+A bad value stops ``accessibility run`` and ``accessibility batch`` with exit status 2, in
+one line that names the parameter or file, the value and what is allowed, before any
+kernel or worker starts (no run manifest: a batch's 2 is then not "two runs failed").
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def test_run_and_batch_refuse_a_bad_value_before_any_kernel(
     code, line = _command(
         capsys, tmp_path, "batch", "sample", "--notebooks", "reading_circle", "-p", value
     )
-    assert code == 101 and message in line
+    assert code == 2 and message in line
 
 
 @pytest.mark.parametrize(
@@ -278,7 +278,7 @@ def test_registry_options_of_a_region_file_are_checked_before_any_kernel(
     assert str(path) in line
     assert re.search(message, line), line
     code, line = _command(capsys, tmp_path, "batch", "county")
-    assert code == 101 and re.search(message, line), line
+    assert code == 2 and re.search(message, line), line
 
 
 def test_a_registry_file_that_does_not_decode_is_named_before_any_kernel(
