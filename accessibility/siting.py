@@ -692,8 +692,9 @@ def _tie_break(
     out["seconds_tie_break"] = solved["seconds"]
     if solved["x"] is not None:
         found = np.flatnonzero(solved["x"][: model.shape[0]] > 0.5)
-        if float(w[_covered_by(model, found) > 0].sum()) > got:
-            out["sites"], got = found, float(w[_covered_by(model, found) > 0].sum())
+        found_got = float(w[_covered_by(model, found) > 0].sum())
+        if found_got > got:
+            out["sites"], got = found, found_got
     if solved["status"] == "optimal":
         return {**out, "coverage_proof": "optimal", "coverage_gap": 0.0}
     dual = -solved["dual_bound"] * scale

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import psutil
 
+from accessibility.batch import descendants_rss
+
 ROOT = Path(__file__).resolve().parents[1]
 EXE = [sys.executable, "-m", "accessibility.cli"]
 
@@ -51,16 +53,11 @@ def measure(cmd: list[str], cwd: Path) -> tuple[float, float, int]:
         except psutil.Error:
             return
         while not stop.is_set():
-            total = 0
             try:
-                for p in [me, *me.children(recursive=True)]:
-                    try:
-                        total += p.memory_info().rss
-                    except psutil.Error:
-                        pass
+                own = me.memory_info().rss
             except psutil.Error:
-                pass
-            peak = max(peak, total / 2**20)
+                own = 0
+            peak = max(peak, (own + descendants_rss(proc.pid)) / 2**20)
             stop.wait(0.1)
 
     thread = threading.Thread(target=sample, daemon=True)

@@ -24,7 +24,6 @@ import osmnx as ox
 import pandas as pd
 import pytest
 import shapely
-import yaml
 from scipy.sparse.csgraph import dijkstra
 
 from accessibility import classify, convert, engine, network, pipeline, regions, snapping
@@ -33,7 +32,7 @@ from accessibility.settings import settings
 from accessibility.sources import osm
 
 from .conftest import TEST_CRS, X0, Y0, lonlat
-from .test_real_osm import AREAS, _file
+from .test_real_osm import AREAS, _file, _region
 
 MODES = ("walk", "bicycle", "car")
 
@@ -164,20 +163,6 @@ def test_default_simplification_spreads_tags_and_says_so(town, caplog) -> None:
     ref_net = network.build(town.roads, mode="walk", crs=town.crs)
     ours, ref = town.nearest(ours_net, "school"), town.nearest(ref_net, "school")
     assert np.median(np.abs(ours["time_s"] / ref["time_s"] - 1.0)) < 0.01
-
-
-def _region(root: Path, name: str) -> None:
-    parts, bbox, buffer_m = AREAS[name]
-    (root / "regions").mkdir(parents=True, exist_ok=True)
-    spec = {
-        "label_zh": f"实测 {name}",
-        "label_en": f"Real extract {name}",
-        "source": {"kind": "osm_file", "path": str(_file(*parts))},
-        "boundary": {"bbox": bbox},
-        "buffer_m": buffer_m,
-        "max_snap_m": 200,
-    }
-    (root / "regions" / f"{name}.yml").write_text(yaml.safe_dump(spec, allow_unicode=True), "utf-8")
 
 
 def test_prepare_with_an_osmnx_graph(town, tmp_path: Path) -> None:
