@@ -103,6 +103,11 @@ class Study:
     #: The road data the network was built from (every class and piece, way names
     #: included), for analyses on another mode or class of road (township road links).
     roads: network.RoadData | None = None
+    #: Population estimates made for this study, kept so that each is made once
+    #: (:func:`accessibility.population.estimate`).
+    population_estimates: dict[tuple[Any, ...], Any] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def split(self) -> bool:
@@ -778,27 +783,29 @@ def _choose_origins(
     spec: Any,
     reg: regions.Region,
     unit: regions.Unit | None,
-    data: osm.OsmData,
+    buildings: gpd.GeoDataFrame,
+    landuse: gpd.GeoDataFrame,
     places: gpd.GeoDataFrame,
     boundary: gpd.GeoSeries,
     crs: str,
     levels: Sequence[str],
     cell_m: float,
     name: str,
+    estimates: dict[tuple[Any, ...], Any],
 ) -> origin_choice.Origins:
     """The origins of an area (:func:`accessibility.origins.choose`), with population
     points for grids from the best areal source (raster, footprints, land use): a
-    settlement's population tag says nothing about the cells around it."""
+    settlement's population tag says nothing about the cells around it. ``buildings``
+    and ``landuse`` are those inside the area; an estimate made is kept in
+    ``estimates`` (the study's)."""
     kind = origin_choice.check_spec(spec)
-    area = boundary.iloc[0]
-    buildings = data.buildings.loc[data.buildings.intersects(area)]
     pop = None
     n_villages = int(places["level"].isin(list(levels)).sum())
     registry = bool(reg.registries.get("villages"))
     if kind in ("grid", "h3") or (
         kind == "auto" and n_villages < origin_choice.AUTO_MIN_VILLAGES and not registry
     ):
-        pop = _areal_population(reg, unit, buildings, data.landuse.loc[data.landuse.intersects(area)], places, boundary, crs, name)
+        pop = _areal_population(reg, unit, buildings, landuse, places, boundary, crs, name, estimates)
     try:
         return origin_choice.choose(
             spec, places=places, buildings=buildings, boundary=boundary, crs=crs,
@@ -883,8 +890,10 @@ def _areal_population(
     boundary: gpd.GeoSeries,
     crs: str,
     name: str,
+    estimates: dict[tuple[Any, ...], Any],
 ) -> gpd.GeoDataFrame | None:
-    """Population points from an areal source, or None when the area has none."""
+    """Population points from an areal source, or None when the area has none (the
+    estimate kept in ``estimates`` for the study, which has the same tables)."""
     from types import SimpleNamespace
 
     from . import population
@@ -892,6 +901,7 @@ def _areal_population(
     view = SimpleNamespace(
         region=reg, unit=unit, buildings=buildings, landuse=landuse, places=places,
         boundary=boundary, crs=crs, label=lambda lang="zh": name,
+        population_estimates=estimates,
     )
     try:
         pop = population.estimate(view, method="auto")
@@ -1033,9 +1043,14 @@ def prepare(
     places = places.loc[places.within(boundary.iloc[0])]
     spec = reg.origins.get("kind", "auto") if origins is None else origins
     cell_m = float(reg.origins.get("grid_m", origin_choice.DEFAULT_GRID_M) if grid_m is None else grid_m)
+    area = boundary.iloc[0]
+    area_buildings = data.buildings.loc[data.buildings.intersects(area)]
+    area_landuse = data.landuse.loc[data.landuse.intersects(area)]
+    estimates: dict[tuple[Any, ...], Any] = {}
     chosen = _choose_origins(
-        spec, reg, the_unit, data, places, boundary, crs, origin_levels, cell_m, name
-    )
+        spec, reg, the_unit, area_buildings, area_landuse, places, boundary, crs,
+        origin_levels, cell_m, name, estimates,
+    )  # fmt: skip
     origins = chosen.table.copy()
     facilities = classify.facilities(data.pois)
     facilities, duplicates = dedup.merge(facilities, crs=crs)
@@ -1138,8 +1153,8 @@ def prepare(
         boundary=boundary,
         network=net,
         places=places,
-        buildings=data.buildings.loc[data.buildings.intersects(boundary.iloc[0])],
-        landuse=data.landuse.loc[data.landuse.intersects(boundary.iloc[0])],
+        buildings=area_buildings,
+        landuse=area_landuse,
         origins=origins,
         facilities=facilities,
         origin_snap=o_snap,
@@ -1149,4 +1164,5 @@ def prepare(
         exact_within_s=exact_s,
         duplicates=duplicates,
         roads=roads,
+        population_estimates=estimates,
     )

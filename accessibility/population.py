@@ -497,6 +497,75 @@ def estimate(
     if method not in METHODS:
         msg = f"unknown population method {method!r}; choose one of {', '.join(METHODS)}"
         raise ValidationError(msg)
+    # made once per study: the audit, the analysis and the grid origins ask alike
+    cache = getattr(study, "population_estimates", None)
+    key = None
+    if isinstance(cache, dict) and not isinstance(points, gpd.GeoDataFrame):
+        key = estimate_key(
+            method, min_buildings=min_buildings, persons_per_m2=persons_per_m2,
+            default_levels=default_levels, include_yes=include_yes, points=points,
+            column=column, persons_per_km2=persons_per_km2, raster=raster,
+        )  # fmt: skip
+        inputs = _estimate_inputs(study)
+        key = (*key, tuple(id(x) for x in inputs))
+        kept = cache.get(key)
+        if kept is not None and all(a is b for a, b in zip(kept[0], inputs, strict=True)):
+            return kept[1].copy()
+    out = _estimate(
+        study, method=method, min_buildings=min_buildings, persons_per_m2=persons_per_m2,
+        default_levels=default_levels, include_yes=include_yes, points=points, column=column,
+        persons_per_km2=persons_per_km2, raster=raster,
+    )  # fmt: skip
+    if key is not None:
+        # kept with the very tables it was made from (held, so their ids stay theirs):
+        # a study given other buildings, land use, places or boundary estimates afresh
+        cache[key] = (inputs, out.copy())
+    return out
+
+
+#: :func:`estimate`'s options and their defaults (the key of a kept estimate).
+_ESTIMATE_DEFAULTS: Final[dict[str, Any]] = {
+    "min_buildings": DEFAULT_MIN_BUILDINGS,
+    "persons_per_m2": DEFAULT_PERSONS_PER_M2,
+    "default_levels": 1.0,
+    "include_yes": False,
+    "points": None,
+    "column": "population",
+    "persons_per_km2": DEFAULT_PERSONS_PER_KM2,
+    "raster": None,
+}
+
+
+def estimate_key(method: str = "auto", **options: Any) -> tuple[Any, ...]:
+    """The key under which a study keeps :func:`estimate`'s result for these arguments
+    (defaults filled in): the method, then each option's name and value."""
+    full = {**_ESTIMATE_DEFAULTS, **options}
+    unknown = set(full) - set(_ESTIMATE_DEFAULTS)
+    if unknown:
+        msg = f"unknown population options {sorted(unknown)}"
+        raise ValidationError(msg)
+    return (method, *((k, str(v) if isinstance(v, Path) else v) for k, v in sorted(full.items())))
+
+
+def _estimate_inputs(study: Any) -> tuple[Any, ...]:
+    """The tables an estimate is made from (compared by identity)."""
+    return tuple(getattr(study, k, None) for k in ("buildings", "landuse", "places", "boundary"))
+
+
+def _estimate(
+    study: Study,
+    *,
+    method: str,
+    min_buildings: int,
+    persons_per_m2: float,
+    default_levels: float,
+    include_yes: bool,
+    points: Path | str | gpd.GeoDataFrame | None,
+    column: str,
+    persons_per_km2: float,
+    raster: Path | str | None,
+) -> gpd.GeoDataFrame:
+    """:func:`estimate` without the study's memory of earlier results."""
     if method == "points" and points is None:
         msg = "method='points' needs points=<file or GeoDataFrame> with a population column"
         raise ValidationError(msg)

@@ -29,9 +29,12 @@ as shares of ``W``. Points with the same set of covering
 candidates are merged into one (their weights summed) — the model is unchanged,
 only smaller. Between plans with the same number of sites the one covering more
 is preferred. For a target this is solved in two stages: first the fewest sites
-alone (a pure count: HiGHS proves it by rounding its bound up to whole sites, where
-a mixed objective ``Σ x_j − ½ · covered share`` leaves it proving the coverage
-term, seconds more on a city), then the ``k sites`` problem with that count,
+alone (a pure count: its bound rounds up to whole sites, where a mixed objective
+``Σ x_j − ½ · covered share`` leaves HiGHS proving the coverage term, seconds more
+on a city; see :func:`_fewest`: a set cover without ``y`` when everyone coverable
+must be covered, points whose candidates include another point's left out; the
+relaxation's bound, rounded up, and its largest values rounded into plans, so that a
+plan as small as the bound needs no search), then the ``k sites`` problem with that count,
 started from the first plan improved by single exchanges (:func:`_exchange`), in
 the time left (``tie_break_s``); how far that tie-break is proven is reported apart
 (``coverage_proof``, ``coverage_gap``).
@@ -45,9 +48,15 @@ more than ``max_vars`` variables (use greedy, or thin the candidates). When the
 target cannot be reached with all candidates, both report it (``reached=False``)
 and return the plan reaching the best attainable share.
 
+HiGHS's answers are checked: a plan it calls optimal must cost no more than its
+bound, else the model is solved again without the starting plan (HiGHS 1.16 has
+broken this when presolve removed columns of the start).
+
 Tests: ``tests/test_siting.py`` — a case where greedy needs three sites and the
 optimum two, agreement on an easy case, unreachable targets, the size guard and
-bad inputs.
+bad inputs; brute force on random cases (partial and set cover, proven by the
+relaxation or by branching), scipy's ``milp`` on a larger one, and the recorded
+case where HiGHS called a plan optimal above its own bound.
 """
 
 from __future__ import annotations
@@ -77,6 +86,8 @@ DEFAULT_MAX_VARS: Final[int] = 20_000
 DEFAULT_TIME_LIMIT_S: Final[float] = 10.0
 #: Weight below which a difference is treated as rounding (relative to the total).
 _REL_TOL: Final[float] = 1e-9
+#: Site counts, from the relaxation's bound up, tried by rounding before HiGHS branches.
+_ROUNDING_TRIES: Final[int] = 4
 _STDOUT_LOCK = threading.Lock()
 
 
@@ -550,16 +561,18 @@ def exact(
     tie_s = float(time_limit_s) if tie_break_s is None else float(tie_break_s)
     if target is not None:
         # 1. fewest sites: a pure count, whose bound HiGHS rounds up to whole sites
-        solved = _solve(model, w_group / scale, start, need=reachable_need / scale,
-                        time_limit_s=float(time_limit_s))  # fmt: skip
-        if solved["x"] is None:
+        solved = _fewest(model, w_group / scale, start, need=reachable_need / scale,
+                         time_limit_s=float(time_limit_s))  # fmt: skip
+        if solved["sites"] is None:
             msg = f"the exact model found no plan ({solved['status']}); use siting.greedy(...)"
             raise ValidationError(msg)
-        fewest = np.flatnonzero(solved["x"][:n_x] > 0.5)
+        fewest = solved["sites"]
         count_optimal = solved["status"] == "optimal"
         count_bound = (
             float(len(fewest)) if count_optimal else max(np.ceil(solved["dual_bound"] - 1e-6), 0.0)
         )
+        meta["count_model"] = solved["model"]
+        meta["count_method"] = solved["method"]
         # 2. the tie-break: the most residents covered by that many sites, from the plan
         # improved one exchange at a time, in the time left for it
         improved = _exchange(model, w_group, fewest, until=t0 + float(time_limit_s))
@@ -740,6 +753,124 @@ def _solve(
     )
 
 
+def _fewest(
+    model: sparse.csr_matrix,
+    w: np.ndarray,
+    start_sites: np.ndarray,
+    *,
+    need: float,
+    time_limit_s: float,
+) -> dict[str, Any]:
+    """The fewest sites (rows of ``model``) covering ``need`` of the weights ``w`` (shares).
+
+    1. When every demand group of positive weight must be covered (leaving out the
+       lightest already falls short of ``need``), the model is a set cover: one row
+       ``Σ_{j covers g} x_j ≥ 1`` per group, no ``y``; and a group whose candidates
+       include all of another group's is left out (covering that one covers it,
+       :func:`_essential_groups`). Otherwise the model of :func:`_solve`.
+    2. Its relaxation (``0 ≤ x ≤ 1``) is solved: the optimum rounded up to whole
+       sites is a lower bound on the count.
+    3. The ``k`` sites with the largest relaxed values, improved by exchanges
+       (:func:`_exchange`), are tried for ``k`` from that bound up (a few counts, each
+       below the best plan so far): a plan reaching ``need`` with as many sites as
+       the bound is proven fewest without branching.
+    4. Otherwise HiGHS branches from the best plan so far, in the time left.
+
+    Returns ``sites`` (``None`` if no plan is known), ``status`` (``optimal``,
+    ``time_limit`` or HiGHS's word), ``dual_bound`` (a lower bound on the count),
+    ``seconds``, ``model`` (``"set_cover"`` or ``"partial_cover"``) and ``method``
+    (``"relaxation"``: proven by the bound; ``"branch"``: by HiGHS's search).
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + float(time_limit_s)
+    n_x, n_y = model.shape
+    positive = w > 0
+    lightest = float(w[positive].min()) if positive.any() else 0.0
+    cover_all = positive.any() and float(w[positive].sum()) - lightest < need - 1e-12
+    if cover_all:
+        rows = _essential_groups(model, w)
+        matrix = model.T.tocsr()[rows].tocsc()
+        matrix.data = np.ones(matrix.nnz)
+        cost = np.ones(n_x)
+        row_lower, row_upper = np.ones(len(rows)), np.full(len(rows), np.inf)
+    else:
+        link = sparse.hstack([-model.T.tocsr(), sparse.identity(n_y)], format="csr")
+        extra = sparse.csr_matrix(np.r_[np.zeros(n_x), w][None, :])
+        matrix = sparse.vstack([link, extra], format="csc")
+        cost = np.r_[np.ones(n_x), np.zeros(n_y)]
+        row_lower, row_upper = np.r_[np.full(n_y, -np.inf), need], np.r_[np.zeros(n_y), np.inf]
+    out: dict[str, Any] = {"model": "set_cover" if cover_all else "partial_cover"}
+    best = np.sort(np.asarray(start_sites, dtype=np.int64))
+
+    def reaches(sites: np.ndarray) -> bool:
+        return float(w[_covered_by(model, sites) > 0].sum()) >= need
+
+    if not reaches(best):
+        best = np.array([], dtype=np.int64)
+    relaxed = _highs(cost, matrix, row_lower, row_upper, start=None,
+                     time_limit_s=float(time_limit_s), integral=False)  # fmt: skip
+    lp_bound = relaxed["dual_bound"] if relaxed["status"] == "optimal" else 0.0
+    lower = max(int(np.ceil(lp_bound - 1e-6)), 1)
+    if relaxed["status"] == "optimal":
+        order = np.argsort(-relaxed["x"][:n_x], kind="stable")
+        upto = min(len(best) if len(best) else n_x + 1, lower + _ROUNDING_TRIES)
+        for k in range(lower, upto):
+            if time.perf_counter() > deadline:
+                break
+            tried = _exchange(model, w, order[:k], until=deadline)
+            if reaches(tried):
+                best = tried
+                break
+    if len(best) and len(best) <= lower:
+        seconds = time.perf_counter() - t0
+        return {**out, "sites": best, "status": "optimal", "dual_bound": float(len(best)),
+                "seconds": seconds, "method": "relaxation"}  # fmt: skip
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        return {**out, "sites": best if len(best) else None, "status": "time_limit",
+                "dual_bound": lp_bound, "seconds": time.perf_counter() - t0,
+                "method": "relaxation"}  # fmt: skip
+    start = np.zeros(matrix.shape[1])
+    if len(best):
+        start[best] = 1.0
+        if not cover_all:
+            start[n_x:] = (_covered_by(model, best) > 0).astype(float)
+    solved = _highs(cost, matrix, row_lower, row_upper, start=start if len(best) else None,
+                    time_limit_s=left)  # fmt: skip
+    if solved["x"] is not None:
+        found = np.flatnonzero(solved["x"][:n_x] > 0.5)
+        if not len(best) or len(found) <= len(best):
+            best = found
+    bound = max(solved["dual_bound"], lp_bound) if np.isfinite(solved["dual_bound"]) else lp_bound
+    return {**out, "sites": best if len(best) else None, "status": solved["status"],
+            "dual_bound": bound, "seconds": time.perf_counter() - t0, "method": "branch"}  # fmt: skip
+
+
+def _essential_groups(model: sparse.csr_matrix, w: np.ndarray) -> np.ndarray:
+    """The demand groups (columns of ``model``) a set cover must state: of positive weight,
+    leaving out each group whose candidates include all of another kept group's.
+
+    Covering a group covers every group whose candidate set is a superset of its own.
+    Identical sets (none after merging, but allowed) keep the first. Computed in
+    blocks of groups, so the overlap of candidate sets is never held whole.
+    """
+    groups = np.flatnonzero(w > 0)
+    g = model.T.tocsr()[groups]
+    g.data = np.ones(g.nnz)
+    size = np.diff(g.indptr)
+    redundant = np.zeros(len(groups), dtype=bool)
+    gt = g.T.tocsc()
+    block = 1024
+    for lo in range(0, len(groups), block):
+        overlap = (g[lo : lo + block] @ gt).tocoo()
+        i, j, v = overlap.row + lo, overlap.col, overlap.data
+        inside = (i != j) & (v >= size[j] - 0.5) & (
+            (size[j] < size[i]) | ((size[j] == size[i]) & (j < i))
+        )
+        redundant[i[inside]] = True
+    return groups[~redundant]
+
+
 def _proven(meta: dict[str, Any], gap: float, bound: float) -> dict[str, Any]:
     """``meta`` with how good the plan is proven to be (see :func:`exact`)."""
     return {**meta, "gap": float(gap), "bound": float(bound), "proof": "optimal" if gap <= 1e-9 else "gap"}
@@ -791,14 +922,16 @@ def _highs(
     row_lower: np.ndarray,
     row_upper: np.ndarray,
     *,
-    start: np.ndarray,
+    start: np.ndarray | None,
     time_limit_s: float,
+    integral: bool = True,
 ) -> dict[str, Any]:
     """Solve ``min cost·x`` over binary ``x`` with ``row_lower ≤ matrix·x ≤ row_upper``.
 
-    ``start`` is given to HiGHS as a first incumbent. Returns ``x`` (``None`` when
-    no plan was found), ``status`` (``optimal``, ``time_limit`` or HiGHS's word),
-    ``dual_bound`` and ``seconds``.
+    ``start`` (if any) is given to HiGHS as a first incumbent. ``integral=False``
+    solves the relaxation (``0 ≤ x ≤ 1``). Returns ``x`` (``None`` when no plan was
+    found), ``status`` (``optimal``, ``time_limit`` or HiGHS's word), ``dual_bound``
+    (the relaxation: its optimum) and ``seconds``.
     """
     import highspy
 
@@ -818,12 +951,14 @@ def _highs(
     lp.a_matrix_.start_ = matrix.indptr
     lp.a_matrix_.index_ = matrix.indices
     lp.a_matrix_.value_ = matrix.data
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+    if integral:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * n
     h.passModel(lp)
-    first = highspy.HighsSolution()
-    first.col_value = list(np.asarray(start, dtype=float))
-    first.value_valid = True
-    h.setSolution(first)
+    if start is not None:
+        first = highspy.HighsSolution()
+        first.col_value = list(np.asarray(start, dtype=float))
+        first.value_valid = True
+        h.setSolution(first)
     t0 = time.perf_counter()
     h.run()
     seconds = time.perf_counter() - t0
@@ -835,12 +970,29 @@ def _highs(
     }
     found = info.primal_solution_status == 2  # a feasible plan is known
     x = np.asarray(h.getSolution().col_value, dtype=float) if found else None
-    return {
+    out = {
         "x": x,
         "status": words.get(status, h.modelStatusToString(status)),
-        "dual_bound": float(info.mip_dual_bound),
+        "dual_bound": float(info.mip_dual_bound if integral else info.objective_function_value),
         "seconds": seconds,
     }
+    if integral and x is not None and out["status"] == "optimal":
+        value = float(np.dot(cost, np.round(x)))
+        if value - out["dual_bound"] > 1e-6 * max(1.0, abs(value)):
+            # "optimal" with a plan worse than the bound: HiGHS 1.16 has done so when
+            # presolve removed columns of the starting plan; solved again without it
+            log.debug("HiGHS called a plan of %s optimal with a bound of %s", value, out["dual_bound"])
+            out["status"] = "inconsistent"
+            left = float(time_limit_s) - seconds
+            if start is not None and left > 0:
+                again = _highs(cost, matrix, row_lower, row_upper, start=None, time_limit_s=left)
+                again["seconds"] += seconds
+                if again["x"] is None or float(np.dot(cost, np.round(again["x"]))) > value:
+                    again["x"] = x
+                    if again["status"] == "optimal":
+                        again["status"] = "inconsistent"
+                return again
+    return out
 
 
 def _order_by_gain(p: _Problem, rows: list[int]) -> list[int]:

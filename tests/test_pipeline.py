@@ -486,3 +486,40 @@ def test_the_overpass_queries_of_each_unit_share_one_total(
             pipeline.prepare("online", unit="1", offline=True, progress=False)
     finally:
         silent.stop()
+
+
+def test_a_population_estimate_is_made_once_per_study(root, monkeypatch) -> None:
+    """Grid origins need the areal population; the audit and the analyses ask for the
+    same estimate: made once, equal to one made afresh, redone for other tables."""
+    import dataclasses
+
+    import pandas as pd
+
+    from accessibility import population
+
+    settings.root = root
+    try:
+        grid = pipeline.prepare("sample", mode="walk", origins="grid", progress=False)
+    finally:
+        settings.root = None
+    made = []
+    real = population._estimate
+    monkeypatch.setattr(population, "_estimate", lambda *a, **k: made.append(k) or real(*a, **k))
+    kept = population.estimate(grid)  # the grid origins' estimate: not made again
+    assert made == []
+    fresh = real(grid, **{**population._ESTIMATE_DEFAULTS, "method": "auto"})
+    pd.testing.assert_frame_equal(kept, fresh)
+    assert kept.attrs == fresh.attrs
+    # a copy each time: changing one does not change the next
+    kept["population"] = 0.0
+    assert population.estimate(grid)["population"].sum() == pytest.approx(fresh["population"].sum())
+    # other options, or a study with other buildings: made afresh
+    population.estimate(grid, persons_per_m2=0.05)
+    assert len(made) == 1
+    assert kept.attrs["population_source"] == "raster"  # the sample names a raster
+    whole = population.estimate(grid, method="buildings")
+    assert len(made) == 2
+    fewer = dataclasses.replace(grid, buildings=grid.buildings.iloc[: len(grid.buildings) // 2])
+    half = population.estimate(fewer, method="buildings")
+    assert len(made) == 3 and len(half) < len(whole)
+    assert len(population.estimate(grid, method="buildings")) == len(whole) and len(made) == 3

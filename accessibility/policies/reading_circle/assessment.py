@@ -676,87 +676,98 @@ def assess(
     )
     plans: dict[str, siting.Plan] = {}
     site_rows: list[dict[str, Any]] = []
-    drawn: list[tuple[float, str, siting.Plan, np.ndarray, pd.Index]] = []
     if no_data and not len(cands):
         log.warning("no reading place and no candidate site in the data: no siting plan")
     planned = tgts if len(cands) or not no_data else ()
     coverage = pairs if pairs is not None else np.zeros((0, len(demand)))
-    # the exact plans solved side by side (HiGHS leaves Python's lock while it works),
-    # while the walk areas of today are drawn
+    # the walk areas after each target's recommended plan (the exact one when there is
+    # one, else greedy's)
+    def after_area(target: float, chosen: siting.Plan) -> gpd.GeoDataFrame:
+        ids = fac_ids.append(pd.Index(chosen.sites))
+        poly = isochrones.polygons(
+            net,
+            scenario.node_times(ids, limit_s=limit_s),
+            limits_min=[minutes],
+            buffer_m=buffer_m,
+            sources=_sources(both.loc[ids]),
+        )
+        return poly.reset_index().assign(
+            scenario=f"{chosen.method}_{_target_key(target)}",
+            method=chosen.method,
+            target=target,
+            new_sites=len(chosen.sites),
+        )
+
+    def exact_plan(target: float) -> siting.Plan:
+        """The exact plan; a model above ``exact_max_vars`` is solved on candidates
+        thinned to a coarser grid (a stated approximation) until it fits."""
+        kw: dict[str, Any] = dict(
+            covered=d_covered,
+            target=target,
+            max_vars=exact_max_vars,
+            time_limit_s=exact_time_limit_s,
+            tie_break_s=min(EXACT_TIE_BREAK_S, exact_time_limit_s),
+        )
+        try:
+            return siting.exact(coverage, d_weights, candidate_ids=cand_ids, **kw)
+        except siting.ModelTooLargeError as exc:
+            too_large: ValidationError = exc
+        for factor in APPROX_GRID_FACTORS:
+            rows = _thinned(cands.loc[cand_ids], crs, grid_m * factor)
+            try:
+                plan = siting.exact(coverage[rows], d_weights, candidate_ids=cand_ids[rows], **kw)
+            except siting.ModelTooLargeError as exc:
+                too_large = exc
+                continue
+            log.warning(
+                "exact plan for target %g: %s; solved on %d of %d candidates (one per "
+                "%g m cell) instead, an approximation",
+                target, too_large, len(rows), len(cand_ids), grid_m * factor,
+            )  # fmt: skip
+            plan.meta["approximation_grid_m"] = grid_m * factor
+            return plan
+        raise too_large
+
+    def plan_and_area(
+        target: float,
+    ) -> tuple[siting.Plan, siting.Plan | ValidationError, gpd.GeoDataFrame]:
+        """Greedy's plan, the exact plan (or why there is none) and the area after the
+        recommended one: one target's work, run beside the others'."""
+        quick = siting.greedy(
+            coverage, d_weights, candidate_ids=cand_ids, covered=d_covered, target=target
+        )
+        try:
+            best: siting.Plan | ValidationError = exact_plan(target)
+        except ValidationError as exc:
+            best = exc
+        return quick, best, after_area(target, best if isinstance(best, siting.Plan) else quick)
+
+    # each target's plans and area side by side (HiGHS and GEOS leave Python's lock
+    # while they work), while the walk area of today is drawn
+    worked: dict[float, tuple[siting.Plan, siting.Plan | ValidationError, gpd.GeoDataFrame]]
     pool = ThreadPoolExecutor(max_workers=max(1, min(len(planned), os.cpu_count() or 1)))
     try:
-        def exact_plan(target: float) -> siting.Plan:
-            """The exact plan; a model above ``exact_max_vars`` is solved on candidates
-            thinned to a coarser grid (a stated approximation) until it fits."""
-            kw: dict[str, Any] = dict(
-                covered=d_covered,
-                target=target,
-                max_vars=exact_max_vars,
-                time_limit_s=exact_time_limit_s,
-                tie_break_s=min(EXACT_TIE_BREAK_S, exact_time_limit_s),
-            )
-            try:
-                return siting.exact(coverage, d_weights, candidate_ids=cand_ids, **kw)
-            except siting.ModelTooLargeError as exc:
-                too_large: ValidationError = exc
-            for factor in APPROX_GRID_FACTORS:
-                rows = _thinned(cands.loc[cand_ids], crs, grid_m * factor)
-                try:
-                    plan = siting.exact(
-                        coverage[rows], d_weights, candidate_ids=cand_ids[rows], **kw
-                    )
-                except siting.ModelTooLargeError as exc:
-                    too_large = exc
-                    continue
-                log.warning(
-                    "exact plan for target %g: %s; solved on %d of %d candidates (one per "
-                    "%g m cell) instead, an approximation",
-                    target, too_large, len(rows), len(cand_ids), grid_m * factor,
-                )  # fmt: skip
-                plan.meta["approximation_grid_m"] = grid_m * factor
-                return plan
-            raise too_large
-
-        solving = {target: pool.submit(exact_plan, target) for target in planned}
+        solving = {target: pool.submit(plan_and_area, target) for target in planned}
         node_t = router.node_times(limit_s=limit_s)
         iso = isochrones.polygons(
             net, node_t, limits_min=[minutes], buffer_m=buffer_m, sources=_sources(fac_snap)
         )
-        exact_plans = {}
-        for target, job in solving.items():
-            try:
-                exact_plans[target] = job.result()
-            except ValidationError as exc:
-                exact_plans[target] = exc
+        worked = {target: job.result() for target, job in solving.items()}
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    iso_after: list[gpd.GeoDataFrame] = []
     for target in planned:
         key = _target_key(target)
-        chosen: siting.Plan | None = None
+        quick, best, area = worked[target]
+        iso_after.append(area)
         for method in ("greedy", "exact"):
             name = f"{method}_{key}"
-            try:
-                if method == "greedy":
-                    plan = siting.greedy(
-                        coverage,
-                        d_weights,
-                        candidate_ids=cand_ids,
-                        covered=d_covered,
-                        target=target,
-                    )
-                else:
-                    found = exact_plans[target]
-                    if isinstance(found, ValidationError):
-                        raise found
-                    plan = found
-            except ValidationError as exc:
-                if method != "exact":
-                    raise
-                log.warning("exact plan for target %g skipped: %s", target, exc)
+            plan = quick if method == "greedy" else best
+            if isinstance(plan, ValidationError):
+                log.warning("exact plan for target %g skipped: %s", target, plan)
                 rows[name] = {"method": method, "target": target, "status": "skipped", "sites": ""}
                 continue
             plans[name] = plan
-            chosen = plan
             after = per_point.nearest(fac_ids.append(pd.Index(plan.sites)))
             a_t = after["time_s"].to_numpy(float)
             a_cov = np.where(np.isnan(a_t), False, a_t <= limit_s)
@@ -809,29 +820,6 @@ def assess(
                         "geometry": cands.geometry.loc[r["site"]],
                     }
                 )
-        if chosen is not None:
-            ids = fac_ids.append(pd.Index(chosen.sites))
-            drawn.append((target, key, chosen, scenario.node_times(ids, limit_s=limit_s), ids))
-
-    # the walk areas after each target's recommended plan, drawn side by side (GEOS
-    # leaves Python's lock while it works)
-    def after_area(item: tuple[float, str, siting.Plan, np.ndarray, pd.Index]) -> gpd.GeoDataFrame:
-        target, key, chosen, t_after, ids = item
-        poly = isochrones.polygons(
-            net, t_after, limits_min=[minutes], buffer_m=buffer_m, sources=_sources(both.loc[ids])
-        )
-        return poly.reset_index().assign(
-            scenario=f"{chosen.method}_{key}",
-            method=chosen.method,
-            target=target,
-            new_sites=len(chosen.sites),
-        )
-
-    if len(drawn) > 1:
-        with ThreadPoolExecutor(max_workers=min(len(drawn), os.cpu_count() or 1)) as areas_pool:
-            iso_after = list(areas_pool.map(after_area, drawn))
-    else:
-        iso_after = [after_area(item) for item in drawn]
     summary = pd.DataFrame.from_dict(rows, orient="index")
     summary.index.name = "scenario"
     summary.insert(0, "minutes", float(minutes))
