@@ -851,6 +851,29 @@ def clip_ahead(reg: regions.Region, todo: Sequence[Task]) -> list[str]:
     from .sources import clip_many as many
     from .sources import extract
 
+    # the units' OSM boundaries, looked up in one read of each extract (one read each
+    # would read a province file some 160 times)
+    by_source: dict[Path, list[regions.Unit | None]] = {}
+    for code in dict.fromkeys(task.unit for task in todo):
+        task = next(t for t in todo if t.unit == code)
+        unit = reg.unit(code) if code is not None else None
+        try:
+            src = pipeline.local_extract(reg, unit, osm_file=task.parameters.get("osm_file"))
+        except Exception:  # the loop below says why, unit by unit
+            continue
+        if src is not None:
+            by_source.setdefault(Path(src), []).append(unit)
+    for src, units in by_source.items():
+        if len(units) < 2:
+            continue
+        try:
+            pipeline.prefetch_boundaries(reg, units, src)
+        except Exception as exc:
+            log.warning(
+                "looking up %d boundaries of %s in %s at once failed (%s: %s); each run "
+                "looks up its own",
+                len(units), reg.name, src, type(exc).__name__, exc,
+            )  # fmt: skip
     areas: dict[Path, dict[str, tuple[Any, Path]]] = {}
     seen: set[str | None] = set()
     for task in todo:

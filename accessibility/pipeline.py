@@ -434,6 +434,42 @@ def clip_area(
     return boundary, clip, crs
 
 
+def _boundary_criteria(query: dict[str, Any]) -> dict[str, list[Any]]:
+    """A region file's ``osm:`` boundary query as the criteria of
+    :func:`accessibility.sources.extract.find_boundaries`."""
+    names = [str(n) for n in ([query["name"]] if "name" in query else query.get("names", []))]
+    return {
+        "names": names,
+        "admin_levels": [str(query["admin_level"])] if "admin_level" in query else [],
+        "refs": [str(query["ref"])] if "ref" in query else [],
+        "relations": [int(query["relation"])] if "relation" in query else [],
+    }
+
+
+def _boundary_cache(
+    region: regions.Region,
+    query: dict[str, Any],
+    unit: regions.Unit | None,
+    osm_file: Path | str | None,
+) -> Path:
+    """Where the boundary found for ``query`` is kept: it depends on where it is looked
+    up, the extract (its identity) or Overpass."""
+    c = _boundary_criteria(query)
+    if osm_file is not None:
+        from .sources import extract
+
+        where_key = extract.source_identity(osm_file)
+    else:
+        where_key = "overpass"
+    criteria = [c["names"], c["admin_levels"], c["refs"], where_key]
+    if c["relations"]:
+        criteria.append(c["relations"])
+    key = hashlib.sha256(json.dumps(criteria, ensure_ascii=False).encode()).hexdigest()[:12]
+    own = unit is not None and bool(unit.source)
+    base = region.processed_dir / unit.code if own else region.processed_dir
+    return base / "boundaries" / f"boundary_{key}.geojson"
+
+
 def _osm_boundary(
     region: regions.Region,
     query: dict[str, Any],
@@ -442,46 +478,42 @@ def _osm_boundary(
     osm_file: Path | str | None,
     offline: bool,
 ) -> gpd.GeoSeries:
-    names = [str(n) for n in ([query["name"]] if "name" in query else query.get("names", []))]
-    levels = [str(query["admin_level"])] if "admin_level" in query else []
-    refs = [str(query["ref"])] if "ref" in query else []
-    relations = [int(query["relation"])] if "relation" in query else []
-    # the boundary depends on where it is looked up: the extract (its identity) or Overpass
-    if osm_file is not None:
-        from .sources import extract
-
-        where_key = extract.source_identity(osm_file)
-    else:
-        where_key = "overpass"
-    criteria = [names, levels, refs, where_key] + ([relations] if relations else [])
-    key = hashlib.sha256(json.dumps(criteria, ensure_ascii=False).encode()).hexdigest()[:12]
-    own = unit is not None and bool(unit.source)
-    base = region.processed_dir / unit.code if own else region.processed_dir
-    cache = base / "boundaries" / f"boundary_{key}.geojson"
+    c = _boundary_criteria(query)
+    cache = _boundary_cache(region, query, unit, osm_file)
     if cache.is_file():
         return read_boundary(cache)
     if osm_file is not None:
         from .sources import extract
 
-        found = extract.find_boundaries(
-            Path(osm_file), names=names, admin_levels=levels, refs=refs, relations=relations
-        )
+        found = extract.find_boundaries(Path(osm_file), **c)
         where = f"the extract {osm_file}"
     else:
         from .sources import overpass
 
         found = overpass.find_boundaries(
-            names=names,
-            admin_levels=levels,
-            refs=refs,
+            names=c["names"],
+            admin_levels=c["admin_levels"],
+            refs=c["refs"],
             cache_dir=region.raw_dir_of(unit) / "overpass",
             offline=offline,
         )
         where = "OpenStreetMap (Overpass)"
-        if relations:  # Overpass is asked by name; the relation id picks among namesakes
+        if c["relations"]:  # Overpass is asked by name; the relation id picks among namesakes
             incomplete = found.attrs.get("incomplete", [])
-            found = found[found["osm_id"].isin(relations)]
-            found.attrs["incomplete"] = [r for r in incomplete if r["osm_id"] in relations]
+            found = found[found["osm_id"].isin(c["relations"])]
+            found.attrs["incomplete"] = [r for r in incomplete if r["osm_id"] in c["relations"]]
+    polygon = _one_boundary(region, found, c, where)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    export.write_geojson(cache, polygon)
+    return polygon
+
+
+def _one_boundary(
+    region: regions.Region, found: gpd.GeoDataFrame, c: dict[str, list[Any]], where: str
+) -> gpd.GeoSeries:
+    """The one boundary ``found`` for criteria ``c``; none, several, or one that could
+    not be assembled raise a :class:`DataSourceError` saying what to do."""
+    names, levels, refs, relations = c["names"], c["admin_levels"], c["refs"], c["relations"]
     if found.empty and found.attrs.get("incomplete"):
         from .sources import extract
 
@@ -503,10 +535,59 @@ def _osm_boundary(
         )
         msg = f"several boundaries match {names or refs} in {where}: {listed}; add admin_level or ref to the region file"
         raise DataSourceError(msg)
-    polygon = gpd.GeoSeries([found.geometry.iloc[0]], crs=4326)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    export.write_geojson(cache, polygon)
-    return polygon
+    return gpd.GeoSeries([found.geometry.iloc[0]], crs=4326)
+
+
+def prefetch_boundaries(
+    region: regions.Region,
+    units: Sequence[regions.Unit | None],
+    osm_file: Path | str,
+) -> list[str]:
+    """Look up the OSM boundaries of many units in one read of ``osm_file``.
+
+    A province batch needs some 160 county boundaries from one extract; looked up one
+    by one, each reads the whole province file (three passes). Here every unit whose
+    boundary is an OSM query (``boundary_spec``) and not yet kept is looked up at
+    once (:func:`accessibility.sources.extract.find_boundaries_many`) and kept where
+    :func:`study_area` finds it, so each run reads its boundary from the cache. A
+    unit whose boundary is missing, ambiguous or incomplete is left out: its run
+    looks it up and says why.
+
+    Returns
+    -------
+    list of str
+        The codes of the units (``""``: the region as a whole) whose boundary was
+        kept now.
+    """
+    from .sources import extract
+
+    pending: dict[str, tuple[dict[str, Any], Path]] = {}
+    for unit in units:
+        try:
+            spec = boundary_spec(region, unit)
+        except ValidationError:
+            continue
+        if "osm" not in spec:
+            continue
+        cache = _boundary_cache(region, spec["osm"], unit, osm_file)
+        if not cache.is_file():
+            pending[unit.code if unit is not None else ""] = (spec["osm"], cache)
+    if not pending:
+        return []
+    queries = {code: _boundary_criteria(query) for code, (query, _) in pending.items()}
+    found = extract.find_boundaries_many(Path(osm_file), queries)
+    kept: list[str] = []
+    for code, (_, cache) in pending.items():
+        try:
+            polygon = _one_boundary(region, found[code], queries[code], f"the extract {osm_file}")
+        except DataSourceError as exc:
+            log.info("%s: boundary left to the run (%s)", code or region.name, exc)
+            continue
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        export.write_geojson(cache, polygon)
+        kept.append(code)
+    log.info("%d of %d boundaries found in one read of %s", len(kept), len(pending), osm_file)
+    return kept
 
 
 def _overpass_total(

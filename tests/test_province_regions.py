@@ -201,3 +201,78 @@ def test_cli_unknown_parent_names_the_boundaries_at_that_level(
     assert len(err.splitlines()) == 1
     assert "no admin_level 4 boundary named '河南省'" in err and "测试省 (r1), 邻省 (r2)" in err
     assert not (tmp_path / "regions" / "henan.yml").exists()
+
+
+# ----------------------------------------------------------------- every unit's boundary at once
+
+
+def _frames_equal(a, b) -> None:
+    assert list(a["osm_id"]) == list(b["osm_id"])
+    assert list(a["name"]) == list(b["name"]) and list(a["ref"]) == list(b["ref"])
+    assert all(shapely.equals(x, y) for x, y in zip(a.geometry, b.geometry))
+    assert a.attrs["incomplete"] == b.attrs["incomplete"]
+
+
+def test_many_boundary_queries_in_one_read_equal_one_query_each(extract_file: Path) -> None:
+    queries = {
+        "by_relation": {"relations": [106]},
+        "by_name_level": {"names": ["九县"], "admin_levels": ["6"]},
+        "english": {"names": ["si county"]},
+        "by_code": {"refs": ["410103"]},
+        "incomplete": {"relations": [generated.INCOMPLETE_ID]},
+        "level_6": {"admin_levels": ["6"]},  # several rows, one of them incomplete
+        "mismatch": {"names": ["一县"], "relations": [102]},  # both must hold: none
+        "nowhere": {"names": ["无此县"]},
+        "everything": {},
+    }
+    many = extract.find_boundaries_many(extract_file, queries)
+    assert set(many) == set(queries)
+    for key, query in queries.items():
+        _frames_equal(many[key], extract.find_boundaries(extract_file, **query))
+    assert list(many["by_relation"]["osm_id"]) == [106] and many["mismatch"].empty
+    assert [r["osm_id"] for r in many["incomplete"].attrs["incomplete"]] == [110]
+    with pytest.raises(ValidationError, match="unknown boundary criteria"):
+        extract.find_boundaries_many(extract_file, {"x": {"name": ["一县"]}})
+
+
+def test_a_batch_looks_up_every_unit_boundary_in_one_read(
+    extract_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessibility import batch
+
+    settings.root = tmp_path / "once"
+    region, _ = regions.from_extract(extract_file, parent="测试省", name="testprov")
+    reads: list[int] = []
+    real_many = extract.find_boundaries_many
+    monkeypatch.setattr(
+        extract, "find_boundaries_many", lambda src, q: reads.append(len(q)) or real_many(src, q)
+    )
+    # a unit whose query no relation answers is left to its run
+    broken = regions.Unit(code="999999", name="无此县", boundary={"osm": {"name": "无此县"}})
+    kept = pipeline.prefetch_boundaries(region, [*region.units, broken], extract_file)
+    assert reads == [10] and sorted(kept) == sorted(u.code for u in region.units)
+    assert pipeline.prefetch_boundaries(region, region.units, extract_file) == []  # all kept
+    assert reads == [10]
+    # every run now reads its boundary from the cache, equal to a lookup of its own
+    monkeypatch.setattr(extract, "find_boundaries_many", lambda *a: pytest.fail("read again"))
+    cached = {
+        u.code: pipeline.study_area(region, u, osm_file=extract_file).iloc[0] for u in region.units
+    }
+    monkeypatch.undo()
+    settings.root = tmp_path / "one_by_one"
+    alone, _ = regions.from_extract(extract_file, parent="测试省", name="testprov")
+    for u in alone.units:
+        own = pipeline.study_area(alone, u, osm_file=extract_file).iloc[0]
+        assert shapely.equals(own, cached[u.code]), u.code
+    # the batch does it before its runs: one read for all nine units
+    settings.root = tmp_path / "batch"
+    region, _ = regions.from_extract(extract_file, parent="测试省", name="testprov")
+    reads.clear()
+    monkeypatch.setattr(
+        extract, "find_boundaries_many", lambda src, q: reads.append(len(q)) or real_many(src, q)
+    )
+    monkeypatch.setattr(batch, "PRECLIP_MIN_UNITS", 10**6)  # boundaries only, no clipping
+    todo = [batch.Task("testprov", u.code, nb) for u in region.units for nb in ("a", "b")]
+    batch.clip_ahead(region, todo)
+    assert reads == [9]
+    settings.root = None

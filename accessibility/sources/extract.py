@@ -75,9 +75,10 @@ import secrets
 import struct
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -405,14 +406,63 @@ def find_boundaries(
     ValidationError
         If a criterion is a single string instead of a sequence of strings.
     """
-    src = _check_src(src)
-    want_names = _check_values("names", names)
-    want_levels = _check_values("admin_levels", admin_levels)
-    want_refs = _check_values("refs", refs)
-    want_names_en = {n.casefold() for n in want_names}
-    want_relations = _check_ids("relations", relations)
+    query = {"names": names, "admin_levels": admin_levels, "refs": refs, "relations": relations}
+    return find_boundaries_many(src, {"": query})[""]
 
+
+@dataclass(frozen=True)
+class _BoundaryQuery:
+    names: set[str]
+    names_en: set[str]
+    levels: set[str]
+    refs: set[str]
+    relations: set[int]
+
+    def matches(self, rel_id: int, tags: dict[str, str], ref_tags: dict[str, str]) -> bool:
+        if self.relations and rel_id not in self.relations:
+            return False
+        if self.names and not _name_matches(tags, self.names, self.names_en):
+            return False
+        if self.levels and tags.get("admin_level", "").strip() not in self.levels:
+            return False
+        return not self.refs or any(v.strip() in self.refs for v in ref_tags.values())
+
+    def describe(self) -> str:
+        return (
+            f"names={sorted(self.names)} admin_levels={sorted(self.levels)} "
+            f"refs={sorted(self.refs)} relations={sorted(self.relations)}"
+        )
+
+
+def find_boundaries_many(
+    src: Path | str, queries: Mapping[Any, Mapping[str, Sequence[Any]]]
+) -> dict[Any, gpd.GeoDataFrame]:
+    """:func:`find_boundaries` for several queries in one read of the extract.
+
+    ``queries`` maps a key (e.g. a unit's code) to the criteria of
+    :func:`find_boundaries` (``names``, ``admin_levels``, ``refs``, ``relations``;
+    any may be left out). The relations matching any query are read and assembled
+    once; each key gets the frame :func:`find_boundaries` would return for its query
+    alone (rows, ``attrs["incomplete"]``). A province's units are looked up so in one
+    pass instead of one pass each.
+    """
+    src = _check_src(src)
+    wanted: dict[Any, _BoundaryQuery] = {}
+    for key, q in queries.items():
+        unknown = set(q) - {"names", "admin_levels", "refs", "relations"}
+        if unknown:
+            msg = f"unknown boundary criteria {sorted(unknown)}; use names, admin_levels, refs, relations"
+            raise ValidationError(msg)
+        want_names = _check_values("names", q.get("names", ()))
+        wanted[key] = _BoundaryQuery(
+            names=want_names,
+            names_en={n.casefold() for n in want_names},
+            levels=_check_values("admin_levels", q.get("admin_levels", ())),
+            refs=_check_values("refs", q.get("refs", ())),
+            relations=_check_ids("relations", q.get("relations", ())),
+        )
     rows: dict[int, dict[str, object]] = {}
+    matched: dict[Any, list[int]] = {key: [] for key in wanted}
     member_ways: dict[int, list[int]] = {}
     tracker = osmium.IdTracker()
     manager = osmium.area.AreaManager()
@@ -426,16 +476,13 @@ def find_boundaries(
         admin = osmium.filter.TagFilter(("boundary", "administrative"))
         processor = osmium.FileProcessor(str(src), osmium.osm.RELATION)
         for rel in processor.with_filter(admin).with_filter(manager.first_pass_handler()):
-            if want_relations and rel.id not in want_relations:
-                continue
             tags = {t.k: t.v for t in rel.tags}
-            if want_names and not _name_matches(tags, want_names, want_names_en):
-                continue
-            if want_levels and tags.get("admin_level", "").strip() not in want_levels:
-                continue
             ref_tags = _ref_tags(tags)
-            if want_refs and not any(v.strip() in want_refs for v in ref_tags.values()):
+            hits = [key for key, q in wanted.items() if q.matches(rel.id, tags, ref_tags)]
+            if not hits:
                 continue
+            for key in hits:
+                matched[key].append(int(rel.id))
             rows[rel.id] = {
                 "osm_id": int(rel.id),
                 "name": tags.get("name", tags.get("name:zh", "")),
@@ -465,20 +512,18 @@ def find_boundaries(
         bar.close()
 
     missing = [i for i in rows if i not in geoms]
-    incomplete: list[dict[str, object]] = []
+    incomplete: dict[int, dict[str, object]] = {}
     if missing:
         present = _ways_present(src, tracker)
         for i in missing:
             ways = member_ways[i]
-            incomplete.append(
-                {
-                    "osm_id": i,
-                    "name": rows[i]["name"],
-                    "admin_level": rows[i]["admin_level"],
-                    "ways": len(ways),
-                    "ways_missing": sum(w not in present for w in ways),
-                }
-            )
+            incomplete[i] = {
+                "osm_id": i,
+                "name": rows[i]["name"],
+                "admin_level": rows[i]["admin_level"],
+                "ways": len(ways),
+                "ways_missing": sum(w not in present for w in ways),
+            }
         log.warning(
             "%d matching boundary relation(s) could not be assembled into polygons (members "
             "missing from %s, or rings not closed) and are left out: %s",
@@ -486,24 +531,24 @@ def find_boundaries(
             src.name,
             ", ".join(
                 f"r{r['osm_id']} {r['name']} ({r['ways_missing']} of {r['ways']} member ways missing)"
-                for r in incomplete
+                for r in incomplete.values()
             ),
         )
-    if not rows:
-        log.warning(
-            "no boundary=administrative relation in %s matches names=%s admin_levels=%s refs=%s relations=%s",
-            src.name,
-            list(want_names),
-            list(want_levels),
-            list(want_refs),
-            sorted(want_relations),
-        )
-    kept = [i for i in rows if i in geoms]
     columns = ["osm_id", "name", "name_en", "admin_level", "ref", "tags"]
-    frame = pd.DataFrame([rows[i] for i in kept], columns=columns)
-    frame["osm_id"] = frame["osm_id"].astype(np.int64)
-    out = gpd.GeoDataFrame(frame, geometry=[geoms[i] for i in kept], crs=4326)
-    out.attrs["incomplete"] = incomplete
+    out: dict[Any, gpd.GeoDataFrame] = {}
+    for key, ids in matched.items():
+        if not ids:
+            log.warning(
+                "no boundary=administrative relation in %s matches %s",
+                src.name,
+                wanted[key].describe(),
+            )
+        kept = [i for i in ids if i in geoms]
+        frame = pd.DataFrame([rows[i] for i in kept], columns=columns)
+        frame["osm_id"] = frame["osm_id"].astype(np.int64)
+        found = gpd.GeoDataFrame(frame, geometry=[geoms[i] for i in kept], crs=4326)
+        found.attrs["incomplete"] = [dict(incomplete[i]) for i in ids if i in incomplete]
+        out[key] = found
     return out
 
 
