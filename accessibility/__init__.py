@@ -40,6 +40,8 @@ if TYPE_CHECKING:
         siting,
         snapping,
         static_map,
+        supply,
+        supply_map,
         verdicts,
     )
 
@@ -83,6 +85,8 @@ __all__ = [
     "siting",
     "snapping",
     "static_map",
+    "supply",
+    "supply_map",
     "verdicts",
 ]
 

@@ -17,6 +17,7 @@ Rules: ``rules/facilities.yml`` and ``rules/places.yml`` — data, read once; th
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -39,6 +40,9 @@ TIERS = {
     "bus": ("bus_stop",),
 }
 _BRACKETED = re.compile(r"[（(][^）)]*[）)]")
+#: OSM tags read as a facility's supply (:mod:`accessibility.supply`): hospital beds,
+#: doctors, and places (a school's pupils); kept as numeric columns of the same name.
+SUPPLY_TAGS = ("beds", "doctors", "capacity")
 LEVELS = ("county_seat", "township_seat", "admin_village", "natural_village", "residential")
 
 
@@ -153,7 +157,9 @@ def facilities(pois: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     -------
     geopandas.GeoDataFrame
         The facility rows with ``kind``, ``tiers`` (";"-joined, possibly empty),
-        ``confidence``, ``rule`` and ``note`` added; ``tags`` dropped.
+        ``confidence``, ``rule`` and ``note`` added; the supply tags of
+        :data:`SUPPLY_TAGS` (``beds``, ``doctors``, ``capacity``) as numbers (NaN when
+        absent or not a number ≥ 0); ``tags`` dropped.
     """
     table = explain(pois)
     keep = table["kind"].notna()
@@ -164,7 +170,21 @@ def facilities(pois: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             len(dropped),
             ", ".join(dropped["name"].astype(str).head(3)),
         )
-    return table.loc[keep].drop(columns=["tags"], errors="ignore")
+    kept = table.loc[keep].copy()
+    if "tags" in kept.columns:
+        for key in SUPPLY_TAGS:
+            kept[key] = [_tag_number(t, key) for t in kept["tags"]]
+    return kept.drop(columns=["tags"], errors="ignore")
+
+
+def _tag_number(tags: dict[str, str] | None, key: str) -> float:
+    """A supply tag as a number (``beds=120`` → 120.0); NaN when absent or not a plain number ≥ 0."""
+    raw = (tags or {}).get(key)
+    try:
+        value = float(str(raw).strip().replace(",", "")) if raw is not None else math.nan
+    except ValueError:
+        return math.nan
+    return value if math.isfinite(value) and value >= 0 else math.nan
 
 
 def explain(pois: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

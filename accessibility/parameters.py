@@ -206,6 +206,14 @@ def _road_class(value: Any) -> str:
     return str(value)
 
 
+def _decay(value: Any) -> str:
+    from . import supply
+
+    if value not in supply.DECAYS:
+        raise _Refused
+    return str(value)
+
+
 def _set_by_command(value: Any) -> Any:
     return value
 
@@ -258,6 +266,9 @@ PARAMETERS: dict[str, Parameter] = {
     "clinic_mode": Parameter("a travel mode (walk, walk_child, bicycle, ebike, car)", _mode),
     "clinic_limits_min": Parameter("a list of minutes, each > 0, e.g. [15, 30]", _thresholds),
     "bus_limit_min": Parameter("a number of minutes > 0, e.g. 15", _positive),
+    "supply_decay": Parameter(
+        "one of step (2SFCA), gaussian (Gaussian 2SFCA), zones (E2SFCA)", _decay
+    ),
     "min_road_class": Parameter(
         "an OSM highway class (e.g. secondary) or a technical grade (e.g. grade_ii)", _road_class
     ),

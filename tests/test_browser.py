@@ -555,7 +555,11 @@ def test_services_map(browser: MapBrowser, services_run: dict[str, Any]) -> None
         ]
         names = [o.name for o in state.overlays]
         assert [g.name for g in state.groups] == groups and label("ui.boundary") in names
-        routes, links = [n for n in names if n != label("ui.boundary")]  # check boxes of their own
+        per_1000 = (label("supply_unit.beds"), label("supply_unit.doctors"))
+        supply_layers = {o.name: o.checked for o in state.overlays if any(u in o.name for u in per_1000)}
+        assert len(supply_layers) == 2 and not any(supply_layers.values())  # off until ticked
+        others = [n for n in names if n != label("ui.boundary") and n not in supply_layers]
+        routes, links = others  # check boxes of their own
         assert routes == label("services_map.routes_layer") and links.startswith("乡镇驻地连通")
         n = len(villages)
         assert n > 100

@@ -127,6 +127,12 @@ def test_every_declared_parameter_has_a_check_and_its_default_passes() -> None:
         ("services", {"bus_limit_min": 0}, r"bus_limit_min of services: 0 is not allowed"),
         ("services", {"clinic_limits_min": [15, True]}, r"clinic_limits_min .* is not allowed"),
         ("services", {"clinic_mode": "jet"}, r"unknown travel mode 'jet'"),
+        (
+            "services",
+            {"supply_decay": "cosine"},
+            r'supply_decay of services: "cosine" is not allowed; it takes one of step',
+        ),
+        ("school_tiers", {"supply_decay": 1}, r"supply_decay of school_tiers: 1 is not allowed"),
     ],
 )
 def test_bad_values_are_named_with_what_is_allowed(
