@@ -44,7 +44,7 @@ import pandas as pd
 import shapely
 
 from ._errors import ValidationError
-from .classify import TIERS, _load
+from .classify import SUPPLY_TAGS, TIERS, _load
 
 log = logging.getLogger(__name__)
 
@@ -300,3 +300,13 @@ def _combine(
     for name in ("confidence", "rule", "note"):
         if name in out.columns and source != kept:
             out.iloc[kept, out.columns.get_loc(name)] = facilities[name].iloc[source]
+    # a supply figure (beds, doctors, places) mapped on one of the two: the kept row's
+    # own first, else the surest row's, else any member's (one facility: never summed)
+    for name in SUPPLY_TAGS:
+        if name not in out.columns:
+            continue
+        values = pd.to_numeric(facilities[name], errors="coerce")
+        for m in (kept, *top, *members):
+            if np.isfinite(values.iloc[m]):
+                out.iloc[kept, out.columns.get_loc(name)] = float(values.iloc[m])
+                break

@@ -352,3 +352,25 @@ def test_helsinki_extract_stops_and_platforms() -> None:
         for a in areas:
             if names[n] and names[n] == names[a] and fac.loc[n, "kind"] == fac.loc[a, "kind"]:
                 assert _ground_m(fac.geometry.loc[n], fac.geometry.loc[a]) > 99.0, (n, a)
+
+
+def test_a_supply_figure_on_either_row_stays_with_the_kept_row() -> None:
+    """Beds, doctors or places mapped on the dropped row are not lost; the kept row's
+    own figure wins; figures are never summed (one facility mapped twice)."""
+    rows = [
+        _school("n10", "王庄小学", 0.0),
+        _school("w20", "王庄小学", 40.0),  # the same school as an area: dropped
+        _school("n30", "李庄小学", 900.0),
+        _school("w40", "李庄小学", 930.0),
+        _school("n50", "张庄小学", 2000.0),
+        _school("w60", "张庄小学", 2030.0),
+    ]
+    fac = _table(rows)
+    fac["capacity"] = [float("nan"), 600.0, 450.0, 800.0, float("nan"), float("nan")]
+    fac["beds"] = float("nan")
+    out, merged = dedup.merge(fac, crs=CRS)
+    assert sorted(merged["dropped"]) == ["w20", "w40", "w60"]
+    assert out.loc["n10", "capacity"] == 600.0  # only on the dropped area: taken over
+    assert out.loc["n30", "capacity"] == 450.0  # its own figure stays, not 450 + 800
+    assert math.isnan(out.loc["n50", "capacity"])  # on neither: still unknown, not 0
+    assert out["beds"].isna().all()
