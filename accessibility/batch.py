@@ -851,6 +851,7 @@ def clip_ahead(reg: regions.Region, todo: Sequence[Task]) -> list[str]:
     from .sources import clip_many as many
     from .sources import extract
 
+    _prefetch_boundaries(reg, todo)
     areas: dict[Path, dict[str, tuple[Any, Path]]] = {}
     seen: set[str | None] = set()
     for task in todo:
@@ -907,6 +908,50 @@ def clip_ahead(reg: regions.Region, todo: Sequence[Task]) -> list[str]:
                 time.perf_counter() - t0,
             )
     return clipped
+
+
+def _prefetch_boundaries(reg: regions.Region, todo: Sequence[Task]) -> None:
+    """The units' OSM boundaries, looked up in one read per extract
+    (:func:`accessibility.pipeline.prefetch_boundaries`) instead of one per unit;
+    an error is logged and each unit looks its own up."""
+    from . import pipeline
+
+    by_src: dict[Path, dict[str, Any]] = {}
+    for task in todo:
+        if task.unit is None:
+            continue
+        try:
+            unit = reg.unit(task.unit)
+            src = pipeline.local_extract(reg, unit, osm_file=task.parameters.get("osm_file"))
+        except Exception:  # left to the unit's own lookup, which says why
+            continue
+        if src is not None:
+            by_src.setdefault(src, {})[unit.code] = unit
+    for src, units in by_src.items():
+        if len(units) < PRECLIP_MIN_UNITS:
+            continue
+        t0 = time.perf_counter()
+        try:
+            n = pipeline.prefetch_boundaries(reg, list(units.values()), src)
+        except Exception as exc:
+            log.warning(
+                "looking up the boundaries of %d units of %s in %s at once failed (%s: %s); "
+                "each unit looks its own up",
+                len(units),
+                reg.name,
+                src.name,
+                type(exc).__name__,
+                exc,
+            )
+            continue
+        if n:
+            log.info(
+                "%d boundaries of %s looked up in %s in one read in %.1f s",
+                n,
+                reg.name,
+                src.name,
+                time.perf_counter() - t0,
+            )
 
 
 def _submit_all(

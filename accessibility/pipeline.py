@@ -429,6 +429,82 @@ def clip_area(
     return boundary, clip, crs
 
 
+def _boundary_cache(
+    region: regions.Region,
+    query: dict[str, Any],
+    *,
+    unit: regions.Unit | None,
+    osm_file: Path | str | None,
+) -> Path:
+    """Where the boundary an ``osm`` query finds is cached: it depends on the query
+    and on where it is looked up (the extract's identity, or Overpass)."""
+    names = [str(n) for n in ([query["name"]] if "name" in query else query.get("names", []))]
+    levels = [str(query["admin_level"])] if "admin_level" in query else []
+    refs = [str(query["ref"])] if "ref" in query else []
+    relations = [int(query["relation"])] if "relation" in query else []
+    if osm_file is not None:
+        from .sources import extract
+
+        where_key = extract.source_identity(osm_file)
+    else:
+        where_key = "overpass"
+    criteria = [names, levels, refs, where_key] + ([relations] if relations else [])
+    key = hashlib.sha256(json.dumps(criteria, ensure_ascii=False).encode()).hexdigest()[:12]
+    own = unit is not None and bool(unit.source)
+    base = region.processed_dir / unit.code if own else region.processed_dir
+    return base / "boundaries" / f"boundary_{key}.geojson"
+
+
+def prefetch_boundaries(
+    region: regions.Region, units: Sequence[regions.Unit], osm_file: Path | str
+) -> int:
+    """Look up the OSM boundaries of many units in one read of ``osm_file``, and cache
+    each where :func:`study_area` finds it.
+
+    For a province of ~160 units, one :func:`~accessibility.sources.extract.find_boundaries`
+    per unit would read the extract three times per unit; this reads it three times in
+    all. Only units whose boundary is ``{osm: {..., relation: id}}`` (as ``regions
+    from-extract`` writes) and not cached yet are looked up; a unit whose relation is
+    not found, or does not match its ``name`` / ``admin_level``, is left to
+    :func:`study_area`, which says why.
+
+    Returns
+    -------
+    int
+        How many boundaries were cached now.
+    """
+    from .sources import extract
+
+    wanted: dict[int, tuple[regions.Unit, dict[str, Any], Path]] = {}
+    for unit in units:
+        query = boundary_spec(region, unit).get("osm")
+        if not isinstance(query, dict) or "relation" not in query or "names" in query:
+            continue
+        cache = _boundary_cache(region, query, unit=unit, osm_file=osm_file)
+        if not cache.is_file():
+            wanted[int(query["relation"])] = (unit, query, cache)
+    if not wanted:
+        return 0
+    found = extract.find_boundaries(Path(osm_file), relations=sorted(wanted))
+    done = 0
+    for row in found.itertuples():
+        unit, query, cache = wanted[int(row.osm_id)]
+        tags = {k: str(v).strip() for k, v in row.tags.items()}
+        name = str(query.get("name", "")).strip()
+        if name and name not in (tags.get("name"), tags.get("name:zh")) and (
+            name.casefold() != tags.get("name:en", "").casefold()
+        ):
+            continue
+        if "admin_level" in query and str(query["admin_level"]).strip() != tags.get("admin_level"):
+            continue
+        if "ref" in query:  # a code criterion: left to the lookup of its own
+            continue
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        export.write_geojson(cache, gpd.GeoSeries([row.geometry], crs=4326))
+        done += 1
+    return done
+
+
 def _osm_boundary(
     region: regions.Region,
     query: dict[str, Any],
@@ -441,18 +517,7 @@ def _osm_boundary(
     levels = [str(query["admin_level"])] if "admin_level" in query else []
     refs = [str(query["ref"])] if "ref" in query else []
     relations = [int(query["relation"])] if "relation" in query else []
-    # the boundary depends on where it is looked up: the extract (its identity) or Overpass
-    if osm_file is not None:
-        from .sources import extract
-
-        where_key = extract.source_identity(osm_file)
-    else:
-        where_key = "overpass"
-    criteria = [names, levels, refs, where_key] + ([relations] if relations else [])
-    key = hashlib.sha256(json.dumps(criteria, ensure_ascii=False).encode()).hexdigest()[:12]
-    own = unit is not None and bool(unit.source)
-    base = region.processed_dir / unit.code if own else region.processed_dir
-    cache = base / "boundaries" / f"boundary_{key}.geojson"
+    cache = _boundary_cache(region, query, unit=unit, osm_file=osm_file)
     if cache.is_file():
         return read_boundary(cache)
     if osm_file is not None:

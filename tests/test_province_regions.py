@@ -9,7 +9,7 @@ import shapely
 import yaml
 
 from accessibility import cli, pipeline, regions
-from accessibility._errors import ValidationError
+from accessibility._errors import DataSourceError, ValidationError
 from accessibility.settings import settings
 from accessibility.sources import extract, province
 
@@ -243,3 +243,32 @@ def test_cli_unknown_parent_names_the_boundaries_at_that_level(
     assert len(err.splitlines()) == 1
     assert "no admin_level 4 boundary named '河南省'" in err and "测试省 (r1), 邻省 (r2)" in err
     assert not (tmp_path / "regions" / "henan.yml").exists()
+
+
+def test_the_units_boundaries_are_looked_up_in_one_read(
+    extract_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.root = tmp_path
+    region, _ = regions.from_extract(extract_file, parent="测试省", name="testprov")
+    calls: list[dict[str, object]] = []
+    real = extract.find_boundaries
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(extract, "find_boundaries", counted)
+    assert pipeline.prefetch_boundaries(region, region.units, extract_file) == len(region.units)
+    assert len(calls) == 1
+    # each unit's boundary is now found without reading the extract, and is its cell
+    for u in region.units:
+        cell = generated.UNITS[int(u.boundary["osm"]["relation"])][0]
+        polygon = pipeline.study_area(region, u, osm_file=extract_file).iloc[0]
+        assert polygon.symmetric_difference(generated.cell(*cell)).area < 1e-12
+    assert len(calls) == 1
+    assert pipeline.prefetch_boundaries(region, region.units, extract_file) == 0  # all cached
+    # a unit whose relation id does not match its name is left to its own lookup, which fails
+    wrong = regions.Unit("999999", "一县", boundary={"osm": {"name": "一县", "relation": 102}})
+    assert pipeline.prefetch_boundaries(region, [wrong], extract_file) == 0
+    with pytest.raises(DataSourceError, match="no administrative boundary named"):
+        pipeline.study_area(region, wrong, osm_file=extract_file)
