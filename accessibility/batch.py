@@ -866,13 +866,20 @@ def clip_ahead(reg: regions.Region, todo: Sequence[Task]) -> list[str]:
     for src, units in by_source.items():
         if len(units) < 2:
             continue
+        t0 = time.perf_counter()
         try:
-            pipeline.prefetch_boundaries(reg, units, src)
+            kept = pipeline.prefetch_boundaries(reg, units, src)
         except Exception as exc:
             log.warning(
                 "looking up %d boundaries of %s in %s at once failed (%s: %s); each run "
                 "looks up its own",
                 len(units), reg.name, src, type(exc).__name__, exc,
+            )  # fmt: skip
+            continue
+        if kept:
+            log.info(
+                "%d boundaries of %s looked up in %s in one read (%.1f s)",
+                len(kept), reg.name, src.name, time.perf_counter() - t0,
             )  # fmt: skip
     areas: dict[Path, dict[str, tuple[Any, Path]]] = {}
     seen: set[str | None] = set()

@@ -329,6 +329,13 @@ def _regions_from_extract(args: argparse.Namespace) -> int:
         f"{parent['name']} (relation {parent['osm_id']}, admin_level {parent['admin_level']}); "
         f"{found.outside} outside it"
     )
+    if found.prefecture_level:
+        tops = {u.prefecture for u in region.units if u.prefecture}
+        alone = sum(not u.prefecture for u in region.units)
+        print(
+            f"  grouped by the admin_level {found.prefecture_level} boundaries (prefectures) "
+            f"holding them: {len(tops)}; {alone} unit(s) in none"
+        )
     uncoded = [u for u in region.units if u.code == f"r{u.boundary['osm']['relation']}"]
     if uncoded:
         print(f"  without a code in OSM ({len(uncoded)}, coded r<relation id>; replace by hand):")

@@ -24,7 +24,20 @@ Out: ``maps/<region>/index.html``: one self-contained page (inline CSS and a few
        are not in the data, the manifest's ``warnings``), "成功（有提示）" and each
        warning under its key figures;
      - a figure with status ``no_data`` (no facility of its group in the data) as
-       "无数据（数据中无此类设施）", never as 0 %.
+       "无数据（数据中无此类设施）", never as 0 %;
+     - above it, when runs gave verdicts, a row per unit: its runs by status and its
+       verdict (badge, value) on each claim of ``rules/claims.yml``.
+
+     Both tables are grouped by prefecture (``Unit.prefecture``, written by
+     ``regions from-extract``): a header row per prefecture with its number of units,
+     units in no prefecture last; no header when no unit has one. For a province of
+     about 160 units the inline script adds, without any library: sorting by a
+     column (click its header, again to reverse; within each prefecture; numbers
+     numerically with empty cells last, names in pinyin order through
+     ``Intl.Collator``, English names in English), and a filter bar (name or code,
+     run status, claim and verdict) that hides the other units and runs and shows
+     "显示 k / n 个单元" per prefecture. Without the script the page is the same
+     plain tables, the filter bar hidden.
 
      Chinese by default; a button switches every text to English (both languages
      are in the page; ``#en`` at the end of the address opens it in English).
@@ -35,7 +48,7 @@ finish: unless the batch is still going (``live=True``) it was interrupted, and 
 shown as 中断 / interrupted with a tooltip saying so.
 
 Tests: ``tests/test_index_page.py`` (links, formatting, escaping, no external
-address, the language switch in Chromium) and ``tests/test_browser.py`` (the page of
+address, the language switch, grouping, sorting and filtering in Chromium) and ``tests/test_browser.py`` (the page of
 a real sample run, offline).
 """
 
@@ -46,6 +59,7 @@ import html
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 from urllib.parse import quote
@@ -142,7 +156,20 @@ ul.figs li.nodata b { color: #666; font-weight: normal; }
 .vd { display: inline-block; padding: 1px 8px; border-radius: 3px; color: #fff; font-weight: 700; }
 .vd-holds { background: #1a7f37; } .vd-not_met { background: #c62828; } .vd-cannot_tell { background: #8a6d00; }
 .vv { display: block; font-size: 12px; color: #333; font-variant-numeric: tabular-nums; }
+[hidden] { display: none !important; }
+#filters { display: flex; flex-wrap: wrap; gap: 6px 18px; align-items: center; margin: 10px 0 14px;
+  padding: 8px 10px; background: #f4f6fa; border: 1px solid #d5dae6; border-radius: 4px; }
+#filters select, #filters input { font: inherit; padding: 2px 4px; }
+#shown { color: #333; font-weight: 700; }
+tr.ghead th { background: #dfe5f2; font-size: 15px; text-align: left; border-top: 2px solid #1f2a5c; }
+.gcount { font-weight: normal; color: #444; font-size: 13px; margin-left: 6px; }
+button.sort { font: inherit; font-weight: 700; color: inherit; background: none; border: 0;
+  padding: 0; cursor: pointer; text-align: left; }
+button.sort::after { content: " \\2195"; color: #999; }
+th[aria-sort=ascending] button.sort::after { content: " \\25B2"; color: #1f2a5c; }
+th[aria-sort=descending] button.sort::after { content: " \\25BC"; color: #1f2a5c; }
 @media print {
+  #filters { display: none; }
   @page { size: A4 landscape; margin: 12mm; }
   body { margin: 0; max-width: none; font-size: 10pt; }
   #lang-switch { display: none; }
@@ -157,6 +184,141 @@ ul.figs li.nodata b { color: #666; font-weight: normal; }
 _JS: Final[str] = """
 (function () {
   var root = document.documentElement;
+  var each = function (list, f) { Array.prototype.forEach.call(list, f); };
+  var $ = function (sel) { return document.querySelectorAll(sel); };
+  var collate = {};
+  try {
+    collate.zh = new Intl.Collator("zh-Hans-CN-u-co-pinyin", {numeric: true}).compare;
+    collate.en = new Intl.Collator("en", {numeric: true, sensitivity: "base"}).compare;
+  } catch (e) {
+    collate.zh = collate.en = function (a, b) { return a < b ? -1 : a > b ? 1 : 0; };
+  }
+  var sorted = null;  // {table, col, type, dir}
+
+  /* ---- sorting: units table rows, or runs table unit blocks, within each prefecture */
+  function value(item, col) {
+    var row = item.tagName === "TR", el = row ? item.cells[col] : item;
+    var key = "data-v" + (row ? "" : col);
+    var en = root.getAttribute("data-lang") === "en" && el.getAttribute(key + "-en");
+    return en || el.getAttribute(key) || "";
+  }
+  function compare(type, dir, col) {
+    var text = collate[root.getAttribute("data-lang")] || collate.zh;
+    return function (a, b) {
+      var x = value(a, col), y = value(b, col);
+      if (x === "" || y === "") return (x === "") - (y === "") || a._i - b._i;
+      var d = type === "num" ? parseFloat(x) - parseFloat(y) : text(x, y);
+      return d * dir || a._i - b._i;
+    };
+  }
+  function sortTable(table, col, type, dir) {
+    var cmp = compare(type, dir, col);
+    if (table.id === "runs") {
+      var order = [], blocks = {};
+      each(table.tBodies, function (tb, i) {
+        var g = tb.getAttribute("data-group");
+        if (!blocks[g]) { blocks[g] = {head: null, items: []}; order.push(g); }
+        if (tb.classList.contains("ghead")) blocks[g].head = tb;
+        else { if (tb._i === undefined) tb._i = i; blocks[g].items.push(tb); }
+      });
+      order.forEach(function (g) {
+        if (blocks[g].head) table.appendChild(blocks[g].head);
+        blocks[g].items.sort(cmp).forEach(function (tb) { table.appendChild(tb); });
+      });
+    } else {
+      each(table.tBodies, function (tb) {
+        var rows = Array.prototype.filter.call(tb.rows, function (r) { return r.hasAttribute("data-unit"); });
+        rows.forEach(function (r, i) { if (r._i === undefined) r._i = i; });
+        rows.sort(cmp).forEach(function (r) { tb.appendChild(r); });
+      });
+    }
+    each(table.tHead.rows[0].cells, function (th, i) {
+      if (th.hasAttribute("data-type")) {
+        th.setAttribute("aria-sort", i === col ? (dir > 0 ? "ascending" : "descending") : "none");
+      }
+    });
+    sorted = {table: table, col: col, type: type, dir: dir};
+  }
+  each($("table thead th[data-type]"), function (th) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "sort";
+    while (th.firstChild) button.appendChild(th.firstChild);
+    th.appendChild(button);
+    th.setAttribute("aria-sort", "none");
+    th.setAttribute("data-tip-zh", root.getAttribute("data-sort-zh"));
+    th.setAttribute("data-tip-en", root.getAttribute("data-sort-en"));
+    button.addEventListener("click", function () {
+      var table = th.closest("table"), col = th.cellIndex;
+      var dir = sorted && sorted.table === table && sorted.col === col ? -sorted.dir : 1;
+      sortTable(table, col, th.getAttribute("data-type"), dir);
+    });
+  });
+
+  /* ---- filtering by name, run status and verdict */
+  var bar = document.getElementById("filters");
+  var field = function (id) { return document.getElementById(id); };
+  function both(name, fill) {
+    var out = [];
+    ["zh", "en"].forEach(function (lang) {
+      var span = document.createElement("span");
+      span.className = lang;
+      span.lang = lang === "zh" ? "zh-CN" : "en";
+      span.textContent = bar.getAttribute("data-" + name + "-" + lang).replace(/\\{(\\w+)\\}/g, function (_, k) { return fill[k]; });
+      out.push(span);
+    });
+    return out;
+  }
+  function matches(status, want) {
+    return !want || status === want || (want === "failed" && status === "unknown");
+  }
+  function filter() {
+    var q = field("f-name").value.trim().toLowerCase(), st = field("f-status").value;
+    var claim = field("f-claim") ? field("f-claim").value : "";
+    var verdict = field("f-verdict") ? field("f-verdict").value : "";
+    var active = !!(q || st || verdict), keep = {}, shown = {}, total = 0;
+    each($("#verdicts tr[data-unit]"), function (row) {
+      var ok = !verdict;
+      each(row.querySelectorAll("td[data-state]"), function (td) {
+        if (td.getAttribute("data-state") === verdict && (!claim || td.getAttribute("data-claim") === claim)) ok = true;
+      });
+      keep[row.getAttribute("data-unit")] = ok;
+    });
+    each($("#runs tbody.unit"), function (tb) {
+      var unit = tb.getAttribute("data-unit"), rows = [];
+      var ok = keep[unit] !== false && (!q || tb.getAttribute("data-search").indexOf(q) >= 0);
+      each(tb.rows, function (r) {
+        var on = ok && (st === "warn" ? r.hasAttribute("data-warn") : matches(r.getAttribute("data-status"), st));
+        r.hidden = !on;
+        if (on) rows.push(r);
+      });
+      var head = tb.querySelector("th[scope=rowgroup]");
+      if (rows.length) {
+        if (head.parentNode !== rows[0]) rows[0].insertBefore(head, rows[0].firstChild);
+        head.rowSpan = rows.length;
+      }
+      tb.hidden = !rows.length;
+      keep[unit] = rows.length > 0;
+      var g = tb.getAttribute("data-group");
+      shown[g] = (shown[g] || 0) + (rows.length ? 1 : 0);
+      total += rows.length ? 1 : 0;
+    });
+    each($("#verdicts tr[data-unit]"), function (row) { row.hidden = !keep[row.getAttribute("data-unit")]; });
+    each($(".gcount"), function (span) {
+      var n = span.getAttribute("data-n"), g = span.getAttribute("data-group");
+      span.replaceChildren.apply(span, both(active ? "shown" : "count", {n: n, shown: shown[g] || 0}));
+      span.closest(".ghead").hidden = active && !shown[g];
+    });
+    var all = field("shown");
+    all.replaceChildren.apply(all, both(active ? "shown" : "count", {n: all.getAttribute("data-n"), shown: total}));
+  }
+  if (bar) {
+    bar.hidden = false;
+    each(bar.querySelectorAll("select"), function (s) { s.addEventListener("change", filter); });
+    field("f-name").addEventListener("input", filter);
+  }
+
+  /* ---- language */
   function show(lang) {
     root.setAttribute("data-lang", lang);
     root.setAttribute("lang", lang === "en" ? "en" : "zh-CN");
@@ -164,9 +326,11 @@ _JS: Final[str] = """
     for (var i = 0; i < tips.length; i++) {
       tips[i].setAttribute("title", tips[i].getAttribute("data-tip-" + lang));
     }
+    each($("option[data-zh]"), function (o) { o.textContent = o.getAttribute("data-" + lang); });
     document.title = root.getAttribute("data-title-" + lang);
     var button = document.getElementById("lang-switch");
     button.setAttribute("aria-pressed", lang === "en" ? "true" : "false");
+    if (sorted) sortTable(sorted.table, sorted.col, sorted.type, sorted.dir);
   }
   document.getElementById("lang-switch").addEventListener("click", function () {
     show(root.getAttribute("data-lang") === "en" ? "zh" : "en");
@@ -372,6 +536,102 @@ def _grouped(
     ]
 
 
+# --------------------------------------------------------------------------- units, prefectures
+
+#: Sort rank of a status, worst first (a unit's rank is its worst run's).
+STATUS_RANK: Final[dict[str, int]] = {
+    "failed": 0,
+    "unknown": 0,
+    "interrupted": 1,
+    "running": 2,
+    "missing": 3,
+    "ok": 4,
+}
+
+
+@dataclass
+class _UnitInfo:
+    """What the page shows of one unit: names, runs' statuses, verdicts, its run rows."""
+
+    code: str
+    zh: str
+    en: str
+    head: str
+    search: str
+    counts: dict[str, int] = field(default_factory=dict)
+    warned: bool = False
+    seconds: float | None = None
+    memory: float | None = None
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: list[str] = field(default_factory=list)
+
+    @property
+    def rank(self) -> int:
+        return min((STATUS_RANK.get(s, 0) for s in self.counts), default=STATUS_RANK["missing"])
+
+
+@dataclass
+class _Group:
+    """The units of one prefecture (or all units, with no header, when none is known)."""
+
+    index: int
+    zh: str
+    en: str
+    codes: list[str]
+    shown: bool = True
+
+
+def _groups(region: Region, codes: Sequence[str]) -> list[_Group]:
+    """Units by prefecture (``Unit.prefecture``), prefectures in the order their first
+    unit comes; units in none last. One headless group when no unit has a prefecture."""
+    by_code = {u.code: u for u in region.units}
+    if not any(c in by_code and by_code[c].prefecture for c in codes):
+        return [_Group(0, "", "", list(codes), shown=False)]
+    keyed: dict[str, _Group] = {}
+    for code in codes:
+        unit = by_code.get(code)
+        name = unit.prefecture if unit is not None else ""
+        if name not in keyed:
+            en = (unit.prefecture_en if unit is not None else "") or name
+            keyed[name] = _Group(0, name, en, [])
+        keyed[name].codes.append(code)
+    if "" in keyed:
+        keyed[""].zh, keyed[""].en = _texts("index_ui.no_prefecture")
+        keyed[""] = keyed.pop("")  # last
+    out = list(keyed.values())
+    for i, g in enumerate(out):
+        g.index = i
+    return out
+
+
+def _group_row(g: _Group, colspan: int, scope: str) -> str:
+    """The header row of a prefecture's block: its name and how many units it has."""
+    count = _bi("index_ui.group_count", n=len(g.codes))
+    return (
+        f'<tr class="ghead"><th colspan="{colspan}" scope="{scope}">{_both(g.zh, g.en)}'
+        f' <span class="gcount" data-group="{g.index}" data-n="{len(g.codes)}">{count}</span>'
+        "</th></tr>"
+    )
+
+
+def _unit_head(u: _UnitInfo, scope: str, rowspan: int = 0) -> str:
+    span = f' rowspan="{rowspan}"' if rowspan else ""
+    return (
+        f'<th scope="{scope}"{span} data-v="{_esc(u.zh)}" data-v-en="{_esc(u.en)}" '
+        f'data-search="{_esc(u.search)}">{u.head}</th>'
+    )
+
+
+def _runs_cell(u: _UnitInfo) -> str:
+    """A unit's runs by status (worst first): badges with counts."""
+    order = sorted(u.counts, key=lambda s: (STATUS_RANK.get(s, 0), s))
+    badges = "".join(
+        f'<span class="st st-{s}">{_bi(f"index_status.{s}")} {u.counts[s]}</span> ' for s in order
+    )
+    statuses = " ".join([*order, *(["warn"] if u.warned else [])])
+    return f'<td data-v="{u.rank}" data-statuses="{statuses}">{badges.strip()}</td>'
+
+
 # --------------------------------------------------------------------------- cells
 
 
@@ -430,39 +690,54 @@ def _verdicts(run: Mapping[str, Any], root: Path, where: str) -> list[dict[str, 
     return _from_run(run, root, where, "verdicts", check_verdicts, read_verdicts)
 
 
-def _verdict_cell(v: Mapping[str, Any] | None) -> str:
+def _verdict_cell(v: Mapping[str, Any] | None, key: str) -> str:
     if v is None:
-        return f'<td class="none">{_bi("verdict_index.not_run")}</td>'
+        return f'<td class="none" data-claim="{_esc(key)}" data-state="not_run" data-v="">{_bi("verdict_index.not_run")}</td>'
     state = str(v["state"])
     reasons = v.get("reasons") or []
     tip = ""
     if reasons:
         tip = _tip("；".join(str(r.get("zh", "")) for r in reasons), "; ".join(str(r.get("en", "")) for r in reasons))
     value = v.get("value")
-    shown = number_text(float(value), str(v.get("unit", "share"))) if isinstance(value, (int, float)) else ""
+    number = _number(value)
+    shown = number_text(number, str(v.get("unit", "share"))) if number is not None else ""
+    sort = repr(number) if number is not None else ""
     return (
-        f'<td data-claim="{_esc(v["claim"])}" data-state="{_esc(state)}"{tip}>'
+        f'<td data-claim="{_esc(v["claim"])}" data-state="{_esc(state)}" data-v="{sort}"{tip}>'
         f'<span class="vd vd-{_esc(state)}">{_bi(f"verdict_state.{state}")}</span>'
         f'<span class="vv">{_esc(shown)}</span></td>'
     )
 
 
-def _verdict_table(rows: Sequence[tuple[str, str, dict[str, dict[str, Any]]]]) -> str:
-    """A row per unit and a column per claim of ``rules/claims.yml``: each verdict's badge and value."""
-    if not any(found for _, _, found in rows):
+def _units_table(groups: Sequence[_Group], units: Mapping[str, _UnitInfo]) -> str:
+    """A row per unit, in its prefecture's block: its runs' statuses and a column per
+    claim of ``rules/claims.yml`` (each verdict's badge and value)."""
+    if not any(u.verdicts for u in units.values()):
         return ""
-    keys = [c.key for c in claims()]
-    heads = "".join(f'<th scope="col">{_bi(f"verdict_short.{k}")}</th>' for k in keys)
-    body = "".join(
-        f'<tr data-unit="{_esc(code)}"><th scope="row">{head}</th>'
-        + "".join(_verdict_cell(found.get(k)) for k in keys)
-        + "</tr>"
-        for code, head, found in rows
+    claim_keys = [c.key for c in claims()]
+    heads = (
+        f'<th scope="col" data-type="text">{_bi("index_ui.unit")}</th>'
+        f'<th scope="col" data-type="num">{_bi("index_ui.runs")}</th>'
+        + "".join(
+            f'<th scope="col" data-type="num" data-claim="{_esc(k)}">{_bi(f"verdict_short.{k}")}</th>'
+            for k in claim_keys
+        )
     )
+    blocks = []
+    for g in groups:
+        rows = [_group_row(g, 2 + len(claim_keys), "tr")] if g.shown else []
+        for code in g.codes:
+            u = units[code]
+            rows.append(
+                f'<tr data-unit="{_esc(code)}">{_unit_head(u, "row")}'
+                f"{_runs_cell(u)}"
+                + "".join(_verdict_cell(u.verdicts.get(k), k) for k in claim_keys)
+                + "</tr>"
+            )
+        blocks.append(f'<tbody class="grp" data-group="{g.index}">{"".join(rows)}</tbody>')
     return (
         f'<h2>{_bi("verdict_index.title")}</h2><p class="note">{_bi("verdict_index.note")}</p>'
-        f'<table id="verdicts"><thead><tr><th scope="col">{_bi("index_ui.unit")}</th>{heads}</tr></thead>'
-        f"<tbody>{body}</tbody></table>\n"
+        f'<table id="verdicts"><thead><tr>{heads}</tr></thead>{"".join(blocks)}</table>\n'
     )
 
 
@@ -527,6 +802,46 @@ def _links_cell(files: Mapping[str, Path], page_dir: Path) -> str:
     return f'<span class="links">{"".join(links)}</span>' if links else ""
 
 
+def _option(value: str, zh: str, en: str) -> str:
+    """An option of a select: its text is switched with the language by the script."""
+    return f'<option value="{_esc(value)}" data-zh="{_esc(zh)}" data-en="{_esc(en)}">{_esc(zh)}</option>'
+
+
+def _filters(n_units: int, verdicts: bool) -> str:
+    """The filter bar (shown by the script only: without it the page is a plain table)."""
+    status = _option("", *_texts("index_ui.filter_all")) + "".join(
+        _option(s, *_texts(f"index_status.{s}"))
+        for s in ("ok", "failed", "interrupted", "running", "missing")
+    )
+    warn = _option("warn", *_texts("index_ui.filter_warnings"))
+    status = status.replace('<option value="failed"', warn + '<option value="failed"', 1)
+    parts = [
+        f'<label>{_bi("index_ui.filter_name")} <input type="search" id="f-name" size="14"></label>',
+        f'<label>{_bi("index_ui.filter_status")} <select id="f-status">{status}</select></label>',
+    ]
+    if verdicts:
+        claim = _option("", *_texts("index_ui.filter_any_claim")) + "".join(
+            _option(c.key, *_texts(f"verdict_short.{c.key}")) for c in claims()
+        )
+        states = ("holds", "not_met", "cannot_tell")
+        state = (
+            _option("", *_texts("index_ui.filter_all"))
+            + "".join(_option(k, *_texts(f"verdict_state.{k}")) for k in states)
+            + _option("not_run", *_texts("verdict_index.not_run"))
+        )
+        parts += [
+            f'<label>{_bi("index_ui.filter_claim")} <select id="f-claim">{claim}</select></label>',
+            f'<label>{_bi("index_ui.filter_verdict")} <select id="f-verdict">{state}</select></label>',
+        ]
+    templates = "".join(
+        f' data-{name}-{lang}="{_esc(label(f"index_ui.group_{name}", lang=lang))}"'
+        for name in ("count", "shown")
+        for lang in LANGS
+    )
+    total = f'<span id="shown" data-n="{n_units}">{_bi("index_ui.group_count", n=n_units)}</span>'
+    return f'<div id="filters" hidden{templates}>{"".join(parts)}{total}</div>\n'
+
+
 # --------------------------------------------------------------------------- page
 
 
@@ -562,19 +877,20 @@ def render_index(
     str
     """
     root = Path(root)
-    groups = _grouped(region, runs)
     counts = dict.fromkeys((*STATUSES, "interrupted", "unknown"), 0)
-    rows: list[str] = []
-    said: list[tuple[str, str, dict[str, dict[str, Any]]]] = []
-    for code, unit_runs in groups:
+    units: dict[str, _UnitInfo] = {}
+    prefectures = {u.code: (u.prefecture, u.prefecture_en) for u in region.units}
+    for code, unit_runs in _grouped(region, runs):
         zh, en = _unit_names(region, code, unit_runs)
         head = _both(zh, en) + (f"<small>{_esc(code)}</small>" if code is not None else "")
-        found: dict[str, dict[str, Any]] = {}
-        said.append((code or "", head, found))
-        body = []
-        for i, run in enumerate(unit_runs):
+        search = " ".join(
+            t for t in (zh, en, code or "", *prefectures.get(code or "", ("", ""))) if t
+        ).casefold()
+        u = units[code or ""] = _UnitInfo(code or "", zh, en, head, search)
+        for run in unit_runs:
             status = _status(run, live)
             counts[status] += 1
+            u.counts[status] = u.counts.get(status, 0) + 1
             notebook = str(run["notebook"])
             where = f"manifest {region.name}/{code or '-'}/{notebook}"
             files = _files(run, root)
@@ -585,10 +901,16 @@ def render_index(
                 warnings = _warnings(run, root, where) if status == "ok" else []
                 info = _figures_cell(_figures(run, root, where)) + _warnings_list(warnings)
                 if status == "ok":
-                    found.update({str(v["claim"]): v for v in _verdicts(run, root, where)})
+                    u.verdicts.update({str(v["claim"]): v for v in _verdicts(run, root, where)})
+            u.warned = u.warned or bool(warnings)
+            seconds, memory = _number(run.get("seconds")), _number(run.get("peak_rss_mb"))
+            if seconds is not None:
+                u.seconds = (u.seconds or 0.0) + seconds
+            if memory is not None:
+                u.memory = max(u.memory or 0.0, memory)
             time_td, mem_td = _time_cell(run)
             cells = [
-                f'<th scope="rowgroup" rowspan="{len(unit_runs)}">{head}</th>' if i == 0 else "",
+                "",  # the unit's header, added to the first row below
                 f"<td>{_both(*_notebook_names(notebook))}</td>",
                 f"<td>{_status_cell(run, status, len(warnings))}</td>",
                 f'<td class="figures">{info}</td>',
@@ -596,11 +918,30 @@ def render_index(
                 mem_td,
                 f'<td class="files">{_links_cell(files, page_dir)}</td>',
             ]
-            body.append(
+            warn = ' data-warn="1"' if warnings else ""
+            u.rows.append(
                 f'<tr data-unit="{_esc(code or "")}" data-notebook="{_esc(notebook)}" '
-                f'data-status="{_esc(status)}">{"".join(cells)}</tr>'
+                f'data-status="{_esc(status)}"{warn}>{"".join(cells)}</tr>'
             )
-        rows.append(f"<tbody>{''.join(body)}</tbody>")
+        u.rows[0] = u.rows[0].replace("><td>", f">{_unit_head(u, 'rowgroup', len(u.rows))}<td>", 1)
+
+    groups = _groups(region, list(units))
+    rows: list[str] = []
+    for g in groups:
+        if g.shown:
+            head = _group_row(g, 7, "colgroup")
+            rows.append(f'<tbody class="ghead" data-group="{g.index}">{head}</tbody>')
+        for code in g.codes:
+            u = units[code]
+            keys = {"0": u.zh, "2": u.rank, "4": u.seconds, "5": u.memory}
+            data = "".join(
+                f' data-v{k}="{_esc(v if isinstance(v, str) else "" if v is None else repr(v))}"'
+                for k, v in keys.items()
+            )
+            rows.append(
+                f'<tbody class="unit" data-group="{g.index}" data-unit="{_esc(code)}"{data} '
+                f'data-v0-en="{_esc(u.en)}" data-search="{_esc(u.search)}">{"".join(u.rows)}</tbody>'
+            )
 
     total = sum(counts.values())
     if live:
@@ -627,15 +968,19 @@ def render_index(
     synthetic = (
         f'<p class="syn">{_esc(label("ui.synthetic_notice"))}</p>' if region.synthetic else ""
     )
+    sortable = {"unit": "text", "status": "num", "time": "num", "memory": "num"}
     heads = "".join(
-        f'<th scope="col">{_bi(f"index_ui.{k}")}</th>'
+        '<th scope="col"' + (f' data-type="{sortable[k]}"' if k in sortable else "") + ">"
+        f"{_bi(f'index_ui.{k}')}</th>"
         for k in ("unit", "notebook", "status", "figures", "time", "memory", "files")
     )
     switch_tip = _tip(*_texts("index_ui.switch_tip"))
+    sort_tip = _texts("index_ui.sort_tip")
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="zh-CN" data-lang="zh" data-title-zh="{_esc(title_zh)}" '
-        f'data-title-en="{_esc(title_en)}">\n<head>\n<meta charset="utf-8">\n'
+        f'data-title-en="{_esc(title_en)}" data-sort-zh="{_esc(sort_tip[0])}" '
+        f'data-sort-en="{_esc(sort_tip[1])}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_esc(title_zh)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<header><div><h1>{_both(title_zh, title_en)}</h1>{synthetic}"
@@ -646,7 +991,8 @@ def render_index(
         f'<span class="zh" lang="en">{_esc(label("index_ui.switch", lang="zh"))}</span>'
         f'<span class="en" lang="zh-CN">{_esc(label("index_ui.switch", lang="en"))}</span>'
         "</button></header>\n"
-        + _verdict_table(said)
+        + _filters(len(units), any(u.verdicts for u in units.values()))
+        + _units_table(groups, units)
         + f'<table id="runs"><thead><tr>{heads}</tr></thead>\n'
         + "\n".join(rows)
         + f"\n</table>\n<script>{_JS}</script>\n</body>\n</html>\n"

@@ -76,6 +76,10 @@ class Unit:
         without a boundary uses the ``boundary.geojson`` generated with it.
     official
         Official counts for the unit (see :attr:`Region.official`).
+    prefecture, prefecture_en
+        The prefecture (地级市, admin_level 5) the unit lies in, when known (written by
+        :func:`from_extract`); the index page groups units by it. Empty for a unit
+        administered by the province directly, or when not recorded.
     """
 
     code: str
@@ -86,6 +90,8 @@ class Unit:
     seat: str = ""
     source: dict[str, Any] = field(default_factory=dict)
     official: dict[str, float] = field(default_factory=dict)
+    prefecture: str = ""
+    prefecture_en: str = ""
 
     def __post_init__(self) -> None:  # the code is a folder name (data/, maps/, runs/)
         check_path_part(self.code, "unit code", f"unit {self.name}")
@@ -549,6 +555,8 @@ def _unit(data: dict[str, Any], path: Path) -> Unit:
         seat=str(data.get("seat", "")),
         source=source or {},
         official=check_official(data.get("official"), where=f"{path} unit {data['code']}"),
+        prefecture=str(data.get("prefecture") or "").strip(),
+        prefecture_en=str(data.get("prefecture_en") or "").strip(),
     )
 
 
@@ -639,7 +647,9 @@ def from_extract(
     code, then name); each gets its name, English name (when OSM has ``name:en``), code
     and a boundary looked up by name, level and relation id in the extract
     (``{osm: {name: 鄢陵县, admin_level: "6", relation: 3078386}}``), so that each unit
-    is cut from the same extract. A unit whose OSM tags hold no usable code gets
+    is cut from the same extract, and the prefecture it lies in (``prefecture: 许昌市``,
+    ``prefecture_en`` when OSM has ``name:en``; none for a unit that no boundary of
+    the level between covers). A unit whose OSM tags hold no usable code gets
     ``r<relation id>`` (a code is a folder name), to be replaced by hand; units left
     out are listed, with the reason, in comments at the top of the file. The region's
     source is the extract (``{kind: osm_file, path: ...}``: relative when the extract
@@ -712,6 +722,10 @@ def _region_text(found: ProvinceUnits, *, src: Path, name: str) -> str:
         unit: dict[str, Any] = {"code": code, "name": row.name}
         if row.name_en:
             unit["name_en"] = row.name_en
+        if row.prefecture:
+            unit["prefecture"] = row.prefecture
+            if row.prefecture_en:
+                unit["prefecture_en"] = row.prefecture_en
         unit["boundary"] = {
             "osm": {"name": row.name, "admin_level": found.level, "relation": int(row.osm_id)}
         }

@@ -39,10 +39,16 @@ ROOT = Path(__file__).resolve().parents[1]
 EXE = [sys.executable, "-m", "accessibility.cli"]
 
 
-def measure(cmd: list[str], cwd: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak MB (process tree) and exit status of a command."""
+def measure(cmd: list[str], cwd: Path, log: Path | None = None) -> tuple[float, float, int]:
+    """Wall seconds, peak MB (process tree) and exit status of a command; its output
+    goes to ``log`` (appended) when given, else nowhere."""
+    out = log.open("ab") if log is not None else subprocess.DEVNULL
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT if log else out)
+    finally:
+        if log is not None:
+            out.close()
     peak = 0.0
     stop = threading.Event()
 

@@ -35,6 +35,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -206,8 +207,18 @@ def tile_name(k: int) -> tuple[str, str, str]:
     return f"合成县{k:04d}", f"Synthetic County {k:04d}", f"99{k:04d}"
 
 
-def build_province(path: Path, *, tiles: int, n_seeds: int, work: Path) -> dict[str, Any]:
-    """Write the synthetic province (sorted ``.osm.pbf``) and return its description."""
+#: What ``build_province(extra=...)`` adds: OPL lines of nodes, ways and relations,
+#: each with ids above the tiles' (they are written after them, keeping the file sorted).
+Extra = Callable[["_Layout"], tuple[list[str], list[str], list[str]]]
+
+
+def build_province(
+    path: Path, *, tiles: int, n_seeds: int, work: Path, extra: Extra | None = None
+) -> dict[str, Any]:
+    """Write the synthetic province (sorted ``.osm.pbf``) and return its description.
+
+    ``extra(layout)`` gives objects to add after the tiles' (e.g. the province's and
+    prefectures' boundaries, ``benchmarks/bench_province.py``)."""
     t0 = time.perf_counter()
     seeds: list[_Seed] = []
     for s in range(n_seeds):
@@ -220,6 +231,7 @@ def build_province(path: Path, *, tiles: int, n_seeds: int, work: Path) -> dict[
             f"  seed {s}: {seeds[-1].n_nodes:,} nodes, {seeds[-1].n_ways:,} ways", file=sys.stderr
         )
     layout = _Layout(tiles, seeds)
+    added = extra(layout) if extra is not None else ([], [], [])
     xmin = min(layout.shift(k)[0] for k in range(tiles)) / 1e7 + min(s.bounds[0] for s in seeds)
     xmax = max(layout.shift(k)[0] for k in range(tiles)) / 1e7 + max(s.bounds[2] for s in seeds)
     ymin = min(layout.shift(k)[1] for k in range(tiles)) / 1e7 + min(s.bounds[1] for s in seeds)
@@ -261,6 +273,8 @@ def build_province(path: Path, *, tiles: int, n_seeds: int, work: Path) -> dict[
                 flush(writer)
             if r % 10 == 0:
                 print(f"  nodes: round {r + 1}/{layout.node_rounds}", file=sys.stderr)
+        lines.extend(added[0])
+        counts["nodes"] += len(added[0])
         flush(writer, force=True)
         # ways, the same way
         for r in range(layout.way_rounds):
@@ -283,6 +297,8 @@ def build_province(path: Path, *, tiles: int, n_seeds: int, work: Path) -> dict[
                 flush(writer)
             if r % 5 == 0:
                 print(f"  ways: round {r + 1}/{layout.way_rounds}", file=sys.stderr)
+        lines.extend(added[1])
+        counts["ways"] += len(added[1])
         flush(writer, force=True)
         # relations: the county boundaries, renamed per tile
         for k in range(tiles):
@@ -307,6 +323,8 @@ def build_province(path: Path, *, tiles: int, n_seeds: int, work: Path) -> dict[
                 (m,) = _metadata(np.asarray([rid]), 0, 1, k, layout)
                 lines.append(f"r{rid} {m} T{_opl_tags(tags)} M{','.join(out)}\n")
                 counts["relations"] += 1
+        lines.extend(added[2])
+        counts["relations"] += len(added[2])
         flush(writer, force=True)
     os.replace(tmp, path)
     centre = layout.centre

@@ -5,6 +5,9 @@ lat ``33.0 + 0.1 j`` and has id ``1 + 10 i + j``. Relations:
 
 - r1 测试省 (Test Province, admin_level 4): the square ``[0, 4] × [0, 4]``, four side ways;
 - r2 邻省 (admin_level 4): its neighbour ``[4, 6] × [0, 4]``;
+- prefectures (admin_level 5, :data:`PREFECTURES`): r51 甲市 ``[0, 2] × [0, 4]`` and
+  r52 乙市 ``[2, 4] × [0, 2]`` inside the parent, r53 邻市 ``[4, 6] × [0, 4]`` in the
+  neighbour; cells ``[2, 4] × [2, 4]`` lie in none (administered by the province);
 - r101–r109 (admin_level 6): the 3 × 3 cells ``[i, i+1] × [j, j+1]``, ``i, j`` 0–2, inside
   the parent, each one closed way or four side ways, with names, some English
   names and some codes in different tags (:data:`UNITS`);
@@ -51,6 +54,12 @@ EXPECTED = [
     ("", "七县", "", 107),  # 七 (U+4E03) before 四 (U+56DB)
     ("", "四县", "Si County", 104),
 ]
+#: Prefectures: relation id → (rectangle of grid nodes, tags).
+PREFECTURES: dict[int, tuple[tuple[int, int, int, int], dict[str, str]]] = {
+    51: ((0, 0, 2, 4), {"name": "甲市", "name:en": "Jia City"}),
+    52: ((2, 0, 4, 2), {"name": "乙市"}),
+    53: ((4, 0, 6, 4), {"name": "邻市", "name:en": "Lin City"}),
+}
 INCOMPLETE_ID, NAMELESS_ID, OUTSIDE_ID, OUTSIDE_INCOMPLETE_ID = 110, 113, 111, 112
 
 
@@ -99,6 +108,8 @@ def write_province(path: Path) -> Path:
         PARENT_ID, (0, 0, 4, 4), {"name": "测试省", "name:en": "Test Province", "admin_level": "4"}
     )
     boundary(2, (4, 0, 6, 4), {"name": "邻省", "admin_level": "4"})
+    for rel_id, (rect, tags) in PREFECTURES.items():
+        boundary(rel_id, rect, {**tags, "admin_level": "5"})
     for rel_id, ((i, j), tags, closed) in UNITS.items():
         boundary(rel_id, (i, j, i + 1, j + 1), {**tags, "admin_level": "6"}, closed=closed)
     boundary(INCOMPLETE_ID, (3, 3, 4, 4), {"name": "残县", "ref": "410110", "admin_level": "6"})

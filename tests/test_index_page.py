@@ -223,7 +223,7 @@ def test_page_is_self_contained(project: dict[str, Any]) -> None:
     assert {tag for tag, _ in page.tags} <= {
         "html", "head", "meta", "title", "style", "body", "header", "div", "h1", "p", "span",
         "button", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "b", "a", "small",
-        "pre", "script",
+        "pre", "script", "label", "input", "select", "option",
     }  # fmt: skip
     assert html.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in html
     assert "@media print" in html
@@ -353,7 +353,7 @@ def test_no_data_figures_and_warnings(tmp_path: Path) -> None:
     ]  # fmt: skip
     plain = _manifest("999002", "乙县", "Yi County", "school_tiers", "ok")
     html = index_page.render_index(REGION, [run, plain], page_dir=root, root=root, generated=WHEN)
-    rows = html.split("<tbody>")[1:]
+    rows = html.split('<tbody class="unit"')[1:]
     assert "无数据（数据中无此类设施）" in rows[0]
     assert "no data (no facilities of this kind in the data)" in rows[0]
     assert "0.0%" in rows[0]  # a real zero stays a number
@@ -413,3 +413,204 @@ def test_china_time_of_manifest_texts() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d China Standard Time \(UTC\+8\)", now)
     with pytest.raises(ValidationError, match="datetime"):
         clock.china_time("2026-11-28")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- a province
+
+
+#: Unit names whose pinyin order is their order here (安 an, 北 bei, 城 cheng …); their
+#: code points are in another order, so a plain string sort gets them wrong.
+PINYIN_ORDER = ["安县", "北县", "城县", "东县", "丰县", "高县", "华县", "吉县", "开县", "林县",
+                "明县", "南县", "平县"]  # fmt: skip
+#: Prefecture of each unit, by position in the region (None: in no prefecture).
+PREFECTURE_OF = ["甲市", "乙市", "甲市", "丙市", "甲市", "乙市", None, "甲市", "丙市", "乙市",
+                 "甲市", "丙市", "乙市"]  # fmt: skip
+PREFECTURE_EN = {"甲市": "Jia City", "乙市": "Yi City", "丙市": "Bing City"}
+CLAIM = "bus_every_village"
+
+
+def _province() -> tuple[Region, list[dict[str, Any]]]:
+    """13 units in three prefectures and none, two notebooks each, statuses, times and
+    verdicts drawn at random (fixed seed)."""
+    import random
+
+    rng = random.Random(7)
+    names = PINYIN_ORDER[:]
+    rng.shuffle(names)
+    assert names != PINYIN_ORDER and sorted(names) != PINYIN_ORDER
+    units = tuple(
+        Unit(
+            f"4101{i:02d}",
+            name,
+            f"{chr(ord('M') - i)}{name[0]} County",  # English order differs from both
+            prefecture=PREFECTURE_OF[i] or "",
+            prefecture_en=PREFECTURE_EN.get(PREFECTURE_OF[i] or "", ""),
+        )
+        for i, name in enumerate(names)
+    )
+    region = Region(name="prov", label_zh="测试省", label_en="Test Province", units=units)
+    runs = []
+    for i, u in enumerate(units):
+        for notebook in ("facility_access", "services"):
+            status = "ok"
+            if notebook == "services":
+                status = ("failed", "missing", "ok", "ok")[i % 4]
+            elif i % 5 == 2:
+                status = "failed"
+            run = {
+                "region": "prov",
+                "unit": u.code,
+                "unit_name": u.name,
+                "unit_name_en": u.name_en,
+                "notebook": notebook,
+                "status": status,
+                "seconds": rng.choice([5.0, 9.5, 95.0, 120.0, 1200.0, 40.0]) + rng.random(),
+            }
+            if notebook == "facility_access" and status == "ok":
+                share = rng.choice([0.08, 0.5, 0.87, 0.96, 1.0, 0.123])
+                state = "holds" if share >= 0.95 else "not_met"
+                run["verdicts"] = [
+                    {"claim": CLAIM, "state": state, "value": share, "unit": "share", "reasons": []}
+                ]
+            runs.append(run)
+    return region, runs
+
+
+def test_a_province_page_groups_units_by_prefecture_without_script(tmp_path: Path) -> None:
+    region, runs = _province()
+    html = index_page.render_index(region, runs, page_dir=tmp_path, root=tmp_path)
+    runs_table = html.split('<table id="runs">')[1]
+    # a header per prefecture, in the order of their first unit, with its number of units;
+    # the units in none last
+    heads = re.findall(r'<tr class="ghead"><th colspan="7" scope="colgroup">(.*?)</th>', runs_table)
+    expected = ["甲市", "乙市", "丙市"]
+    assert [re.search(r'lang="zh-CN">([^<]*)<', h).group(1) for h in heads[:3]] == expected
+    assert "未归入地级市" in heads[3] and len(heads) == 4
+    for head, name in zip(heads, [*expected, None], strict=True):
+        n = PREFECTURE_OF.count(name)
+        assert f"{n} 个单元" in head and f"{n} units" in head
+    # every unit's block sits under its prefecture's header
+    blocks = runs_table.split('<tbody class="ghead"')[1:]
+    for block, name in zip(blocks, [*expected, None], strict=True):
+        codes = re.findall(r'<tbody class="unit" data-group="\d+" data-unit="(\d+)"', block)
+        assert codes == [u.code for u, p in zip(region.units, PREFECTURE_OF) if p == name]
+    # the filter bar is there for the script only: without it the page is plain tables
+    assert '<div id="filters" hidden' in html
+
+
+def _order(p: Any, table: str) -> list[str]:
+    """Unit codes of the shown rows (units table) or blocks (runs table), top to bottom."""
+    sel = "#verdicts tr[data-unit]" if table == "units" else "#runs tbody.unit"
+    return p.eval_on_selector_all(
+        sel, "els => els.filter(e => !e.hidden).map(e => e.getAttribute('data-unit'))"
+    )
+
+
+def _groups_of(region: Region, codes: list[str]) -> list[list[str]]:
+    """``codes`` split by prefecture, prefectures in the page's order."""
+    where = {u.code: u.prefecture for u in region.units}
+    return [[c for c in codes if where[c] == p] for p in ("甲市", "乙市", "丙市", "")]
+
+
+def _in_groups(region: Region, codes: list[str]) -> list[str]:
+    """``codes`` in their order within each prefecture, prefectures in the page's order."""
+    return [c for group in _groups_of(region, codes) for c in group]
+
+
+def test_a_province_page_sorts_and_filters_in_a_browser(
+    browser: MapBrowser, tmp_path: Path
+) -> None:
+    region, runs = _province()
+    path = index_page.write_index(region, runs, tmp_path / "index.html", root=tmp_path)
+    names = {u.code: u.name for u in region.units}
+    names_en = {u.code: u.name_en for u in region.units}
+    share = {r["unit"]: r["verdicts"][0]["value"] for r in runs if r.get("verdicts")}
+    state = {r["unit"]: r["verdicts"][0]["state"] for r in runs if r.get("verdicts")}
+    seconds: dict[str, float] = {}
+    for r in runs:
+        seconds[r["unit"]] = seconds.get(r["unit"], 0.0) + r["seconds"]
+    codes = [u.code for u in region.units]
+    page = browser.open_page(path)
+    try:
+        p = page.page
+        assert p.is_visible("#filters")
+        assert _order(p, "units") == _order(p, "runs") == _in_groups(region, codes)
+        # sort by name: pinyin order within each prefecture
+        p.click("#verdicts thead th:nth-child(1) button")
+        pinyin = sorted(codes, key=lambda c: PINYIN_ORDER.index(names[c]))
+        assert _order(p, "units") == _in_groups(region, pinyin)
+        assert p.get_attribute("#verdicts thead th:nth-child(1)", "aria-sort") == "ascending"
+        # again: reversed
+        p.click("#verdicts thead th:nth-child(1) button")
+        assert _order(p, "units") == _in_groups(region, pinyin[::-1])
+        # a figure: by value, numerically; units without a verdict last, either way
+        column = f'#verdicts thead th[data-claim="{CLAIM}"] button'
+        p.click(column)
+        valued = sorted(share, key=lambda c: (share[c], codes.index(c)))
+        unvalued = [c for c in codes if c not in share]
+        assert unvalued  # some units have no verdict
+        assert _order(p, "units") == _in_groups(region, valued + unvalued)
+        p.click(column)
+        down = sorted(share, key=lambda c: (-share[c], codes.index(c)))
+        assert _order(p, "units") == _in_groups(region, down + unvalued)
+        # the runs table: unit blocks by their total time, numerically
+        p.click("#runs thead th:nth-child(5) button")
+        by_time = sorted(codes, key=lambda c: (seconds[c], codes.index(c)))
+        assert _order(p, "runs") == _in_groups(region, by_time)
+        assert sorted(seconds.values()) != sorted(seconds.values(), key=str)  # not as text
+
+        # filter by status: only failed runs, and the units that have one
+        p.select_option("#f-status", "failed")
+        failed = {r["unit"] for r in runs if r["status"] == "failed"}
+        shown_rows = p.eval_on_selector_all(
+            "#runs tr[data-status]",
+            "els => els.filter(e => !e.hidden && !e.closest('tbody').hidden)"
+            ".map(e => e.getAttribute('data-status'))",
+        )
+        assert shown_rows == ["failed"] * sum(r["status"] == "failed" for r in runs)
+        assert set(_order(p, "runs")) == set(_order(p, "units")) == failed
+        # each shown block starts with its unit's name, spanning its shown rows
+        heads = p.eval_on_selector_all(
+            "#runs tbody.unit:not([hidden])",
+            "els => els.map(tb => { const r = [...tb.rows].find(r => !r.hidden);"
+            " const th = r.querySelector('th'); return th ? th.rowSpan : 0; })",
+        )
+        n_failed = {c: sum(r["status"] == "failed" for r in runs if r["unit"] == c) for c in failed}
+        assert max(n_failed.values()) == 2  # a unit whose both runs failed
+        assert heads == [n_failed[c] for c in _order(p, "runs")]
+        counts = p.eval_on_selector_all(
+            "#runs .gcount", "els => els.map(e => e.closest('tr').hidden ? null : e.innerText)"
+        )
+        for text, group in zip(counts, _groups_of(region, codes), strict=True):
+            shown = len([c for c in group if c in failed])
+            assert text == (f"显示 {shown} / {len(group)} 个单元" if shown else None)
+        assert p.inner_text("#shown") == f"显示 {len(failed)} / {len(codes)} 个单元"
+
+        # filter by verdict: the claim not met
+        p.select_option("#f-status", "")
+        p.select_option("#f-claim", CLAIM)
+        p.select_option("#f-verdict", "not_met")
+        assert set(_order(p, "units")) == {c for c in codes if state.get(c) == "not_met"}
+        assert set(_order(p, "runs")) == set(_order(p, "units"))
+        p.select_option("#f-verdict", "not_run")
+        assert set(_order(p, "units")) == set(unvalued)
+        # by name (or English name, or code)
+        p.select_option("#f-verdict", "")
+        p.fill("#f-name", "安")
+        assert _order(p, "units") == [c for c in codes if names[c] == "安县"]
+        p.fill("#f-name", names_en[codes[3]].lower())
+        assert _order(p, "runs") == [codes[3]]
+        p.fill("#f-name", "")
+        assert set(_order(p, "runs")) == set(codes)
+        assert p.inner_text("#runs .gcount") == f"{PREFECTURE_OF.count('甲市')} 个单元"
+
+        # in English: option texts, and the name sort by English names
+        p.click("#lang-switch")
+        assert p.inner_text("#f-status option[value=failed]") == "failed"
+        p.click("#runs thead th:nth-child(1) button")
+        english = sorted(codes, key=lambda c: (names_en[c].casefold(), codes.index(c)))
+        assert _order(p, "runs") == _in_groups(region, english)
+        assert english != pinyin
+        assert page.blocked == [] and page.console_errors == [] and page.page_errors == []
+    finally:
+        page.close()

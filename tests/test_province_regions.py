@@ -9,7 +9,7 @@ import shapely
 import yaml
 
 from accessibility import cli, pipeline, regions
-from accessibility._errors import ValidationError
+from accessibility._errors import DataSourceError, ValidationError
 from accessibility.settings import settings
 from accessibility.sources import extract, province
 
@@ -61,6 +61,35 @@ def test_find_units_lists_the_units_inside_the_parent(extract_file: Path) -> Non
     assert "no name" in left[generated.NAMELESS_ID]["reason"]
 
 
+def _prefecture_of(i: int, j: int) -> tuple[str, str, int]:
+    """The prefecture whose rectangle holds the centre of cell ``(i, j)``: ("", "", 0) if none."""
+    for rel_id, ((x0, y0, x1, y1), tags) in generated.PREFECTURES.items():
+        if x0 < i + 0.5 < x1 and y0 < j + 0.5 < y1:
+            return tags["name"], tags.get("name:en", ""), rel_id
+    return "", "", 0
+
+
+def test_each_unit_gets_the_prefecture_it_lies_in(extract_file: Path) -> None:
+    found = province.find_units(extract_file, parent="测试省")
+    assert found.prefecture_level == "5"
+    got = {
+        row.osm_id: (row.prefecture, row.prefecture_en, row.prefecture_id)
+        for row in found.units.itertuples()
+    }
+    expected = {rel: _prefecture_of(*cell) for rel, (cell, _, _) in generated.UNITS.items()}
+    assert got == expected
+    # both prefectures inside the parent hold units, one unit lies in none, none lies in
+    # the neighbour's
+    assert {v[2] for v in got.values()} == {51, 52, 0}
+    # a prefecture as the parent: no level between, no prefecture
+    jia = province.find_units(extract_file, parent="甲市", parent_level="5")
+    assert jia.prefecture_level == ""
+    assert sorted(jia.units["osm_id"]) == sorted(
+        rel for rel, (cell, _, _) in generated.UNITS.items() if _prefecture_of(*cell)[2] == 51
+    )
+    assert set(jia.units["prefecture"]) == {""} and set(jia.units["prefecture_id"]) == {0}
+
+
 def test_find_units_by_relation_id_and_english_name(extract_file: Path) -> None:
     by_id = province.find_units(extract_file, parent=str(generated.PARENT_ID))
     by_en = province.find_units(extract_file, parent="test province")
@@ -78,7 +107,11 @@ def test_find_units_by_relation_id_and_english_name(extract_file: Path) -> None:
             {"parent": "河南省"},
             r"no admin_level 4 boundary named '河南省'.*测试省 \(r1\), 邻省 \(r2\)",
         ),
-        ({"parent": "测试省", "parent_level": "5"}, "admin_level 5 boundaries there: none"),
+        (
+            {"parent": "测试省", "parent_level": "5"},
+            r"admin_level 5 boundaries there: 乙市 \(r52\), 甲市 \(r51\), 邻市 \(r53\)",
+        ),
+        ({"parent": "测试省", "parent_level": "6", "level": "8"}, "admin_level 6 boundaries"),
         ({"parent": "测试省", "level": "4"}, "both 4"),
         ({"parent": "测试省", "level": "six"}, "--level must be an OSM admin_level"),
     ],
@@ -111,7 +144,15 @@ def test_region_file_loads_and_a_unit_boundary_resolves(extract_file: Path, tmp_
     assert region.label_zh == "测试省" and region.label_en == "Test Province"
     assert region.source == {"kind": "osm_file", "path": str(extract_file.resolve())}
     assert region.boundary == {"osm": {"name": "测试省", "admin_level": "4", "relation": 1}}
+    for u in region.units:  # each unit's prefecture, read back from the file
+        cell = generated.UNITS[int(u.boundary["osm"]["relation"])][0]
+        name, name_en, _ = _prefecture_of(*cell)
+        assert (u.prefecture, u.prefecture_en) == (name, name_en)
     text = path.read_text("utf-8")
+    listed = {u["name"]: u for u in yaml.safe_load(text)["units"]}
+    assert listed["一县"]["prefecture"] == "甲市" and listed["一县"]["prefecture_en"] == "Jia City"
+    assert listed["三区"]["prefecture"] == "乙市" and "prefecture_en" not in listed["三区"]
+    assert "prefecture" not in listed["九县"]  # administered by the province
     head = [line for line in text.splitlines() if line.startswith("#")]
     assert any("r110 残县" in line and "1 of its 4 member ways is missing" in line for line in head)
     assert not any("外" in line for line in head)  # units outside are not mentioned
@@ -167,6 +208,7 @@ def test_cli_writes_the_region_file(
     out = capsys.readouterr().out
     assert (tmp_path / "regions" / "testprov.yml").is_file()
     assert "9 admin_level 6 units inside 测试省 (relation 1" in out
+    assert "admin_level 5 boundaries (prefectures) holding them: 2; 1 unit(s) in none" in out
     assert (
         "r110 残县: its boundary relation is in province.osm.pbf but 1 of its 4 member ways is missing"
         in out
@@ -253,12 +295,22 @@ def test_a_batch_looks_up_every_unit_boundary_in_one_read(
     assert reads == [10] and sorted(kept) == sorted(u.code for u in region.units)
     assert pipeline.prefetch_boundaries(region, region.units, extract_file) == []  # all kept
     assert reads == [10]
-    # every run now reads its boundary from the cache, equal to a lookup of its own
+    # a unit whose relation id does not match its name: left to its own lookup, which fails
+    wrong = regions.Unit("999998", "一县", boundary={"osm": {"name": "一县", "relation": 102}})
+    assert pipeline.prefetch_boundaries(region, [wrong], extract_file) == []
+    with pytest.raises(DataSourceError, match="no administrative boundary named"):
+        pipeline.study_area(region, wrong, osm_file=extract_file)
+    reads.clear()
+    # every run now reads its boundary from the cache, equal to a lookup of its own and
+    # to its cell
     monkeypatch.setattr(extract, "find_boundaries_many", lambda *a: pytest.fail("read again"))
     cached = {
         u.code: pipeline.study_area(region, u, osm_file=extract_file).iloc[0] for u in region.units
     }
     monkeypatch.undo()
+    for u in region.units:
+        cell = generated.UNITS[int(u.boundary["osm"]["relation"])][0]
+        assert cached[u.code].symmetric_difference(generated.cell(*cell)).area < 1e-12
     settings.root = tmp_path / "one_by_one"
     alone, _ = regions.from_extract(extract_file, parent="测试省", name="testprov")
     for u in alone.units:

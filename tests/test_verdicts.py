@@ -327,7 +327,9 @@ def test_the_index_page_has_a_verdict_column_per_claim_for_every_unit(tmp_path):
     ]
     page = index_page.render_index(region, runs, page_dir=tmp_path, root=tmp_path)
     table = page.split('<table id="verdicts">')[1].split("</table>")[0]
-    assert table.count('<th scope="col">') == 1 + len(verdicts.claims())
+    # the unit, its runs' statuses, a column per claim
+    assert table.count('<th scope="col"') == 2 + len(verdicts.claims())
+    assert table.count('<th scope="col" data-type="num" data-claim=') == len(verdicts.claims())
     first, second = table.split('<tr data-unit="')[1:]
     assert 'data-claim="bus_every_village" data-state="not_met"' in first and "80.0%" in first
     assert 'data-state="cannot_tell"' in first and "2,441" in first  # the reason, as a tooltip

@@ -6,8 +6,9 @@ In:  a local OSM extract (a province, or a whole country), the parent's name (or
      relation id) and admin level (``4``: a province), and the level of the units
      wanted (``6``: county-level units).
 Out: a :class:`ProvinceUnits`: the parent, the units inside it (name, English name,
-     relation id, administrative code when OSM holds one, polygon), and the units
-     left out with the reason (boundary incomplete in the extract, no name).
+     relation id, administrative code when OSM holds one, polygon, and the
+     prefecture they lie in), and the units left out with the reason (boundary
+     incomplete in the extract, no name).
      :func:`accessibility.regions.from_extract` writes them as a region file.
 
 How: one :func:`accessibility.sources.extract.find_boundaries` over both levels
@@ -22,6 +23,14 @@ parent when more of those nodes lie inside the parent than outside it (nodes on
 the parent's border do not count), and is then reported as incomplete. Such a
 unit with no node in the file, or only border nodes, cannot be placed and is
 logged, not reported.
+
+The *prefecture* of a unit is the boundary of the level between the parent's and
+the units' (admin_level 5, 地级市, for county-level units in a province) that covers
+the unit's representative point; it is read in the same pass as the others. A unit
+no such boundary covers (a county administered by the province directly, such as
+济源市 in 河南省, or a prefecture whose relation is incomplete in the extract, which
+is logged) has none. When the parent lies right above the units there is no level
+between and no unit has a prefecture.
 
 The code is the first six-digit value (GB/T 2260) among the code-like tags that
 ``find_boundaries`` reads (``ref``, ``gb:code``, ``ref:gb``, ``admin_code``, keys
@@ -74,7 +83,9 @@ class ProvinceUnits:
         then name: ``osm_id``, ``name``, ``name_en``, ``admin_level``, ``code``
         (``""`` when OSM holds none), ``code_tag`` (the tag it came from),
         ``share_inside`` (share of the unit's area inside the parent, 0–1),
-        ``geometry`` (WGS-84 degrees).
+        ``prefecture``, ``prefecture_en`` and ``prefecture_id`` (the name, English
+        name and relation id of the boundary of the level between that holds the
+        unit; ``""``, ``""`` and 0 when none does), ``geometry`` (WGS-84 degrees).
     left_out
         Units inside the parent that could not be listed, in relation-id order:
         ``osm_id``, ``name``, ``reason``.
@@ -84,6 +95,9 @@ class ProvinceUnits:
         The extract.
     level
         The units' admin level.
+    prefecture_level
+        The level between the parent's and the units' whose boundaries give the
+        units' ``prefecture`` (``""`` when there is none).
     """
 
     parent: dict[str, object]
@@ -92,6 +106,7 @@ class ProvinceUnits:
     outside: int = 0
     src: Path = Path()
     level: str = ""
+    prefecture_level: str = ""
 
 
 def find_units(
@@ -134,7 +149,9 @@ def find_units(
         msg = f"the units' level and the parent's are both {level}; units lie at a higher admin_level, e.g. --parent-level 4 --level 6"
         raise ValidationError(msg)
     parent = str(parent).strip()
-    found = extract.find_boundaries(src, admin_levels=[parent_level, level])
+    between = str(int(level) - 1) if int(level) - 1 > int(parent_level) else ""
+    levels = [parent_level, level, *([between] if between else [])]
+    found = extract.find_boundaries(src, admin_levels=levels)
     incomplete = found.attrs.get("incomplete", [])
     parent_row = _parent(found, incomplete, src, parent, parent_level)
     polygon = parent_row["geometry"]
@@ -171,6 +188,7 @@ def find_units(
     inside["code"] = [c for c, _ in codes]
     inside["code_tag"] = [t for _, t in codes]
     inside = inside.drop(columns=["tags", "ref"])
+    inside = _prefectures(inside, found, incomplete, between, str(parent_row["name"]))
     inside = inside.assign(_nocode=inside["code"] == "").sort_values(
         ["_nocode", "code", "name", "osm_id"], kind="stable"
     )
@@ -213,6 +231,7 @@ def find_units(
         outside=outside,
         src=src,
         level=level,
+        prefecture_level=between,
     )
 
 
@@ -291,6 +310,64 @@ def _parent(
         "admin_level": level,
         "geometry": row.geometry,
     }
+
+
+def _prefectures(
+    units: gpd.GeoDataFrame,
+    found: gpd.GeoDataFrame,
+    incomplete: Sequence[dict[str, object]],
+    level: str,
+    parent_name: str,
+) -> gpd.GeoDataFrame:
+    """``units`` with the name, English name and relation id of the ``level`` boundary
+    that covers each one's representative point (the largest overlap when several do)."""
+    units = units.copy()
+    units["prefecture"], units["prefecture_en"], units["prefecture_id"] = "", "", 0
+    if not level or units.empty:
+        return units
+    broken = sorted(
+        f"r{r['osm_id']} {r['name']}" for r in incomplete if str(r["admin_level"]).strip() == level
+    )
+    tops = found[found["admin_level"].str.strip() == level].reset_index(drop=True)
+    points = units.geometry.representative_point().values
+    unit_i, top_i = shapely.STRtree(tops.geometry.values).query(points, predicate="covered_by")
+    best: dict[int, tuple[float, int]] = {}
+    geoms = units.geometry.values
+    for u, t in zip(unit_i.tolist(), top_i.tolist(), strict=True):
+        overlap = shapely.intersection(geoms[u], tops.geometry.iloc[t]).area
+        if u not in best or overlap > best[u][0]:
+            best[u] = (overlap, t)
+    names, names_en, ids = [], [], []
+    for u in range(len(units)):
+        if u in best:
+            top = tops.iloc[best[u][1]]
+            names.append(str(top["name"]).strip() or str(top["name_en"]).strip())
+            names_en.append(str(top["name_en"]).strip())
+            ids.append(int(top["osm_id"]))
+        else:
+            names.append("")
+            names_en.append("")
+            ids.append(0)
+    units["prefecture"], units["prefecture_en"], units["prefecture_id"] = names, names_en, ids
+    if broken and len(best) < len(units):
+        log.warning(
+            "%d units inside %s lie in no complete admin_level %s boundary and are listed "
+            "without one; %d such boundaries cannot be assembled from the extract (cut by "
+            "its edge, or broken in OpenStreetMap): %s",
+            len(units) - len(best),
+            parent_name,
+            level,
+            len(broken),
+            ", ".join(broken[:10]) + (" …" if len(broken) > 10 else ""),
+        )
+    log.info(
+        "%d of %d units inside %s lie in an admin_level %s boundary",
+        len(best),
+        len(units),
+        parent_name,
+        level,
+    )
+    return units
 
 
 def _share(parent: shapely.Geometry, unit: shapely.Geometry) -> float:
