@@ -716,9 +716,7 @@ def _encode(
                 if tag_start[e + 1] > tag_start[e]:
                     t = 0
                     for j in range(tag_start[e], tag_start[e + 1]):
-                        v, n_used = _local(
-                            keys[j] if f == 2 else vals[j], local_of, used, n_used
-                        )
+                        v, n_used = _local(keys[j] if f == 2 else vals[j], local_of, used, n_used)
                         t = _put_varint(part, t, v)
                     m = _put_bytes(msg, m, f, part, 0, t)
             if has_info[e]:
