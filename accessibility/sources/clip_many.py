@@ -19,30 +19,43 @@ How: :func:`clip_many` reads the extract three times, whatever the number of uni
    cover it whole (its nodes belong to them without a test) and which cross it (its
    nodes are tested with :func:`shapely.intersects_xy`, unit by unit, on the cell's
    nodes only). Each (node, unit) pair is kept as one int64 key ``id × n_units + unit``.
-2. **ways and relations** — every way reaches Python (pyosmium); its node ids are
-   looked up in batches (:func:`numpy.searchsorted`) among the nodes inside, giving
-   the units that keep it whole, and its nodes are added to those units once the
-   ways are over. Relations are kept per unit when a member node or way is kept, or
-   (at any depth, in any order) a member relation is: the same rules as ``clip``.
-3. **write** — one read; each kept object is added to the writer of each unit that
-   keeps it (a walk over the sorted keys, since the file and the keys are both in id
-   order). Each output goes to a temporary file renamed into place once complete.
+2. **ways and relations** — the way and relation blocks are decoded by
+   :mod:`~accessibility.sources.pbf_blocks` (numba, on worker threads; the node
+   blocks are decompressed but not decoded); the node ids of the ways are looked up
+   in batches (:func:`numpy.searchsorted`) among the nodes inside, giving the units
+   that keep each way whole, and its nodes are added to those units once the ways
+   are over. Relations are kept per unit when a member node or way is kept, or (at
+   any depth, in any order) a member relation is: the same rules as ``clip``.
+3. **write** — the blocks are decoded again, :data:`CHUNK_OBJECTS` objects at a time;
+   the kept (object, unit) pairs of a chunk are sorted by unit, then by position,
+   and each unit's share is encoded as new blocks of at most 8,000 objects (its own
+   string table; zlib level :data:`ZLIB_LEVEL`) appended to the unit's file. No
+   object passes through Python: Python handles chunks and blocks. Each output goes
+   to a temporary file renamed into place once complete, behind the header
+   libosmium writes for ``clip``.
+
+Files that are not PBF (``.osm`` XML etc.) or whose blocks the decoder refuses
+(``bzip2``/``lz4``/``zstd`` blocks, history files) take the same passes through
+pyosmium: every way, and every kept object once per unit, reaches Python (about 15 µs
+per way and 4 µs per written object; the results are the same).
+
+Keys are deduplicated by sorting (:func:`_unique`): numpy ≥ 2.3's hash-based
+:func:`numpy.unique` took 15 times longer on these int64 keys.
 
 Memory: no :class:`osmium.IdTracker` (one per unit would cost up to 1.5 GiB each with
 today's node ids). The bound is 8 bytes per kept (object, unit) pair — the nodes
 inside each unit plus the nodes of its ways, about 8 bytes × the province's nodes ×
 (1 + the share in two units' buffers) — plus a batch of ways (≤ :data:`WAY_BATCH`
-node refs) and one writer buffer (:data:`WRITER_BUFFER` bytes) per unit being
-written. ``benchmarks/README.md`` ("All units in one pass") measures it: 150 units
-of a 17 MB file (2.7 M nodes, ids up to 1.25e10) peak at 0.5 GB with 2.1 M pairs,
-where each single ``clip`` peaks at 1.8 GB.
+node refs) and, in pass 3, one decoded chunk (≈ 90 bytes per node, plus 17 per way
+node ref: some 25–70 MB for :data:`CHUNK_OBJECTS`) with the blocks being encoded.
+``benchmarks/README.md`` ("All units in one pass") measures it.
 
 Cache: a unit whose file already exists in ``out_dir`` is not clipped again, so a
 rerun on an unchanged extract reads nothing but the ends of the extract (its
 identity); ``clip_cached`` of one unit finds the file ``clip_many`` wrote and
 vice versa.
 
-Tests: ``tests/test_clip_many.py``. Benchmark: ``benchmarks/bench_extract.py --many N``.
+Tests: ``tests/test_clip_many.py`` (and ``tests/test_pbf_blocks.py``). Benchmark: ``benchmarks/bench_extract.py --many N``.
 """
 
 from __future__ import annotations
@@ -82,7 +95,10 @@ WRITER_BUFFER = 1 << 20
 CELLS_PER_UNIT = 2000
 _MAX_CELLS = 1 << 22
 #: Objects decoded together in pass 3 of a PBF file before they are sorted out by unit.
-CHUNK_OBJECTS = 1 << 21
+#: Smaller chunks write smaller blocks (a unit's share of a chunk is at least one
+#: block); on the 150-unit benchmark 2**18 wrote fastest (1.8 s against 3.4 s for
+#: 2**21, whose columns no longer fit in the processor's caches) with files 2 % larger.
+CHUNK_OBJECTS = 1 << 18
 #: zlib level of the blocks written in pass 3. libosmium's default is 6; level 1 took
 #: half the write time of the 150-unit benchmark for files 5 % larger.
 ZLIB_LEVEL = 1
@@ -540,9 +556,7 @@ def _pass_ways_relations(src: Path, n: int, inside: np.ndarray) -> _Kept:
     return pairs.kept(relations)
 
 
-def _decoded_blocks(
-    src: Path, *, skip_nodes: bool, desc: str
-) -> Iterator[pbf_blocks.Block]:
+def _decoded_blocks(src: Path, *, skip_nodes: bool, desc: str) -> Iterator[pbf_blocks.Block]:
     """The data blocks of a PBF file, decoded on worker threads, in file order.
 
     Raises ``extract._UnsupportedPbf`` for what :mod:`pbf_blocks` does not handle
@@ -554,7 +568,9 @@ def _decoded_blocks(
         return pbf_blocks.decode(extract._unpack_blob(blob), skip_nodes=skip_nodes)
 
     with (
-        tqdm(total=size, desc=desc, unit="B", unit_scale=True, disable=not settings.progress) as bar,
+        tqdm(
+            total=size, desc=desc, unit="B", unit_scale=True, disable=not settings.progress
+        ) as bar,
         concurrent.futures.ThreadPoolExecutor(extract._SCAN_THREADS) as pool,
     ):
         blobs = extract._read_blobs(src, bar)
