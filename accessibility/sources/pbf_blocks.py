@@ -30,8 +30,8 @@ one written by libosmium.
 Corrupt input: every read is bounds-checked and raises :class:`ValueError`.
 
 Compilation: the first call in a fresh install compiles the loops (≈ 20 s on the
-benchmark machine); numba caches them in ``__pycache__`` (``cache=True``), so later
-processes load them in well under a second.
+benchmark machine); numba caches them (``cache=True``: in ``__pycache__``, or in the
+user's cache folder if that one cannot be written), so later processes load them.
 
 Tests: ``tests/test_pbf_blocks.py`` (round trip against pyosmium on files written by
 libosmium) and, through the clips, ``tests/test_clip_many.py``.
