@@ -642,6 +642,11 @@ def main(argv: list[str] | None = None) -> int:
         default=10,
         help="of the N, how many to clip one by one (default 10)",
     )
+    parser.add_argument(
+        "--no-osmium-tool",
+        action="store_true",
+        help="with --many: skip `osmium extract --config` (it peaks at 14 GB for 5 units)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--src", type=Path, help=argparse.SUPPRESS)
@@ -699,7 +704,9 @@ def main_many(args: argparse.Namespace, src: Path, meta: dict[str, Any], tiles: 
         run_child(t, src, meta_path, args.workdir, many)
         for t in ("many-single", "many-onepass", "many-rerun")
     ]
-    if shutil.which("osmium"):
+    if args.no_osmium_tool:
+        print("--no-osmium-tool: `osmium extract --config` not measured", file=sys.stderr)
+    elif shutil.which("osmium"):
         rows.append(run_child("many-osmium", src, meta_path, args.workdir, many))
     else:
         print("osmium-tool not installed: `osmium extract --config` not measured", file=sys.stderr)

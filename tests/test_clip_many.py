@@ -10,6 +10,8 @@ its polygon.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import osmium
@@ -45,6 +47,12 @@ def _write_province(path: Path) -> None:
                         id=_node_id(i, j),
                         location=(round(LON0 + i * STEP, 7), round(LAT0 + j * STEP, 7)),
                         tags=tags,
+                        # metadata as a public extract has it, users on some nodes
+                        version=1 + (i + j) % 4,
+                        changeset=500 + i * 3 + j,
+                        timestamp=dt.datetime.fromtimestamp(1_400_000_000 + i * 977 + j, dt.UTC),
+                        uid=(i * j) % 5,
+                        user=f"测绘{(i * j) % 5}" if (i * j) % 5 else "",
                     )
                 )
         ways: list[tuple[list[int], dict[str, str]]] = []
@@ -153,7 +161,8 @@ def test_each_unit_equals_its_own_clip(
 def test_clip_many_writes_what_clip_writes(
     province: Path, one_pass: tuple[dict[str, Path], cm.ClipManyStats], tmp_path: Path
 ) -> None:
-    """Not only the ids: tags, coordinates, way nodes and the header's sorting too."""
+    """Not only the ids: tags, coordinates, metadata, way nodes, members with roles and
+    the header's sorting too."""
     outs, _ = one_pass
     polygon = _units()["b_l_shaped"]
     single = extract.clip(province, polygon, tmp_path / "b.osm.pbf")
@@ -162,15 +171,20 @@ def test_clip_many_writes_what_clip_writes(
         rows: list[tuple[object, ...]] = []
         for obj in osmium.FileProcessor(str(path)):
             tags = tuple(sorted((t.k, t.v) for t in obj.tags))
+            meta = (obj.version, obj.changeset, obj.timestamp, obj.uid, obj.user)
             if obj.is_node():
-                rows.append(("n", obj.id, obj.location.x, obj.location.y, tags))
+                rows.append(("n", obj.id, obj.location.x, obj.location.y, tags, meta))
             elif obj.is_way():
-                rows.append(("w", obj.id, tuple(n.ref for n in obj.nodes), tags))
+                rows.append(("w", obj.id, tuple(n.ref for n in obj.nodes), tags, meta))
             else:
-                rows.append(("r", obj.id, tuple((m.type, m.ref) for m in obj.members), tags))
+                members = tuple((m.type, m.ref, m.role) for m in obj.members)
+                rows.append(("r", obj.id, members, tags, meta))
         return rows
 
-    assert content(outs["b_l_shaped"]) == content(single)
+    rows = content(single)
+    assert content(outs["b_l_shaped"]) == rows
+    assert any(r[0] == "n" and r[5][4] for r in rows)  # a user name went through
+    assert any(r[0] == "r" and r[2][0][2] == "outer" for r in rows)  # and a role
     header = osmium.FileProcessor(str(outs["b_l_shaped"]), osmium.osm.NOTHING).header
     assert header.get("sorting") == "Type_then_ID"
 
@@ -253,3 +267,64 @@ def test_rejects_bad_input(province: Path, tmp_path: Path) -> None:
         cm.clip_many(province, {"bad": shapely.Point(114, 34)}, tmp_path)
     with pytest.raises(DataSourceError, match="not found"):
         cm.clip_many(tmp_path / "missing.osm.pbf", _units(), tmp_path)
+
+
+def test_pbf_passes_do_not_go_through_pyosmium(
+    province: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PBF extract is clipped by the block decoder and encoder (pbf_blocks), with
+    the same result."""
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the pyosmium pass ran")
+
+    monkeypatch.setattr(cm, "_pass_ways_relations", fail)
+    monkeypatch.setattr(cm, "_write", fail)
+    units = {k: _units()[k] for k in ("a", "g")}
+    outs = cm.clip_many(province, units, tmp_path / "clips")
+    for name, polygon in units.items():
+        assert _ids(outs[name]) == _ids(extract.clip(province, polygon, tmp_path / f"{name}.pbf"))
+
+
+def test_blocks_the_decoder_refuses_go_through_pyosmium(
+    province: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block the decoder does not handle (say zstd) sends passes 2 and 3 to pyosmium."""
+    calls = {"ways": 0, "write": 0}
+    ways, write = cm._pass_ways_relations, cm._write
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise extract._UnsupportedPbf("zstd-compressed PBF blocks")
+
+    def counted(name: str, fn: Callable[..., object]) -> Callable[..., object]:
+        def run(*args: object, **kwargs: object) -> object:
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(cm.pbf_blocks, "decode", refuse)
+    monkeypatch.setattr(cm, "_pass_ways_relations", counted("ways", ways))
+    monkeypatch.setattr(cm, "_write", counted("write", write))
+    units = {k: _units()[k] for k in ("c", "h_on_grid")}
+    outs = cm.clip_many(province, units, tmp_path / "clips")
+    assert calls == {"ways": 1, "write": 1}
+    for name, polygon in units.items():
+        assert _ids(outs[name]) == _ids(extract.clip(province, polygon, tmp_path / f"{name}.pbf"))
+    assert sorted(p.name for p in (tmp_path / "clips").iterdir()) == sorted(
+        p.name for p in outs.values()
+    )  # no temporary file left by the refused attempt
+
+
+def test_a_way_after_a_relation_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "unsorted.osm.pbf"
+    with osmium.SimpleWriter(str(path)) as writer:
+        for k in range(3):
+            writer.add_node(
+                osmium.osm.mutable.Node(id=k + 1, location=(114.001 + k * 0.001, 34.001))
+            )
+        writer.add_way(osmium.osm.mutable.Way(id=1, nodes=[1, 2], tags={"highway": "service"}))
+        writer.add_relation(osmium.osm.mutable.Relation(id=1, members=[("w", 1, "")]))
+        writer.add_way(osmium.osm.mutable.Way(id=2, nodes=[2, 3], tags={"highway": "service"}))
+    with pytest.raises(DataSourceError, match=r"not sorted \(way w2 after a relation\)"):
+        cm.clip_many(path, {"a": _box(0, 0, 1, 1)}, tmp_path / "clips")

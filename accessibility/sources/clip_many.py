@@ -19,44 +19,60 @@ How: :func:`clip_many` reads the extract three times, whatever the number of uni
    cover it whole (its nodes belong to them without a test) and which cross it (its
    nodes are tested with :func:`shapely.intersects_xy`, unit by unit, on the cell's
    nodes only). Each (node, unit) pair is kept as one int64 key ``id × n_units + unit``.
-2. **ways and relations** — every way reaches Python (pyosmium); its node ids are
-   looked up in batches (:func:`numpy.searchsorted`) among the nodes inside, giving
-   the units that keep it whole, and its nodes are added to those units once the
-   ways are over. Relations are kept per unit when a member node or way is kept, or
-   (at any depth, in any order) a member relation is: the same rules as ``clip``.
-3. **write** — one read; each kept object is added to the writer of each unit that
-   keeps it (a walk over the sorted keys, since the file and the keys are both in id
-   order). Each output goes to a temporary file renamed into place once complete.
+2. **ways and relations** — the way and relation blocks are decoded by
+   :mod:`~accessibility.sources.pbf_blocks` (numba, on worker threads; the node
+   blocks are decompressed but not decoded); the node ids of the ways are looked up
+   in batches (:func:`numpy.searchsorted`) among the nodes inside, giving the units
+   that keep each way whole, and its nodes are added to those units once the ways
+   are over. Relations are kept per unit when a member node or way is kept, or (at
+   any depth, in any order) a member relation is: the same rules as ``clip``.
+3. **write** — the blocks are decoded again, :data:`CHUNK_OBJECTS` objects at a time;
+   the kept (object, unit) pairs of a chunk are sorted by unit, then by position,
+   and each unit's share is encoded as new blocks of at most 8,000 objects (its own
+   string table; zlib level :data:`ZLIB_LEVEL`) appended to the unit's file. No
+   object passes through Python: Python handles chunks and blocks. Each output goes
+   to a temporary file renamed into place once complete, behind the header
+   libosmium writes for ``clip``.
+
+Files that are not PBF (``.osm`` XML etc.) or whose blocks the decoder refuses
+(``bzip2``/``lz4``/``zstd`` blocks, history files) take the same passes through
+pyosmium: every way, and every kept object once per unit, reaches Python (about 15 µs
+per way and 4 µs per written object; the results are the same).
+
+Keys are deduplicated by sorting (:func:`_unique`): numpy ≥ 2.3's hash-based
+:func:`numpy.unique` took 15 times longer on these int64 keys.
 
 Memory: no :class:`osmium.IdTracker` (one per unit would cost up to 1.5 GiB each with
 today's node ids). The bound is 8 bytes per kept (object, unit) pair — the nodes
 inside each unit plus the nodes of its ways, about 8 bytes × the province's nodes ×
 (1 + the share in two units' buffers) — plus a batch of ways (≤ :data:`WAY_BATCH`
-node refs) and one writer buffer (:data:`WRITER_BUFFER` bytes) per unit being
-written. ``benchmarks/README.md`` ("All units in one pass") measures it: 150 units
-of a 17 MB file (2.7 M nodes, ids up to 1.25e10) peak at 0.5 GB with 2.1 M pairs,
-where each single ``clip`` peaks at 1.8 GB.
+node refs) and, in pass 3, one decoded chunk (≈ 90 bytes per node, plus 17 per way
+node ref: some 25–70 MB for :data:`CHUNK_OBJECTS`) with the blocks being encoded.
+``benchmarks/README.md`` ("All units in one pass") measures it.
 
 Cache: a unit whose file already exists in ``out_dir`` is not clipped again, so a
 rerun on an unchanged extract reads nothing but the ends of the extract (its
 identity); ``clip_cached`` of one unit finds the file ``clip_many`` wrote and
 vice versa.
 
-Tests: ``tests/test_clip_many.py``. Benchmark: ``benchmarks/bench_extract.py --many N``.
+Tests: ``tests/test_clip_many.py`` (and ``tests/test_pbf_blocks.py``). Benchmark: ``benchmarks/bench_extract.py --many N``.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import lzma
 import math
 import os
 import secrets
+import struct
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import osmium
@@ -65,7 +81,7 @@ from tqdm.auto import tqdm
 
 from .._errors import DataSourceError, ValidationError
 from ..settings import settings
-from . import extract
+from . import extract, pbf_blocks
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +94,15 @@ WRITER_BUFFER = 1 << 20
 #: Grid cells per unit in pass 1 (cells whose units cover them whole need no test).
 CELLS_PER_UNIT = 2000
 _MAX_CELLS = 1 << 22
+#: Objects decoded together in pass 3 of a PBF file before they are sorted out by unit.
+#: Smaller chunks write smaller blocks (a unit's share of a chunk is at least one
+#: block); on the 150-unit benchmark 2**18 wrote fastest (1.8 s against 3.4 s for
+#: 2**21, whose columns no longer fit in the processor's caches) with files 2 % larger.
+CHUNK_OBJECTS = 1 << 18
+#: zlib level of the blocks written in pass 3. libosmium's default is 6; level 1 took
+#: half the write time of the 150-unit benchmark for files 5 % larger.
+ZLIB_LEVEL = 1
+_CORRUPT = (ValueError, IndexError, OverflowError, zlib.error, lzma.LZMAError)
 
 
 @dataclass
@@ -180,7 +205,14 @@ def clip_many(
         inside = _pass_nodes(src, units, stats)
         stats.seconds["nodes"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        kept = _pass_ways_relations(src, len(units), inside)
+        kept = None
+        if extract._is_pbf(src):
+            try:
+                kept = _pass_ways_relations_pbf(src, len(units), inside)
+            except extract._UnsupportedPbf as exc:
+                log.info("%s: %s; reading ways and relations with pyosmium", src.name, exc)
+        if kept is None:
+            kept = _pass_ways_relations(src, len(units), inside)
         stats.seconds["ways"] = time.perf_counter() - t0
     except RuntimeError as exc:
         msg = f"cannot read OSM file {src}: {exc}"
@@ -190,7 +222,16 @@ def clip_many(
     good = [i for i in range(len(units)) if kept.highways[i] > 0]
     t0 = time.perf_counter()
     if good:
-        _write(src, kept, {i: outs[todo[i]] for i in good})
+        targets = {i: outs[todo[i]] for i in good}
+        written = False
+        if extract._is_pbf(src):
+            try:
+                _write_pbf(src, kept, targets)
+                written = True
+            except extract._UnsupportedPbf as exc:
+                log.info("%s: %s; writing the clips with pyosmium", src.name, exc)
+        if not written:
+            _write(src, kept, targets)
     stats.seconds["write"] = time.perf_counter() - t0
     stats.seconds["total"] = time.perf_counter() - started
     stats.clipped = [todo[i] for i in good]
@@ -351,7 +392,7 @@ def _pass_nodes(src: Path, units: list[shapely.Geometry], stats: ClipManyStats) 
         scanned = extract._scan_osmium_nodes(src, grid.box, add)
     flush()
     stats.nodes_scanned = scanned
-    inside = np.unique(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
+    inside = _unique(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
     log.info("pass 1/3: %d nodes scanned, %d (node, unit) pairs inside", scanned, inside.size)
     return inside
 
@@ -372,12 +413,21 @@ class _Kept:
     highways: np.ndarray
 
 
+def _unique(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an int64 array (by sorting: numpy 2.3+'s hash-based
+    :func:`numpy.unique` took 15 times longer on these keys)."""
+    keys = np.sort(keys)
+    if keys.size < 2:
+        return keys
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+
+
 def _split(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sorted keys → unique ids, start of each id's units, units (CSR)."""
     ids = keys // n
-    uniq, first = np.unique(ids, return_index=True)
+    first = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1]))) if ids.size else ids
     start = np.append(first, ids.size).astype(np.int64)
-    return uniq, start, keys % n
+    return ids[first], start, keys % n
 
 
 def _units_of(
@@ -397,36 +447,32 @@ def _units_of(
     return np.repeat(idx, counts), units[pair]
 
 
-def _pass_ways_relations(src: Path, n: int, inside: np.ndarray) -> _Kept:
-    """Ways with a node inside each unit (kept whole), their nodes, and relations."""
-    table = _split(inside, n)
-    way_keys: list[np.ndarray] = []
-    node_keys: list[np.ndarray] = [inside]
-    way_counts = np.zeros(n, np.int64)
-    highways = np.zeros(n, np.int64)
-    ids: list[int] = []
-    lens: list[int] = []
-    refs: list[int] = []
-    hw: list[bool] = []
+class _WayPairs:
+    """Pass 2's bookkeeping: the (way, unit) and (node, unit) keys of the kept ways."""
 
-    def flush() -> None:
-        if not ids:
+    def __init__(self, n: int, inside: np.ndarray) -> None:
+        self.n = n
+        self.inside = inside
+        self.table = _split(inside, n)
+        self.way_keys: list[np.ndarray] = []
+        self.node_keys: list[np.ndarray] = [inside]
+        self.way_counts = np.zeros(n, np.int64)
+        self.highways = np.zeros(n, np.int64)
+
+    def add(
+        self, way_ids: np.ndarray, lengths: np.ndarray, ref_arr: np.ndarray, is_hw: np.ndarray
+    ) -> None:
+        """A batch of ways: ids, number of node refs of each, the refs, highway or not."""
+        n = self.n
+        if not way_ids.size:
             return
-        way_ids = np.asarray(ids, np.int64)
-        lengths = np.asarray(lens, np.int64)
-        ref_arr = np.asarray(refs, np.int64)
-        is_hw = np.asarray(hw, bool)
-        ids.clear()
-        lens.clear()
-        refs.clear()
-        hw.clear()
         way_of_ref = np.repeat(np.arange(way_ids.size), lengths)
-        ref_idx, unit = _units_of(ref_arr, table)
-        pairs = np.unique(way_of_ref[ref_idx] * n + unit)
+        ref_idx, unit = _units_of(ref_arr, self.table)
+        pairs = _unique(way_of_ref[ref_idx] * n + unit)
         w, u = pairs // n, pairs % n
-        way_keys.append(way_ids[w] * n + u)
-        way_counts[:] += np.bincount(u, minlength=n)
-        highways[:] += np.bincount(u[is_hw[w]], minlength=n)
+        self.way_keys.append(way_ids[w] * n + u)
+        self.way_counts += np.bincount(u, minlength=n)
+        self.highways += np.bincount(u[is_hw[w]], minlength=n)
         # the nodes of each kept way, for each unit keeping it
         offsets = np.zeros(way_ids.size + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -434,7 +480,52 @@ def _pass_ways_relations(src: Path, n: int, inside: np.ndarray) -> _Kept:
         ends = np.cumsum(counts)
         total = int(ends[-1]) if ends.size else 0
         pos = np.repeat(offsets[w] - (ends - counts), counts) + np.arange(total)
-        node_keys.append(np.unique(ref_arr[pos] * n + np.repeat(u, counts)))
+        self.node_keys.append(_unique(ref_arr[pos] * n + np.repeat(u, counts)))
+
+    def kept(self, relations: list[tuple[int, list[tuple[str, int]]]]) -> _Kept:
+        n = self.n
+        nodes = _unique(np.concatenate(self.node_keys))
+        ways = np.sort(np.concatenate(self.way_keys)) if self.way_keys else np.zeros(0, np.int64)
+        rels = _relations(relations, n, nodes, ways)
+        return _Kept(
+            n=n,
+            nodes=nodes,
+            ways=ways,
+            relations=rels,
+            inside_counts=np.bincount(self.inside % n, minlength=n),
+            way_counts=self.way_counts,
+            highways=self.highways,
+        )
+
+
+def _not_sorted(src: Path, way_id: int) -> DataSourceError:
+    msg = (
+        f"{src} is not sorted (way w{way_id} after a relation); sort it first, "
+        "e.g. `osmium sort` (ways must come before relations)"
+    )
+    return DataSourceError(msg)
+
+
+def _pass_ways_relations(src: Path, n: int, inside: np.ndarray) -> _Kept:
+    """Ways with a node inside each unit (kept whole), their nodes, and relations
+    (any file pyosmium reads; one way at a time through Python)."""
+    pairs = _WayPairs(n, inside)
+    ids: list[int] = []
+    lens: list[int] = []
+    refs: list[int] = []
+    hw: list[bool] = []
+
+    def flush() -> None:
+        pairs.add(
+            np.asarray(ids, np.int64),
+            np.asarray(lens, np.int64),
+            np.asarray(refs, np.int64),
+            np.asarray(hw, bool),
+        )
+        ids.clear()
+        lens.clear()
+        refs.clear()
+        hw.clear()
 
     relations: list[tuple[int, list[tuple[str, int]]]] = []
     ways_done = False
@@ -450,11 +541,7 @@ def _pass_ways_relations(src: Path, n: int, inside: np.ndarray) -> _Kept:
                 bar.update(0x10000)
             if obj.is_way():
                 if ways_done:
-                    msg = (
-                        f"{src} is not sorted (way w{obj.id} after a relation); sort it first, "
-                        "e.g. `osmium sort` (ways must come before relations)"
-                    )
-                    raise DataSourceError(msg)
+                    raise _not_sorted(src, obj.id)
                 way_refs = [nd.ref for nd in obj.nodes]
                 ids.append(obj.id)
                 lens.append(len(way_refs))
@@ -466,18 +553,105 @@ def _pass_ways_relations(src: Path, n: int, inside: np.ndarray) -> _Kept:
             ways_done = True
             relations.append((obj.id, [(m.type, m.ref) for m in obj.members]))
     flush()
-    nodes = np.unique(np.concatenate(node_keys))
-    ways = np.sort(np.concatenate(way_keys)) if way_keys else np.zeros(0, np.int64)
-    rels = _relations(relations, n, nodes, ways)
-    return _Kept(
-        n=n,
-        nodes=nodes,
-        ways=ways,
-        relations=rels,
-        inside_counts=np.bincount(inside % n, minlength=n),
-        way_counts=way_counts,
-        highways=highways,
-    )
+    return pairs.kept(relations)
+
+
+def _decoded_blocks(src: Path, *, skip_nodes: bool, desc: str) -> Iterator[pbf_blocks.Block]:
+    """The data blocks of a PBF file, decoded on worker threads, in file order.
+
+    Raises ``extract._UnsupportedPbf`` for what :mod:`pbf_blocks` does not handle
+    (the callers then use pyosmium) and :class:`DataSourceError` for corrupt data.
+    """
+    size = src.stat().st_size
+
+    def work(blob: bytes) -> pbf_blocks.Block:
+        return pbf_blocks.decode(extract._unpack_blob(blob), skip_nodes=skip_nodes)
+
+    with (
+        tqdm(
+            total=size, desc=desc, unit="B", unit_scale=True, disable=not settings.progress
+        ) as bar,
+        concurrent.futures.ThreadPoolExecutor(extract._SCAN_THREADS) as pool,
+    ):
+        blobs = extract._read_blobs(src, bar)
+        pending: list[concurrent.futures.Future[pbf_blocks.Block]] = []
+        try:
+            first = next(blobs, None)
+            if first is None or first[0] != b"OSMHeader":
+                msg = f"{src} is not a valid OSM PBF file (no OSMHeader block first)"
+                raise DataSourceError(msg)
+            required, _ = extract._header_features(extract._unpack_blob(first[1]))
+            unknown = required - extract._KNOWN_FEATURES
+            if unknown:
+                msg = f"PBF features {sorted(unknown)}"
+                raise extract._UnsupportedPbf(msg)
+            window = 4 * extract._SCAN_THREADS
+            for blob_type, blob in blobs:
+                if blob_type != b"OSMData":
+                    continue
+                pending.append(pool.submit(work, blob))
+                while len(pending) >= window:
+                    yield pending.pop(0).result()
+            while pending:
+                yield pending.pop(0).result()
+        except _CORRUPT as exc:
+            msg = f"cannot read OSM file {src}: corrupt PBF data ({type(exc).__name__}: {exc})"
+            raise DataSourceError(msg) from exc
+        finally:
+            blobs.close()
+            for fut in pending:
+                fut.cancel()
+
+
+def _pass_ways_relations_pbf(src: Path, n: int, inside: np.ndarray) -> _Kept:
+    """:func:`_pass_ways_relations` for a PBF file, ways decoded block by block (numba)."""
+    pairs = _WayPairs(n, inside)
+    relations: list[tuple[int, list[tuple[str, int]]]] = []
+    batch: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    held = 0
+    type_names = np.array(["n", "w", "r"])
+    seen_relation = False
+
+    def flush() -> None:
+        nonlocal held
+        if batch:
+            pairs.add(*(np.concatenate([b[k] for b in batch]) for k in range(4)))
+        batch.clear()
+        held = 0
+
+    for block in _decoded_blocks(
+        src, skip_nodes=True, desc=f"clip_many: ways and relations of {src.name}"
+    ):
+        if not len(block):
+            continue
+        is_way = block.kind == pbf_blocks.WAY
+        ways = np.flatnonzero(is_way)
+        rels = np.flatnonzero(block.kind == pbf_blocks.RELATION)
+        if ways.size:
+            if seen_relation or (rels.size and rels[0] < ways[-1]):
+                first_late = ways[0] if seen_relation else ways[ways > rels[0]][0]
+                raise _not_sorted(src, int(block.ids[first_late]))
+            lengths = np.diff(block.mem_start)
+            owner = np.repeat(np.arange(len(block)), lengths)
+            refs = block.refs[is_way[owner]]
+            hw_index = [i for i, s in enumerate(block.strings) if s == b"highway"]
+            tag_owner = np.repeat(np.arange(len(block)), np.diff(block.tag_start))
+            has_hw = np.zeros(len(block), bool)
+            has_hw[tag_owner[np.isin(block.keys, hw_index)]] = True
+            batch.append((block.ids[ways], lengths[ways], refs, has_hw[ways]))
+            held += refs.size
+            if held >= WAY_BATCH:
+                flush()
+        if rels.size:
+            seen_relation = True
+            starts = block.mem_start.tolist()
+            types = type_names[block.types].tolist()
+            refs_all = block.refs.tolist()
+            for e in rels.tolist():
+                a, b = starts[e], starts[e + 1]
+                relations.append((int(block.ids[e]), list(zip(types[a:b], refs_all[a:b]))))
+    flush()
+    return pairs.kept(relations)
 
 
 def _relations(
@@ -520,7 +694,7 @@ def _relations(
                     have |= extra
                     changed = True
     keys = [rel_id * n + u for rel_id, units in kept.items() for u in units]
-    return np.unique(np.asarray(keys, np.int64))
+    return _unique(np.asarray(keys, np.int64))
 
 
 # ----------------------------------------------------------------- pass 3: write
@@ -586,5 +760,130 @@ def _write(src: Path, kept: _Kept, outs: dict[int, Path]) -> None:
                 w.close()
             except RuntimeError:
                 pass
+        for tmp in tmps.values():
+            tmp.unlink(missing_ok=True)
+
+
+def _header_frame(src: Path, folder: Path) -> bytes:
+    """The ``OSMHeader`` blob of a clip of ``src``, as libosmium writes it (from an
+    empty file written with :func:`extract._clip_header`)."""
+    tmp = folder / f".{secrets.token_hex(4)}.header.osm.pbf"
+    try:
+        with osmium.SimpleWriter(str(tmp), header=extract._clip_header(src), overwrite=True):
+            pass
+        data = tmp.read_bytes()
+    finally:
+        tmp.unlink(missing_ok=True)
+    out = bytearray()
+    pos = 0
+    while pos + 4 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        head = memoryview(data)[pos + 4 : pos + 4 + length]
+        blob_type, size = b"", 0
+        for number, a, b in extract._fields(head):
+            if number == 1:
+                blob_type = bytes(head[a:b])
+            elif number == 3:
+                size = a
+        end = pos + 4 + length + size
+        if blob_type == b"OSMHeader":
+            out += data[pos:end]
+        pos = end
+    return bytes(out)
+
+
+def _write_pbf(src: Path, kept: _Kept, outs: dict[int, Path]) -> None:
+    """:func:`_write` for a PBF file: blocks decoded and encoded with numba, no object
+    passing through Python.
+
+    The source's objects are decoded :data:`CHUNK_OBJECTS` at a time; the kept
+    (object, unit) pairs of a chunk are sorted by unit, then by position in the file,
+    and each unit's objects of the chunk are written as blocks of at most 8,000 (one
+    kind each), encoded and compressed on worker threads. Each unit's file thus gets
+    the kept objects in the source's order, with the header libosmium writes for
+    :func:`extract.clip`.
+    """
+    n = kept.n
+    folder = next(iter(outs.values())).parent
+    tmps = {u: out.with_name(f".{secrets.token_hex(4)}.part.{out.name}") for u, out in outs.items()}
+    tables = {
+        pbf_blocks.NODE: _split(kept.nodes, n),
+        pbf_blocks.WAY: _split(kept.ways, n),
+        pbf_blocks.RELATION: _split(kept.relations, n),
+    }
+    wanted = np.zeros(n, bool)
+    wanted[list(outs)] = True
+    files: dict[int, BinaryIO] = {}
+    chunk: list[pbf_blocks.Block] = []
+    held = 0
+
+    def write_chunk(pool: concurrent.futures.ThreadPoolExecutor) -> None:
+        nonlocal held
+        if not chunk:
+            return
+        big = pbf_blocks.concat(chunk) if len(chunk) > 1 else chunk[0]
+        chunk.clear()
+        held = 0
+        encoder = pbf_blocks.Encoder(big)
+        jobs: list[tuple[int, np.ndarray]] = []
+        for kind in (pbf_blocks.NODE, pbf_blocks.WAY, pbf_blocks.RELATION):
+            of_kind = np.flatnonzero(big.kind == kind)
+            if not of_kind.size:
+                continue
+            idx, unit = _units_of(big.ids[of_kind], tables[kind])
+            keep = wanted[unit]
+            idx, unit = idx[keep], unit[keep]
+            order = np.lexsort((idx, unit))
+            sel, unit = of_kind[idx[order]], unit[order]
+            cuts = np.flatnonzero(np.diff(unit)) + 1
+            for part in np.split(np.arange(sel.size), cuts):
+                if not part.size:
+                    continue
+                u = int(unit[part[0]])
+                for a in range(0, part.size, pbf_blocks.MAX_ENTITIES):
+                    piece = sel[part[a : a + pbf_blocks.MAX_ENTITIES]]
+                    jobs.append((u, piece))
+        window = 4 * extract._SCAN_THREADS
+        pending: list[tuple[int, concurrent.futures.Future[bytes]]] = []
+
+        def work(piece: np.ndarray) -> bytes:
+            return pbf_blocks.frame(encoder.encode(piece), ZLIB_LEVEL)
+
+        for u, piece in jobs:
+            pending.append((u, pool.submit(work, piece)))
+            while len(pending) >= window:
+                v, fut = pending.pop(0)
+                files[v].write(fut.result())
+        for v, fut in pending:
+            files[v].write(fut.result())
+
+    try:
+        header = _header_frame(src, folder)
+        for u, tmp in tmps.items():
+            fh = open(tmp, "wb")  # closed below, with the others
+            files[u] = fh
+            fh.write(header)
+        with concurrent.futures.ThreadPoolExecutor(extract._SCAN_THREADS) as pool:
+            for block in _decoded_blocks(
+                src, skip_nodes=False, desc=f"clip_many: writing {len(outs)} clips"
+            ):
+                chunk.append(block)
+                held += len(block)
+                if held >= CHUNK_OBJECTS:
+                    write_chunk(pool)
+            write_chunk(pool)
+        for fh in files.values():
+            fh.close()
+        for u, out in outs.items():
+            os.replace(tmps[u], out)
+    except _CORRUPT as exc:
+        msg = f"cannot read OSM file {src}: corrupt PBF data ({type(exc).__name__}: {exc})"
+        raise DataSourceError(msg) from exc
+    except OSError as exc:
+        msg = f"cannot clip {src} into {len(outs)} files in {folder}: {exc}"
+        raise DataSourceError(msg) from exc
+    finally:
+        for fh in files.values():
+            fh.close()
         for tmp in tmps.values():
             tmp.unlink(missing_ok=True)
