@@ -9,6 +9,7 @@ messages. Tests: every rule file is parsed by the test suite through its loader.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -19,3 +20,14 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def load(text: str) -> Any:
     """Parse YAML ``text`` like :func:`yaml.safe_load`."""
     return yaml.load(text, Loader=_LOADER)
+
+
+def merged(base: Any, over: Any) -> Any:
+    """``over`` on top of ``base`` (rules and their overrides): mappings merged key by
+    key, recursively; anything else replaced."""
+    if isinstance(base, Mapping) and isinstance(over, Mapping):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = merged(base[key], value) if key in base else value
+        return out
+    return over

@@ -295,7 +295,7 @@ def load_rules(
         if not isinstance(overrides, Mapping):
             msg = f"tier rule overrides must be a dict shaped like rules/tiers.yml, got {type(overrides).__name__}"
             raise ValidationError(msg)
-        raw = _merge(raw, overrides)
+        raw = _yaml.merged(raw, overrides)
     for name, extra, key in (("modes", modes, "mode"), ("limits_min", limits_min, "limit_min")):
         if not extra:
             continue
@@ -303,18 +303,8 @@ def load_rules(
             msg = f"{name} must map tiers to values, e.g. {{'primary': ...}}; got {extra!r}"
             raise ValidationError(msg)
         per_tier = {check_tier(str(t)): {key: value} for t, value in extra.items()}
-        raw = _merge(raw, {"tiers": per_tier})
+        raw = _yaml.merged(raw, {"tiers": per_tier})
     return _parse(raw)
-
-
-def _merge(base: Any, over: Any) -> Any:
-    """``over`` on top of ``base``: mappings merged key by key, anything else replaced."""
-    if isinstance(base, Mapping) and isinstance(over, Mapping):
-        out = dict(base)
-        for key, value in over.items():
-            out[key] = _merge(base[key], value) if key in base else value
-        return out
-    return over
 
 
 def _number(value: Any, where: str, *, low: float, high: float = math.inf, open_low: bool) -> float:

@@ -56,16 +56,6 @@ def _default_text() -> str:
     return resources.files("accessibility.rules").joinpath("supply.yml").read_text("utf-8")
 
 
-def _merge(base: Any, over: Any) -> Any:
-    """``over`` on top of ``base``: mappings merged key by key, anything else replaced."""
-    if isinstance(base, Mapping) and isinstance(over, Mapping):
-        out = dict(base)
-        for key, value in over.items():
-            out[key] = _merge(base[key], value) if key in base else value
-        return out
-    return over
-
-
 def _nonneg(value: Any, where: str) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or value < 0:
@@ -136,7 +126,7 @@ def load_rules(overrides: Mapping[str, Any] | None = None) -> SupplyRules:
     if not isinstance(overrides, Mapping):
         msg = f"supply rule overrides must be a dict shaped like {_WHERE}, got {type(overrides).__name__}"
         raise ValidationError(msg)
-    return _parse(_merge(_yaml.load(_default_text()), overrides))
+    return _parse(_yaml.merged(_yaml.load(_default_text()), overrides))
 
 
 @functools.cache
