@@ -162,10 +162,10 @@ def _stages(root: Path, *, baseline: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     # prepare: boundary, the cached clip, origins, the cached network, snapping, router
     timer = _Timer()
-    timer.wrap(pipeline, "study_area", "boundary")
-    timer.wrap(pipeline, "load_osm", "osm_read")
-    timer.wrap(pipeline, "_choose_origins", "origins")
-    timer.wrap(pipeline, "_origin_population", "origins")
+    timer.wrap(pipeline.boundaries, "study_area", "boundary")
+    timer.wrap(pipeline.assemble, "load_osm", "osm_read")
+    timer.wrap(pipeline.assemble, "_choose_origins", "origins")
+    timer.wrap(pipeline.assemble, "_origin_population", "origins")
     timer.wrap(network, "load_or_build", "network_load")
     timer.wrap(snapping, "snap", "prepare_snap")
     timer.wrap(engine.Router, "build", "router")

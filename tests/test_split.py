@@ -207,7 +207,7 @@ def test_the_plain_largest_component_breaks_border_results(tmp_path, monkeypatch
     def plain(roads, clip, **options):
         return network.load_or_build(roads, **options)
 
-    monkeypatch.setattr(pipeline, "open_network", plain)
+    monkeypatch.setattr(pipeline.assemble, "open_network", plain)
     study, table = _results(project["root"], project["region"], "walk", "W", crs=whole_study.crs)
     found = _compare(
         study, table, whole_table, horizon_s=study.exact_within_s, line=project["line"]
