@@ -122,7 +122,8 @@ def test_excel_with_bom_in_header_and_title_row(tmp_path) -> None:
         "township_health_centre",
         "village_clinic",
     ]
-    assert res.table["capacity"].tolist()[0] == 500.0 and np.isnan(res.table["capacity"].iloc[1])
+    assert res.table["beds"].tolist()[0] == 500.0 and np.isnan(res.table["beds"].iloc[1])
+    assert res.table["capacity"].isna().all()  # 床位数 are beds, not seats
     assert res.table["row"].tolist() == [3, 4, 6]  # header on row 2, as Excel shows it
     got = res.report[["row", "column", "value", "action"]].to_numpy().tolist()
     assert got == [
@@ -616,3 +617,62 @@ def test_read_then_merge() -> None:
     assert merged.loc["示例-006", "osm_id"] == "w200"
     assert (merged["match"] == "matched").sum() == 2 and len(merged) == len(reg)
     assert set(pairs.loc[pairs["status"] == "matched", "distance_m"].round()) == {30.0}
+
+
+# --------------------------------------------------------------------------- supply figures
+
+
+def test_health_list_reads_beds_and_doctors(tmp_path) -> None:
+    # 实有床位数 is preferred to 编制床位 (beds open, not beds planned); 执业（助理）医师数
+    # is read as 执业医师数 (the bracket dropped)
+    text = (
+        "机构名称,机构类型,经度,纬度,编制床位,实有床位数,执业（助理）医师数,学位数\n"
+        "示例县人民医院,县级医院,113.85,34.03,600,520,148,\n"
+        "东河镇卫生院,乡镇卫生院,113.86,34.04,60,约40,-3,\n"
+        "王庄村卫生室,村卫生室,113.87,34.05,,,2,\n"
+    )
+    res = registry.read_facilities(write(tmp_path / "health.csv", text, "utf-8"))
+    t = res.table
+    assert t["beds"].tolist()[0] == 520.0 and t["beds"].isna().tolist() == [False, True, True]
+    assert t["doctors"].tolist()[0] == 148.0 and t["doctors"].tolist()[2] == 2.0
+    assert np.isnan(t["doctors"].iloc[1])
+    assert t["capacity"].isna().all()
+    got = res.report[["row", "column", "value", "action"]].to_numpy().tolist()
+    assert got == [[3, "实有床位数", "约40", "kept"], [3, "执业（助理）医师数", "-3", "kept"]]
+    assert t[["beds", "doctors"]].dtypes.tolist() == [np.float64, np.float64]
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("床位数", "beds"),
+        ("开放床位数", "beds"),
+        ("核定床位数", "beds"),
+        ("乡村医生数", "doctors"),
+        ("医师人数", "doctors"),
+        ("执业(助理)医师数", "doctors"),
+        ("核定学位", "capacity"),
+    ],
+)
+def test_supply_headers(tmp_path, header, field) -> None:
+    text = f"名称,类型,经度,纬度,{header}\n甲,卫生院,113.85,34.03,12\n"
+    t = registry.read_facilities(write(tmp_path / "f.csv", text, "utf-8")).table
+    assert t[field].tolist() == [12.0]
+    assert all(np.isnan(t[f].iloc[0]) for f in ("beds", "doctors", "capacity") if f != field)
+
+
+def test_merge_keeps_each_supply_figure(osm, reg) -> None:
+    # a matched pair: each figure the registry states wins; a figure only OSM maps is kept
+    osm = osm.assign(beds=np.nan, doctors=np.nan)
+    osm.loc["n1", ["beds", "doctors"]] = [30.0, 4.0]
+    osm.loc["n2", "beds"] = 12.0
+    reg = reg.assign(beds=np.nan, doctors=np.nan)
+    reg.loc["r1", "doctors"] = 9.0
+    merged, _ = registry.merge(osm, reg, crs=TEST_CRS)
+    assert merged.loc["r1", ["beds", "doctors", "capacity"]].tolist() == [30.0, 9.0, 300.0]
+    assert merged.loc["n2", "beds"] == 12.0 and np.isnan(merged.loc["r4", "beds"])
+    assert merged[["beds", "doctors", "capacity"]].dtypes.tolist() == [np.float64] * 3
+    # a registry without the columns (an older file) takes OSM's figures of matched rows
+    merged, _ = registry.merge(osm, reg.drop(columns=["beds", "doctors"]), crs=TEST_CRS)
+    assert merged.loc["r1", ["beds", "doctors"]].tolist() == [30.0, 4.0]
+    assert np.isnan(merged.loc["r3", "beds"])

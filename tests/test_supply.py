@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import access  # PySAL access (dev extras): the independent reference
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -284,7 +285,7 @@ def facility_table() -> pd.DataFrame:
                 "village_clinic",
             ],
             "beds": [620.0, np.nan, np.nan, np.nan],
-            "capacity": [np.nan, 55.0, np.nan, np.nan],  # a registry's 床位数
+            "capacity": [np.nan, 55.0, np.nan, np.nan],  # no beds stated: capacity stands in
         },
         index=["h1", "h2", "h3", "h4"],
     )
@@ -338,6 +339,48 @@ def test_defaulted_share_and_confidence() -> None:
     assert row["facilities_defaulted"] == 2 and row["confidence"] == "high"
     # everything in reach of both villages: each gets all 720 beds over 2,000 residents
     np.testing.assert_allclose(res.origins["index"], [360.0, 360.0], rtol=1e-12)
+
+
+def test_registry_beds_and_doctors_reach_supply(tmp_path) -> None:
+    # a county's health list with 实有床位数 and 执业（助理）医师数, merged with OSM: the
+    # stated figures are the supply (never a default), the OSM figure of a matched
+    # clinic the list leaves blank is kept, and only blank-everywhere rows default
+    from accessibility.sources import registry
+
+    path = tmp_path / "health.csv"
+    path.write_text(
+        "机构名称,机构类型,经度,纬度,实有床位数,执业（助理）医师数\n"
+        "示例县人民医院,县级医院,113.850,34.030,520,148\n"
+        "东河镇卫生院,乡镇卫生院,113.860,34.040,,15\n"
+        "王庄村卫生室,村卫生室,113.870,34.050,,\n",
+        encoding="utf-8",
+    )
+    reg = registry.read_facilities(path).table
+    osm = gpd.GeoDataFrame(
+        {
+            "name": ["东河镇卫生院", "李庄村卫生室"],
+            "kind": "health",
+            "tiers": ["township_health_centre", "village_clinic"],
+            "beds": [42.0, np.nan],
+            "doctors": [np.nan, 1.0],
+            "capacity": np.nan,
+        },
+        geometry=gpd.points_from_xy([113.8601, 113.880], [34.0401, 34.060]),
+        index=pd.Index(["n1", "n2"], name="id"),
+        crs=4326,
+    )
+    merged, _ = registry.merge(osm, reg, crs=TEST_CRS)
+    rules = supply.load_rules()
+    beds = supply.supply_values(merged, "health", rules.measure("beds"))
+    doctors = supply.supply_values(merged, "health", rules.measure("doctors"))
+    ids = [*reg.index, "n2"]
+    vc = "village_clinic"
+    b_vc = rules.measure("beds").defaults[vc]
+    assert beds.loc[ids, "supply"].tolist() == [520.0, 42.0, b_vc, b_vc]
+    assert beds.loc[ids, "defaulted"].tolist() == [False, False, True, True]
+    d_vc = rules.measure("doctors").defaults[vc]
+    assert doctors.loc[ids, "supply"].tolist() == [148.0, 15.0, d_vc, 1.0]
+    assert doctors.loc[ids, "defaulted"].tolist() == [False, False, True, False]
 
 
 def test_school_seats_split_between_tiers_by_years() -> None:

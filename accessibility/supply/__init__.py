@@ -5,8 +5,8 @@ Design
 In:  a :class:`~accessibility.engine.Router` (one travel mode) with the origins and
      facilities snapped onto it, the classified facilities with their supply columns
      (``beds``, ``doctors``, ``capacity``: OSM tags kept by
-     :func:`accessibility.classify.facilities`, or a registry's 床位数 / 学位数 in
-     ``capacity``), the origins' residents (``population``; NaN = unknown), and the
+     :func:`accessibility.classify.facilities`, or a registry's columns such as
+     床位数, 执业（助理）医师数 and 学位数), the origins' residents (``population``; NaN = unknown), and the
      rules of ``rules/supply.yml`` (what a facility of each tier is worth when the data
      do not say, the catchment and mode of health care, the decay functions). Schools
      take their mode, catchment (``limit_min``) and school-age share from

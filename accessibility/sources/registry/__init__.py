@@ -26,7 +26,7 @@ outside ``boundary``                                    dropped   lon / lat colu
 same name and within 1 m of an earlier row              dropped   name column
 name missing                                            kept      name column
 id missing or used by an earlier row (new id given)     kept      id column
-capacity / population not a non-negative number         kept      that column
+beds, doctors, capacity, population not a number ≥ 0    kept      that column
 more cells than header columns (unquoted comma?)        kept      (empty)
 ======================================================  ========  ===================
 

@@ -33,7 +33,18 @@ FACILITY_COLUMNS: dict[str, tuple[str, ...]] = {
     "kind": tuple("kind 设施类别 设施大类 类别 大类".split()),
     "tier": tuple("tier tiers 类型 级别 学段 办学类型 学校类型 机构类型 机构类别 设施类型".split()),
     "group": tuple("group 分组".split()),
-    "capacity": tuple("capacity 容量 学位数 核定学位 床位数 座位数 规模".split()),
+    # a supply figure (classify.SUPPLY_TAGS): where several headers of one field are
+    # in a file, the first listed wins (beds open before beds planned); 执业（助理）医师数
+    # is read as 执业医师数 (the bracket dropped)
+    "beds": tuple(
+        "beds 实有床位数 实有床位 开放床位数 开放床位 床位数 床位 核定床位数 核定床位 "
+        "编制床位数 编制床位".split()
+    ),
+    "doctors": tuple(
+        "doctors 执业医师数 执业医师 医师数 医师人数 医生数 医生人数 乡村医生数 "
+        "乡村医生人数 乡村医生".split()
+    ),
+    "capacity": tuple("capacity 容量 学位数 核定学位 座位数 规模".split()),
     "address": tuple("address 地址 详细地址 位置".split()),
     "lon": tuple("lon lng long longitude x 经度 东经".split()),
     "lat": tuple("lat latitude y 纬度 北纬".split()),

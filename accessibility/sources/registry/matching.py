@@ -19,6 +19,7 @@ import pandas as pd
 import pyproj
 
 from ..._errors import ValidationError
+from ...classify import SUPPLY_TAGS
 
 log = logging.getLogger(__package__)
 
@@ -210,8 +211,9 @@ def merge(
     merged : geopandas.GeoDataFrame
         In the CRS of ``osm`` (of ``registry`` if ``osm`` has none). Matched pairs
         are one row under the registry id: registry values win for ``name``,
-        ``kind``, ``tiers`` and ``capacity`` where present, position (geometry)
-        from OSM, ``osm_id`` = the OSM id, ``source`` = ``"registry"``. Unmatched OSM
+        ``kind``, ``tiers`` and each supply figure (``beds``, ``doctors``,
+        ``capacity``) where present, OSM's fill the ones the registry leaves
+        blank, position (geometry) from OSM, ``osm_id`` = the OSM id, ``source`` = ``"registry"``. Unmatched OSM
         rows keep their id (also in ``osm_id``) and ``source`` = ``"osm"``; unmatched registry rows keep
         theirs with ``source`` = ``"registry"``. Column ``match`` is ``"matched"``,
         ``"osm_only"`` or ``"registry_only"``.
@@ -340,14 +342,21 @@ def _combine(
     reg["osm_id"] = pd.Series([matched.get(i) for i in reg.index], index=reg.index, dtype=object)
     reg["match"] = np.where(reg["osm_id"].notna(), "matched", "registry_only")
     reg["source"] = "registry"
+    # each supply figure the registry leaves blank is taken from its OSM match (an older
+    # registry file may have no column for it at all)
+    supply = [t for t in SUPPLY_TAGS if t in o.columns]
+    for tag in supply:
+        if tag not in reg.columns:
+            reg[tag] = np.nan
     for rid, oid in matched.items():
         orow = o.loc[oid]
         reg.at[rid, "geometry"] = orow[geom_o]
         for col in ("name", "tiers"):
             if not (isinstance(reg.at[rid, col], str) and reg.at[rid, col]) and col in o.columns:
                 reg.at[rid, col] = orow[col]
-        if "capacity" in o.columns and pd.isna(reg.at[rid, "capacity"]):
-            reg.at[rid, "capacity"] = orow["capacity"]
+        for tag in supply:
+            if pd.isna(reg.at[rid, tag]):
+                reg.at[rid, tag] = orow[tag]
     rest = pd.DataFrame(o.loc[[i for i in o.index if i not in taken_o]].drop(columns=geom_o))
     rest["geometry"] = o.loc[rest.index].geometry.to_numpy()
     rest["osm_id"] = pd.Series(list(rest.index), index=rest.index, dtype=object)
@@ -356,10 +365,11 @@ def _combine(
     frames = [f for f in (reg, rest) if len(f)]
     combined = pd.concat(frames) if frames else reg
     combined.index.name = "id"
-    if "capacity" in combined.columns:
-        combined["capacity"] = pd.to_numeric(combined["capacity"], errors="coerce").astype(float)
-    else:
-        combined["capacity"] = np.nan
+    for tag in SUPPLY_TAGS:
+        if tag in combined.columns:
+            combined[tag] = pd.to_numeric(combined[tag], errors="coerce").astype(float)
+        else:
+            combined[tag] = np.nan
     order = [
         c
         for c in (
@@ -370,7 +380,7 @@ def _combine(
             "rule",
             "note",
             "source",
-            "capacity",
+            *SUPPLY_TAGS,
             "osm_id",
             "match",
         )

@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 
 from ..._errors import ValidationError
-from ...classify import KINDS, TIERS
+from ...classify import KINDS, SUPPLY_TAGS, TIERS
 from .columns import (
     FACILITY_COLUMNS,
     VILLAGE_COLUMNS,
@@ -52,9 +52,10 @@ def read_facilities(
         The file's header → our field: ``name``, ``lon``, ``lat`` (required) and
         optionally ``id``, ``kind``, ``tier`` (Chinese words such as 小学, 九年一贯制,
         卫生院, 农家书屋, or our tier names; several separated by ``;`` or ``、``),
-        ``group`` (``"school:primary"``), ``capacity``, ``address``. Fields not mapped
-        are looked up among common headers (:data:`FACILITY_COLUMNS`: 名称, 学校名称,
-        经度, 纬度, 类型, 学段…).
+        ``group`` (``"school:primary"``), the supply figures ``beds``, ``doctors``
+        and ``capacity`` (seats or places), ``address``. Fields not mapped are looked
+        up among common headers (:data:`FACILITY_COLUMNS`: 名称, 学校名称, 经度, 纬度,
+        类型, 学段, 实有床位数, 执业（助理）医师数, 学位数…).
     datum
         Datum of the file's coordinates: ``"wgs84"``, ``"gcj02"`` (Amap, Tencent) or
         ``"bd09"`` (Baidu). Converted to WGS-84 with :func:`accessibility.datum.to_wgs84`.
@@ -78,7 +79,8 @@ def read_facilities(
         ``table``: index ``id`` (the id column, else ``reg:<file stem>:<row>``),
         ``name``, ``kind``, ``tiers`` (";"-joined, possibly empty), ``confidence``
         and ``rule`` (both ``"registry"``), ``note`` (the row's flags), ``source``
-        (``"registry"``), ``capacity`` (float, NaN when absent), ``address``, ``row``
+        (``"registry"``), ``beds``, ``doctors`` and ``capacity`` (floats, NaN when
+        absent or not a non-negative number), ``address``, ``row``
         (row in the file) and WGS-84 point geometry (EPSG:4326).
 
     Raises
@@ -139,7 +141,8 @@ def read_facilities(
             )
         r.values["kind"] = row_kind
         r.values["tiers"] = tiers
-        r.values["capacity"] = _non_negative(r, rep, "capacity")
+        for tag in SUPPLY_TAGS:
+            r.values[tag] = _non_negative(r, rep, tag)
 
     rows, rep, sheet_rows = _read(
         path,
@@ -163,7 +166,7 @@ def read_facilities(
             "rule": "registry",
             "note": ["; ".join(r.flags) for r in good],
             "source": "registry",
-            "capacity": np.array([r.values["capacity"] for r in good], dtype=float),
+            **{tag: np.array([r.values[tag] for r in good], dtype=float) for tag in SUPPLY_TAGS},
             "address": [r.cells.get("address", "") for r in good],
             "row": np.array([r.row for r in good], dtype="int64"),
         },
