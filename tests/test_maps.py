@@ -558,7 +558,7 @@ def test_save_html_failure_keeps_old_file(tmp_path: Path, monkeypatch: pytest.Mo
     def broken_replace(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(maps.os, "replace", broken_replace)
+    monkeypatch.setattr(maps.offline.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         save_html(make_map(), target)
     assert target.read_text(encoding="utf-8") == "old"
