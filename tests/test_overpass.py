@@ -5,7 +5,7 @@ The stand-in (``http.server`` on 127.0.0.1, a free port) answers ``POST
 ``tests/data/overpass/response.osm``) and ``GET /api/status`` with a recorded status
 page, and records every request. ``osmnx.settings.overpass_url`` points at it; any
 other Overpass setting a test changes is restored afterwards. Waits go through
-``overpass._sleep``, which the tests record instead of sleeping.
+``overpass.fetch._sleep``, which the tests record instead of sleeping.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def _overpass_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Seconds the module would have slept, in order (nothing actually sleeps)."""
     recorded: list[float] = []
-    monkeypatch.setattr(overpass, "_sleep", recorded.append)
+    monkeypatch.setattr(overpass.fetch, "_sleep", recorded.append)
     return recorded
 
 
@@ -502,7 +502,7 @@ def test_a_server_that_never_answers_fails_at_the_deadline_with_progress_lines(
     rate_limit: bool,
 ) -> None:
     ox_settings.overpass_rate_limit = rate_limit
-    monkeypatch.setattr(overpass, "PROGRESS_EVERY_S", 0.4)
+    monkeypatch.setattr(overpass.fetch, "PROGRESS_EVERY_S", 0.4)
     started = time.perf_counter()
     with (
         caplog.at_level(logging.INFO, logger="accessibility.sources.overpass"),
@@ -722,7 +722,7 @@ def test_the_smaller_of_the_query_deadline_and_the_total_is_in_force(
     """The boundary and the data share the total; a server that answered none of them is
     unreachable, and the progress lines say what is left of the total."""
     ox_settings.overpass_rate_limit = False
-    monkeypatch.setattr(overpass, "PROGRESS_EVERY_S", 0.3)
+    monkeypatch.setattr(overpass.fetch, "PROGRESS_EVERY_S", 0.3)
     with (
         caplog.at_level(logging.INFO, logger="accessibility.sources.overpass"),
         overpass.region_budget(1.5, name="region quiet") as budget,
@@ -766,13 +766,13 @@ def test_each_region_budget_starts_afresh_and_ends_with_its_block(
         assert not isinstance(info.value, ServerUnreachableError)
         assert server.requests == []  # failed at once
         with overpass.region_budget(5, name="region b") as inner:  # replaces it until it ends
-            assert overpass._BUDGET.get() is inner
-        assert overpass._BUDGET.get() is budget
-    assert overpass._BUDGET.get() is None
+            assert overpass.budget._BUDGET.get() is inner
+        assert overpass.budget._BUDGET.get() is budget
+    assert overpass.budget._BUDGET.get() is None
     with overpass.region_budget(5, name="region c") as budget:
         assert overpass.download(POLY, cache_dir=tmp_path).read_bytes() == RESPONSE
     assert (budget.answered, budget.cached, budget.reached) == (1, 0, True)
-    assert overpass._BUDGET.get() is None
+    assert overpass.budget._BUDGET.get() is None
 
 
 def test_the_region_total_comes_from_the_settings(

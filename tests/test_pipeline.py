@@ -480,7 +480,7 @@ def test_the_overpass_queries_of_each_unit_share_one_total(
             )
             assert "0 queries answered and 0 read from the cache" in message
             assert 0.5 < seconds < 0.6 + 5.0  # the total, not the query's 180 s
-            assert overpass._BUDGET.get() is None  # not carried over to the next unit
+            assert overpass.budget._BUDGET.get() is None  # not carried over to the next unit
         # offline, or from a local extract, nothing is asked of Overpass
         with pytest.raises(DataSourceError, match="offline=True"):
             pipeline.prepare("online", unit="1", offline=True, progress=False)
