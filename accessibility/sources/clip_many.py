@@ -13,7 +13,7 @@ Out: one ``.osm.pbf`` per unit in ``out_dir``, named as
 
 How: :func:`clip_many` reads the extract three times, whatever the number of units:
 
-1. **nodes** — the numpy PBF decoder of :mod:`~accessibility.sources.extract` (or
+1. **nodes** — the numpy PBF decoder of :mod:`~accessibility.sources.pbf_scan` (or
    pyosmium for other files) hands over the nodes in the units' joint bounding box.
    A grid over that box (about 2,000 cells per unit) says for each cell which units
    cover it whole (its nodes belong to them without a test) and which cross it (its
@@ -81,7 +81,7 @@ from tqdm.auto import tqdm
 
 from .._errors import DataSourceError, ValidationError
 from ..settings import settings
-from . import extract, pbf_blocks
+from . import extract, pbf_blocks, pbf_scan
 
 log = logging.getLogger(__name__)
 
@@ -206,10 +206,10 @@ def clip_many(
         stats.seconds["nodes"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         kept = None
-        if extract._is_pbf(src):
+        if pbf_scan._is_pbf(src):
             try:
                 kept = _pass_ways_relations_pbf(src, len(units), inside)
-            except extract._UnsupportedPbf as exc:
+            except pbf_scan._UnsupportedPbf as exc:
                 log.info("%s: %s; reading ways and relations with pyosmium", src.name, exc)
         if kept is None:
             kept = _pass_ways_relations(src, len(units), inside)
@@ -224,11 +224,11 @@ def clip_many(
     if good:
         targets = {i: outs[todo[i]] for i in good}
         written = False
-        if extract._is_pbf(src):
+        if pbf_scan._is_pbf(src):
             try:
                 _write_pbf(src, kept, targets)
                 written = True
-            except extract._UnsupportedPbf as exc:
+            except pbf_scan._UnsupportedPbf as exc:
                 log.info("%s: %s; writing the clips with pyosmium", src.name, exc)
         if not written:
             _write(src, kept, targets)
@@ -276,7 +276,7 @@ class _UnitGrid:
     def __init__(self, units: list[shapely.Geometry]) -> None:
         self.units = units
         bounds = np.array([u.bounds for u in units])
-        p = extract._COORD_PRECISION
+        p = pbf_scan._COORD_PRECISION
         self.box = (
             math.floor(bounds[:, 0].min() * p),
             math.floor(bounds[:, 1].min() * p),
@@ -341,7 +341,7 @@ class _UnitGrid:
             by_unit = test[np.argsort(unit[test], kind="stable")]
             units_sorted = unit[by_unit]
             cuts = np.flatnonzero(np.diff(units_sorted)) + 1
-            p = extract._COORD_PRECISION
+            p = pbf_scan._COORD_PRECISION
             for part in np.split(by_unit, cuts):
                 poly = self.units[int(unit[part[0]])]
                 pts = point[part]
@@ -377,10 +377,10 @@ def _pass_nodes(src: Path, units: list[shapely.Geometry], stats: ClipManyStats) 
             flush()
 
     scanned = None
-    if extract._is_pbf(src):
+    if pbf_scan._is_pbf(src):
         try:
-            scanned = extract._scan_pbf_nodes(src, grid.box, add)
-        except extract._UnsupportedPbf as exc:
+            scanned = pbf_scan._scan_pbf_nodes(src, grid.box, add)
+        except pbf_scan._UnsupportedPbf as exc:
             log.info("%s: %s; scanning nodes with pyosmium instead", src.name, exc)
             keys.clear()
             pending.clear()
@@ -389,7 +389,7 @@ def _pass_nodes(src: Path, units: list[shapely.Geometry], stats: ClipManyStats) 
             msg = f"cannot read OSM file {src}: corrupt PBF data ({type(exc).__name__}: {exc})"
             raise DataSourceError(msg) from exc
     if scanned is None:
-        scanned = extract._scan_osmium_nodes(src, grid.box, add)
+        scanned = pbf_scan._scan_osmium_nodes(src, grid.box, add)
     flush()
     stats.nodes_scanned = scanned
     inside = _unique(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
@@ -559,33 +559,33 @@ def _pass_ways_relations(src: Path, n: int, inside: np.ndarray) -> _Kept:
 def _decoded_blocks(src: Path, *, skip_nodes: bool, desc: str) -> Iterator[pbf_blocks.Block]:
     """The data blocks of a PBF file, decoded on worker threads, in file order.
 
-    Raises ``extract._UnsupportedPbf`` for what :mod:`pbf_blocks` does not handle
+    Raises ``pbf_scan._UnsupportedPbf`` for what :mod:`pbf_blocks` does not handle
     (the callers then use pyosmium) and :class:`DataSourceError` for corrupt data.
     """
     size = src.stat().st_size
 
     def work(blob: bytes) -> pbf_blocks.Block:
-        return pbf_blocks.decode(extract._unpack_blob(blob), skip_nodes=skip_nodes)
+        return pbf_blocks.decode(pbf_scan._unpack_blob(blob), skip_nodes=skip_nodes)
 
     with (
         tqdm(
             total=size, desc=desc, unit="B", unit_scale=True, disable=not settings.progress
         ) as bar,
-        concurrent.futures.ThreadPoolExecutor(extract._SCAN_THREADS) as pool,
+        concurrent.futures.ThreadPoolExecutor(pbf_scan._SCAN_THREADS) as pool,
     ):
-        blobs = extract._read_blobs(src, bar)
+        blobs = pbf_scan._read_blobs(src, bar)
         pending: list[concurrent.futures.Future[pbf_blocks.Block]] = []
         try:
             first = next(blobs, None)
             if first is None or first[0] != b"OSMHeader":
                 msg = f"{src} is not a valid OSM PBF file (no OSMHeader block first)"
                 raise DataSourceError(msg)
-            required, _ = extract._header_features(extract._unpack_blob(first[1]))
-            unknown = required - extract._KNOWN_FEATURES
+            required, _ = pbf_scan._header_features(pbf_scan._unpack_blob(first[1]))
+            unknown = required - pbf_scan._KNOWN_FEATURES
             if unknown:
                 msg = f"PBF features {sorted(unknown)}"
-                raise extract._UnsupportedPbf(msg)
-            window = 4 * extract._SCAN_THREADS
+                raise pbf_scan._UnsupportedPbf(msg)
+            window = 4 * pbf_scan._SCAN_THREADS
             for blob_type, blob in blobs:
                 if blob_type != b"OSMData":
                     continue
@@ -780,7 +780,7 @@ def _header_frame(src: Path, folder: Path) -> bytes:
         (length,) = struct.unpack(">I", data[pos : pos + 4])
         head = memoryview(data)[pos + 4 : pos + 4 + length]
         blob_type, size = b"", 0
-        for number, a, b in extract._fields(head):
+        for number, a, b in pbf_scan._fields(head):
             if number == 1:
                 blob_type = bytes(head[a:b])
             elif number == 3:
@@ -843,7 +843,7 @@ def _write_pbf(src: Path, kept: _Kept, outs: dict[int, Path]) -> None:
                 for a in range(0, part.size, pbf_blocks.MAX_ENTITIES):
                     piece = sel[part[a : a + pbf_blocks.MAX_ENTITIES]]
                     jobs.append((u, piece))
-        window = 4 * extract._SCAN_THREADS
+        window = 4 * pbf_scan._SCAN_THREADS
         pending: list[tuple[int, concurrent.futures.Future[bytes]]] = []
 
         def work(piece: np.ndarray) -> bytes:
@@ -863,7 +863,7 @@ def _write_pbf(src: Path, kept: _Kept, outs: dict[int, Path]) -> None:
             fh = open(tmp, "wb")  # closed below, with the others
             files[u] = fh
             fh.write(header)
-        with concurrent.futures.ThreadPoolExecutor(extract._SCAN_THREADS) as pool:
+        with concurrent.futures.ThreadPoolExecutor(pbf_scan._SCAN_THREADS) as pool:
             for block in _decoded_blocks(
                 src, skip_nodes=False, desc=f"clip_many: writing {len(outs)} clips"
             ):

@@ -3,7 +3,7 @@
 Design
 ------
 In:  the decompressed bytes of one ``PrimitiveBlock`` of an ``.osm.pbf`` file (as
-     :func:`accessibility.sources.extract._unpack_blob` returns them).
+     :func:`accessibility.sources.pbf_scan._unpack_blob` returns them).
 Out: :class:`Block`, the block's nodes, ways and relations as numpy columns (ids,
      coordinates in libosmium's int 1e-7 degrees, metadata, tags and members as
      indices into the block's string table); and, the other way round,
