@@ -213,8 +213,9 @@ def merge(
         are one row under the registry id: registry values win for ``name``,
         ``kind``, ``tiers`` and each supply figure (``beds``, ``doctors``,
         ``capacity``) where present, OSM's fill the ones the registry leaves
-        blank, position (geometry) from OSM, ``osm_id`` = the OSM id, ``source`` = ``"registry"``. Unmatched OSM
-        rows keep their id (also in ``osm_id``) and ``source`` = ``"osm"``; unmatched registry rows keep
+        blank; position (geometry) from OSM, ``osm_id`` = the OSM id,
+        ``source`` = ``"registry"``. Unmatched OSM rows keep their id (also in
+        ``osm_id``) and ``source`` = ``"osm"``; unmatched registry rows keep
         theirs with ``source`` = ``"registry"``. Column ``match`` is ``"matched"``,
         ``"osm_only"`` or ``"registry_only"``.
     pairs : pandas.DataFrame
