@@ -104,11 +104,7 @@ from .pbf_scan import (
     _scan_pbf_nodes,
     _UnsupportedPbf,
 )
-from .pbf_scan import _KNOWN_FEATURES as _KNOWN_FEATURES
-from .pbf_scan import _SCAN_THREADS as _SCAN_THREADS
 from .pbf_scan import _fields as _fields
-from .pbf_scan import _header_features as _header_features
-from .pbf_scan import _read_blobs as _read_blobs
 from .pbf_scan import _unpack_blob as _unpack_blob
 
 log = logging.getLogger(__name__)
